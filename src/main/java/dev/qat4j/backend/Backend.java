@@ -1,0 +1,705 @@
+package dev.qat4j.backend;
+
+import dev.qat4j.backend.Results.ActQuantGrads;
+import dev.qat4j.backend.Results.BatchNormForward;
+import dev.qat4j.backend.Results.BatchNormGrads;
+import dev.qat4j.backend.Results.FakeQuantConvGrads;
+import dev.qat4j.backend.Results.Loss;
+import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.quant.Rounding;
+import dev.qat4j.quant.WeightQuantizer;
+import dev.qat4j.tensor.DType;
+import dev.qat4j.tensor.Shape;
+import dev.qat4j.tensor.Tensor;
+
+/**
+ * The only door to numerical work. Every public method here is final: it validates its arguments (null, closed,
+ * wrong backend, dtype, rank, shapes, ranges) and throws an {@link IllegalArgumentException} or
+ * {@link IllegalStateException} naming the op and the shapes, and only then calls the backend's {@code do*}
+ * implementation. So a backend's kernels never see bad input, and every backend gets the same checks.
+ *
+ * <p>Layouts: images NCHW, conv weights [C_out, C_in/groups, kH, kW], linear weights [out, in], per-channel
+ * vectors [C]. Ops return new tensors that the caller owns, except {@link #sgdStep} and the running statistics
+ * of {@link #batchNorm2dTrain}, which update in place.
+ */
+public abstract class Backend {
+
+    /** Short name used by {@code QAT4J_BACKEND}: ref, cpu, cuda. */
+    public abstract String name();
+
+    /** One line for {@code qat4j info}: what this backend runs on and how. */
+    public abstract String description();
+
+    // ---------------------------------------------------------------- tensors
+
+    public final Tensor zeros(DType dtype, int... shape) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("zeros: dtype is null");
+        }
+        Shape.numel(shape);
+        return doZeros(dtype, shape.clone());
+    }
+
+    public final Tensor fromFloats(float[] data, int... shape) {
+        checkData("fromFloats", data == null ? -1 : data.length, shape);
+        return doFromFloats(data, shape.clone());
+    }
+
+    /** INT8 or UINT8 data (UINT8 as raw bytes, 255 is (byte) -1). */
+    public final Tensor fromBytes(byte[] data, DType dtype, int... shape) {
+        if (dtype == null || !dtype.isByte()) {
+            throw new IllegalArgumentException("fromBytes: dtype must be INT8 or UINT8, got " + dtype);
+        }
+        checkData("fromBytes", data == null ? -1 : data.length, shape);
+        return doFromBytes(data, dtype, shape.clone());
+    }
+
+    public final Tensor fromInts(int[] data, int... shape) {
+        checkData("fromInts", data == null ? -1 : data.length, shape);
+        return doFromInts(data, shape.clone());
+    }
+
+    /** A copy of {@code src} (from any backend) in this backend's memory. */
+    public final Tensor copyFrom(Tensor src) {
+        if (src == null) {
+            throw new IllegalArgumentException("copyFrom: source tensor is null");
+        }
+        src.checkOpen("copyFrom");
+        int[] shape = src.shape();
+        return switch (src.dtype()) {
+            case FLOAT32 -> doFromFloats(src.backend().readFloats(src), shape);
+            case INT8, UINT8 -> doFromBytes(src.backend().readBytes(src), src.dtype(), shape);
+            case INT32 -> doFromInts(src.backend().readInts(src), shape);
+        };
+    }
+
+    public final float[] readFloats(Tensor t) {
+        own("readFloats", "t", t);
+        requireDType("readFloats", "t", t, DType.FLOAT32);
+        return doReadFloats(t);
+    }
+
+    public final byte[] readBytes(Tensor t) {
+        own("readBytes", "t", t);
+        if (!t.dtype().isByte()) {
+            throw new IllegalArgumentException("readBytes: t must be INT8 or UINT8, got " + desc(t));
+        }
+        return doReadBytes(t);
+    }
+
+    public final int[] readInts(Tensor t) {
+        own("readInts", "t", t);
+        requireDType("readInts", "t", t, DType.INT32);
+        return doReadInts(t);
+    }
+
+    // ---------------------------------------------------------------- convolution and linear
+
+    /** y[N,Cout,OH,OW] = conv(x[N,Cin,H,W], w[Cout,Cin/g,kH,kW]) + bias[Cout] (bias may be null). */
+    public final Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvParams p) {
+        String op = "conv2d";
+        floats(op, "x", x, 4);
+        floats(op, "w", w, 4);
+        checkConv(op, x.shape(), w.shape(), p);
+        if (bias != null) {
+            floats(op, "bias", bias, 1);
+            if (bias.dim(0) != w.dim(0)) {
+                throw bad(op, "bias " + desc(bias) + " must have C_out = " + w.dim(0) + " elements");
+            }
+        }
+        return doConv2d(x, w, bias, p);
+    }
+
+    /** dx of {@link #conv2d} for an input of shape {@code xShape}. */
+    public final Tensor conv2dBackwardData(Tensor dy, Tensor w, int[] xShape, ConvParams p) {
+        String op = "conv2dBackwardData";
+        floats(op, "dy", dy, 4);
+        floats(op, "w", w, 4);
+        checkShapeArg(op, "xShape", xShape, 4);
+        checkConv(op, xShape, w.shape(), p);
+        requireShape(op, "dy", dy, convOutShape(xShape, w.shape(), p));
+        return doConv2dBackwardData(dy, w, xShape.clone(), p);
+    }
+
+    /** dw of {@link #conv2d} for a weight of shape {@code wShape}. */
+    public final Tensor conv2dBackwardWeight(Tensor dy, Tensor x, int[] wShape, ConvParams p) {
+        String op = "conv2dBackwardWeight";
+        floats(op, "dy", dy, 4);
+        floats(op, "x", x, 4);
+        checkShapeArg(op, "wShape", wShape, 4);
+        checkConv(op, x.shape(), wShape, p);
+        requireShape(op, "dy", dy, convOutShape(x.shape(), wShape, p));
+        return doConv2dBackwardWeight(dy, x, wShape.clone(), p);
+    }
+
+    /** Sum of dy over every axis but 1: the bias gradient of conv2d ([N,C,H,W] to [C]) and linear ([N,C] to [C]). */
+    public final Tensor biasBackward(Tensor dy) {
+        String op = "biasBackward";
+        own(op, "dy", dy);
+        requireDType(op, "dy", dy, DType.FLOAT32);
+        if (dy.rank() < 2) {
+            throw bad(op, "dy must have rank >= 2 (channels on axis 1), got " + desc(dy));
+        }
+        return doBiasBackward(dy);
+    }
+
+    /** y[N,out] = x[N,in] w[out,in]^T + bias[out] (bias may be null). */
+    public final Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        String op = "linear";
+        floats(op, "x", x, 2);
+        floats(op, "w", w, 2);
+        if (x.dim(1) != w.dim(1)) {
+            throw bad(op, "x " + desc(x) + " has " + x.dim(1) + " features but w " + desc(w) + " expects " + w.dim(1));
+        }
+        if (bias != null) {
+            floats(op, "bias", bias, 1);
+            if (bias.dim(0) != w.dim(0)) {
+                throw bad(op, "bias " + desc(bias) + " must have " + w.dim(0) + " elements");
+            }
+        }
+        return doLinear(x, w, bias);
+    }
+
+    public final Tensor linearBackwardData(Tensor dy, Tensor w) {
+        String op = "linearBackwardData";
+        floats(op, "dy", dy, 2);
+        floats(op, "w", w, 2);
+        if (dy.dim(1) != w.dim(0)) {
+            throw bad(op, "dy " + desc(dy) + " does not match w " + desc(w));
+        }
+        return doLinearBackwardData(dy, w);
+    }
+
+    public final Tensor linearBackwardWeight(Tensor dy, Tensor x) {
+        String op = "linearBackwardWeight";
+        floats(op, "dy", dy, 2);
+        floats(op, "x", x, 2);
+        if (dy.dim(0) != x.dim(0)) {
+            throw bad(op, "dy " + desc(dy) + " and x " + desc(x) + " have different batch sizes");
+        }
+        return doLinearBackwardWeight(dy, x);
+    }
+
+    // ---------------------------------------------------------------- batch norm, activations, pooling, add
+
+    /**
+     * Training-mode BatchNorm2d: normalises with the batch statistics (biased variance) and updates the running
+     * statistics in place as torch does: {@code running = (1 - momentum) * running + momentum * batch}, with the
+     * unbiased variance.
+     */
+    public final BatchNormForward batchNorm2dTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                   Tensor runningVar, float momentum, float eps) {
+        String op = "batchNorm2dTrain";
+        floats(op, "x", x, 4);
+        checkChannelVectors(op, x.dim(1), gamma, beta, runningMean, runningVar);
+        if (!(momentum >= 0f && momentum <= 1f)) {
+            throw bad(op, "momentum must be in [0, 1], got " + momentum);
+        }
+        checkEps(op, eps);
+        if ((long) x.dim(0) * x.dim(2) * x.dim(3) < 2) {
+            throw bad(op, "needs more than one value per channel to compute a variance, got x " + desc(x));
+        }
+        return doBatchNorm2dTrain(x, gamma, beta, runningMean, runningVar, momentum, eps);
+    }
+
+    public final Tensor batchNorm2dEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                        float eps) {
+        String op = "batchNorm2dEval";
+        floats(op, "x", x, 4);
+        checkChannelVectors(op, x.dim(1), gamma, beta, runningMean, runningVar);
+        checkEps(op, eps);
+        return doBatchNorm2dEval(x, gamma, beta, runningMean, runningVar, eps);
+    }
+
+    /** Backward of {@link #batchNorm2dTrain} given the batch statistics it returned. */
+    public final BatchNormGrads batchNorm2dBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor invStd) {
+        String op = "batchNorm2dBackward";
+        floats(op, "dy", dy, 4);
+        floats(op, "x", x, 4);
+        requireShape(op, "dy", dy, x.shape());
+        checkChannelVectors(op, x.dim(1), gamma, mean, invStd);
+        return doBatchNorm2dBackward(dy, x, gamma, mean, invStd);
+    }
+
+    public final Tensor relu(Tensor x) {
+        anyFloats("relu", "x", x);
+        return doClamp(x, 0f, Float.POSITIVE_INFINITY);
+    }
+
+    public final Tensor relu6(Tensor x) {
+        anyFloats("relu6", "x", x);
+        return doClamp(x, 0f, 6f);
+    }
+
+    /** dx = dy where 0 &lt; x (torch's convention: the gradient at exactly 0 is 0). */
+    public final Tensor reluBackward(Tensor dy, Tensor x) {
+        sameFloats("reluBackward", dy, x);
+        return doClampBackward(dy, x, 0f, Float.POSITIVE_INFINITY);
+    }
+
+    /** dx = dy where 0 &lt; x &lt; 6 (torch's hardtanh convention). */
+    public final Tensor relu6Backward(Tensor dy, Tensor x) {
+        sameFloats("relu6Backward", dy, x);
+        return doClampBackward(dy, x, 0f, 6f);
+    }
+
+    /** Average pooling with zero padding counted in the divisor (torch's count_include_pad=true). */
+    public final Tensor avgPool2d(Tensor x, int kernel, int stride, int pad) {
+        String op = "avgPool2d";
+        floats(op, "x", x, 4);
+        checkPool(op, x.shape(), kernel, stride, pad);
+        return doAvgPool2d(x, kernel, stride, pad);
+    }
+
+    public final Tensor avgPool2dBackward(Tensor dy, int[] xShape, int kernel, int stride, int pad) {
+        String op = "avgPool2dBackward";
+        floats(op, "dy", dy, 4);
+        checkShapeArg(op, "xShape", xShape, 4);
+        checkPool(op, xShape, kernel, stride, pad);
+        int oh = (xShape[2] + 2 * pad - kernel) / stride + 1;
+        int ow = (xShape[3] + 2 * pad - kernel) / stride + 1;
+        requireShape(op, "dy", dy, new int[] {xShape[0], xShape[1], oh, ow});
+        return doAvgPool2dBackward(dy, xShape.clone(), kernel, stride, pad);
+    }
+
+    /** torch's adaptive average pooling: output cell i covers [floor(i*H/OH), ceil((i+1)*H/OH)). */
+    public final Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+        String op = "adaptiveAvgPool2d";
+        floats(op, "x", x, 4);
+        if (outH < 1 || outW < 1 || outH > x.dim(2) || outW > x.dim(3)) {
+            throw bad(op, "output size " + outH + "x" + outW + " must be in 1.." + x.dim(2) + "x" + x.dim(3)
+                    + " for x " + desc(x));
+        }
+        return doAdaptiveAvgPool2d(x, outH, outW);
+    }
+
+    public final Tensor adaptiveAvgPool2dBackward(Tensor dy, int[] xShape) {
+        String op = "adaptiveAvgPool2dBackward";
+        floats(op, "dy", dy, 4);
+        checkShapeArg(op, "xShape", xShape, 4);
+        if (dy.dim(0) != xShape[0] || dy.dim(1) != xShape[1] || dy.dim(2) > xShape[2] || dy.dim(3) > xShape[3]
+                || dy.dim(2) < 1 || dy.dim(3) < 1) {
+            throw bad(op, "dy " + desc(dy) + " is not an adaptive pooling of " + Shape.str(xShape));
+        }
+        return doAdaptiveAvgPool2dBackward(dy, xShape.clone());
+    }
+
+    /** Elementwise a + b (same shape). Its backward passes the gradient to both operands unchanged. */
+    public final Tensor add(Tensor a, Tensor b) {
+        sameFloats("add", a, b);
+        return doAdd(a, b);
+    }
+
+    /**
+     * Mean softmax cross-entropy of logits[N,K] against INT32 labels[N] in 0..K-1, with label smoothing ε
+     * (target = (1-ε) one-hot + ε/K, as torch's CrossEntropyLoss(label_smoothing=ε)).
+     */
+    public final Loss softmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing) {
+        String op = "softmaxCrossEntropy";
+        floats(op, "logits", logits, 2);
+        own(op, "labels", labels);
+        requireDType(op, "labels", labels, DType.INT32);
+        if (labels.rank() != 1 || labels.dim(0) != logits.dim(0)) {
+            throw bad(op, "labels " + desc(labels) + " must be [" + logits.dim(0) + "] for logits " + desc(logits));
+        }
+        if (logits.dim(0) < 1 || logits.dim(1) < 1) {
+            throw bad(op, "logits " + desc(logits) + " must have at least one row and one class");
+        }
+        if (!(labelSmoothing >= 0f && labelSmoothing <= 1f)) {
+            throw bad(op, "label smoothing must be in [0, 1], got " + labelSmoothing);
+        }
+        int classes = logits.dim(1);
+        int[] lab = labels.toIntArray();
+        for (int i = 0; i < lab.length; i++) {
+            if (lab[i] < 0 || lab[i] >= classes) {
+                throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (classes - 1));
+            }
+        }
+        return doSoftmaxCrossEntropy(logits, labels, labelSmoothing);
+    }
+
+    /** In place: updates {@code param} and {@code momentumBuffer} (same shape as param; zeros before step 1). */
+    public final void sgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, SgdParams p) {
+        String op = "sgdStep";
+        if (p == null) {
+            throw bad(op, "SgdParams is null");
+        }
+        sameFloats(op, param, grad);
+        sameFloats(op, param, momentumBuffer);
+        if (param.storage() == grad.storage() || param.storage() == momentumBuffer.storage()) {
+            throw bad(op, "param must not share memory with grad or momentumBuffer");
+        }
+        doSgdStep(param, grad, momentumBuffer, p);
+    }
+
+    // ---------------------------------------------------------------- quantizers
+
+    /** Fake-quantizes activations; {@code alpha} is a [1] tensor for PACT/mPACT and must be null otherwise. */
+    public final Tensor actQuant(Tensor x, ActQuantizer q, Tensor alpha) {
+        String op = "actQuant";
+        anyFloats(op, "x", x);
+        checkQuantizer(op, q, alpha);
+        return doActQuant(x, q, alpha);
+    }
+
+    public final ActQuantGrads actQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {
+        String op = "actQuantBackward";
+        sameFloats(op, dy, x);
+        checkQuantizer(op, q, alpha);
+        return doActQuantBackward(dy, x, q, alpha);
+    }
+
+    /** The seed's DoReFa weight fake-quantizer, per tensor (see {@link WeightQuantizer}). */
+    public final Tensor weightQuant(Tensor w, int bits) {
+        String op = "weightQuant";
+        anyFloats(op, "w", w);
+        WeightQuantizer.checkBits(op, bits);
+        return doWeightQuant(w, bits);
+    }
+
+    public final Tensor weightQuantBackward(Tensor dwq, Tensor w, int bits) {
+        String op = "weightQuantBackward";
+        sameFloats(op, dwq, w);
+        WeightQuantizer.checkBits(op, bits);
+        return doWeightQuantBackward(dwq, w, bits);
+    }
+
+    /**
+     * Fused fake-quant convolution: x is quantized by {@code xq} and w by the DoReFa weight quantizer inside the
+     * kernel; with both at most 8 bits the codes are multiplied as integers with int32 accumulation (exact), then
+     * scaled back by {@code step_x * step_w}; wider widths use a float convolution of the fake-quantized values.
+     */
+    public final Tensor fakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
+        String op = "fakeQuantConv2d";
+        floats(op, "x", x, 4);
+        floats(op, "w", w, 4);
+        checkConv(op, x.shape(), w.shape(), p);
+        checkQuantizer(op, xq, alpha);
+        WeightQuantizer.checkBits(op, wbits);
+        return doFakeQuantConv2d(x, w, xq, alpha, wbits, p);
+    }
+
+    /** Backward of {@link #fakeQuantConv2d}: conv gradients through the straight-through masks of both quantizers. */
+    public final FakeQuantConvGrads fakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
+                                                            Tensor alpha, int wbits, ConvParams p) {
+        String op = "fakeQuantConv2dBackward";
+        floats(op, "dy", dy, 4);
+        floats(op, "x", x, 4);
+        floats(op, "w", w, 4);
+        checkConv(op, x.shape(), w.shape(), p);
+        requireShape(op, "dy", dy, convOutShape(x.shape(), w.shape(), p));
+        checkQuantizer(op, xq, alpha);
+        WeightQuantizer.checkBits(op, wbits);
+        return doFakeQuantConv2dBackward(dy, x, w, xq, alpha, wbits, p);
+    }
+
+    // ---------------------------------------------------------------- integer inference
+
+    /** acc[N,Cout,OH,OW] (INT32) = conv of x (INT8 or UINT8 codes, zero padding) with w (INT8 codes). */
+    public final Tensor conv2dInt(Tensor x, Tensor w, ConvParams p) {
+        String op = "conv2dInt";
+        own(op, "x", x);
+        own(op, "w", w);
+        if (!x.dtype().isByte() || x.rank() != 4) {
+            throw bad(op, "x must be INT8 or UINT8 [N,C,H,W], got " + desc(x));
+        }
+        if (w.dtype() != DType.INT8 || w.rank() != 4) {
+            throw bad(op, "w must be INT8 [Cout,Cin/groups,kH,kW], got " + desc(w));
+        }
+        checkConv(op, x.shape(), w.shape(), p);
+        // |acc| <= K * 255 * 128 must stay below 2^31: K < 65793.
+        long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
+        if (k * 255L * 128L > Integer.MAX_VALUE) {
+            throw bad(op, "reduction length " + k + " could overflow an int32 accumulator");
+        }
+        return doConv2dInt(x, w, p);
+    }
+
+    /** c[M,N] (INT32) = a[M,K] (INT8) x b[K,N] (INT8 or UINT8), exact int32 accumulation. */
+    public final Tensor gemmInt(Tensor a, Tensor b) {
+        String op = "gemmInt";
+        own(op, "a", a);
+        own(op, "b", b);
+        if (a.dtype() != DType.INT8 || a.rank() != 2) {
+            throw bad(op, "a must be INT8 [M,K], got " + desc(a));
+        }
+        if (!b.dtype().isByte() || b.rank() != 2) {
+            throw bad(op, "b must be INT8 or UINT8 [K,N], got " + desc(b));
+        }
+        if (a.dim(1) != b.dim(0)) {
+            throw bad(op, "inner dimensions differ: a " + desc(a) + ", b " + desc(b));
+        }
+        if ((long) a.dim(1) * 255L * 128L > Integer.MAX_VALUE) {
+            throw bad(op, "K = " + a.dim(1) + " could overflow an int32 accumulator");
+        }
+        return doGemmInt(a, b);
+    }
+
+    /**
+     * Per-channel fixed-point requantization of int32 accumulators (channels on axis 1, or one channel for all):
+     * {@code out = clamp(round((acc * multiplier[c] + bias[c]) / 2^shift[c]), qmin, qmax)} in 64-bit integers
+     * (see {@link dev.qat4j.quant.Requantizer}). {@code bias} may be null; {@code [qmin, qmax]} must fit {@code out}.
+     */
+    public final Tensor requantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
+                                   int qmin, int qmax, DType out) {
+        String op = "requantize";
+        own(op, "acc", acc);
+        requireDType(op, "acc", acc, DType.INT32);
+        if (acc.rank() < 1) {
+            throw bad(op, "acc must have rank >= 1, got " + desc(acc));
+        }
+        int channels = acc.rank() >= 2 ? acc.dim(1) : 1;
+        own(op, "multiplier", multiplier);
+        requireDType(op, "multiplier", multiplier, DType.INT32);
+        int c = multiplier.numel();
+        if (multiplier.rank() != 1 || (c != channels && c != 1)) {
+            throw bad(op, "multiplier " + desc(multiplier) + " must be [" + channels + "] or [1] for acc " + desc(acc));
+        }
+        own(op, "shift", shift);
+        requireDType(op, "shift", shift, DType.INT32);
+        if (shift.rank() != 1 || shift.numel() != c) {
+            throw bad(op, "shift " + desc(shift) + " must have the multiplier's shape [" + c + "]");
+        }
+        for (int s : shift.toIntArray()) {
+            if (s < 0 || s > Rounding.MAX_SHIFT) {
+                throw bad(op, "shift " + s + " is outside 0.." + Rounding.MAX_SHIFT);
+            }
+        }
+        if (bias != null) {
+            own(op, "bias", bias);
+            requireDType(op, "bias", bias, DType.INT32);
+            if (bias.rank() != 1 || bias.numel() != c) {
+                throw bad(op, "bias " + desc(bias) + " must have the multiplier's shape [" + c + "]");
+            }
+        }
+        if (rounding == null) {
+            throw bad(op, "rounding is null");
+        }
+        if (out == null || out == DType.FLOAT32) {
+            throw bad(op, "output dtype must be INT8, UINT8 or INT32, got " + out);
+        }
+        if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
+            throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
+        }
+        return doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out);
+    }
+
+    // ---------------------------------------------------------------- implementations (arguments already checked)
+
+    protected abstract Tensor doZeros(DType dtype, int[] shape);
+
+    protected abstract Tensor doFromFloats(float[] data, int[] shape);
+
+    protected abstract Tensor doFromBytes(byte[] data, DType dtype, int[] shape);
+
+    protected abstract Tensor doFromInts(int[] data, int[] shape);
+
+    protected abstract float[] doReadFloats(Tensor t);
+
+    protected abstract byte[] doReadBytes(Tensor t);
+
+    protected abstract int[] doReadInts(Tensor t);
+
+    protected abstract Tensor doConv2d(Tensor x, Tensor w, Tensor bias, ConvParams p);
+
+    protected abstract Tensor doConv2dBackwardData(Tensor dy, Tensor w, int[] xShape, ConvParams p);
+
+    protected abstract Tensor doConv2dBackwardWeight(Tensor dy, Tensor x, int[] wShape, ConvParams p);
+
+    protected abstract Tensor doBiasBackward(Tensor dy);
+
+    protected abstract Tensor doLinear(Tensor x, Tensor w, Tensor bias);
+
+    protected abstract Tensor doLinearBackwardData(Tensor dy, Tensor w);
+
+    protected abstract Tensor doLinearBackwardWeight(Tensor dy, Tensor x);
+
+    protected abstract BatchNormForward doBatchNorm2dTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                           Tensor runningVar, float momentum, float eps);
+
+    protected abstract Tensor doBatchNorm2dEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                                Tensor runningVar, float eps);
+
+    protected abstract BatchNormGrads doBatchNorm2dBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean,
+                                                            Tensor invStd);
+
+    protected abstract Tensor doClamp(Tensor x, float lo, float hi);
+
+    protected abstract Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi);
+
+    protected abstract Tensor doAvgPool2d(Tensor x, int kernel, int stride, int pad);
+
+    protected abstract Tensor doAvgPool2dBackward(Tensor dy, int[] xShape, int kernel, int stride, int pad);
+
+    protected abstract Tensor doAdaptiveAvgPool2d(Tensor x, int outH, int outW);
+
+    protected abstract Tensor doAdaptiveAvgPool2dBackward(Tensor dy, int[] xShape);
+
+    protected abstract Tensor doAdd(Tensor a, Tensor b);
+
+    protected abstract Loss doSoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing);
+
+    protected abstract void doSgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, SgdParams p);
+
+    protected abstract Tensor doActQuant(Tensor x, ActQuantizer q, Tensor alpha);
+
+    protected abstract ActQuantGrads doActQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha);
+
+    protected abstract Tensor doWeightQuant(Tensor w, int bits);
+
+    protected abstract Tensor doWeightQuantBackward(Tensor dwq, Tensor w, int bits);
+
+    protected abstract Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits,
+                                                ConvParams p);
+
+    protected abstract FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
+                                                                    Tensor alpha, int wbits, ConvParams p);
+
+    protected abstract Tensor doConv2dInt(Tensor x, Tensor w, ConvParams p);
+
+    protected abstract Tensor doGemmInt(Tensor a, Tensor b);
+
+    protected abstract Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
+                                           int qmin, int qmax, DType out);
+
+    // ---------------------------------------------------------------- checks
+
+    /** Output shape of a convolution, for callers that need it before running one. */
+    public static int[] convOutShape(int[] xShape, int[] wShape, ConvParams p) {
+        return new int[] {xShape[0], wShape[0], p.outH(xShape[2], wShape[2]), p.outW(xShape[3], wShape[3])};
+    }
+
+    protected static IllegalArgumentException bad(String op, String message) {
+        return new IllegalArgumentException(op + ": " + message);
+    }
+
+    protected static String desc(Tensor t) {
+        return t.dtype() + Shape.str(t.shape());
+    }
+
+    /** Non-null, open, and made by this backend. */
+    protected final void own(String op, String name, Tensor t) {
+        if (t == null) {
+            throw bad(op, name + " is null");
+        }
+        t.checkOpen(op + " (" + name + ")");
+        if (t.backend() != this) {
+            throw bad(op, name + " " + desc(t) + " lives on backend '" + t.backend().name() + "', not '" + name()
+                    + "'; copy it with " + name() + ".copyFrom(t) or t.to(backend)");
+        }
+    }
+
+    private static void requireDType(String op, String name, Tensor t, DType dtype) {
+        if (t.dtype() != dtype) {
+            throw bad(op, name + " must be " + dtype + ", got " + desc(t));
+        }
+    }
+
+    private static void requireShape(String op, String name, Tensor t, int[] shape) {
+        if (!java.util.Arrays.equals(t.shape(), shape)) {
+            throw bad(op, name + " " + desc(t) + " must have shape " + Shape.str(shape));
+        }
+    }
+
+    private void floats(String op, String name, Tensor t, int rank) {
+        own(op, name, t);
+        if (t.dtype() != DType.FLOAT32 || t.rank() != rank) {
+            throw bad(op, name + " must be FLOAT32 of rank " + rank + ", got " + desc(t));
+        }
+    }
+
+    private void anyFloats(String op, String name, Tensor t) {
+        own(op, name, t);
+        requireDType(op, name, t, DType.FLOAT32);
+    }
+
+    private void sameFloats(String op, Tensor a, Tensor b) {
+        anyFloats(op, "first operand", a);
+        anyFloats(op, "second operand", b);
+        if (!java.util.Arrays.equals(a.shape(), b.shape())) {
+            throw bad(op, "shapes differ: " + desc(a) + " vs " + desc(b));
+        }
+    }
+
+    private static void checkData(String op, int length, int[] shape) {
+        if (length < 0) {
+            throw bad(op, "data is null");
+        }
+        int n = Shape.numel(shape);
+        if (n != length) {
+            throw bad(op, "data has " + length + " elements but shape " + Shape.str(shape) + " needs " + n);
+        }
+    }
+
+    private static void checkShapeArg(String op, String name, int[] shape, int rank) {
+        if (shape == null || shape.length != rank) {
+            throw bad(op, name + " must have " + rank + " dimensions, got " + Shape.str(shape));
+        }
+        Shape.numel(shape);
+    }
+
+    private static void checkEps(String op, float eps) {
+        if (!(eps > 0f) || !Float.isFinite(eps)) {
+            throw bad(op, "eps must be positive and finite, got " + eps);
+        }
+    }
+
+    private void checkChannelVectors(String op, int channels, Tensor... vectors) {
+        String[] names = {"gamma", "beta", "runningMean", "runningVar"};
+        if (vectors.length == 3) {
+            names = new String[] {"gamma", "mean", "invStd"};
+        }
+        for (int i = 0; i < vectors.length; i++) {
+            floats(op, names[i], vectors[i], 1);
+            if (vectors[i].dim(0) != channels) {
+                throw bad(op, names[i] + " " + desc(vectors[i]) + " must have " + channels + " channels");
+            }
+        }
+    }
+
+    private static void checkConv(String op, int[] x, int[] w, ConvParams p) {
+        if (p == null) {
+            throw bad(op, "ConvParams is null");
+        }
+        String shapes = "x " + Shape.str(x) + ", w " + Shape.str(w) + ", " + p;
+        for (int d : w) {
+            if (d < 1) {
+                throw bad(op, "weight dimensions must be >= 1: " + shapes);
+            }
+        }
+        if (x[1] % p.groups() != 0 || w[0] % p.groups() != 0) {
+            throw bad(op, "groups " + p.groups() + " must divide C_in " + x[1] + " and C_out " + w[0] + ": " + shapes);
+        }
+        if (w[1] * p.groups() != x[1]) {
+            throw bad(op, "w has " + w[1] + " input channels per group but x has " + x[1] + " channels in "
+                    + p.groups() + " groups: " + shapes);
+        }
+        if (x[2] + 2 * p.padH() < w[2] || x[3] + 2 * p.padW() < w[3]) {
+            throw bad(op, "kernel larger than the padded input: " + shapes);
+        }
+    }
+
+    private static void checkPool(String op, int[] x, int kernel, int stride, int pad) {
+        if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
+            throw bad(op, "kernel " + kernel + ", stride " + stride + ", pad " + pad
+                    + " invalid (kernel, stride >= 1; 0 <= pad <= kernel/2)");
+        }
+        if (x[2] + 2 * pad < kernel || x[3] + 2 * pad < kernel) {
+            throw bad(op, "kernel " + kernel + " larger than the padded input " + Shape.str(x));
+        }
+    }
+
+    private void checkQuantizer(String op, ActQuantizer q, Tensor alpha) {
+        if (q == null) {
+            throw bad(op, "quantizer is null");
+        }
+        if (q.hasAlpha()) {
+            own(op, "alpha", alpha);
+            if (alpha.dtype() != DType.FLOAT32 || alpha.numel() != 1 || alpha.rank() != 1) {
+                throw bad(op, q.kind() + " needs alpha as a FLOAT32 [1] tensor, got " + desc(alpha));
+            }
+        } else if (alpha != null) {
+            throw bad(op, q.kind() + " has no learnable alpha; pass null");
+        }
+    }
+}

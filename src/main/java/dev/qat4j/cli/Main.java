@@ -1,0 +1,73 @@
+package dev.qat4j.cli;
+
+import dev.qat4j.Version;
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Backends;
+import dev.qat4j.backend.CpuFeatures;
+import dev.qat4j.backend.cpu.CpuBackend;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code qat4j} command line. Commands arrive with later issues; {@code info} reports the runtime. */
+@Command(name = "qat4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
+        description = "Quantization-aware training and bit-exact integer inference of small CNNs.",
+        subcommands = {Main.Info.class, CommandLine.HelpCommand.class})
+public final class Main implements Callable<Integer> {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this instead of main). */
+    public static int run(String... args) {
+        return new CommandLine(new Main()).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        new CommandLine(this).usage(System.out);
+        return 0;
+    }
+
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"qat4j " + Version.get()};
+        }
+    }
+
+    @Command(name = "info", description = "Print the version, the chosen backend, the CPU features and threads.")
+    static final class Info implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            Backends.Selection sel;
+            try {
+                sel = Backends.selection();
+            } catch (RuntimeException e) {
+                System.err.println("qat4j: " + e.getMessage());
+                return 2;
+            }
+            Backend b = sel.backend();
+            System.out.println("qat4j " + Version.get());
+            System.out.println("java:       " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+            System.out.println("backend:    " + b.name() + " (" + sel.reason() + ")");
+            System.out.println("            " + b.description());
+            System.out.println("cpu:        " + CpuFeatures.modelName());
+            System.out.println("features:   " + String.join(" ", CpuFeatures.detected()));
+            String isa;
+            String threads;
+            try {
+                CpuBackend cpu = CpuBackend.get();
+                isa = cpu.isaName() + " (native dispatch)";
+                threads = cpu.threads() + " (native kernels), " + Runtime.getRuntime().availableProcessors() + " cores";
+            } catch (Throwable e) {
+                isa = "native library not loaded: " + e;
+                threads = Runtime.getRuntime().availableProcessors() + " cores";
+            }
+            System.out.println("int8 ISA:   " + isa);
+            System.out.println("threads:    " + threads);
+            return 0;
+        }
+    }
+}

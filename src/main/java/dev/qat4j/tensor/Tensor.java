@@ -1,0 +1,123 @@
+package dev.qat4j.tensor;
+
+import dev.qat4j.backend.Backend;
+
+/**
+ * A dense row-major array of one {@link DType}, living in the memory of one {@link Backend}.
+ *
+ * <p>Tensors are created by a backend ({@code backend.zeros(...)}, {@code backend.fromFloats(...)}) and
+ * moved between backends only by an explicit copy ({@link #to(Backend)}). Native memory is freed when the
+ * tensor is closed: use try-with-resources or {@link dev.qat4j.backend.TensorScope}; a closed tensor refuses
+ * every use with an {@link IllegalStateException}. A {@link #reshape reshaped} tensor is a view: it shares
+ * its base's memory, and closing the base closes it too.
+ */
+public final class Tensor implements AutoCloseable {
+    private final Backend backend;
+    private final DType dtype;
+    private final int[] shape;
+    private final int numel;
+    private final Storage storage;
+    private final Tensor base; // non-null for views; the base owns the storage
+    private volatile boolean closed;
+
+    /** For backends only: wraps storage the backend has allocated. */
+    public Tensor(Backend backend, DType dtype, int[] shape, Storage storage) {
+        this(backend, dtype, shape, storage, null);
+    }
+
+    private Tensor(Backend backend, DType dtype, int[] shape, Storage storage, Tensor base) {
+        this.backend = backend;
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.numel = Shape.numel(shape);
+        this.storage = storage;
+        this.base = base;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** A copy of the shape. */
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public int dim(int axis) {
+        return shape[axis < 0 ? shape.length + axis : axis];
+    }
+
+    public int numel() {
+        return numel;
+    }
+
+    /** The backend's storage; backends call this after checking {@link #backend()} is themselves. */
+    public Storage storage() {
+        checkOpen("storage");
+        return storage;
+    }
+
+    public boolean isClosed() {
+        return closed || (base != null && base.isClosed());
+    }
+
+    /** Throws IllegalStateException naming {@code op} if this tensor was closed. */
+    public void checkOpen(String op) {
+        if (isClosed()) {
+            throw new IllegalStateException(op + ": tensor " + dtype + Shape.str(shape) + " is closed");
+        }
+    }
+
+    /** A view with another shape of the same element count, sharing this tensor's memory. */
+    public Tensor reshape(int... newShape) {
+        checkOpen("reshape");
+        if (Shape.numel(newShape) != numel) {
+            throw new IllegalArgumentException("reshape: cannot view " + Shape.str(shape) + " (" + numel
+                    + " elements) as " + Shape.str(newShape));
+        }
+        return new Tensor(backend, dtype, newShape, storage, base == null ? this : base);
+    }
+
+    /** Copies this tensor into the memory of {@code target} (a new tensor, even on the same backend). */
+    public Tensor to(Backend target) {
+        return target.copyFrom(this);
+    }
+
+    public float[] toFloatArray() {
+        return backend.readFloats(this);
+    }
+
+    /** INT8 and UINT8 tensors as raw bytes (read UINT8 with {@code & 0xFF}). */
+    public byte[] toByteArray() {
+        return backend.readBytes(this);
+    }
+
+    public int[] toIntArray() {
+        return backend.readInts(this);
+    }
+
+    /** Frees the memory now (views free nothing). Closing twice is allowed. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (base == null) {
+            storage.free();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor(" + dtype + Shape.str(shape) + " on " + backend.name() + (isClosed() ? ", closed" : "") + ")";
+    }
+}
