@@ -15,9 +15,18 @@ package dev.qat4j.quant;
  * {@code dL/dt_i = g_i / m - [i is an argmax] sign(t_i) * sum_j g_j t_j / m^2 / (#argmax)} and
  * {@code dL/dw_i = dL/dt_i * (1 - t_i^2)}; ties for the max share its gradient evenly, as torch's amax does.
  *
- * <p>Worked table (mirrored by {@code QuantizerTablesTest}), 3 bits (S = 3), tensor w = atanh of
- * [0.8, -0.4, 0.2, 0.1, 0]: m = 0.8, w_n = [1, -0.5, 0.25, 0.125, 0], w_n*S = [3, -1.5, 0.75, 0.375, 0],
- * codes = [3, -2, 1, 0, 0] (-1.5 is a tie: to even, -2), values = codes / 3.
+ * An all-zero tensor has no direction to normalise by: it quantizes to all zeros at every bit width.
+ *
+ * <p>Worked table (mirrored by {@code QuantizerTablesTest}), tensor w = atanh of [0.8, -0.32, 0.16, 0.08, 0]
+ * (so t = tanh(w) = those values, m = 0.8, w_n = [1, -0.4, 0.2, 0.1, 0]):
+ * <pre>
+ *   bits  w_n*S                      codes             values
+ *   3     [3, -1.2, 0.6, 0.3, 0]     [3, -1, 1, 0, 0]  codes / 3
+ *   4     [7, -2.8, 1.4, 0.7, 0]     [7, -3, 1, 1, 0]  codes / 7
+ *   2     -                          [1, -1, 1, 1, 1]  ±1
+ *   1     -                          [1, -1, 1, 1, 1]  ±0.34 (mean|w_n| = 1.7/5)
+ * </pre>
+ * Ties round to even: the only exact ties are w_n = ±0.5 (S is odd), e.g. 1.5 -> 2, -1.5 -> -2, 63.5 -> 64.
  */
 public final class WeightQuantizer {
     private WeightQuantizer() {

@@ -497,8 +497,11 @@ public final class RefKernels {
 
     /** Integer codes of the DoReFa weight quantizer (bits &lt;= 16). */
     public static int[] weightCodes(float[] w, int bits) {
-        float[] wn = normalizedWeights(w);
         int[] codes = new int[w.length];
+        if (maxAbsTanh(w) == 0f) {
+            return codes;
+        }
+        float[] wn = normalizedWeights(w);
         for (int i = 0; i < w.length; i++) {
             codes[i] = (int) WeightQuantizer.code(wn[i], bits);
         }
@@ -518,9 +521,12 @@ public final class RefKernels {
         if (bits == 32) {
             return w.clone();
         }
+        float[] wq = new float[w.length];
+        if (maxAbsTanh(w) == 0f) {
+            return wq; // all-zero weights stay zero at every width
+        }
         float[] wn = normalizedWeights(w);
         float scale = bits == 1 ? meanAbs(wn) : 0f;
-        float[] wq = new float[w.length];
         for (int i = 0; i < w.length; i++) {
             wq[i] = WeightQuantizer.value(WeightQuantizer.code(wn[i], bits), bits, scale);
         }
