@@ -161,32 +161,28 @@ public final class CpuBackend extends Backend {
 
     @Override
     protected Tensor doActQuant(Tensor x, ActQuantizer q, Tensor alpha) {
+        return actQuantNative(x, q, alpha, isa);
+    }
+
+    /** For tests and benchmarks: {@link #actQuant} on one named ISA level (one of {@link #availableIsaLevels()}). */
+    public Tensor actQuantWithIsa(Tensor x, ActQuantizer q, Tensor alpha, int isaLevel) {
+        checkActQuant(x, q, alpha);
+        if (isaLevel < 0 || isaLevel > NativeKernels.qat4j_cpu_max_isa()) {
+            throw new IllegalArgumentException("actQuant: ISA level " + isaLevel + " is not available on this CPU");
+        }
+        return actQuantNative(x, q, alpha, isaLevel);
+    }
+
+    private Tensor actQuantNative(Tensor x, ActQuantizer q, Tensor alpha, int isaLevel) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
         if (q.isIdentity()) {
             Pointer.memcpy(ptr(y), ptr(x), 4L * x.numel());
             return y;
         }
-        float a = alpha == null ? 0f : doReadFloats(alpha)[0];
+        float a = alpha == null ? 0f : ((FloatPointer) ptr(alpha)).get(0);
         NativeKernels.qat4j_act_quant_f32((FloatPointer) ptr(x), (FloatPointer) ptr(y), x.numel(), q.kind().ordinal(),
-                q.bits(), a, q.fixedClip(), isa);
+                q.bits(), a, q.fixedClip(), isaLevel);
         return y;
-    }
-
-    /** For tests and benchmarks: the same op on one named ISA level (one of {@link #availableIsaLevels()}). */
-    public Tensor actQuantWithIsa(Tensor x, ActQuantizer q, Tensor alpha, int isaLevel) {
-        try (Tensor probe = actQuant(x, q, alpha)) { // runs every boundary check once
-            if (isaLevel < 0 || isaLevel > NativeKernels.qat4j_cpu_max_isa()) {
-                throw new IllegalArgumentException("actQuantWithIsa: ISA level " + isaLevel + " is not available here");
-            }
-            if (q.isIdentity()) {
-                return copyFrom(probe);
-            }
-            Tensor y = allocate(DType.FLOAT32, x.shape());
-            float a = alpha == null ? 0f : doReadFloats(alpha)[0];
-            NativeKernels.qat4j_act_quant_f32((FloatPointer) ptr(x), (FloatPointer) ptr(y), x.numel(),
-                    q.kind().ordinal(), q.bits(), a, q.fixedClip(), isaLevel);
-            return y;
-        }
     }
 
     // ---------------------------------------------------------------- reference fallbacks (host copies)
