@@ -8,67 +8,13 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "quant_common.h"
+
 namespace {
 
-// Per-call constants: y = clamp(pre * x, lo, hi); code = rint(y * mul_a [* mul_b]); value = code / div [* post].
-struct ActQuantParams {
-    float pre;     // 0.1 for DoReFa (its clip at x = 10), else 1 (not applied)
-    bool has_pre;
-    float lo, hi;
-    bool div_first; // fixed clip: (clamp(x) / c) * n; others: clamp(x) * s
-    float scale;    // s, or n for fixed clip / DoReFa
-    float clip;     // c for fixed clip
-    float value_div;  // value = code / value_div
-    float value_mul;  // then * value_mul (fixed clip only)
-    bool zero;      // alpha <= 0 (PACT) or == 0 (mPACT): output all zeros
-};
-
-ActQuantParams make_params(int kind, int bits, float alpha, float fixed_clip) {
-    ActQuantParams p{};
-    p.pre = 1.0f;
-    p.value_mul = 1.0f;
-    switch (kind) {
-        case QAT4J_ACT_PACT: {
-            const float n = (float)((1 << bits) - 1);
-            p.zero = !(alpha > 0.0f);
-            p.lo = 0.0f; p.hi = alpha;
-            p.scale = n / alpha; p.value_div = p.scale;
-            break;
-        }
-        case QAT4J_ACT_MPACT: {
-            const float a = fabsf(alpha);
-            const float r = (float)((1 << (bits - 1)) - 1);
-            p.zero = a == 0.0f;
-            p.lo = -a; p.hi = a;
-            p.scale = r / a; p.value_div = p.scale;
-            break;
-        }
-        case QAT4J_ACT_FIXED_CLIP: {
-            const float n = (float)((1 << bits) - 1);
-            p.lo = 0.0f; p.hi = fixed_clip;
-            p.div_first = true; p.clip = fixed_clip;
-            p.scale = n; p.value_div = n; p.value_mul = fixed_clip;
-            break;
-        }
-        default: { // DoReFa
-            const float n = (float)((1 << bits) - 1);
-            p.has_pre = true; p.pre = 0.1f;
-            p.lo = 0.0f; p.hi = 1.0f;
-            p.scale = n; p.value_div = n;
-            break;
-        }
-    }
-    return p;
-}
-
-inline float act_quant_one(float x, const ActQuantParams& p) {
-    float v = p.has_pre ? p.pre * x : x;
-    v = v < p.lo ? p.lo : v;
-    v = v > p.hi ? p.hi : v;
-    float code = p.div_first ? rintf((v / p.clip) * p.scale) : rintf(v * p.scale);
-    float out = code / p.value_div;
-    return p.div_first ? out * p.value_mul : out;
-}
+using qat4j::ActQuantParams;
+using qat4j::make_params;
+using qat4j::act_quant_one;
 
 void act_quant_f32_scalar(const float* x, float* y, int64_t n, const ActQuantParams& p) {
 #pragma omp parallel for schedule(static) if (n > (1 << 16))

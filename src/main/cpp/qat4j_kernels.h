@@ -36,6 +36,67 @@ void qat4j_set_num_threads(int n);
 void qat4j_act_quant_f32(const float* x, float* y, int64_t n, int kind, int bits, float alpha,
                          float fixed_clip, int isa);
 
+
+// ---------------------------------------------------------------- float convolution and linear (conv_f32.cpp)
+// Geometry: x [n, c, h, w], weights [co, c/groups, kh, kw], y [n, co, oh, ow], oh = (h + 2ph - kh)/sh + 1.
+// Float GEMMs run in OpenBLAS on im2col panels of the whole batch; depthwise convs run direct loops.
+void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h, int w,
+                      int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
+                               int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
+                                 int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+// y [n, out] = x [n, in] * w[out, in]^T (+ bias); dx = dy * w; dw = dy^T * x.
+void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out);
+void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out);
+void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out);
+
+// ---------------------------------------------------------------- other float ops (ops_f32.cpp)
+void qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);
+void qat4j_bn_train_f32(const float* x, const float* gamma, const float* beta, float* running_mean,
+                        float* running_var, float momentum, float eps, float* y, float* mean, float* inv_std,
+                        int n, int c, int64_t hw);
+void qat4j_bn_eval_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
+                       const float* running_var, float eps, float* y, int n, int c, int64_t hw);
+void qat4j_bn_bwd_f32(const float* dy, const float* x, const float* gamma, const float* mean, const float* inv_std,
+                      float* dx, float* dgamma, float* dbeta, int n, int c, int64_t hw);
+void qat4j_clamp_f32(const float* x, float* y, int64_t len, float lo, float hi);
+// dx = dy where lo < x < hi (open interval), else 0.
+void qat4j_clamp_bwd_f32(const float* dy, const float* x, float* dx, int64_t len, float lo, float hi);
+void qat4j_add_f32(const float* a, const float* b, float* y, int64_t len);
+void qat4j_avg_pool_f32(const float* x, float* y, int nc, int h, int w, int k, int stride, int pad);
+void qat4j_avg_pool_bwd_f32(const float* dy, float* dx, int nc, int h, int w, int k, int stride, int pad);
+void qat4j_adaptive_avg_pool_f32(const float* x, float* y, int nc, int h, int w, int oh, int ow);
+void qat4j_adaptive_avg_pool_bwd_f32(const float* dy, float* dx, int nc, int h, int w, int oh, int ow);
+// Returns the mean loss; writes the gradient of the mean loss. labels are in 0..k-1 (checked by the caller).
+float qat4j_softmax_ce_f32(const float* logits, const int32_t* labels, float smoothing, float* dlogits, int n, int k);
+void qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
+                   float weight_decay, int nesterov);
+// Activation quantizer backward: dx = dy * dy/dx (STE), returns sum(dy * dy/dalpha).
+float qat4j_act_quant_bwd_f32(const float* dy, const float* x, float* dx, int64_t len, int kind, int bits,
+                              float alpha, float fixed_clip);
+// DoReFa weight quantizer (per tensor) and its backward; bits 1..16 or 32.
+void qat4j_weight_quant_f32(const float* w, float* wq, int64_t len, int bits);
+void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float* dw, int64_t len, int bits);
+
+// ---------------------------------------------------------------- integer ops (gemm_s8.cpp, int_ops.cpp)
+// C[M,N] (int32) = A[M,K] (int8) x B[K,N] (uint8, or int8 when b_signed), exact (K*255*128 < 2^31).
+void qat4j_gemm_s8_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, int b_signed,
+                       int32_t* C, int isa);
+// Integer conv of codes (zero padding): x bytes (uint8 or int8 when x_signed), w int8, acc int32 [n, co, oh, ow].
+void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w,
+                         int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
+// out = clamp(round((acc * mult[ch] + bias[ch]) / 2^shift[ch]), qmin, qmax); ch = (i / inner) % channels,
+// or 0 for all when per_tensor. rounding: the order of dev.qat4j.quant.Rounding. out_bytes: 0 int32, 1 int8/uint8.
+void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t* shift, const int32_t* bias,
+                          int per_tensor, int rounding, int qmin, int qmax, void* out, int out_bytes,
+                          int64_t len, int channels, int64_t inner);
+// Fused fake-quant conv: activation codes of x and DoReFa weight codes (both <= 8 bits), exact int32
+// accumulation, y = (float) acc * (step_x * step_w).
+void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits, float alpha,
+                                 float fixed_clip, int wbits, int n, int c, int h, int w, int co, int kh, int kw,
+                                 int sh, int sw, int ph, int pw, int groups, int isa);
+
 #ifdef __cplusplus
 }
 #endif

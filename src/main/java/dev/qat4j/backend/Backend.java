@@ -336,15 +336,10 @@ public abstract class Backend {
 
     /** Fake-quantizes activations; {@code alpha} is a [1] tensor for PACT/mPACT and must be null otherwise. */
     public final Tensor actQuant(Tensor x, ActQuantizer q, Tensor alpha) {
-        checkActQuant(x, q, alpha);
-        return doActQuant(x, q, alpha);
-    }
-
-    /** The checks of {@link #actQuant}, for backends that offer variants of it (one per ISA, say). */
-    protected final void checkActQuant(Tensor x, ActQuantizer q, Tensor alpha) {
         String op = "actQuant";
         anyFloats(op, "x", x);
         checkQuantizer(op, q, alpha);
+        return doActQuant(x, q, alpha);
     }
 
     public final ActQuantGrads actQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {

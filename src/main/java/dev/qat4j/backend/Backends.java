@@ -73,13 +73,7 @@ public final class Backends {
         }
         try {
             CpuBackend cpu = CpuBackend.get();
-            if (cpu.isComplete()) {
-                return new Selection(cpu, "best available (native library loaded, ISA " + cpu.isaName() + ")");
-            }
-            String why = "cpu backend loaded but only " + CpuBackend.NATIVE_OPS + " run natively; using ref"
-                    + " (QAT4J_BACKEND=cpu forces it)";
-            LOG.log(Level.INFO, why);
-            return new Selection(RefBackend.INSTANCE, why);
+            return new Selection(cpu, "best available (native library loaded, int8 ISA " + cpu.isaName() + ")");
         } catch (Throwable e) {
             String why = "cpu backend unavailable (" + e + "); falling back to ref";
             LOG.log(Level.WARNING, why);

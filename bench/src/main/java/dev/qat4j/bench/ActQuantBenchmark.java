@@ -67,7 +67,6 @@ public class ActQuantBenchmark {
             alpha = RefBackend.INSTANCE.fromFloats(new float[] {6f}, 1);
             return;
         }
-        CpuBackend cpu = CpuBackend.get();
         for (int level : CpuBackend.availableIsaLevels()) {
             if (CpuBackend.isaName(level).equals(impl)) {
                 isaLevel = level;
@@ -76,13 +75,14 @@ public class ActQuantBenchmark {
         if (isaLevel < 0) {
             throw new IllegalStateException("ISA " + impl + " is not available on this CPU");
         }
+        CpuBackend cpu = CpuBackend.forIsa(isaLevel);
         x = cpu.fromFloats(data, SHAPE);
         alpha = cpu.fromFloats(new float[] {6f}, 1);
         // Check the result once before timing: bit-identical to the reference.
         try (Tensor xr = RefBackend.INSTANCE.fromFloats(data, SHAPE);
              Tensor ar = RefBackend.INSTANCE.fromFloats(new float[] {6f}, 1);
              Tensor yr = RefBackend.INSTANCE.actQuant(xr, quantizer, ar);
-             Tensor yc = cpu.actQuantWithIsa(x, quantizer, alpha, isaLevel)) {
+             Tensor yc = cpu.actQuant(x, quantizer, alpha)) {
             if (!java.util.Arrays.equals(yr.toFloatArray(), yc.toFloatArray())) {
                 throw new IllegalStateException("native actQuant differs from the reference");
             }
@@ -99,7 +99,7 @@ public class ActQuantBenchmark {
     public Tensor actQuant() {
         Tensor y = isaLevel < 0
                 ? RefBackend.INSTANCE.actQuant(x, quantizer, alpha)
-                : CpuBackend.get().actQuantWithIsa(x, quantizer, alpha, isaLevel);
+                : CpuBackend.forIsa(isaLevel).actQuant(x, quantizer, alpha);
         y.close(); // free native memory now; the benchmark includes allocation, as a real op call does
         return y;
     }

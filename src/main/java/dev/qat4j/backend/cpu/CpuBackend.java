@@ -8,14 +8,12 @@ import dev.qat4j.backend.Results.BatchNormGrads;
 import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
-import dev.qat4j.backend.ref.RefBackend;
+import dev.qat4j.backend.ref.RefKernels;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
-import java.util.List;
-import java.util.function.Function;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -24,40 +22,43 @@ import org.bytedeco.javacpp.Pointer;
 /**
  * The C++ backend: tensors live in native memory and ops run in {@code src/main/cpp} through JavaCPP.
  *
- * <p>Status: the native toolchain, memory model and dispatch are in place and {@link #NATIVE_OPS} run natively;
- * every other op runs the reference kernels on host copies (correct, not fast) until its native kernel lands.
- * Because of that, automatic selection does not pick this backend yet (see {@link dev.qat4j.backend.Backends}).
+ * <p>Every op runs natively. Float GEMMs (conv via im2col, linear) go to OpenBLAS; the int8 GEMM behind the
+ * integer convolutions and the fused fake-quant conv has scalar, AVX2 and AVX-512 VNNI variants, one picked at
+ * load time from CPUID ({@code QAT4J_ISA} lowers it). Integer results are identical to {@code ref}; float
+ * results agree within the tolerances stated in {@code CpuConformanceTest}.
  */
 public final class CpuBackend extends Backend {
 
-    /** Ops with a native kernel; the rest go through {@link #viaRef}. */
-    public static final List<String> NATIVE_OPS = List.of("actQuant");
-
-    private static volatile CpuBackend instance;
+    /** One instance per ISA level (index = level), created on first use. */
+    private static final CpuBackend[] BY_ISA = new CpuBackend[NativeKernels.qat4j_cpu_max_isa() + 1];
 
     private final int isa;
 
-    private CpuBackend() {
-        this.isa = NativeKernels.qat4j_cpu_active_isa();
+    private CpuBackend(int isa) {
+        this.isa = isa;
     }
 
-    /** Loads the native library on first use; throws {@link UnsatisfiedLinkError} (or another Error) if it cannot. */
+    /**
+     * The backend at the ISA level dispatch chose (the widest the CPU has, or lowered by {@code QAT4J_ISA}). Loads the
+     * native library on first use; throws {@link UnsatisfiedLinkError} (or another Error) if it cannot.
+     */
     public static CpuBackend get() {
-        CpuBackend b = instance;
-        if (b == null) {
-            synchronized (CpuBackend.class) {
-                b = instance;
-                if (b == null) {
-                    instance = b = new CpuBackend();
-                }
-            }
-        }
-        return b;
+        return forIsa(NativeKernels.qat4j_cpu_active_isa());
     }
 
-    /** Whether every op runs natively (only then is this backend chosen automatically). */
-    public boolean isComplete() {
-        return false;
+    /**
+     * The backend pinned to one ISA level of {@link #availableIsaLevels()}, so tests and benchmarks can run every
+     * kernel variant the CPU has. Tensors belong to the instance that made them.
+     */
+    public static synchronized CpuBackend forIsa(int level) {
+        if (level < 0 || level >= BY_ISA.length) {
+            throw new IllegalArgumentException("cpu backend: ISA level " + level + " is not available on this CPU (0.."
+                    + (BY_ISA.length - 1) + ")");
+        }
+        if (BY_ISA[level] == null) {
+            BY_ISA[level] = new CpuBackend(level);
+        }
+        return BY_ISA[level];
     }
 
     @Override
@@ -67,11 +68,10 @@ public final class CpuBackend extends Backend {
 
     @Override
     public String description() {
-        return "C++ kernels via JavaCPP, ISA " + isaName() + ", " + threads() + " threads; native ops " + NATIVE_OPS
-                + ", others on reference kernels";
+        return "C++ kernels via JavaCPP (OpenBLAS sgemm, int8 GEMM " + isaName() + "), " + threads() + " threads";
     }
 
-    /** The ISA level the dispatch table uses (widest available, or lowered by QAT4J_ISA). */
+    /** The ISA level of this instance's kernels. */
     public String isaName() {
         return NativeKernels.qat4j_isa_name(isa);
     }
@@ -164,15 +164,6 @@ public final class CpuBackend extends Backend {
         return actQuantNative(x, q, alpha, isa);
     }
 
-    /** For tests and benchmarks: {@link #actQuant} on one named ISA level (one of {@link #availableIsaLevels()}). */
-    public Tensor actQuantWithIsa(Tensor x, ActQuantizer q, Tensor alpha, int isaLevel) {
-        checkActQuant(x, q, alpha);
-        if (isaLevel < 0 || isaLevel > NativeKernels.qat4j_cpu_max_isa()) {
-            throw new IllegalArgumentException("actQuant: ISA level " + isaLevel + " is not available on this CPU");
-        }
-        return actQuantNative(x, q, alpha, isaLevel);
-    }
-
     private Tensor actQuantNative(Tensor x, ActQuantizer q, Tensor alpha, int isaLevel) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
         if (q.isIdentity()) {
@@ -185,179 +176,292 @@ public final class CpuBackend extends Backend {
         return y;
     }
 
-    // ---------------------------------------------------------------- reference fallbacks (host copies)
+    // ---------------------------------------------------------------- native ops
 
-    private static final RefBackend REF = RefBackend.INSTANCE;
-
-    private Tensor ref(Tensor t) {
-        return t == null ? null : REF.copyFrom(t);
+    private static FloatPointer fp(Tensor t) {
+        return t == null ? null : (FloatPointer) ptr(t);
     }
 
-    /** Runs {@code op} on reference copies of the inputs and brings the result back into native memory. */
-    private Tensor viaRef(Function<RefBackend, Tensor> op) {
-        try (Tensor r = op.apply(REF)) {
-            return copyFrom(r);
+    private static IntPointer ip(Tensor t) {
+        return t == null ? null : (IntPointer) ptr(t);
+    }
+
+    private static BytePointer bp(Tensor t) {
+        return (BytePointer) ptr(t);
+    }
+
+    private static long inner(int[] s) {
+        long inner = 1;
+        for (int i = 2; i < s.length; i++) {
+            inner *= s[i];
         }
-    }
-
-    /** Writes a reference tensor's values back into a native tensor of the same shape (in-place ops). */
-    private static void writeBack(Tensor refSource, Tensor target) {
-        ((FloatPointer) ptr(target)).put(refSource.toFloatArray());
+        return inner;
     }
 
     @Override
     protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, ConvParams p) {
-        return viaRef(r -> r.conv2d(ref(x), ref(w), ref(bias), p));
+        int[] xs = x.shape(), ws = w.shape();
+        Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
+        if (y.numel() > 0) {
+            NativeKernels.qat4j_conv2d_f32(fp(x), fp(w), fp(bias), fp(y), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+        }
+        return y;
     }
 
     @Override
-    protected Tensor doConv2dBackwardData(Tensor dy, Tensor w, int[] xShape, ConvParams p) {
-        return viaRef(r -> r.conv2dBackwardData(ref(dy), ref(w), xShape, p));
+    protected Tensor doConv2dBackwardData(Tensor dy, Tensor w, int[] xs, ConvParams p) {
+        int[] ws = w.shape();
+        Tensor dx = allocate(DType.FLOAT32, xs);
+        if (dy.numel() > 0) {
+            NativeKernels.qat4j_conv2d_bwd_data_f32(fp(dy), fp(w), fp(dx), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+        }
+        return dx;
     }
 
     @Override
-    protected Tensor doConv2dBackwardWeight(Tensor dy, Tensor x, int[] wShape, ConvParams p) {
-        return viaRef(r -> r.conv2dBackwardWeight(ref(dy), ref(x), wShape, p));
+    protected Tensor doConv2dBackwardWeight(Tensor dy, Tensor x, int[] ws, ConvParams p) {
+        int[] xs = x.shape();
+        Tensor dw = allocate(DType.FLOAT32, ws);
+        if (dy.numel() > 0) {
+            NativeKernels.qat4j_conv2d_bwd_weight_f32(fp(dy), fp(x), fp(dw), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+        }
+        return dw;
     }
 
     @Override
     protected Tensor doBiasBackward(Tensor dy) {
-        return viaRef(r -> r.biasBackward(ref(dy)));
+        int[] s = dy.shape();
+        Tensor db = allocate(DType.FLOAT32, new int[] {s[1]});
+        NativeKernels.qat4j_bias_bwd_f32(fp(dy), fp(db), s[0], s[1], inner(s));
+        return db;
     }
 
     @Override
     protected Tensor doLinear(Tensor x, Tensor w, Tensor bias) {
-        return viaRef(r -> r.linear(ref(x), ref(w), ref(bias)));
+        int n = x.dim(0), in = x.dim(1), out = w.dim(0);
+        Tensor y = allocate(DType.FLOAT32, new int[] {n, out});
+        if (y.numel() > 0 && in > 0) {
+            NativeKernels.qat4j_linear_f32(fp(x), fp(w), fp(bias), fp(y), n, in, out);
+        } else if (bias != null && n > 0) {
+            for (int b = 0; b < n; b++) {
+                Pointer.memcpy(fp(y).getPointer(4L * b * out), ptr(bias), 4L * out);
+            }
+        }
+        return y;
     }
 
     @Override
     protected Tensor doLinearBackwardData(Tensor dy, Tensor w) {
-        return viaRef(r -> r.linearBackwardData(ref(dy), ref(w)));
+        int n = dy.dim(0), out = w.dim(0), in = w.dim(1);
+        Tensor dx = allocate(DType.FLOAT32, new int[] {n, in});
+        if (dx.numel() > 0 && out > 0) {
+            NativeKernels.qat4j_linear_bwd_data_f32(fp(dy), fp(w), fp(dx), n, in, out);
+        }
+        return dx;
     }
 
     @Override
     protected Tensor doLinearBackwardWeight(Tensor dy, Tensor x) {
-        return viaRef(r -> r.linearBackwardWeight(ref(dy), ref(x)));
+        int n = dy.dim(0), out = dy.dim(1), in = x.dim(1);
+        Tensor dw = allocate(DType.FLOAT32, new int[] {out, in});
+        if (dw.numel() > 0 && n > 0) {
+            NativeKernels.qat4j_linear_bwd_weight_f32(fp(dy), fp(x), fp(dw), n, in, out);
+        }
+        return dw;
     }
 
     @Override
     protected BatchNormForward doBatchNorm2dTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
                                                   Tensor runningVar, float momentum, float eps) {
-        Tensor rm = ref(runningMean), rv = ref(runningVar);
-        try (BatchNormForward r = REF.batchNorm2dTrain(ref(x), ref(gamma), ref(beta), rm, rv, momentum, eps)) {
-            writeBack(rm, runningMean);
-            writeBack(rv, runningVar);
-            return new BatchNormForward(copyFrom(r.y()), copyFrom(r.mean()), copyFrom(r.invStd()));
-        }
+        int[] s = x.shape();
+        Tensor y = allocate(DType.FLOAT32, s);
+        Tensor mean = allocate(DType.FLOAT32, new int[] {s[1]});
+        Tensor invStd = allocate(DType.FLOAT32, new int[] {s[1]});
+        NativeKernels.qat4j_bn_train_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), momentum, eps,
+                fp(y), fp(mean), fp(invStd), s[0], s[1], inner(s));
+        return new BatchNormForward(y, mean, invStd);
     }
 
     @Override
     protected Tensor doBatchNorm2dEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                        float eps) {
-        return viaRef(r -> r.batchNorm2dEval(ref(x), ref(gamma), ref(beta), ref(runningMean), ref(runningVar), eps));
+        int[] s = x.shape();
+        Tensor y = allocate(DType.FLOAT32, s);
+        NativeKernels.qat4j_bn_eval_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), eps, fp(y), s[0],
+                s[1], inner(s));
+        return y;
     }
 
     @Override
     protected BatchNormGrads doBatchNorm2dBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor invStd) {
-        try (BatchNormGrads r = REF.batchNorm2dBackward(ref(dy), ref(x), ref(gamma), ref(mean), ref(invStd))) {
-            return new BatchNormGrads(copyFrom(r.dx()), copyFrom(r.dgamma()), copyFrom(r.dbeta()));
-        }
+        int[] s = x.shape();
+        Tensor dx = allocate(DType.FLOAT32, s);
+        Tensor dgamma = allocate(DType.FLOAT32, new int[] {s[1]});
+        Tensor dbeta = allocate(DType.FLOAT32, new int[] {s[1]});
+        NativeKernels.qat4j_bn_bwd_f32(fp(dy), fp(x), fp(gamma), fp(mean), fp(invStd), fp(dx), fp(dgamma), fp(dbeta),
+                s[0], s[1], inner(s));
+        return new BatchNormGrads(dx, dgamma, dbeta);
     }
 
     @Override
     protected Tensor doClamp(Tensor x, float lo, float hi) {
-        return viaRef(r -> Float.isInfinite(hi) ? r.relu(ref(x)) : r.relu6(ref(x)));
+        Tensor y = allocate(DType.FLOAT32, x.shape());
+        NativeKernels.qat4j_clamp_f32(fp(x), fp(y), x.numel(), lo, hi);
+        return y;
     }
 
     @Override
     protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
-        return viaRef(r -> Float.isInfinite(hi) ? r.reluBackward(ref(dy), ref(x)) : r.relu6Backward(ref(dy), ref(x)));
+        Tensor dx = allocate(DType.FLOAT32, x.shape());
+        NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi);
+        return dx;
     }
 
     @Override
     protected Tensor doAvgPool2d(Tensor x, int kernel, int stride, int pad) {
-        return viaRef(r -> r.avgPool2d(ref(x), kernel, stride, pad));
+        int[] s = x.shape();
+        int oh = (s[2] + 2 * pad - kernel) / stride + 1, ow = (s[3] + 2 * pad - kernel) / stride + 1;
+        Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], oh, ow});
+        NativeKernels.qat4j_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], kernel, stride, pad);
+        return y;
     }
 
     @Override
-    protected Tensor doAvgPool2dBackward(Tensor dy, int[] xShape, int kernel, int stride, int pad) {
-        return viaRef(r -> r.avgPool2dBackward(ref(dy), xShape, kernel, stride, pad));
+    protected Tensor doAvgPool2dBackward(Tensor dy, int[] xs, int kernel, int stride, int pad) {
+        Tensor dx = allocate(DType.FLOAT32, xs);
+        NativeKernels.qat4j_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], kernel, stride, pad);
+        return dx;
     }
 
     @Override
     protected Tensor doAdaptiveAvgPool2d(Tensor x, int outH, int outW) {
-        return viaRef(r -> r.adaptiveAvgPool2d(ref(x), outH, outW));
+        int[] s = x.shape();
+        Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], outH, outW});
+        NativeKernels.qat4j_adaptive_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], outH, outW);
+        return y;
     }
 
     @Override
-    protected Tensor doAdaptiveAvgPool2dBackward(Tensor dy, int[] xShape) {
-        return viaRef(r -> r.adaptiveAvgPool2dBackward(ref(dy), xShape));
+    protected Tensor doAdaptiveAvgPool2dBackward(Tensor dy, int[] xs) {
+        Tensor dx = allocate(DType.FLOAT32, xs);
+        NativeKernels.qat4j_adaptive_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], dy.dim(2), dy.dim(3));
+        return dx;
     }
 
     @Override
     protected Tensor doAdd(Tensor a, Tensor b) {
-        return viaRef(r -> r.add(ref(a), ref(b)));
+        Tensor y = allocate(DType.FLOAT32, a.shape());
+        NativeKernels.qat4j_add_f32(fp(a), fp(b), fp(y), a.numel());
+        return y;
     }
 
     @Override
     protected Loss doSoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing) {
-        try (Loss r = REF.softmaxCrossEntropy(ref(logits), ref(labels), labelSmoothing)) {
-            return new Loss(copyFrom(r.loss()), copyFrom(r.dlogits()));
-        }
+        Tensor d = allocate(DType.FLOAT32, logits.shape());
+        float loss = NativeKernels.qat4j_softmax_ce_f32(fp(logits), ip(labels), labelSmoothing, fp(d), logits.dim(0),
+                logits.dim(1));
+        return new Loss(doFromFloats(new float[] {loss}, new int[] {1}), d);
     }
 
     @Override
     protected void doSgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, SgdParams p) {
-        Tensor rp = ref(param), rb = ref(momentumBuffer);
-        REF.sgdStep(rp, ref(grad), rb, p);
-        writeBack(rp, param);
-        writeBack(rb, momentumBuffer);
+        NativeKernels.qat4j_sgd_f32(fp(param), fp(grad), fp(momentumBuffer), param.numel(), p.lr(), p.momentum(),
+                p.weightDecay(), p.nesterov() ? 1 : 0);
+    }
+
+    private static float alphaOf(Tensor alpha) {
+        return alpha == null ? 0f : fp(alpha).get(0);
     }
 
     @Override
     protected ActQuantGrads doActQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {
-        try (ActQuantGrads r = REF.actQuantBackward(ref(dy), ref(x), q, ref(alpha))) {
-            return new ActQuantGrads(copyFrom(r.dx()), r.dalpha() == null ? null : copyFrom(r.dalpha()));
+        Tensor dx = allocate(DType.FLOAT32, x.shape());
+        float dAlpha = 0f;
+        if (q.isIdentity()) {
+            Pointer.memcpy(ptr(dx), ptr(dy), 4L * x.numel());
+        } else {
+            dAlpha = NativeKernels.qat4j_act_quant_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), q.kind().ordinal(),
+                    q.bits(), alphaOf(alpha), q.fixedClip());
         }
+        return new ActQuantGrads(dx, q.hasAlpha() ? doFromFloats(new float[] {dAlpha}, new int[] {1}) : null);
     }
 
     @Override
     protected Tensor doWeightQuant(Tensor w, int bits) {
-        return viaRef(r -> r.weightQuant(ref(w), bits));
+        Tensor wq = allocate(DType.FLOAT32, w.shape());
+        NativeKernels.qat4j_weight_quant_f32(fp(w), fp(wq), w.numel(), bits);
+        return wq;
     }
 
     @Override
     protected Tensor doWeightQuantBackward(Tensor dwq, Tensor w, int bits) {
-        return viaRef(r -> r.weightQuantBackward(ref(dwq), ref(w), bits));
+        Tensor dw = allocate(DType.FLOAT32, w.shape());
+        NativeKernels.qat4j_weight_quant_bwd_f32(fp(dwq), fp(w), fp(dw), w.numel(), bits);
+        return dw;
     }
 
     @Override
     protected Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
-        return viaRef(r -> r.fakeQuantConv2d(ref(x), ref(w), xq, ref(alpha), wbits, p));
+        int[] xs = x.shape(), ws = w.shape();
+        if (!RefKernels.fakeQuantConvIsInteger(xq, wbits)) {
+            try (Tensor xqv = doActQuant(x, xq, alpha); Tensor wqv = doWeightQuant(w, wbits)) {
+                return doConv2d(xqv, wqv, null, p);
+            }
+        }
+        Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
+        if (y.numel() > 0) {
+            NativeKernels.qat4j_fake_quant_conv2d_f32(fp(x), fp(w), fp(y), xq.kind().ordinal(), xq.bits(),
+                    alphaOf(alpha), xq.fixedClip(), wbits, xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
+                    p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+        }
+        return y;
     }
 
     @Override
     protected FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
                                                            Tensor alpha, int wbits, ConvParams p) {
-        try (FakeQuantConvGrads r = REF.fakeQuantConv2dBackward(ref(dy), ref(x), ref(w), xq, ref(alpha), wbits, p)) {
-            return new FakeQuantConvGrads(copyFrom(r.dx()), copyFrom(r.dw()),
-                    r.dalpha() == null ? null : copyFrom(r.dalpha()));
+        try (Tensor xqv = doActQuant(x, xq, alpha);
+             Tensor wqv = doWeightQuant(w, wbits);
+             Tensor dxq = doConv2dBackwardData(dy, wqv, x.shape(), p);
+             Tensor dwq = doConv2dBackwardWeight(dy, xqv, w.shape(), p)) {
+            ActQuantGrads ag = doActQuantBackward(dxq, x, xq, alpha);
+            return new FakeQuantConvGrads(ag.dx(), doWeightQuantBackward(dwq, w, wbits), ag.dalpha());
         }
     }
 
     @Override
     protected Tensor doConv2dInt(Tensor x, Tensor w, ConvParams p) {
-        return viaRef(r -> r.conv2dInt(ref(x), ref(w), p));
+        int[] xs = x.shape(), ws = w.shape();
+        Tensor acc = allocate(DType.INT32, convOutShape(xs, ws, p));
+        if (acc.numel() > 0) {
+            NativeKernels.qat4j_conv2d_s8_s32(bp(x), x.dtype() == DType.INT8 ? 1 : 0, bp(w), ip(acc), xs[0], xs[1],
+                    xs[2], xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+        }
+        return acc;
     }
 
     @Override
     protected Tensor doGemmInt(Tensor a, Tensor b) {
-        return viaRef(r -> r.gemmInt(ref(a), ref(b)));
+        int m = a.dim(0), k = a.dim(1), n = b.dim(1);
+        Tensor c = allocate(DType.INT32, new int[] {m, n});
+        if (c.numel() > 0) {
+            NativeKernels.qat4j_gemm_s8_s32(m, n, k, bp(a), bp(b), b.dtype() == DType.INT8 ? 1 : 0, ip(c), isa);
+        }
+        return c;
     }
 
     @Override
     protected Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                   int qmin, int qmax, DType out) {
-        return viaRef(r -> r.requantize(ref(acc), ref(multiplier), ref(shift), ref(bias), rounding, qmin, qmax, out));
+        int[] s = acc.shape();
+        int channels = s.length >= 2 ? s[1] : 1;
+        Tensor y = allocate(out, s);
+        NativeKernels.qat4j_requantize_s32(ip(acc), ip(multiplier), ip(shift), ip(bias),
+                multiplier.numel() == 1 ? 1 : 0, rounding.ordinal(), qmin, qmax, ptr(y), out.byteSize(), acc.numel(),
+                Math.max(channels, 1), Math.max(inner(s), 1));
+        return y;
     }
 }

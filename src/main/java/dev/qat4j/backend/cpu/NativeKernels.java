@@ -1,19 +1,26 @@
 package dev.qat4j.backend.cpu;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.openblas.presets.openblas;
 
 /**
- * JNI bindings of {@code src/main/cpp/qat4j_kernels.h}, generated and compiled by the javacpp Maven plugin.
- * Raw and unchecked: pointers and sizes must be valid. Users go through {@link CpuBackend}, whose Backend
- * boundary validates everything before these are called.
+ * JNI bindings of {@code src/main/cpp/qat4j_kernels.h}, generated and compiled by the javacpp Maven plugin; the
+ * OpenBLAS preset is inherited so its library is loaded before ours. Raw and unchecked: pointers and sizes must be
+ * valid. Users go through {@link CpuBackend}, whose Backend boundary validates everything before these are called.
+ * Geometry arguments follow the header: x [n,c,h,w], weights [co,c/groups,kh,kw].
  */
-@Platform(
+@Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
-        include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp"})
+        include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "conv_f32.cpp", "ops_f32.cpp",
+            "gemm_s8.cpp", "int_ops.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();
@@ -34,4 +41,95 @@ public final class NativeKernels {
 
     public static native void qat4j_act_quant_f32(@Const FloatPointer x, FloatPointer y, long n, int kind, int bits,
                                                   float alpha, float fixedClip, int isa);
+
+    public static native void qat4j_conv2d_f32(@Const FloatPointer x, @Const FloatPointer wt, @Const FloatPointer bias,
+                                               FloatPointer y, int n, int c, int h, int w, int co, int kh, int kw,
+                                               int sh, int sw, int ph, int pw, int groups);
+
+    public static native void qat4j_conv2d_bwd_data_f32(@Const FloatPointer dy, @Const FloatPointer wt, FloatPointer dx,
+                                                        int n, int c, int h, int w, int co, int kh, int kw, int sh,
+                                                        int sw, int ph, int pw, int groups);
+
+    public static native void qat4j_conv2d_bwd_weight_f32(@Const FloatPointer dy, @Const FloatPointer x,
+                                                          FloatPointer dw, int n, int c, int h, int w, int co, int kh,
+                                                          int kw, int sh, int sw, int ph, int pw, int groups);
+
+    public static native void qat4j_linear_f32(@Const FloatPointer x, @Const FloatPointer wt, @Const FloatPointer bias,
+                                               FloatPointer y, int n, int in, int out);
+
+    public static native void qat4j_linear_bwd_data_f32(@Const FloatPointer dy, @Const FloatPointer wt, FloatPointer dx,
+                                                        int n, int in, int out);
+
+    public static native void qat4j_linear_bwd_weight_f32(@Const FloatPointer dy, @Const FloatPointer x,
+                                                          FloatPointer dw, int n, int in, int out);
+
+    public static native void qat4j_bias_bwd_f32(@Const FloatPointer dy, FloatPointer db, int n, int c, long inner);
+
+    public static native void qat4j_bn_train_f32(@Const FloatPointer x, @Const FloatPointer gamma,
+                                                 @Const FloatPointer beta, FloatPointer runningMean,
+                                                 FloatPointer runningVar, float momentum, float eps, FloatPointer y,
+                                                 FloatPointer mean, FloatPointer invStd, int n, int c, long hw);
+
+    public static native void qat4j_bn_eval_f32(@Const FloatPointer x, @Const FloatPointer gamma,
+                                                @Const FloatPointer beta, @Const FloatPointer runningMean,
+                                                @Const FloatPointer runningVar, float eps, FloatPointer y, int n,
+                                                int c, long hw);
+
+    public static native void qat4j_bn_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, @Const FloatPointer gamma,
+                                               @Const FloatPointer mean, @Const FloatPointer invStd, FloatPointer dx,
+                                               FloatPointer dgamma, FloatPointer dbeta, int n, int c, long hw);
+
+    public static native void qat4j_clamp_f32(@Const FloatPointer x, FloatPointer y, long len, float lo, float hi);
+
+    public static native void qat4j_clamp_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, FloatPointer dx,
+                                                  long len, float lo, float hi);
+
+    public static native void qat4j_add_f32(@Const FloatPointer a, @Const FloatPointer b, FloatPointer y, long len);
+
+    public static native void qat4j_avg_pool_f32(@Const FloatPointer x, FloatPointer y, int nc, int h, int w, int k,
+                                                 int stride, int pad);
+
+    public static native void qat4j_avg_pool_bwd_f32(@Const FloatPointer dy, FloatPointer dx, int nc, int h, int w,
+                                                     int k, int stride, int pad);
+
+    public static native void qat4j_adaptive_avg_pool_f32(@Const FloatPointer x, FloatPointer y, int nc, int h, int w,
+                                                          int oh, int ow);
+
+    public static native void qat4j_adaptive_avg_pool_bwd_f32(@Const FloatPointer dy, FloatPointer dx, int nc, int h,
+                                                              int w, int oh, int ow);
+
+    public static native float qat4j_softmax_ce_f32(@Const FloatPointer logits, @Const IntPointer labels,
+                                                    float smoothing, FloatPointer dlogits, int n, int k);
+
+    public static native void qat4j_sgd_f32(FloatPointer param, @Const FloatPointer grad, FloatPointer buf, long len,
+                                            float lr, float momentum, float weightDecay, int nesterov);
+
+    public static native float qat4j_act_quant_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, FloatPointer dx,
+                                                       long len, int kind, int bits, float alpha, float fixedClip);
+
+    public static native void qat4j_weight_quant_f32(@Const FloatPointer w, FloatPointer wq, long len, int bits);
+
+    public static native void qat4j_weight_quant_bwd_f32(@Const FloatPointer g, @Const FloatPointer w, FloatPointer dw,
+                                                         long len, int bits);
+
+    public static native void qat4j_gemm_s8_s32(long m, long n, long k, @Cast("const int8_t*") BytePointer a,
+                                                @Cast("const uint8_t*") BytePointer b, int bSigned,
+                                                @Cast("int32_t*") IntPointer c, int isa);
+
+    public static native void qat4j_conv2d_s8_s32(@Cast("const uint8_t*") BytePointer x, int xSigned,
+                                                  @Cast("const int8_t*") BytePointer wt, @Cast("int32_t*") IntPointer acc,
+                                                  int n, int c, int h, int w, int co, int kh, int kw, int sh, int sw,
+                                                  int ph, int pw, int groups, int isa);
+
+    public static native void qat4j_requantize_s32(@Cast("const int32_t*") IntPointer acc,
+                                                   @Cast("const int32_t*") IntPointer mult,
+                                                   @Cast("const int32_t*") IntPointer shift,
+                                                   @Cast("const int32_t*") IntPointer bias, int perTensor, int rounding,
+                                                   int qmin, int qmax, Pointer out, int outBytes, long len,
+                                                   int channels, long inner);
+
+    public static native void qat4j_fake_quant_conv2d_f32(@Const FloatPointer x, @Const FloatPointer wt, FloatPointer y,
+                                                          int kind, int abits, float alpha, float fixedClip, int wbits,
+                                                          int n, int c, int h, int w, int co, int kh, int kw, int sh,
+                                                          int sw, int ph, int pw, int groups, int isa);
 }

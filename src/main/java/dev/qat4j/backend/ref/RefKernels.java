@@ -429,7 +429,7 @@ public final class RefKernels {
             }
             double logSum = Math.log(sumExp) + max;
             for (int j = 0; j < k; j++) {
-                double target = (j == labels[b] ? 1.0 - smoothing : 0.0) + smoothing / k;
+                double target = (j == labels[b] ? 1.0 - smoothing : 0.0) + (double) smoothing / k;
                 double logP = logits[base + j] - logSum;
                 total -= target * logP;
                 dlogits[base + j] = (float) ((Math.exp(logP) - target) / n);

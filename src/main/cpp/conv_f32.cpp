@@ -1,0 +1,263 @@
+// Float convolution and linear layers of the cpu backend.
+// Variants: im2col over the whole batch + one OpenBLAS sgemm per group (dense and grouped convs), and direct
+// loops for depthwise convs (one input channel per group), where an im2col GEMM would have M = 1.
+// The im2col layout is col[k][b*P + p] with k = (ic*kh + ky)*kw + kx and P = oh*ow, so a single GEMM covers the
+// batch; results are then reordered to NCHW.
+#include "qat4j_kernels.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace {
+
+struct ConvGeom {
+    int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups;
+    int oh() const { return (h + 2 * ph - kh) / sh + 1; }
+    int ow() const { return (w + 2 * pw - kw) / sw + 1; }
+    int cig() const { return c / groups; }
+    int cog() const { return co / groups; }
+    int64_t k() const { return (int64_t)cig() * kh * kw; }
+    int64_t p() const { return (int64_t)oh() * ow(); }
+    bool depthwise() const { return cig() == 1 && cog() == 1; }
+};
+
+float* alloc_floats(int64_t count) {
+    size_t bytes = ((size_t)(count > 0 ? count : 1) * sizeof(float) + 63) & ~(size_t)63;
+    return (float*)aligned_alloc(64, bytes);
+}
+
+// col[k][b*P + p] for the input channels of group g.
+template <typename T>
+void im2col(const T* x, T* col, const ConvGeom& g, int group) {
+    const int oh = g.oh(), ow = g.ow(), cig = g.cig();
+    const int64_t P = g.p(), NP = (int64_t)g.n * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int ic = 0; ic < cig; ic++) {
+        for (int kk = 0; kk < g.kh * g.kw; kk++) {
+            const int ky = kk / g.kw, kx = kk % g.kw;
+            T* row = col + ((int64_t)ic * g.kh * g.kw + kk) * NP;
+            for (int b = 0; b < g.n; b++) {
+                const T* plane = x + ((int64_t)b * g.c + (int64_t)group * cig + ic) * g.h * g.w;
+                T* out = row + (int64_t)b * P;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * g.sh - g.ph + ky;
+                    T* o = out + (int64_t)oy * ow;
+                    if (iy < 0 || iy >= g.h) {
+                        memset(o, 0, sizeof(T) * ow);
+                        continue;
+                    }
+                    const T* in = plane + (int64_t)iy * g.w;
+                    for (int ox = 0; ox < ow; ox++) {
+                        const int ix = ox * g.sw - g.pw + kx;
+                        o[ox] = (ix >= 0 && ix < g.w) ? in[ix] : (T)0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// dx (accumulated) from dcol of group g; parallel over (b, channel) so no two threads write one plane.
+void col2im(const float* col, float* dx, const ConvGeom& g, int group) {
+    const int oh = g.oh(), ow = g.ow(), cig = g.cig();
+    const int64_t P = g.p(), NP = (int64_t)g.n * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < g.n; b++) {
+        for (int ic = 0; ic < cig; ic++) {
+            float* plane = dx + ((int64_t)b * g.c + (int64_t)group * cig + ic) * g.h * g.w;
+            for (int kk = 0; kk < g.kh * g.kw; kk++) {
+                const int ky = kk / g.kw, kx = kk % g.kw;
+                const float* row = col + ((int64_t)ic * g.kh * g.kw + kk) * NP + (int64_t)b * P;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * g.sh - g.ph + ky;
+                    if (iy < 0 || iy >= g.h) continue;
+                    for (int ox = 0; ox < ow; ox++) {
+                        const int ix = ox * g.sw - g.pw + kx;
+                        if (ix >= 0 && ix < g.w) plane[(int64_t)iy * g.w + ix] += row[(int64_t)oy * ow + ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// [co][b*P + p] <-> [b][co][p]
+void cp_to_nchw(const float* t, float* y, int n, int co, int64_t P) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < co; c++) memcpy(y + ((int64_t)b * co + c) * P, t + (int64_t)c * n * P + (int64_t)b * P, sizeof(float) * P);
+}
+
+void nchw_to_cp(const float* y, float* t, int n, int co, int64_t P) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < co; c++) memcpy(t + (int64_t)c * n * P + (int64_t)b * P, y + ((int64_t)b * co + c) * P, sizeof(float) * P);
+}
+
+void depthwise_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {
+    const int oh = g.oh(), ow = g.ow();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < g.n; b++) {
+        for (int ch = 0; ch < g.c; ch++) {
+            const float* in = x + ((int64_t)b * g.c + ch) * g.h * g.w;
+            const float* k = wt + (int64_t)ch * g.kh * g.kw;
+            float* out = y + ((int64_t)b * g.co + ch) * oh * ow;
+            const float b0 = bias ? bias[ch] : 0.0f;
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    float acc = 0.0f;
+                    for (int ky = 0; ky < g.kh; ky++) {
+                        const int iy = oy * g.sh - g.ph + ky;
+                        if (iy < 0 || iy >= g.h) continue;
+                        for (int kx = 0; kx < g.kw; kx++) {
+                            const int ix = ox * g.sw - g.pw + kx;
+                            if (ix >= 0 && ix < g.w) acc += in[(int64_t)iy * g.w + ix] * k[ky * g.kw + kx];
+                        }
+                    }
+                    out[(int64_t)oy * ow + ox] = acc + b0;
+                }
+            }
+        }
+    }
+}
+
+void depthwise_bwd_data(const float* dy, const float* wt, float* dx, const ConvGeom& g) {
+    const int oh = g.oh(), ow = g.ow();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < g.n; b++) {
+        for (int ch = 0; ch < g.c; ch++) {
+            float* d = dx + ((int64_t)b * g.c + ch) * g.h * g.w;
+            const float* k = wt + (int64_t)ch * g.kh * g.kw;
+            const float* gy = dy + ((int64_t)b * g.co + ch) * oh * ow;
+            memset(d, 0, sizeof(float) * g.h * g.w);
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    const float v = gy[(int64_t)oy * ow + ox];
+                    for (int ky = 0; ky < g.kh; ky++) {
+                        const int iy = oy * g.sh - g.ph + ky;
+                        if (iy < 0 || iy >= g.h) continue;
+                        for (int kx = 0; kx < g.kw; kx++) {
+                            const int ix = ox * g.sw - g.pw + kx;
+                            if (ix >= 0 && ix < g.w) d[(int64_t)iy * g.w + ix] += v * k[ky * g.kw + kx];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void depthwise_bwd_weight(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+    const int oh = g.oh(), ow = g.ow();
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < g.c; ch++) {
+        for (int kk = 0; kk < g.kh * g.kw; kk++) {
+            const int ky = kk / g.kw, kx = kk % g.kw;
+            double acc = 0.0;
+            for (int b = 0; b < g.n; b++) {
+                const float* in = x + ((int64_t)b * g.c + ch) * g.h * g.w;
+                const float* gy = dy + ((int64_t)b * g.co + ch) * oh * ow;
+                float part = 0.0f;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * g.sh - g.ph + ky;
+                    if (iy < 0 || iy >= g.h) continue;
+                    for (int ox = 0; ox < ow; ox++) {
+                        const int ix = ox * g.sw - g.pw + kx;
+                        if (ix >= 0 && ix < g.w) part += gy[(int64_t)oy * ow + ox] * in[(int64_t)iy * g.w + ix];
+                    }
+                }
+                acc += part;
+            }
+            dw[(int64_t)ch * g.kh * g.kw + kk] = (float)acc;
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
+                                 int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+    if (g.depthwise()) {
+        depthwise_fwd(x, wt, bias, y, g);
+        return;
+    }
+    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
+    const int cog = g.cog();
+    float* col = alloc_floats(K * NP);
+    float* t = alloc_floats((int64_t)co * NP);
+    for (int grp = 0; grp < groups; grp++) {
+        im2col(x, col, g, grp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cog, (int)NP, (int)K, 1.0f, wt + (int64_t)grp * cog * K,
+                    (int)K, col, (int)NP, 0.0f, t + (int64_t)grp * cog * NP, (int)NP);
+    }
+    cp_to_nchw(t, y, n, co, P);
+    if (bias) {
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int b = 0; b < n; b++)
+            for (int oc = 0; oc < co; oc++) {
+                float* o = y + ((int64_t)b * co + oc) * P;
+                for (int64_t i = 0; i < P; i++) o[i] += bias[oc];
+            }
+    }
+    free(col);
+    free(t);
+}
+
+extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
+                                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+    if (g.depthwise()) {
+        depthwise_bwd_data(dy, wt, dx, g);
+        return;
+    }
+    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
+    const int cog = g.cog();
+    float* t = alloc_floats((int64_t)co * NP);
+    float* dcol = alloc_floats(K * NP);
+    nchw_to_cp(dy, t, n, co, P);
+    memset(dx, 0, sizeof(float) * (int64_t)n * c * h * w);
+    for (int grp = 0; grp < groups; grp++) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, cog, 1.0f, wt + (int64_t)grp * cog * K,
+                    (int)K, t + (int64_t)grp * cog * NP, (int)NP, 0.0f, dcol, (int)NP);
+        col2im(dcol, dx, g, grp);
+    }
+    free(t);
+    free(dcol);
+}
+
+extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
+                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+    if (g.depthwise()) {
+        depthwise_bwd_weight(dy, x, dw, g);
+        return;
+    }
+    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
+    const int cog = g.cog();
+    float* t = alloc_floats((int64_t)co * NP);
+    float* col = alloc_floats(K * NP);
+    nchw_to_cp(dy, t, n, co, P);
+    for (int grp = 0; grp < groups; grp++) {
+        im2col(x, col, g, grp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)NP, 1.0f, t + (int64_t)grp * cog * NP,
+                    (int)NP, col, (int)NP, 0.0f, dw + (int64_t)grp * cog * K, (int)K);
+    }
+    free(t);
+    free(col);
+}
+
+extern "C" void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, wt, in, 0.0f, y, out);
+    if (bias)
+        for (int b = 0; b < n; b++)
+            for (int o = 0; o < out; o++) y[(int64_t)b * out + o] += bias[o];
+}
+
+extern "C" void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, wt, in, 0.0f, dx, in);
+}
+
+extern "C" void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
+}

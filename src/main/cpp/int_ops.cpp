@@ -1,0 +1,146 @@
+// Integer inference kernels and the fused fake-quant convolution of the cpu backend.
+// Convolutions become one exact int8 GEMM per group (qat4j_gemm_s8_s32, ISA variants in gemm_s8.cpp) over an
+// im2col of the byte codes; requantization is 64-bit integer arithmetic, identical to dev.qat4j.quant.Requantizer.
+#include "qat4j_kernels.h"
+#include "quant_common.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace {
+
+void* alloc_bytes(int64_t bytes) {
+    size_t b = ((size_t)(bytes > 0 ? bytes : 1) + 63) & ~(size_t)63;
+    return aligned_alloc(64, b);
+}
+
+// Byte im2col: col[k][b*P + p], k = (ic*kh + ky)*kw + kx; padding is code 0.
+void im2col_u8(const uint8_t* x, uint8_t* col, int n, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
+               int pw, int cig, int group, int oh, int ow) {
+    const int64_t P = (int64_t)oh * ow, NP = (int64_t)n * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int ic = 0; ic < cig; ic++) {
+        for (int kk = 0; kk < kh * kw; kk++) {
+            const int ky = kk / kw, kx = kk % kw;
+            uint8_t* row = col + ((int64_t)ic * kh * kw + kk) * NP;
+            for (int b = 0; b < n; b++) {
+                const uint8_t* plane = x + ((int64_t)b * c + (int64_t)group * cig + ic) * h * w;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * sh - ph + ky;
+                    uint8_t* o = row + (int64_t)b * P + (int64_t)oy * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(o, 0, ow);
+                        continue;
+                    }
+                    const uint8_t* in = plane + (int64_t)iy * w;
+                    for (int ox = 0; ox < ow; ox++) {
+                        const int ix = ox * sw - pw + kx;
+                        o[ox] = (ix >= 0 && ix < w) ? in[ix] : 0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Integer conv of byte codes into acc [n, co, oh, ow] through a [co][n*P] GEMM result.
+void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w, int co,
+                int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
+    const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+    const int cig = c / groups, cog = co / groups;
+    const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;
+    uint8_t* col = (uint8_t*)alloc_bytes(K * NP);
+    int32_t* t = (int32_t*)alloc_bytes((int64_t)co * NP * 4);
+    for (int g = 0; g < groups; g++) {
+        im2col_u8(x, col, n, c, h, w, kh, kw, sh, sw, ph, pw, cig, g, oh, ow);
+        qat4j_gemm_s8_s32(cog, NP, K, wt + (int64_t)g * cog * K, col, x_signed, t + (int64_t)g * cog * NP, isa);
+    }
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int oc = 0; oc < co; oc++)
+            memcpy(acc + ((int64_t)b * co + oc) * P, t + (int64_t)oc * NP + (int64_t)b * P, sizeof(int32_t) * P);
+    free(col);
+    free(t);
+}
+
+// Rounding of v / 2^shift, same order as dev.qat4j.quant.Rounding.
+inline int64_t div_pow2(int64_t v, int shift, int mode) {
+    if (shift == 0) return v;
+    const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
+    const int64_t rem = v - (floor_q << shift);
+    const int64_t half = (int64_t)1 << (shift - 1);
+    switch (mode) {
+        case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;  // HALF_EVEN
+        case 1: return rem >= half ? floor_q + 1 : floor_q;                                        // HALF_UP
+        case 2: return (rem > half || (rem == half && v >= 0)) ? floor_q + 1 : floor_q;         // AWAY_FROM_ZERO
+        case 3: return (v < 0 && rem != 0) ? floor_q + 1 : floor_q;                              // TOWARD_ZERO
+        default: return floor_q;                                                                   // FLOOR
+    }
+}
+
+}  // namespace
+
+extern "C" void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c,
+                                    int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
+                                    int isa) {
+    conv_codes(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
+}
+
+extern "C" void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t* shift,
+                                     const int32_t* bias, int per_tensor, int rounding, int qmin, int qmax, void* out,
+                                     int out_bytes, int64_t len, int channels, int64_t inner) {
+#pragma omp parallel for schedule(static) if (len > (1 << 15))
+    for (int64_t i = 0; i < len; i++) {
+        const int ch = per_tensor ? 0 : (int)((i / inner) % channels);
+        const int64_t scaled = (int64_t)acc[i] * mult[ch] + (bias ? bias[ch] : 0);
+        int64_t y = div_pow2(scaled, shift[ch], rounding);
+        y = y < qmin ? qmin : (y > qmax ? qmax : y);
+        if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
+        else ((int32_t*)out)[i] = (int32_t)y;
+    }
+}
+
+extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits,
+                                            float alpha, float fixed_clip, int wbits, int n, int c, int h, int w,
+                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
+                                            int isa) {
+    const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * (c / groups) * kh * kw;
+    const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+    const int64_t ylen = (int64_t)n * co * oh * ow;
+    // Activation codes (uint8, or int8 for mPACT) with the reference's float operations.
+    const qat4j::ActQuantParams p = qat4j::make_params(kind, abits, alpha, fixed_clip);
+    uint8_t* xc = (uint8_t*)alloc_bytes(xlen);
+#pragma omp parallel for schedule(static) if (xlen > (1 << 15))
+    for (int64_t i = 0; i < xlen; i++) xc[i] = p.zero ? 0 : (uint8_t)(int)qat4j::act_code_one(x[i], p);
+    // Weight codes: tanh(w) / max|tanh(w)|, as RefKernels.weightCodes.
+    int8_t* wc = (int8_t*)alloc_bytes(wlen);
+    float* t = (float*)alloc_bytes(wlen * 4);
+    float m = 0.0f;
+    for (int64_t i = 0; i < wlen; i++) {
+        t[i] = (float)tanh((double)wt[i]);
+        const float a = fabsf(t[i]);
+        m = a > m ? a : m;
+    }
+    float wstep;
+    if (m == 0.0f) {
+        memset(wc, 0, wlen);
+        wstep = wbits == 1 ? 0.0f : (wbits == 2 ? 1.0f : 1.0f / (float)qat4j::weight_max_code(wbits));
+    } else {
+        double s = 0.0;
+        for (int64_t i = 0; i < wlen; i++) {
+            const float wn = t[i] / m;
+            wc[i] = (int8_t)(int)qat4j::weight_code(wn, wbits);
+            s += fabsf(wn);
+        }
+        wstep = wbits == 1 ? (float)(s / wlen) : (wbits == 2 ? 1.0f : 1.0f / (float)qat4j::weight_max_code(wbits));
+    }
+    free(t);
+    int32_t* acc = (int32_t*)alloc_bytes(ylen * 4);
+    conv_codes(xc, kind == QAT4J_ACT_MPACT, wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
+    const float out_scale = (p.zero ? 0.0f : qat4j::act_step(kind, abits, alpha, fixed_clip)) * wstep;
+#pragma omp parallel for schedule(static) if (ylen > (1 << 15))
+    for (int64_t i = 0; i < ylen; i++) y[i] = (float)acc[i] * out_scale;
+    free(xc);
+    free(wc);
+    free(acc);
+}

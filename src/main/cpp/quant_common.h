@@ -1,0 +1,127 @@
+// Scalar parts of the quantizers shared by the kernels, in the exact float operation order of the Java
+// reference (dev.qat4j.quant.ActQuantizer / WeightQuantizer), so native results are bit-identical.
+#ifndef QAT4J_QUANT_COMMON_H
+#define QAT4J_QUANT_COMMON_H
+
+#include "qat4j_kernels.h"
+#include <math.h>
+
+namespace qat4j {
+
+// Per-call constants: y = clamp(pre * x, lo, hi); code = rint(y * mul_a [* mul_b]); value = code / div [* post].
+struct ActQuantParams {
+    float pre;     // 0.1 for DoReFa (its clip at x = 10), else 1 (not applied)
+    bool has_pre;
+    float lo, hi;
+    bool div_first; // fixed clip: (clamp(x) / c) * n; others: clamp(x) * s
+    float scale;    // s, or n for fixed clip / DoReFa
+    float clip;     // c for fixed clip
+    float value_div;  // value = code / value_div
+    float value_mul;  // then * value_mul (fixed clip only)
+    bool zero;      // alpha <= 0 (PACT) or == 0 (mPACT): output all zeros
+};
+
+inline ActQuantParams make_params(int kind, int bits, float alpha, float fixed_clip) {
+    ActQuantParams p{};
+    p.pre = 1.0f;
+    p.value_mul = 1.0f;
+    switch (kind) {
+        case QAT4J_ACT_PACT: {
+            const float n = (float)((1 << bits) - 1);
+            p.zero = !(alpha > 0.0f);
+            p.lo = 0.0f; p.hi = alpha;
+            p.scale = n / alpha; p.value_div = p.scale;
+            break;
+        }
+        case QAT4J_ACT_MPACT: {
+            const float a = fabsf(alpha);
+            const float r = (float)((1 << (bits - 1)) - 1);
+            p.zero = a == 0.0f;
+            p.lo = -a; p.hi = a;
+            p.scale = r / a; p.value_div = p.scale;
+            break;
+        }
+        case QAT4J_ACT_FIXED_CLIP: {
+            const float n = (float)((1 << bits) - 1);
+            p.lo = 0.0f; p.hi = fixed_clip;
+            p.div_first = true; p.clip = fixed_clip;
+            p.scale = n; p.value_div = n; p.value_mul = fixed_clip;
+            break;
+        }
+        default: { // DoReFa
+            const float n = (float)((1 << bits) - 1);
+            p.has_pre = true; p.pre = 0.1f;
+            p.lo = 0.0f; p.hi = 1.0f;
+            p.scale = n; p.value_div = n;
+            break;
+        }
+    }
+    return p;
+}
+
+inline float act_quant_one(float x, const ActQuantParams& p) {
+    float v = p.has_pre ? p.pre * x : x;
+    v = v < p.lo ? p.lo : v;
+    v = v > p.hi ? p.hi : v;
+    float code = p.div_first ? rintf((v / p.clip) * p.scale) : rintf(v * p.scale);
+    float out = code / p.value_div;
+    return p.div_first ? out * p.value_mul : out;
+}
+
+
+// The integer code of x (a float holding an integer), as ActQuantizer.code.
+inline float act_code_one(float x, const ActQuantParams& p) {
+    float v = p.has_pre ? p.pre * x : x;
+    v = v < p.lo ? p.lo : v;
+    v = v > p.hi ? p.hi : v;
+    return p.div_first ? rintf((v / p.clip) * p.scale) : rintf(v * p.scale);
+}
+
+// value(code) ~= code * step, as ActQuantizer.step.
+inline float act_step(int kind, int bits, float alpha, float fixed_clip) {
+    switch (kind) {
+        case QAT4J_ACT_PACT: return alpha > 0.0f ? alpha / (float)((1 << bits) - 1) : 0.0f;
+        case QAT4J_ACT_MPACT: return fabsf(alpha) / (float)((1 << (bits - 1)) - 1);
+        case QAT4J_ACT_FIXED_CLIP: return fixed_clip / (float)((1 << bits) - 1);
+        default: return 1.0f / (float)((1 << bits) - 1);
+    }
+}
+
+// Straight-through derivatives, as ActQuantizer.gradX / gradAlpha (bits < 32).
+inline float act_grad_x(float x, int kind, float alpha, float fixed_clip) {
+    switch (kind) {
+        case QAT4J_ACT_PACT: return (alpha > 0.0f && x >= 0.0f && x <= alpha) ? 1.0f : 0.0f;
+        case QAT4J_ACT_MPACT: return (alpha != 0.0f && fabsf(x) <= fabsf(alpha)) ? 1.0f : 0.0f;
+        case QAT4J_ACT_FIXED_CLIP: return (x >= 0.0f && x <= fixed_clip) ? 1.0f : 0.0f;
+        default: return (x >= 0.0f && x <= 10.0f) ? 0.1f : 0.0f;
+    }
+}
+
+inline float act_grad_alpha(float x, int kind, float alpha) {
+    if (kind == QAT4J_ACT_PACT) return (alpha > 0.0f && x >= alpha) ? 1.0f : 0.0f;
+    if (kind == QAT4J_ACT_MPACT) {
+        const float a = fabsf(alpha);
+        if (a == 0.0f) return 0.0f;
+        const float sign = alpha > 0.0f ? 1.0f : -1.0f;
+        return x >= a ? sign : (x <= -a ? -sign : 0.0f);
+    }
+    return 0.0f;
+}
+
+// Weight quantizer parts (WeightQuantizer): S = 2^(b-1) - 1, binary for b <= 2.
+inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
+
+inline float weight_code(float wn, int bits) {
+    if (bits <= 2) return wn >= 0.0f ? 1.0f : -1.0f;
+    return rintf(wn * (float)weight_max_code(bits));
+}
+
+inline float weight_value(float code, int bits, float binary_scale) {
+    if (bits == 1) return code * binary_scale;
+    if (bits == 2) return code;
+    return code / (float)weight_max_code(bits);
+}
+
+}  // namespace qat4j
+
+#endif

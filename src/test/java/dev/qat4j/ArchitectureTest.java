@@ -1,0 +1,46 @@
+package dev.qat4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Package rules from the README's architecture section, checked on the sources. */
+class ArchitectureTest {
+    private static final Path MAIN = Path.of("src/main/java/dev/qat4j");
+
+    private static List<Path> sourcesImporting(String prefix) throws IOException {
+        try (Stream<Path> files = Files.walk(MAIN)) {
+            return files.filter(p -> p.toString().endsWith(".java")).filter(p -> {
+                try {
+                    return Files.readAllLines(p).stream().anyMatch(l -> l.startsWith("import " + prefix));
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }).collect(Collectors.toList());
+        }
+    }
+
+    @Test
+    void onlyNativeBackendPackagesImportJavaCpp() throws IOException {
+        List<Path> importers = sourcesImporting("org.bytedeco");
+        assertTrue(!importers.isEmpty(), "the cpu backend does use JavaCPP: the scan must find it");
+        for (Path p : importers) {
+            String rel = MAIN.relativize(p).toString();
+            assertTrue(rel.startsWith("backend/cpu/") || rel.startsWith("backend/cuda/"), rel + " imports org.bytedeco");
+        }
+    }
+
+    @Test
+    void onlyTheCliImportsPicocli() throws IOException {
+        for (Path p : sourcesImporting("picocli")) {
+            assertEquals("cli", MAIN.relativize(p).getName(0).toString(), p + " imports picocli");
+        }
+    }
+}
