@@ -36,7 +36,7 @@ public abstract class Backend {
         if (dtype == null) {
             throw new IllegalArgumentException("zeros: dtype is null");
         }
-        Shape.numel(shape);
+        numel("zeros", shape);
         return doZeros(dtype, shape.clone());
     }
 
@@ -194,6 +194,9 @@ public abstract class Backend {
         checkChannelVectors(op, x.dim(1), gamma, beta, runningMean, runningVar);
         if (!(momentum >= 0f && momentum <= 1f)) {
             throw bad(op, "momentum must be in [0, 1], got " + momentum);
+        }
+        if (runningMean.storage() == runningVar.storage()) {
+            throw bad(op, "runningMean and runningVar must not share memory");
         }
         checkEps(op, eps);
         if ((long) x.dim(0) * x.dim(2) * x.dim(3) < 2) {
@@ -376,6 +379,13 @@ public abstract class Backend {
         checkConv(op, x.shape(), w.shape(), p);
         checkQuantizer(op, xq, alpha);
         WeightQuantizer.checkBits(op, wbits);
+        // The integer path (both sides <= 8 bits) accumulates codes in int32: |acc| <= K * maxCode_x * maxCode_w.
+        long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
+        if (!xq.isIdentity() && xq.bits() <= 8 && wbits <= 8
+                && k * xq.maxCode() * WeightQuantizer.maxCode(wbits) > Integer.MAX_VALUE) {
+            throw bad(op, "reduction length " + k + " could overflow the int32 accumulator of the integer path ("
+                    + xq.bits() + "-bit x, " + wbits + "-bit w)");
+        }
         return doFakeQuantConv2d(x, w, xq, alpha, wbits, p);
     }
 
@@ -584,8 +594,10 @@ public abstract class Backend {
         }
         t.checkOpen(op + " (" + name + ")");
         if (t.backend() != this) {
-            throw bad(op, name + " " + desc(t) + " lives on backend '" + t.backend().name() + "', not '" + name()
-                    + "'; copy it with " + name() + ".copyFrom(t) or t.to(backend)");
+            String where = t.backend().name().equals(name())
+                    ? "another instance of backend '" + name() + "' (" + t.backend().description() + ")"
+                    : "backend '" + t.backend().name() + "', not '" + name() + "'";
+            throw bad(op, name + " " + desc(t) + " lives on " + where + "; copy it with backend.copyFrom(t) or t.to(backend)");
         }
     }
 
@@ -625,7 +637,7 @@ public abstract class Backend {
         if (length < 0) {
             throw bad(op, "data is null");
         }
-        int n = Shape.numel(shape);
+        int n = numel(op, shape);
         if (n != length) {
             throw bad(op, "data has " + length + " elements but shape " + Shape.str(shape) + " needs " + n);
         }
@@ -635,7 +647,16 @@ public abstract class Backend {
         if (shape == null || shape.length != rank) {
             throw bad(op, name + " must have " + rank + " dimensions, got " + Shape.str(shape));
         }
-        Shape.numel(shape);
+        numel(op, shape);
+    }
+
+    /** {@link Shape#numel} with the op's name in the message. */
+    private static int numel(String op, int[] shape) {
+        try {
+            return Shape.numel(shape);
+        } catch (IllegalArgumentException e) {
+            throw bad(op, e.getMessage());
+        }
     }
 
     private static void checkEps(String op, float eps) {
@@ -674,17 +695,22 @@ public abstract class Backend {
             throw bad(op, "w has " + w[1] + " input channels per group but x has " + x[1] + " channels in "
                     + p.groups() + " groups: " + shapes);
         }
-        if (x[2] + 2 * p.padH() < w[2] || x[3] + 2 * p.padW() < w[3]) {
+        long paddedH = x[2] + 2L * p.padH(), paddedW = x[3] + 2L * p.padW();
+        if (paddedH > Integer.MAX_VALUE || paddedW > Integer.MAX_VALUE) {
+            throw bad(op, "padded input larger than 2^31-1: " + shapes);
+        }
+        if (paddedH < w[2] || paddedW < w[3]) {
             throw bad(op, "kernel larger than the padded input: " + shapes);
         }
+        numel(op, convOutShape(x, w, p)); // the output must fit an int-indexed tensor
     }
 
     private static void checkPool(String op, int[] x, int kernel, int stride, int pad) {
-        if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
+        if (kernel < 1 || stride < 1 || pad < 0 || 2L * pad > kernel) {
             throw bad(op, "kernel " + kernel + ", stride " + stride + ", pad " + pad
                     + " invalid (kernel, stride >= 1; 0 <= pad <= kernel/2)");
         }
-        if (x[2] + 2 * pad < kernel || x[3] + 2 * pad < kernel) {
+        if (x[2] + 2L * pad < kernel || x[3] + 2L * pad < kernel) {
             throw bad(op, "kernel " + kernel + " larger than the padded input " + Shape.str(x));
         }
     }

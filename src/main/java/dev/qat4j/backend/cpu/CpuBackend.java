@@ -247,7 +247,7 @@ public final class CpuBackend extends Backend {
             NativeKernels.qat4j_linear_f32(fp(x), fp(w), fp(bias), fp(y), n, in, out);
         } else if (bias != null && n > 0) {
             for (int b = 0; b < n; b++) {
-                Pointer.memcpy(fp(y).getPointer(4L * b * out), ptr(bias), 4L * out);
+                Pointer.memcpy(fp(y).getPointer((long) b * out), ptr(bias), 4L * out); // getPointer counts elements
             }
         }
         return y;

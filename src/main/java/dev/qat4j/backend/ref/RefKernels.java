@@ -234,8 +234,8 @@ public final class RefKernels {
             meanOut[ch] = (float) mean;
             invStdOut[ch] = (float) invStd;
             double unbiased = sq / (count - 1);
-            runningMean[ch] = (float) ((1 - momentum) * runningMean[ch] + momentum * mean);
-            runningVar[ch] = (float) ((1 - momentum) * runningVar[ch] + momentum * unbiased);
+            runningMean[ch] = (float) ((1.0 - momentum) * runningMean[ch] + momentum * mean);
+            runningVar[ch] = (float) ((1.0 - momentum) * runningVar[ch] + momentum * unbiased);
         }
     }
 
