@@ -470,4 +470,29 @@ class CpuConformanceTest {
             }
         }
     }
+
+    /** Empty batches and empty reductions: outputs are written (zeros where the sum is empty), never left as garbage. */
+    @org.junit.jupiter.api.Test
+    void emptyShapesGiveTheReferenceResult() {
+        CpuBackend cpu = CpuBackend.get();
+        try (TensorScope s = new TensorScope()) {
+            float[] b = {1f, 2f, 3f};
+            Tensor yr = s.track(REF.linear(s.track(REF.zeros(DType.FLOAT32, 2, 0)), s.track(REF.zeros(DType.FLOAT32, 3, 0)),
+                    s.track(REF.fromFloats(b, 3))));
+            Tensor yc = s.track(cpu.linear(s.track(cpu.zeros(DType.FLOAT32, 2, 0)), s.track(cpu.zeros(DType.FLOAT32, 3, 0)),
+                    s.track(cpu.fromFloats(b, 3))));
+            assertBits(yr, yc, "linear with 0 input features is the bias");
+            Tensor dwr = s.track(REF.linearBackwardWeight(s.track(REF.zeros(DType.FLOAT32, 0, 3)), s.track(REF.zeros(DType.FLOAT32, 0, 4))));
+            Tensor dwc = s.track(cpu.linearBackwardWeight(s.track(cpu.zeros(DType.FLOAT32, 0, 3)), s.track(cpu.zeros(DType.FLOAT32, 0, 4))));
+            assertBits(dwr, dwc, "linear weight gradient of an empty batch is zero");
+            ConvParams p = ConvParams.of(1, 1);
+            Tensor cr = s.track(REF.conv2dBackwardWeight(s.track(REF.zeros(DType.FLOAT32, 0, 2, 4, 4)),
+                    s.track(REF.zeros(DType.FLOAT32, 0, 3, 4, 4)), new int[] {2, 3, 3, 3}, p));
+            Tensor cc = s.track(cpu.conv2dBackwardWeight(s.track(cpu.zeros(DType.FLOAT32, 0, 2, 4, 4)),
+                    s.track(cpu.zeros(DType.FLOAT32, 0, 3, 4, 4)), new int[] {2, 3, 3, 3}, p));
+            assertBits(cr, cc, "conv weight gradient of an empty batch is zero");
+            int[] g = s.track(cpu.gemmInt(s.track(cpu.zeros(DType.INT8, 2, 0)), s.track(cpu.zeros(DType.UINT8, 0, 3)))).toIntArray();
+            assertEquals("[0, 0, 0, 0, 0, 0]", Arrays.toString(g), "int GEMM with K = 0");
+        }
+    }
 }

@@ -100,19 +100,30 @@ public final class CpuBackend extends Backend {
         return ((NativeStorage) t.storage()).pointer;
     }
 
+    /** Native memory for an op's output; uninitialized, because every kernel writes each output element. */
     private Tensor allocate(DType dtype, int[] shape) {
         long n = Math.max(1, Shape.numel(shape)); // JavaCPP refuses zero-size allocations
         Pointer p = switch (dtype) {
-            case FLOAT32 -> new FloatPointer(n).zero();
-            case INT8, UINT8 -> new BytePointer(n).zero();
-            case INT32 -> new IntPointer(n).zero();
+            case FLOAT32 -> new FloatPointer(n);
+            case INT8, UINT8 -> new BytePointer(n);
+            case INT32 -> new IntPointer(n);
         };
+        if (p.isNull()) {
+            throw new OutOfMemoryError("cpu backend: cannot allocate " + n * dtype.byteSize() + " bytes for "
+                    + dtype + Shape.str(shape));
+        }
         return new Tensor(this, dtype, shape, new NativeStorage(p));
+    }
+
+    private Tensor allocateZeroed(DType dtype, int[] shape) {
+        Tensor t = allocate(dtype, shape);
+        ptr(t).zero();
+        return t;
     }
 
     @Override
     protected Tensor doZeros(DType dtype, int[] shape) {
-        return allocate(dtype, shape);
+        return allocateZeroed(dtype, shape);
     }
 
     @Override
@@ -212,7 +223,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doConv2dBackwardData(Tensor dy, Tensor w, int[] xs, ConvParams p) {
         int[] ws = w.shape();
-        Tensor dx = allocate(DType.FLOAT32, xs);
+        Tensor dx = dy.numel() > 0 ? allocate(DType.FLOAT32, xs) : allocateZeroed(DType.FLOAT32, xs);
         if (dy.numel() > 0) {
             NativeKernels.qat4j_conv2d_bwd_data_f32(fp(dy), fp(w), fp(dx), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
                     ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
@@ -223,7 +234,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doConv2dBackwardWeight(Tensor dy, Tensor x, int[] ws, ConvParams p) {
         int[] xs = x.shape();
-        Tensor dw = allocate(DType.FLOAT32, ws);
+        Tensor dw = dy.numel() > 0 ? allocate(DType.FLOAT32, ws) : allocateZeroed(DType.FLOAT32, ws);
         if (dy.numel() > 0) {
             NativeKernels.qat4j_conv2d_bwd_weight_f32(fp(dy), fp(x), fp(dw), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
                     ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
@@ -242,7 +253,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doLinear(Tensor x, Tensor w, Tensor bias) {
         int n = x.dim(0), in = x.dim(1), out = w.dim(0);
-        Tensor y = allocate(DType.FLOAT32, new int[] {n, out});
+        Tensor y = in > 0 ? allocate(DType.FLOAT32, new int[] {n, out}) : allocateZeroed(DType.FLOAT32, new int[] {n, out});
         if (y.numel() > 0 && in > 0) {
             NativeKernels.qat4j_linear_f32(fp(x), fp(w), fp(bias), fp(y), n, in, out);
         } else if (bias != null && n > 0) {
@@ -256,7 +267,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doLinearBackwardData(Tensor dy, Tensor w) {
         int n = dy.dim(0), out = w.dim(0), in = w.dim(1);
-        Tensor dx = allocate(DType.FLOAT32, new int[] {n, in});
+        Tensor dx = out > 0 ? allocate(DType.FLOAT32, new int[] {n, in}) : allocateZeroed(DType.FLOAT32, new int[] {n, in});
         if (dx.numel() > 0 && out > 0) {
             NativeKernels.qat4j_linear_bwd_data_f32(fp(dy), fp(w), fp(dx), n, in, out);
         }
@@ -266,7 +277,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doLinearBackwardWeight(Tensor dy, Tensor x) {
         int n = dy.dim(0), out = dy.dim(1), in = x.dim(1);
-        Tensor dw = allocate(DType.FLOAT32, new int[] {out, in});
+        Tensor dw = n > 0 ? allocate(DType.FLOAT32, new int[] {out, in}) : allocateZeroed(DType.FLOAT32, new int[] {out, in});
         if (dw.numel() > 0 && n > 0) {
             NativeKernels.qat4j_linear_bwd_weight_f32(fp(dy), fp(x), fp(dw), n, in, out);
         }
@@ -446,6 +457,9 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doGemmInt(Tensor a, Tensor b) {
         int m = a.dim(0), k = a.dim(1), n = b.dim(1);
+        if (k == 0) {
+            return allocateZeroed(DType.INT32, new int[] {m, n}); // an empty sum
+        }
         Tensor c = allocate(DType.INT32, new int[] {m, n});
         if (c.numel() > 0) {
             NativeKernels.qat4j_gemm_s8_s32(m, n, k, bp(a), bp(b), b.dtype() == DType.INT8 ? 1 : 0, ip(c), isa);
