@@ -3,6 +3,7 @@
 #include "qat4j_kernels.h"
 #include <cpuid.h>
 #include <omp.h>
+#include <cblas.h>
 #include <stdlib.h>
 
 static uint64_t qat4j_xgetbv0(void) {
@@ -63,6 +64,10 @@ extern "C" const char* qat4j_isa_name(int isa) {
 
 extern "C" int qat4j_num_threads(void) { return omp_get_max_threads(); }
 
+// One thread count for both pools: our OpenMP kernels and OpenBLAS's own threads.
 extern "C" void qat4j_set_num_threads(int n) {
-    if (n > 0) omp_set_num_threads(n);
+    if (n > 0) {
+        omp_set_num_threads(n);
+        openblas_set_num_threads(n);
+    }
 }

@@ -41,7 +41,7 @@ public class ActQuantBenchmark {
     @Param({"ref", "scalar", "avx512vnni"})
     public String impl;
 
-    @Param({"MPACT"})
+    @Param({"PACT", "MPACT"})
     public String kind;
 
     private final ActQuantizer q8(String k) {

@@ -29,6 +29,24 @@ import org.bytedeco.javacpp.Pointer;
  */
 public final class CpuBackend extends Backend {
 
+    static {
+        // QAT4J_THREADS (or -Dqat4j.threads) sets the native thread count once, for OpenMP and OpenBLAS alike.
+        String t = System.getProperty("qat4j.threads", System.getenv("QAT4J_THREADS"));
+        if (t != null && !t.isBlank()) {
+            setThreads(Integer.parseInt(t.trim()));
+        } else {
+            NativeKernels.qat4j_set_num_threads(NativeKernels.qat4j_num_threads());
+        }
+    }
+
+    /** Sets the number of threads the native kernels use (OpenMP and OpenBLAS), from 1 to 1024. */
+    public static void setThreads(int threads) {
+        if (threads < 1 || threads > 1024) {
+            throw new IllegalArgumentException("cpu backend: thread count must be in 1..1024, got " + threads);
+        }
+        NativeKernels.qat4j_set_num_threads(threads);
+    }
+
     /** One instance per ISA level (index = level), created on first use. */
     private static final CpuBackend[] BY_ISA = new CpuBackend[NativeKernels.qat4j_cpu_max_isa() + 1];
 
