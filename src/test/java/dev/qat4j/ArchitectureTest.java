@@ -43,4 +43,24 @@ class ArchitectureTest {
             assertEquals("cli", MAIN.relativize(p).getName(0).toString(), p + " imports picocli");
         }
     }
+
+    @Test
+    void onlyModelsAndTheCliImportJackson() throws IOException {
+        List<Path> importers = sourcesImporting("com.fasterxml");
+        assertTrue(!importers.isEmpty(), "bit-width files are read with Jackson: the scan must find it");
+        for (Path p : importers) {
+            String top = MAIN.relativize(p).getName(0).toString();
+            assertTrue(top.equals("models") || top.equals("cli"), p + " imports Jackson");
+        }
+    }
+
+    @Test
+    void numericalPackagesDoNotDependOnModelsOrTheCli() throws IOException {
+        for (String pkg : new String[] {"dev.qat4j.models", "dev.qat4j.cli"}) {
+            for (Path p : sourcesImporting(pkg)) {
+                String top = MAIN.relativize(p).getName(0).toString();
+                assertTrue(top.equals("models") || top.equals("cli"), p + " imports " + pkg);
+            }
+        }
+    }
 }

@@ -45,4 +45,23 @@ class MainTest {
     void unknownCommandIsAUsageError() {
         assertEquals(2, Main.run("no-such-command"));
     }
+
+    @Test
+    void summaryPrintsTheSeedsExactTotals() {
+        int[] exit = new int[1];
+        String out = capture(exit, "summary", "--model", "toynet", "--bits", "cfg1");
+        assertEquals(0, exit[0], out);
+        assertTrue(out.contains("total: 203,626 parameters") && out.contains("25,601,536 MADDs"), out);
+        assertTrue(out.contains("s1.b0.down.conv") && out.contains("conv2x2/2 16->32"), out);
+        out = capture(exit, "summary", "--model", "resnet20", "--bits", "int8");
+        assertTrue(out.contains("total: 272,474 parameters") && out.contains("41,214,656 MADDs"), out);
+        out = capture(exit, "summary", "--model", "mobilenetv2");
+        assertTrue(out.contains("total: 2,383,050 parameters") && out.contains("98,645,504 MADDs"), out);
+    }
+
+    @Test
+    void summaryRefusesUnknownPresetsWithExitCode2() {
+        assertEquals(2, Main.run("summary", "--model", "toynet", "--bits", "cfg9"));
+        assertEquals(2, Main.run("summary", "--model", "vgg16"));
+    }
 }

@@ -1,0 +1,48 @@
+package dev.qat4j.cli;
+
+import dev.qat4j.backend.ref.RefBackend;
+import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.Models;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.LayerInfo;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code qat4j summary --model NAME [--bits PRESET|FILE]}: the per-layer table and the seed-convention totals. */
+@Command(name = "summary", description = "Print a model's layers, parameters, MADDs and bit widths.")
+final class Summary implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "toynet, mobilenetv2 or resnet20")
+    String model;
+
+    @Option(names = "--bits", description = "a bit-width preset (e.g. cfg1, fp32) or a YAML/JSON file; default fp32")
+    String bits = "fp32";
+
+    @Override
+    public Integer call() {
+        QuantModel m;
+        try {
+            m = Models.build(model, BitWidths.resolve(model, bits), RefBackend.INSTANCE, 0);
+        } catch (IllegalArgumentException e) {
+            System.err.println("qat4j summary: " + e.getMessage());
+            return 2;
+        }
+        try (m) {
+            String fmt = "%-28s %-26s %-16s %12s %14s %5s %5s%n";
+            System.out.printf(fmt, "layer", "type", "output", "params", "MADDs", "w", "a");
+            long params = 0, madds = 0;
+            for (LayerInfo r : m.summary()) {
+                System.out.printf(fmt, r.name(), r.type(), Arrays.toString(r.outShape()).replace(" ", ""),
+                        String.format("%,d", r.params()), String.format("%,d", r.madds()),
+                        r.weightBits() == 0 ? "" : Integer.toString(r.weightBits()),
+                        r.activationBits() == 0 ? "" : Integer.toString(r.activationBits()));
+                params += r.params();
+                madds += r.madds();
+            }
+            System.out.printf("%ntotal: %,d parameters (α excluded, as the seed counts), %,d MADDs%n", params, madds);
+            System.out.println("bits:  abit=" + Arrays.toString(m.bits().abit()) + " wbit=" + Arrays.toString(m.bits().wbit()));
+        }
+        return 0;
+    }
+}

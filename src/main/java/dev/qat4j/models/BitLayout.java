@@ -1,0 +1,267 @@
+package dev.qat4j.models;
+
+import dev.qat4j.quant.ActQuantizer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What each index of the seed's {@code layer_abit} / {@code layer_wbit} arrays stands for, per model, and which
+ * activation quantizer reads each {@code abit} entry ({@code algorithms.md} A3, A5). It knows the block
+ * structure (stage names, channels, strides) only to describe indices; it builds nothing.
+ *
+ * <p>Block names follow the spec tables: ToyNet and MobileNetV2 stages count from 0 ({@code s1.b1} is the second
+ * block of the second stage, as in the A5 ToyNet table); ResNet20 uses the seed's own module names
+ * ({@code stage2.unit1}, as {@code ResNet_CF.py} and pytorchcv name them).
+ */
+final class BitLayout {
+    /** One residual block, for the descriptions only. */
+    private record Block(String name, int cin, int cout, int stride, int expansion, boolean projection) {
+    }
+
+    static final BitLayout TOYNET = toynet();
+    static final BitLayout MOBILENETV2 = mobilenetv2();
+    static final BitLayout RESNET20 = resnet20();
+
+    /** In the order the error messages list them. */
+    static final List<BitLayout> ALL = List.of(TOYNET, MOBILENETV2, RESNET20);
+
+    final String model;
+    private final String[] abitLong;
+    private final String[] abitShort;
+    private final ActQuantizer.Kind[] abitKind;
+    private final String[] wbitLong;
+    private final String[] wbitShort;
+
+    private BitLayout(String model, List<String> abitLong, List<String> abitShort, List<ActQuantizer.Kind> abitKind,
+                      List<String> wbitLong, List<String> wbitShort) {
+        this.model = model;
+        this.abitLong = abitLong.toArray(new String[0]);
+        this.abitShort = abitShort.toArray(new String[0]);
+        this.abitKind = abitKind.toArray(new ActQuantizer.Kind[0]);
+        this.wbitLong = wbitLong.toArray(new String[0]);
+        this.wbitShort = wbitShort.toArray(new String[0]);
+        if (this.abitShort.length != this.abitLong.length || this.abitKind.length != this.abitLong.length
+            || this.wbitShort.length != this.wbitLong.length) {
+            throw new AssertionError(model + ": inconsistent layout tables");
+        }
+    }
+
+    static List<String> modelNames() {
+        return ALL.stream().map(l -> l.model).toList();
+    }
+
+    /** The layout of a model name ({@code toynet}, {@code mobilenetv2}, {@code resnet20}), exactly as spelled. */
+    static BitLayout of(String model) {
+        for (BitLayout l : ALL) {
+            if (l.model.equals(model)) {
+                return l;
+            }
+        }
+        throw new IllegalArgumentException("unknown model " + quote(model) + " (valid: " + String.join(", ", modelNames()) + ")");
+    }
+
+    static String quote(String s) {
+        return s == null ? "null" : "'" + s + "'";
+    }
+
+    static String arrayName(boolean activation) {
+        return activation ? "abit" : "wbit";
+    }
+
+    int length(boolean activation) {
+        return activation ? abitLong.length : wbitLong.length;
+    }
+
+    /** E.g. {@code abit[3]: block 3 input (s1.b1 ain) / block 2 output}. */
+    String describe(boolean activation, int index) {
+        checkIndex(activation, index, "index");
+        return arrayName(activation) + "[" + index + "]: " + (activation ? abitLong : wbitLong)[index];
+    }
+
+    /** The quantizer that reads abit[index] in the seed's graph. */
+    ActQuantizer.Kind activationKind(int index) {
+        checkIndex(true, index, "index");
+        return abitKind[index];
+    }
+
+    /** Smallest non-32 bit width the quantizer at that index accepts: mPACT's R(1) = 2^0 - 1 = 0 has no nonzero code. */
+    int minBits(boolean activation, int index) {
+        return activation && abitKind[index] == ActQuantizer.Kind.MPACT ? 2 : 1;
+    }
+
+    /** Every index with a short label, e.g. {@code abit: 0 input, 1 stem out = b1 in, ...}. */
+    String compactMapping(boolean activation) {
+        String[] shortLabels = activation ? abitShort : wbitShort;
+        StringBuilder sb = new StringBuilder(arrayName(activation)).append(": ");
+        for (int i = 0; i < shortLabels.length; i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(i).append(' ').append(shortLabels[i]);
+        }
+        return sb.toString();
+    }
+
+    void checkIndex(boolean activation, int index, String what) {
+        int n = length(activation);
+        if (index < 0 || index >= n) {
+            throw new IllegalArgumentException(model + " " + arrayName(activation) + " " + what + " " + index
+                + " does not exist: " + model + " " + arrayName(activation) + " has " + n + " entries, indices 0.."
+                + (n - 1) + " (" + compactMapping(activation) + ")");
+        }
+    }
+
+    // ---- the three models -------------------------------------------------------------------------------------
+
+    private static String stride(Block b) {
+        return b.stride() == 1 ? "" : ", stride " + b.stride();
+    }
+
+    /**
+     * ToyNet: input DoReFa Q(abit[0]); stem ConvNorm 3-&gt;16 (w0, mPACT abit[1]); 10 ConvNeXt-style blocks,
+     * block i reading ain = abit[i] and writing aout = abit[i+1] with weights wbit[i]; header ConvNorm 64-&gt;512
+     * (w11, mPACT abit[12]); pool; mPACT(abit[12]); FC 512-&gt;10 (w12).
+     */
+    private static BitLayout toynet() {
+        int[] widths = {16, 32, 32, 64};
+        int[] layers = {1, 3, 3, 3};
+        int[] strides = {1, 2, 1, 2};
+        List<Block> blocks = new ArrayList<>();
+        int cin = 16;
+        for (int s = 0; s < widths.length; s++) {
+            for (int j = 0; j < layers[s]; j++) {
+                int st = j == 0 ? strides[s] : 1;
+                blocks.add(new Block("s" + s + ".b" + j, cin, widths[s], st, 4, st != 1 || cin != widths[s]));
+                cin = widths[s];
+            }
+        }
+        int nb = blocks.size(); // 10
+        List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
+        List<ActQuantizer.Kind> aK = new ArrayList<>();
+        aL.add("network input (DoReFa on the image, before the stem)");
+        aS.add("input");
+        aK.add(ActQuantizer.Kind.DOREFA);
+        aL.add("stem output (stem ConvNorm, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
+        aS.add("stem out = b1 in");
+        aK.add(ActQuantizer.Kind.MPACT);
+        for (int i = 2; i <= nb; i++) {
+            aL.add("block " + i + " input (" + blocks.get(i - 1).name() + " ain) / block " + (i - 1) + " output");
+            aS.add("b" + (i - 1) + " out = b" + i + " in");
+            aK.add(ActQuantizer.Kind.MPACT);
+        }
+        aL.add("block " + nb + " output (" + blocks.get(nb - 1).name() + " aout) / header input");
+        aS.add("b" + nb + " out");
+        aK.add(ActQuantizer.Kind.MPACT);
+        aL.add("header output (header ConvNorm, mPACT) and the mPACT after the pool (FC input)");
+        aS.add("header out = FC in");
+        aK.add(ActQuantizer.Kind.MPACT);
+
+        wL.add("stem conv3x3 3->16");
+        wS.add("stem");
+        for (int i = 1; i <= nb; i++) {
+            Block b = blocks.get(i - 1);
+            int c = b.cout();
+            int p = b.expansion() * c;
+            String down = b.projection()
+                ? "BN + conv" + b.stride() + "x" + b.stride() + "/" + b.stride() + " " + b.cin() + "->" + c + ", "
+                : "";
+            wL.add("block " + i + " (" + b.name() + ", " + b.cin() + "->" + c + stride(b) + "): " + down
+                + "DW3x3 " + c + ", 1x1 " + c + "->" + p + ", 1x1 " + p + "->" + c);
+            wS.add("b" + i + " " + b.name());
+        }
+        wL.add("header conv1x1 64->512");
+        wS.add("header");
+        wL.add("FC 512->10");
+        wS.add("FC");
+        return new BitLayout(BitWidths.TOYNET, aL, aS, aK, wL, wS);
+    }
+
+    /**
+     * MobileNetV2-CIFAR: input DoReFa Q(abit[0]) (the seed's {@code actq_input}); stem conv3x3 3-&gt;32 (w0) + BN
+     * + ReLU + mPACT(abit[1]); 17 inverted-residual blocks, block i reading ain = abit[i] and writing
+     * aout = abit[i+1] with weights wbit[i]; head conv1x1 320-&gt;1280 (w18) + BN + ReLU, not quantized;
+     * avg_pool(4); DoReFa Q(abit[19]); FC 1280-&gt;10 (w19). abit[18] is the last block's output.
+     */
+    private static BitLayout mobilenetv2() {
+        int[][] cfg = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
+            {6, 320, 1, 1}};
+        List<Block> blocks = new ArrayList<>();
+        int cin = 32;
+        for (int s = 0; s < cfg.length; s++) {
+            for (int j = 0; j < cfg[s][2]; j++) {
+                int st = j == 0 ? cfg[s][3] : 1;
+                // a 1x1 conv + BN shortcut on every stride-1 block, even when Cin = Cout (A3)
+                blocks.add(new Block("s" + s + ".b" + j, cin, cfg[s][1], st, cfg[s][0], st == 1));
+                cin = cfg[s][1];
+            }
+        }
+        int nb = blocks.size(); // 17
+        List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
+        List<ActQuantizer.Kind> aK = new ArrayList<>();
+        aL.add("network input (DoReFa on the image, before the stem; the seed's actq_input)");
+        aS.add("input");
+        aK.add(ActQuantizer.Kind.DOREFA);
+        aL.add("stem output (after stem BN + ReLU, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
+        aS.add("stem out = b1 in");
+        aK.add(ActQuantizer.Kind.MPACT);
+        for (int i = 2; i <= nb; i++) {
+            aL.add("block " + i + " input (" + blocks.get(i - 1).name() + " ain) / block " + (i - 1) + " output");
+            aS.add("b" + (i - 1) + " out = b" + i + " in");
+            aK.add(ActQuantizer.Kind.MPACT);
+        }
+        aL.add("block " + nb + " output (" + blocks.get(nb - 1).name()
+            + " aout) / head conv input; the head's own output is not quantized");
+        aS.add("b" + nb + " out");
+        aK.add(ActQuantizer.Kind.MPACT);
+        aL.add("FC input (DoReFa after avg_pool(4); the seed's actq_last)");
+        aS.add("FC in");
+        aK.add(ActQuantizer.Kind.DOREFA);
+
+        wL.add("stem conv3x3 3->32");
+        wS.add("stem");
+        for (int i = 1; i <= nb; i++) {
+            Block b = blocks.get(i - 1);
+            int p = b.expansion() * b.cin();
+            wL.add("block " + i + " (" + b.name() + ", " + b.cin() + "->" + b.cout() + ", expand " + b.expansion()
+                + stride(b) + "): 1x1 " + b.cin() + "->" + p + ", DW3x3 " + p + ", 1x1 " + p + "->" + b.cout()
+                + (b.projection() ? ", shortcut 1x1 " + b.cin() + "->" + b.cout() : ""));
+            wS.add("b" + i + " " + b.name());
+        }
+        wL.add("head conv1x1 320->1280");
+        wS.add("head");
+        wL.add("FC 1280->10");
+        wS.add("FC");
+        return new BitLayout(BitWidths.MOBILENETV2, aL, aS, aK, wL, wS);
+    }
+
+    /**
+     * ResNet20: one abit and one wbit per block; every activation quantizer is DoReFa. Stem and FC are outside
+     * the arrays (stem FP32 weights, unquantized output; FC weights 16 bits, FP input), as in the seed.
+     */
+    private static BitLayout resnet20() {
+        int[] widths = {16, 32, 64};
+        List<Block> blocks = new ArrayList<>();
+        int cin = 16;
+        for (int s = 0; s < widths.length; s++) {
+            for (int j = 0; j < 3; j++) {
+                int st = (j == 0 && s != 0) ? 2 : 1;
+                blocks.add(new Block("stage" + (s + 1) + ".unit" + (j + 1), cin, widths[s], st, 1,
+                    cin != widths[s] || st != 1));
+                cin = widths[s];
+            }
+        }
+        List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
+        List<ActQuantizer.Kind> aK = new ArrayList<>();
+        for (Block b : blocks) {
+            String head = b.name() + " (" + b.cin() + "->" + b.cout() + stride(b) + "): ";
+            aL.add(head + "conv1 output after ReLU, " + (b.projection() ? "shortcut branch output, " : "")
+                + "block output after the add (DoReFa)");
+            aS.add(b.name());
+            aK.add(ActQuantizer.Kind.DOREFA);
+            wL.add(head + "conv3x3 " + b.cin() + "->" + b.cout() + ", conv3x3 " + b.cout() + "->" + b.cout()
+                + (b.projection() ? ", shortcut 1x1 " + b.cin() + "->" + b.cout() : ""));
+            wS.add(b.name());
+        }
+        return new BitLayout(BitWidths.RESNET20, aL, aS, aK, wL, wS);
+    }
+}

@@ -1,0 +1,426 @@
+package dev.qat4j.models;
+
+import dev.qat4j.quant.ActQuantizer;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The per-layer bit widths of one model, in the seed's own arrays {@code layer_abit} (activations) and
+ * {@code layer_wbit} (weights), with the seed's index mapping ({@code algorithms.md} A3). Immutable and validated:
+ * an instance always has the model's lengths and only bit widths its quantizers accept, so a model builder can
+ * read {@link #abit(int)} / {@link #wbit(int)} without checks. Bit width 32 means "not quantized" everywhere.
+ *
+ * <p>The arrays are kept exactly as the seed lays them out (rather than one record per layer) so that the
+ * README's configurations can be written, compared and published literally. Block i reads its inner activations
+ * and input at {@code ain = abit[i]} and writes its output at {@code aout = abit[i+1]}: one abit entry is shared by
+ * the output of block i-1 and the inside of block i, which is why "one bit width per block" costs a single entry.
+ * {@link #describeIndex(boolean, int)} says what any index stands for. Block names: ToyNet and MobileNetV2 count
+ * stages from 0 ({@code s1.b1}, as the A5 ToyNet table), ResNet20 uses the seed's module names ({@code stage2.unit1}).
+ * <pre>
+ *   model        abit  index: meaning                                          wbit  index: layer
+ *   toynet       13    0 input (DoReFa)                                        13    0 stem conv3x3 3-&gt;16
+ *                      1 stem out = block 1 in (mPACT)                               1..10 block i
+ *                      i block i in = block i-1 out, i = 2..10 (mPACT)               11 header conv1x1 64-&gt;512
+ *                      11 block 10 out = header in (mPACT)                           12 FC 512-&gt;10
+ *                      12 header out and the mPACT before the FC (mPACT)
+ *   mobilenetv2  20    0 input (DoReFa, the seed's actq_input)                 20    0 stem conv3x3 3-&gt;32
+ *                      1 stem out (after BN + ReLU) = block 1 in (mPACT)             1..17 block i
+ *                      i block i in = block i-1 out, i = 2..17 (mPACT)               18 head conv1x1 320-&gt;1280
+ *                      18 block 17 out = head conv in (mPACT)                        19 FC 1280-&gt;10
+ *                      19 FC input after avg_pool (DoReFa, the seed's actq_last)
+ *   resnet20     9     i: every quantizer of block i (DoReFa)                  9     i: every conv of block i
+ * </pre>
+ * MobileNetV2's abit[0]: A3 starts the network at the stem, but the seed's {@code MobileNetv2.py} applies
+ * {@code actq_input = activation_quant(layer_abit[0])} to the image first, exactly like ToyNet; its config keeps it
+ * at 32. abit[18] is the output of the last block (the head conv's input); the head's own BN + ReLU output is not
+ * quantized in the seed, so no index stands for it.
+ *
+ * <p>ResNet20 holds one entry per block (9) and nothing for stem and FC, which the seed fixes in
+ * {@code resnet20_cifar10_Q}: stem weights FP32 with an unquantized (32-bit) stem output, FC weights 16 bits with
+ * an FP32 input. Those are properties of the model, not of a configuration, so they are not adjustable here.
+ *
+ * <p>Accepted bit widths are 1..16 and 32 ({@code algorithms.md}: all quantizers assert bit &lt;= 16 or = 32),
+ * narrowed per index by the quantizer that reads it ({@link #activationKind(int)}):
+ * <pre>
+ *   array / quantizer                       accepted          why
+ *   wbit (every weight quantizer)           1..16, 32         1 bit is sign(w_n) * mean|w_n| in qat4j (not the seed's NaN)
+ *   abit read by DoReFa                     1..16, 32         q_1 has codes {0, 1}
+ *   abit read by mPACT                      2..16, 32         codes ±(2^(b-1)-1): b = 1 leaves only 0 (scale 0/α)
+ * </pre>
+ * So 1-bit activations are refused on every ToyNet index but abit[0], on MobileNetV2's abit[1..18], and allowed
+ * on every ResNet20 index and on the DoReFa ends of the other two. A builder that swaps a DoReFa index for mPACT
+ * is still guarded by {@link ActQuantizer}'s own check.
+ *
+ * <p>Presets ({@link #preset(String, String)}), written literally from the seed:
+ * <pre>
+ *   model        name       abit                                       wbit
+ *   toynet       cfg1       [32, 8, 8,8,8, 8,8,8, 8,8,8, 32, 32]       [32, 8, 8,8,8, 8,8,8, 8,8,8, 16, 16]   README cfg-1
+ *   toynet       cfg1-star  [32, 8, 8,8,8, 8,8,8, 8,8,8, 8, 16]        [8] * 13                               HEAD "cfg-1*"
+ *   toynet       cfg2       as cfg1                                    [32, 8, 6,6,6, 6,6,6, 8,8,8, 16, 16]   w=6 blocks 2-7
+ *   toynet       cfg3       [32, 8, 6,6,6, 6,6,6, 6,6,6, 32, 32]       [32, 8, 6,6,6, 6,6,6, 6,6,6, 16, 16]   a/w=6 blocks 2-10
+ *   mobilenetv2  cfg1-star  [32, 8 (x17), 32, 32]                      [32, 8 (x17), 16, 16]                  README "cfg-1*"
+ *   resnet20     int8       [8] * 9                                    [8] * 9                                README INT8 column
+ *   resnet20     int6       [6] * 9                                    [6] * 9                                README INT6 column
+ *   resnet20     int4       [4] * 9                                    [4] * 9                                README INT4 column
+ *   every model  fp32       [32] * n                                   [32] * n                               full precision
+ * </pre>
+ * ({@code cfg1-star} spells the README's "*"; the ResNet20 presets are uniform per block, as the seed's
+ * {@code ResNet_CF.py} test config {@code [8]*9}, with stem and FC fixed as above.)
+ *
+ * <p>Files ({@link #load(Path, String)}, {@link #toYaml()}): YAML or JSON,
+ * {@code {model: toynet, base: cfg1, abit: [...] | {index: bits, ...}, wbit: ...}}; see {@link BitWidthsFile}.
+ */
+public final class BitWidths {
+    public static final String TOYNET = "toynet";
+    public static final String MOBILENETV2 = "mobilenetv2";
+    public static final String RESNET20 = "resnet20";
+
+    /** Bit width meaning "not quantized". */
+    public static final int FP = 32;
+
+    private static final Map<String, Map<String, BitWidths>> PRESETS = presets();
+
+    private final String model;
+    private final int[] abit;
+    private final int[] wbit;
+
+    private BitWidths(String model, int[] abit, int[] wbit) {
+        this.model = model;
+        this.abit = abit;
+        this.wbit = wbit;
+    }
+
+    /**
+     * Validated bit widths for {@code model}; the arrays are copied. Every problem (length, each bad entry) is
+     * reported in one {@link IllegalArgumentException} naming the model, the expected lengths and what the
+     * offending indices stand for.
+     */
+    public static BitWidths of(String model, int[] abit, int[] wbit) {
+        BitLayout layout = BitLayout.of(model);
+        List<String> problems = new ArrayList<>();
+        check(layout, true, abit, problems);
+        check(layout, false, wbit, problems);
+        throwIfAny(layout, problems);
+        return new BitWidths(model, abit.clone(), wbit.clone());
+    }
+
+    /** The model names: {@code toynet}, {@code mobilenetv2}, {@code resnet20}. */
+    public static List<String> models() {
+        return BitLayout.modelNames();
+    }
+
+    /** Length of {@code abit} (activation) or {@code wbit}: toynet 13, mobilenetv2 20, resnet20 9 (both arrays). */
+    public static int expectedLength(String model, boolean activation) {
+        return BitLayout.of(model).length(activation);
+    }
+
+    /** What index {@code index} of abit (activation) or wbit of {@code model} stands for. */
+    public static String describeIndex(String model, boolean activation, int index) {
+        return BitLayout.of(model).describe(activation, index);
+    }
+
+    /**
+     * What an index stands for, e.g. {@code "abit[3]: block 3 input (s1.b1 ain) / block 2 output"} or
+     * {@code "wbit[11]: header conv1x1 64->512"}; an index outside the array is an IllegalArgumentException
+     * listing every index.
+     */
+    public String describeIndex(boolean activation, int index) {
+        return describeIndex(model, activation, index);
+    }
+
+    /** The seed's quantizer kind reading abit[index]: DOREFA or MPACT (see the class table). */
+    public ActQuantizer.Kind activationKind(int index) {
+        return BitLayout.of(model).activationKind(index);
+    }
+
+    public String model() {
+        return model;
+    }
+
+    /** A copy of the activation bit widths. */
+    public int[] abit() {
+        return abit.clone();
+    }
+
+    /** A copy of the weight bit widths. */
+    public int[] wbit() {
+        return wbit.clone();
+    }
+
+    /** abit[index], without copying the array. */
+    public int abit(int index) {
+        BitLayout.of(model).checkIndex(true, index, "index");
+        return abit[index];
+    }
+
+    /** wbit[index], without copying the array. */
+    public int wbit(int index) {
+        BitLayout.of(model).checkIndex(false, index, "index");
+        return wbit[index];
+    }
+
+    /**
+     * These bit widths with some entries replaced, {@code index -> bits} (either map may be empty, not null).
+     * An index the model does not have is refused with the list of every index and its meaning.
+     */
+    public BitWidths withOverrides(Map<Integer, Integer> abitOverrides, Map<Integer, Integer> wbitOverrides) {
+        if (abitOverrides == null || wbitOverrides == null) {
+            throw new IllegalArgumentException(model + ": override maps must not be null (use Map.of())");
+        }
+        BitLayout layout = BitLayout.of(model);
+        List<String> problems = new ArrayList<>();
+        int[] a = applyOverrides(layout, true, abit, abitOverrides, problems);
+        int[] w = applyOverrides(layout, false, wbit, wbitOverrides, problems);
+        check(layout, true, a, problems);
+        check(layout, false, w, problems);
+        throwIfAny(layout, problems);
+        return new BitWidths(model, a, w);
+    }
+
+    private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,
+                                        List<String> problems) {
+        int[] out = base.clone();
+        for (Map.Entry<Integer, Integer> e : overrides.entrySet()) {
+            Integer index = e.getKey();
+            if (index == null || e.getValue() == null) {
+                problems.add(layout.model + " " + BitLayout.arrayName(activation) + " override " + index + " -> "
+                    + e.getValue() + ": null index or bit width");
+                continue;
+            }
+            try {
+                layout.checkIndex(activation, index, "override index");
+            } catch (IllegalArgumentException ex) {
+                problems.add(ex.getMessage());
+                continue;
+            }
+            out[index] = e.getValue();
+        }
+        return out;
+    }
+
+    // ---- presets ----------------------------------------------------------------------------------------------
+
+    /** A named configuration of the seed (class table); unknown model or name lists the valid ones. */
+    public static BitWidths preset(String model, String name) {
+        Map<String, BitWidths> byName = PRESETS.get(BitLayout.of(model).model);
+        BitWidths b = byName.get(name);
+        if (b == null) {
+            throw new IllegalArgumentException("unknown " + model + " preset " + BitLayout.quote(name) + " (valid: "
+                + String.join(", ", byName.keySet()) + ")");
+        }
+        return b;
+    }
+
+    /** The preset names of a model, in a fixed order ({@code fp32} first). */
+    public static List<String> presetNames(String model) {
+        return List.copyOf(PRESETS.get(BitLayout.of(model).model).keySet());
+    }
+
+    private static Map<String, Map<String, BitWidths>> presets() {
+        Map<String, Map<String, BitWidths>> all = new LinkedHashMap<>();
+
+        Map<String, BitWidths> toy = new LinkedHashMap<>();
+        toy.put("fp32", uniform(TOYNET, FP));
+        // README cfg-1
+        toy.put("cfg1", of(TOYNET,
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 32, 32},
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16}));
+        // HEAD config_train.py, the README's "cfg-1*": input FP, FC input 16 bits, everything else 8
+        toy.put("cfg1-star", of(TOYNET,
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16},
+            new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8}));
+        // README cfg-2: weights 6 bits for blocks 2-7
+        toy.put("cfg2", of(TOYNET,
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 32, 32},
+            new int[] {32, 8, 6, 6, 6, 6, 6, 6, 8, 8, 8, 16, 16}));
+        // README cfg-3: activations and weights 6 bits for blocks 2-10
+        toy.put("cfg3", of(TOYNET,
+            new int[] {32, 8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 32, 32},
+            new int[] {32, 8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 16, 16}));
+        all.put(TOYNET, toy);
+
+        Map<String, BitWidths> mb = new LinkedHashMap<>();
+        mb.put("fp32", uniform(MOBILENETV2, FP));
+        // the seed's MBv2 config: abit = [32, 8 x17, 32, 32], wbit = [32, 8 x17, 16, 16]
+        mb.put("cfg1-star", of(MOBILENETV2,
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 32, 32},
+            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16}));
+        all.put(MOBILENETV2, mb);
+
+        Map<String, BitWidths> rn = new LinkedHashMap<>();
+        rn.put("fp32", uniform(RESNET20, FP));
+        rn.put("int8", uniform(RESNET20, 8));
+        rn.put("int6", uniform(RESNET20, 6));
+        rn.put("int4", uniform(RESNET20, 4));
+        all.put(RESNET20, rn);
+
+        for (Map.Entry<String, Map<String, BitWidths>> e : all.entrySet()) {
+            e.setValue(Collections.unmodifiableMap(e.getValue()));
+        }
+        return Collections.unmodifiableMap(all);
+    }
+
+    private static BitWidths uniform(String model, int bits) {
+        int[] a = new int[expectedLength(model, true)];
+        int[] w = new int[expectedLength(model, false)];
+        Arrays.fill(a, bits);
+        Arrays.fill(w, bits);
+        return of(model, a, w);
+    }
+
+    // ---- files ------------------------------------------------------------------------------------------------
+
+    /**
+     * Bit widths from a {@code .yaml}/{@code .yml} or {@code .json} file (format in {@link BitWidthsFile}); the
+     * file's {@code model} must be {@code model}. Every error is an IllegalArgumentException naming the file.
+     */
+    public static BitWidths load(Path file, String model) {
+        return BitWidthsFile.load(file, model);
+    }
+
+    /**
+     * A preset name of {@code model} if it is one, else a path to a bit-width file. A string that is neither a
+     * preset nor an existing file nor a name ending in .yaml/.yml/.json is refused, listing the presets.
+     */
+    public static BitWidths resolve(String model, String presetOrFile) {
+        BitLayout layout = BitLayout.of(model);
+        if (presetOrFile == null || presetOrFile.isBlank()) {
+            throw new IllegalArgumentException(model + ": no bit widths given (a preset: "
+                + String.join(", ", presetNames(model)) + "; or a .yaml/.yml/.json file)");
+        }
+        if (PRESETS.get(layout.model).containsKey(presetOrFile)) {
+            return preset(model, presetOrFile);
+        }
+        Path p;
+        try {
+            p = Path.of(presetOrFile);
+        } catch (InvalidPathException e) {
+            throw new IllegalArgumentException(notPresetNorFile(model, presetOrFile), e);
+        }
+        if (Files.exists(p) || BitWidthsFile.formatOf(presetOrFile) != null) {
+            return load(p, model);
+        }
+        throw new IllegalArgumentException(notPresetNorFile(model, presetOrFile));
+    }
+
+    private static String notPresetNorFile(String model, String s) {
+        return BitLayout.quote(s) + " is neither a " + model + " preset (" + String.join(", ", presetNames(model))
+            + ") nor an existing .yaml/.yml/.json file";
+    }
+
+    /**
+     * A complete YAML config ({@code model}, full {@code abit} and {@code wbit}, one entry a line with what it
+     * stands for as a comment) that {@link #load(Path, String)} reads back equal.
+     */
+    public String toYaml() {
+        BitLayout layout = BitLayout.of(model);
+        StringBuilder sb = new StringBuilder();
+        sb.append("# qat4j bit widths for ").append(model).append(" (32 = not quantized); abit ")
+            .append(abit.length).append(" entries, wbit ").append(wbit.length).append(" entries\n");
+        sb.append("model: ").append(model).append('\n');
+        appendList(sb, layout, true, abit);
+        appendList(sb, layout, false, wbit);
+        return sb.toString();
+    }
+
+    private static void appendList(StringBuilder sb, BitLayout layout, boolean activation, int[] bits) {
+        sb.append(BitLayout.arrayName(activation)).append(":\n");
+        for (int i = 0; i < bits.length; i++) {
+            String item = "  - " + bits[i];
+            sb.append(item).append(" ".repeat(Math.max(1, 9 - item.length()))).append("# ")
+                .append(layout.describe(activation, i)).append('\n');
+        }
+    }
+
+    // ---- validation -------------------------------------------------------------------------------------------
+
+    private static void check(BitLayout layout, boolean activation, int[] bits, List<String> problems) {
+        String name = BitLayout.arrayName(activation);
+        int n = layout.length(activation);
+        if (bits == null) {
+            problems.add(layout.model + " " + name + " is null, expected " + n + " entries (" + layout.compactMapping(activation) + ")");
+            return;
+        }
+        if (bits.length != n) {
+            problems.add(layout.model + " " + name + " has " + bits.length + " entries, expected " + n + " ("
+                + layout.compactMapping(activation) + ")");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            String bad = badBits(layout, activation, i, bits[i]);
+            if (bad != null) {
+                problems.add(bad);
+            }
+        }
+    }
+
+    /** Why {@code bits} is not accepted at that index, or null. */
+    static String badBits(BitLayout layout, boolean activation, int index, long bits) {
+        return badBits(layout, activation, index, bits, Long.toString(bits));
+    }
+
+    /** As above, showing the value as {@code shown} (a number too large for a long, as written in a file). */
+    static String badBits(BitLayout layout, boolean activation, int index, long bits, String shown) {
+        int min = layout.minBits(activation, index);
+        if ((bits >= min && bits <= 16) || bits == FP) {
+            return null;
+        }
+        String name = BitLayout.arrayName(activation);
+        String who;
+        if (!activation) {
+            who = "weights take 1..16 or 32";
+        } else if (layout.activationKind(index) == ActQuantizer.Kind.MPACT) {
+            who = "this activation is quantized by mPACT, which takes 2..16 or 32"
+                + (bits == 1 ? " (1 bit leaves mPACT only the code 0: 2^(1-1) - 1 = 0)" : "");
+        } else {
+            who = "this activation is quantized by DoReFa, which takes 1..16 or 32";
+        }
+        return layout.model + " " + name + "[" + index + "] = " + shown + " is not a valid bit width: " + who + " ["
+            + layout.describe(activation, index) + "; " + layout.model + " " + name + " has "
+            + layout.length(activation) + " entries]";
+    }
+
+    static void throwIfAny(BitLayout layout, List<String> problems) {
+        if (problems.isEmpty()) {
+            return;
+        }
+        if (problems.size() == 1) {
+            throw new IllegalArgumentException(problems.get(0));
+        }
+        StringBuilder sb = new StringBuilder(layout.model).append(": ").append(problems.size())
+            .append(" problems with the bit widths (abit ").append(layout.length(true)).append(" entries, wbit ")
+            .append(layout.length(false)).append(" entries)");
+        for (String p : problems) {
+            sb.append("\n  - ").append(p);
+        }
+        throw new IllegalArgumentException(sb.toString());
+    }
+
+    // ---- value semantics --------------------------------------------------------------------------------------
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof BitWidths b && model.equals(b.model) && Arrays.equals(abit, b.abit)
+            && Arrays.equals(wbit, b.wbit);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit));
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s]", model, Arrays.toString(abit),
+            Arrays.toString(wbit));
+    }
+}

@@ -1,0 +1,262 @@
+package dev.qat4j.models;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.nn.BatchNorm2d;
+import dev.qat4j.nn.Clamp;
+import dev.qat4j.nn.Flatten;
+import dev.qat4j.nn.Init;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.Pool;
+import dev.qat4j.nn.QConv2d;
+import dev.qat4j.nn.QLinear;
+import dev.qat4j.nn.ResidualBlock;
+import dev.qat4j.nn.Sequential;
+import dev.qat4j.quant.ActQuantizer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * The seed's three networks ({@code algorithms.md} A3, A5), built from nn parts with fake-quant exactly where the
+ * seed puts it. Parameter and MADD totals: ToyNet 203,626 / 25,601,536; MobileNetV2 2,383,050 / 98,645,504;
+ * ResNet20 272,474 / 41,214,656.
+ */
+public final class Models {
+    public static final List<String> NAMES = List.of("toynet", "mobilenetv2", "resnet20");
+
+    private Models() {
+    }
+
+    /** Builds {@code model} with the given bit widths, weights drawn from {@code seed}, on {@code backend}. */
+    public static QuantModel build(String model, BitWidths bits, Backend backend, long seed) {
+        return build(model, bits, backend, seed, true);
+    }
+
+    /**
+     * As {@link #build(String, BitWidths, Backend, long)}; with {@code withQuantLayers = false} the activation
+     * quantizer layers are left out entirely (same weights for the same seed: they draw no random numbers). Tests
+     * use it to show that the {@code fp32} preset is exactly the unquantized network.
+     */
+    static QuantModel build(String model, BitWidths bits, Backend backend, long seed, boolean withQuantLayers) {
+        if (!bits.model().equals(model)) {
+            throw new IllegalArgumentException("bit widths are for model '" + bits.model() + "', not '" + model + "'");
+        }
+        Ctx c = new Ctx(backend, new SplittableRandom(seed), withQuantLayers);
+        Module net = switch (model) {
+            case "toynet" -> toyNet(bits.abit(), bits.wbit(), c);
+            case "mobilenetv2" -> mobileNetV2(bits.abit(), bits.wbit(), c);
+            case "resnet20" -> resNet20(bits.abit(), bits.wbit(), c);
+            default -> throw new IllegalArgumentException("unknown model '" + model + "' (known: " + NAMES + ")");
+        };
+        return new QuantModel(model, bits, net);
+    }
+
+    /** What every builder needs: the backend, the weight RNG, and whether quantizer layers are built. */
+    private record Ctx(Backend b, SplittableRandom rnd, boolean quant) {
+        ActQuant mpact(String name, int bits, float alpha) {
+            return quant ? new ActQuant(name, b, ActQuantizer.mpact(bits), alpha) : null;
+        }
+
+        ActQuant dorefa(String name, int bits) {
+            return quant ? new ActQuant(name, b, ActQuantizer.dorefa(bits), 0f) : null;
+        }
+
+        QConv2d conv(String name, Init init, int cin, int cout, int k, int stride, int pad, int groups, int wbits) {
+            return new QConv2d(name, b, rnd, init, cin, cout, k, stride, pad, groups, wbits);
+        }
+
+        BatchNorm2d bn(String name, int c) {
+            return new BatchNorm2d(name, b, c);
+        }
+
+        /** A Sequential of the non-null modules (left-out quantizers are null). */
+        Sequential seq(String name, Module... ms) {
+            List<Module> list = new ArrayList<>();
+            for (Module m : ms) {
+                if (m != null) {
+                    list.add(m);
+                }
+            }
+            return new Sequential(name, list);
+        }
+    }
+
+    // ---------------------------------------------------------------- ToyNet
+
+    /**
+     * ToyNet: input DoReFa Q(abit[0]) -> stem ConvNorm 3->16 (w[0], a[1]) -> 10 ConvNeXt-style blocks (block i:
+     * ain = abit[i], aout = abit[i+1], w = wbit[i]) -> header ConvNorm 64->512 1x1 (w[11], a[12]) -> adaptive
+     * avgpool -> mPACT(abit[12], α 6) -> FC 512->10 (w[12]). Kaiming-normal (fan_out) convs, N(0, 0.001) FC.
+     */
+    private static Module toyNet(int[] a, int[] w, Ctx c) {
+        Init init = Init.KAIMING_NORMAL_FAN_OUT;
+        List<Module> layers = new ArrayList<>();
+        layers.add(c.dorefa("input_q", a[0]));
+        layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]));
+        layers.add(c.bn("stem.bn", 16));
+        layers.add(c.mpact("stem.q", a[1], 6f));
+        int[] widths = {16, 32, 32, 64}, strides = {1, 2, 1, 2}, depth = {1, 3, 3, 3};
+        int cin = 16, block = 1;
+        for (int s = 0; s < 4; s++) {
+            for (int j = 0; j < depth[s]; j++) {
+                int stride = j == 0 ? strides[s] : 1;
+                layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, widths[s], stride, a[block], a[block + 1],
+                        w[block]));
+                cin = widths[s];
+                block++;
+            }
+        }
+        layers.add(c.conv("header.conv", init, 64, 512, 1, 1, 0, 1, w[11]));
+        layers.add(c.bn("header.bn", 512));
+        layers.add(c.mpact("header.q", a[12], 6f));
+        layers.add(Pool.global("pool"));
+        layers.add(c.mpact("fc.q", a[12], 6f));
+        layers.add(new Flatten("flatten"));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.NORMAL_STD_0_001, true, 512, 10, w[12]));
+        return c.seq("toynet", layers.toArray(new Module[0]));
+    }
+
+    /**
+     * The seed's ConvNeXt-style block (expansion 4): when the shape changes, x = Q_in(conv_{k=s,stride=s}(BN(x)));
+     * then out = Q_out(conv1x1(Q_in(ReLU(conv1x1_expand(Q_in(BN(dw3x3(x))))))) + x). Every quantizer use is its own
+     * mPACT (α 10): 3 per block, 4 with the downsample, 32 in all, as the seed's 35 α (with stem, header, last).
+     */
+    private static Module convNeXtBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int ain, int aout,
+                                        int wbits) {
+        Module pre = null;
+        if (stride != 1 || cin != cout) {
+            pre = c.seq(n + ".down", c.bn(n + ".down.bn", cin),
+                    c.conv(n + ".down.conv", init, cin, cout, stride, stride, 0, 1, wbits),
+                    c.mpact(n + ".down.q", ain, 10f));
+        }
+        Module main = c.seq(n + ".main",
+                c.conv(n + ".dw", init, cout, cout, 3, 1, 1, cout, wbits),
+                c.bn(n + ".bn", cout),
+                c.mpact(n + ".dw.q", ain, 10f),
+                c.conv(n + ".pw1", init, cout, 4 * cout, 1, 1, 0, 1, wbits),
+                Clamp.relu(n + ".relu"),
+                c.mpact(n + ".pw1.q", ain, 10f),
+                c.conv(n + ".pw2", init, 4 * cout, cout, 1, 1, 0, 1, wbits));
+        return new ResidualBlock(n, pre, main, null, c.mpact(n + ".out.q", aout, 10f));
+    }
+
+    // ---------------------------------------------------------------- MobileNetV2
+
+    /** (expansion, out channels, blocks, first stride) per stage: kuangliu's CIFAR MobileNetV2. */
+    private static final int[][] MBV2_CFG = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1},
+        {6, 160, 3, 2}, {6, 320, 1, 1}};
+
+    /**
+     * MobileNetV2 of the seed: stem conv3x3 3->32 (w[0]) -> BN -> ReLU -> mPACT(abit[1]) -> 17 blocks (ain = abit[i],
+     * aout = abit[i+1], w = wbit[i]) -> head 1x1 320->1280 (w[18]) -> BN -> ReLU -> avg_pool(4) -> DoReFa Q(abit[19])
+     * -> FC 1280->10 (w[19]). torch default initialisation.
+     */
+    private static Module mobileNetV2(int[] a, int[] w, Ctx c) {
+        Init init = Init.TORCH_DEFAULT;
+        List<Module> layers = new ArrayList<>();
+        layers.add(c.conv("stem.conv", init, 3, 32, 3, 1, 1, 1, w[0]));
+        layers.add(c.bn("stem.bn", 32));
+        layers.add(Clamp.relu("stem.relu"));
+        layers.add(c.mpact("stem.q", a[1], 10f));
+        int cin = 32, block = 1;
+        for (int[] stage : MBV2_CFG) {
+            for (int j = 0; j < stage[2]; j++) {
+                int stride = j == 0 ? stage[3] : 1;
+                layers.add(mobileNetV2Block(c, "b" + block, init, cin, stage[1], stage[0], stride, a[block],
+                        a[block + 1], w[block]));
+                cin = stage[1];
+                block++;
+            }
+        }
+        layers.add(c.conv("head.conv", init, 320, 1280, 1, 1, 0, 1, w[18]));
+        layers.add(c.bn("head.bn", 1280));
+        layers.add(Clamp.relu("head.relu"));
+        layers.add(Pool.avg("pool", 4, Pool.Counting.FUNCTIONAL));
+        layers.add(c.dorefa("fc.q", a[19]));
+        layers.add(new Flatten("flatten"));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 1280, 10, w[19]));
+        return c.seq("mobilenetv2", layers.toArray(new Module[0]));
+    }
+
+    /**
+     * The seed's MobileNetV2 block: h = Q_in(ReLU6(BN(pw(x)))); h = Q_in(ReLU6(BN(dw3x3_s(h)))); h = BN(pw(h));
+     * stride 1: h += Q_out(BN(conv1x1(x))) (a conv shortcut on every stride-1 block, even when C_in = C_out);
+     * out = Q_out(h).
+     */
+    private static Module mobileNetV2Block(Ctx c, String n, Init init, int cin, int cout, int expansion, int stride,
+                                           int ain, int aout, int wbits) {
+        int planes = expansion * cin;
+        Module main = c.seq(n + ".main",
+                c.conv(n + ".pw1", init, cin, planes, 1, 1, 0, 1, wbits),
+                c.bn(n + ".bn1", planes),
+                Clamp.relu6(n + ".relu1"),
+                c.mpact(n + ".q1", ain, 10f),
+                c.conv(n + ".dw", init, planes, planes, 3, stride, 1, planes, wbits),
+                c.bn(n + ".bn2", planes),
+                Clamp.relu6(n + ".relu2"),
+                c.mpact(n + ".q2", ain, 10f),
+                c.conv(n + ".pw2", init, planes, cout, 1, 1, 0, 1, wbits),
+                c.bn(n + ".bn3", cout));
+        if (stride != 1) {
+            return c.seq(n, main, c.mpact(n + ".out.q", aout, 10f));
+        }
+        Module shortcut = c.seq(n + ".shortcut",
+                c.conv(n + ".shortcut.conv", init, cin, cout, 1, 1, 0, 1, wbits),
+                c.bn(n + ".shortcut.bn", cout),
+                c.mpact(n + ".shortcut.q", aout, 10f));
+        return new ResidualBlock(n, null, main, shortcut, c.mpact(n + ".out.q", aout, 10f));
+    }
+
+    // ---------------------------------------------------------------- ResNet20
+
+    /**
+     * ResNet20 (pytorchcv layout, option-B shortcuts): stem conv3x3 3->16 (float) + BN + ReLU, unquantized; 9 basic
+     * blocks (block i: abit[i], wbit[i]; DoReFa activations); AvgPool 8; FC 64->10 on the float input, its weights
+     * at 16 bits as in the seed (32 when every block is 32-bit, i.e. the fp32 preset). Kaiming-uniform convs.
+     */
+    private static Module resNet20(int[] a, int[] w, Ctx c) {
+        Init init = Init.KAIMING_UNIFORM;
+        List<Module> layers = new ArrayList<>();
+        layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, 32));
+        layers.add(c.bn("stem.bn", 16));
+        layers.add(Clamp.relu("stem.relu"));
+        int cin = 16, block = 0;
+        for (int s = 0; s < 3; s++) {
+            int cout = 16 << s;
+            for (int j = 0; j < 3; j++) {
+                int stride = (j == 0 && s > 0) ? 2 : 1;
+                layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, a[block], w[block]));
+                cin = cout;
+                block++;
+            }
+        }
+        boolean allFloat = java.util.Arrays.stream(w).allMatch(v -> v == 32);
+        layers.add(Pool.avg("pool", 8, Pool.Counting.AVGPOOL_MODULE));
+        layers.add(new Flatten("flatten"));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 64, 10, allFloat ? 32 : 16));
+        return c.seq("resnet20", layers.toArray(new Module[0]));
+    }
+
+    /**
+     * The seed's basic block: id = resize ? Q(BN(conv1x1_s(x))) : x; h = Q(ReLU(BN(conv3x3_s(x))));
+     * out = Q(BN(conv3x3(h)) + id), with no ReLU after the add (only the quantizer's clamp).
+     */
+    private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int abits, int wbits) {
+        Module main = c.seq(n + ".main",
+                c.conv(n + ".conv1", init, cin, cout, 3, stride, 1, 1, wbits),
+                c.bn(n + ".bn1", cout),
+                Clamp.relu(n + ".relu"),
+                c.dorefa(n + ".q1", abits),
+                c.conv(n + ".conv2", init, cout, cout, 3, 1, 1, 1, wbits),
+                c.bn(n + ".bn2", cout));
+        Module shortcut = null;
+        if (stride != 1 || cin != cout) {
+            shortcut = c.seq(n + ".shortcut",
+                    c.conv(n + ".shortcut.conv", init, cin, cout, 1, stride, 0, 1, wbits),
+                    c.bn(n + ".shortcut.bn", cout),
+                    c.dorefa(n + ".shortcut.q", abits));
+        }
+        return new ResidualBlock(n, null, main, shortcut, c.dorefa(n + ".out.q", abits));
+    }
+}

@@ -1,0 +1,85 @@
+package dev.qat4j.models;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.nn.LayerInfo;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.Parameter;
+import dev.qat4j.nn.Step;
+import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A quantized classification network: images [N, 3, 32, 32] to logits [N, classes]. Built by {@link Models} from
+ * one of the seed's presets, or by users from nn parts ({@code new QuantModel("mine", null, net)}: a custom network
+ * carries its bit widths in its layers, so {@code bits} may be null); runs on any backend its parameters live on.
+ */
+public final class QuantModel implements AutoCloseable {
+    public static final int[] INPUT_SHAPE = {3, 32, 32};
+
+    private final String name;
+    private final BitWidths bits;
+    private final Module net;
+
+    public QuantModel(String name, BitWidths bits, Module net) {
+        this.name = name;
+        this.bits = bits;
+        this.net = net;
+        net.outputShape(INPUT_SHAPE); // fails now, with the layer's name, if the parts do not fit together
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public BitWidths bits() {
+        return bits;
+    }
+
+    public Module net() {
+        return net;
+    }
+
+    /** Logits for a batch of images; the step owns every intermediate tensor. */
+    public Tensor forward(Step step, Tensor images) {
+        return net.forward(step, images);
+    }
+
+    /** Sets every parameter's gradient from dL/dlogits; returns dL/dimages. */
+    public Tensor backward(Step step, Tensor dlogits) {
+        return net.backward(step, dlogits);
+    }
+
+    public List<Parameter> parameters() {
+        return net.parameters();
+    }
+
+    public List<Parameter> buffers() {
+        return net.buffers();
+    }
+
+    public void moveTo(Backend backend) {
+        net.moveTo(backend);
+    }
+
+    /** Summary rows, one per layer, in forward order. */
+    public List<LayerInfo> summary() {
+        List<LayerInfo> rows = new ArrayList<>();
+        net.describe(INPUT_SHAPE, rows);
+        return rows;
+    }
+
+    /** Parameters by the seed's convention (α excluded). */
+    public long paramCount() {
+        return summary().stream().mapToLong(LayerInfo::params).sum();
+    }
+
+    public long maddCount() {
+        return summary().stream().mapToLong(LayerInfo::madds).sum();
+    }
+
+    @Override
+    public void close() {
+        net.close();
+    }
+}

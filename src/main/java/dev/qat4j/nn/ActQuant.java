@@ -1,0 +1,68 @@
+package dev.qat4j.nn;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Results.ActQuantGrads;
+import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.tensor.Tensor;
+import java.util.List;
+
+/** An activation fake-quantizer layer (PACT, mPACT, fixed clip or DoReFa) with its learnable α where it has one. */
+public final class ActQuant extends Module {
+    private final ActQuantizer quantizer;
+    private final Parameter alpha; // null for kinds without α
+    private Tensor x;
+
+    public ActQuant(String name, Backend backend, ActQuantizer quantizer, float alphaInit) {
+        super(name);
+        this.quantizer = quantizer;
+        // A 32-bit quantizer is the identity: it has no clip to learn, so no α parameter.
+        this.alpha = quantizer.hasAlpha() && !quantizer.isIdentity()
+                ? new Parameter(name + ".alpha", Parameter.Kind.ALPHA, backend.fromFloats(new float[] {alphaInit}, 1))
+                : null;
+    }
+
+    public ActQuantizer quantizer() {
+        return quantizer;
+    }
+
+    public Parameter alpha() {
+        return alpha;
+    }
+
+    @Override
+    public Tensor forward(Step step, Tensor x) {
+        if (quantizer.isIdentity()) {
+            return x; // 32 bits: the layer is not there (no α gradient either)
+        }
+        this.x = x;
+        return step.keep(step.backend().actQuant(x, quantizer, alpha == null ? null : alpha.value()));
+    }
+
+    @Override
+    public Tensor backward(Step step, Tensor dy) {
+        if (quantizer.isIdentity()) {
+            return dy;
+        }
+        ActQuantGrads g = step.backend().actQuantBackward(dy, x, quantizer, alpha == null ? null : alpha.value());
+        if (alpha != null) {
+            alpha.setGrad(g.dalpha());
+        }
+        return step.keep(g.dx());
+    }
+
+    @Override
+    public int[] outputShape(int[] in) {
+        return in.clone();
+    }
+
+    @Override
+    public void describe(int[] in, List<LayerInfo> rows) {
+        String type = quantizer.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        rows.add(new LayerInfo(name, type, in.clone(), 0, 0, 0, quantizer.bits()));
+    }
+
+    @Override
+    protected List<Parameter> ownParameters() {
+        return alpha == null ? List.of() : List.of(alpha);
+    }
+}

@@ -1,0 +1,86 @@
+package dev.qat4j.nn;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A layer or block with an explicit forward and backward. {@link #forward} caches what {@link #backward} needs (as
+ * references owned by the {@link Step}); {@link #backward} takes dL/dy, sets the gradients of this module's
+ * parameters and returns dL/dx. Shapes are NCHW without the batch handled specially: {@link #outputShape} and
+ * {@link #describe} take a per-image shape [C, H, W] (or [F] after flattening).
+ */
+public abstract class Module implements AutoCloseable {
+    protected final String name;
+
+    protected Module(String name) {
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public abstract Tensor forward(Step step, Tensor x);
+
+    public abstract Tensor backward(Step step, Tensor dy);
+
+    /** Output shape per image for an input shape per image. */
+    public abstract int[] outputShape(int[] in);
+
+    /** Appends this module's summary rows for an input of shape {@code in} (per image). */
+    public abstract void describe(int[] in, List<LayerInfo> rows);
+
+    /** Direct children, in forward order (empty for leaf layers). */
+    public List<Module> children() {
+        return List.of();
+    }
+
+    /** This module's own parameters (not its children's). */
+    protected List<Parameter> ownParameters() {
+        return List.of();
+    }
+
+    /** Non-trainable state that a checkpoint must keep (BN running statistics), own only. */
+    protected List<Parameter> ownBuffers() {
+        return List.of();
+    }
+
+    /** Every parameter of this module and its descendants, in a stable order. */
+    public final List<Parameter> parameters() {
+        List<Parameter> out = new ArrayList<>(ownParameters());
+        for (Module c : children()) {
+            out.addAll(c.parameters());
+        }
+        return out;
+    }
+
+    public final List<Parameter> buffers() {
+        List<Parameter> out = new ArrayList<>(ownBuffers());
+        for (Module c : children()) {
+            out.addAll(c.buffers());
+        }
+        return out;
+    }
+
+    /** Moves every parameter and buffer to {@code backend} (a copy; the old memory is freed). */
+    public void moveTo(Backend backend) {
+        for (Parameter p : parameters()) {
+            p.moveTo(backend);
+        }
+        for (Parameter b : buffers()) {
+            b.moveTo(backend);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Parameter p : parameters()) {
+            p.close();
+        }
+        for (Parameter b : buffers()) {
+            b.close();
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package dev.qat4j.nn;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.TensorScope;
+import dev.qat4j.tensor.Tensor;
+
+/**
+ * One forward (and backward) pass: the backend, whether the model trains, and the scope that owns every
+ * intermediate tensor of the pass. Modules cache references to their inputs for the backward; closing the step
+ * frees them all at once, so nothing leaks and nothing is freed while the backward still needs it.
+ */
+public final class Step implements AutoCloseable {
+    private final Backend backend;
+    private final boolean training;
+    private final TensorScope scope = new TensorScope();
+
+    public Step(Backend backend, boolean training) {
+        if (backend == null) {
+            throw new IllegalArgumentException("Step: backend is null");
+        }
+        this.backend = backend;
+        this.training = training;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public boolean training() {
+        return training;
+    }
+
+    /** Registers an intermediate tensor to be freed with the step; returns it. */
+    public Tensor keep(Tensor t) {
+        return t == null ? null : scope.track(t);
+    }
+
+    @Override
+    public void close() {
+        scope.close();
+    }
+}
