@@ -4,6 +4,7 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.BatchNorm2d;
 import dev.qat4j.nn.Clamp;
+import dev.qat4j.nn.ConvNorm;
 import dev.qat4j.nn.Flatten;
 import dev.qat4j.nn.Init;
 import dev.qat4j.nn.Module;
@@ -93,9 +94,8 @@ public final class Models {
         Init init = Init.KAIMING_NORMAL_FAN_OUT;
         List<Module> layers = new ArrayList<>();
         layers.add(c.dorefa("input_q", a[0]));
-        layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]));
-        layers.add(c.bn("stem.bn", 16));
-        layers.add(c.mpact("stem.q", a[1], 6f));
+        layers.add(new ConvNorm("stem", c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]), c.bn("stem.bn", 16),
+                c.mpact("stem.q", a[1], 6f)));
         int[] widths = {16, 32, 32, 64}, strides = {1, 2, 1, 2}, depth = {1, 3, 3, 3};
         int cin = 16, block = 1;
         for (int s = 0; s < 4; s++) {
@@ -107,9 +107,8 @@ public final class Models {
                 block++;
             }
         }
-        layers.add(c.conv("header.conv", init, 64, 512, 1, 1, 0, 1, w[11]));
-        layers.add(c.bn("header.bn", 512));
-        layers.add(c.mpact("header.q", a[12], 6f));
+        layers.add(new ConvNorm("header", c.conv("header.conv", init, 64, 512, 1, 1, 0, 1, w[11]),
+                c.bn("header.bn", 512), c.mpact("header.q", a[12], 6f)));
         layers.add(Pool.global("pool"));
         layers.add(c.mpact("fc.q", a[12], 6f));
         layers.add(new Flatten("flatten"));
