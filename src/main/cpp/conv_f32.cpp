@@ -5,6 +5,7 @@
 // batch; results are then reordered to NCHW.
 #include "qat4j_kernels.h"
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,21 @@ void depthwise_bwd_weight(const float* dy, const float* x, float* dw, const Conv
 
 }  // namespace
 
+// Threads split the batch: each takes a contiguous range of images, builds its own im2col panel and calls a
+// single-threaded sgemm on it. One threading model (OpenMP) for the whole op: OpenBLAS's own pool, spinning
+// beside OpenMP's on a 2-core machine, made convolutions 10x slower. The helpers above hold `omp parallel`
+// loops that run serially here (nested parallelism is off).
+static int batch_chunks(int n) {
+    const int t = omp_get_max_threads();
+    return n < t ? (n > 0 ? n : 1) : t;
+}
+
+static ConvGeom chunk_geom(const ConvGeom& g, int images) {
+    ConvGeom c = g;
+    c.n = images;
+    return c;
+}
+
 extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
                                  int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
@@ -182,26 +198,34 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
         depthwise_fwd(x, wt, bias, y, g);
         return;
     }
-    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
-    const int cog = g.cog();
-    float* col = alloc_floats(K * NP);
-    float* t = alloc_floats((int64_t)co * NP);
-    for (int grp = 0; grp < groups; grp++) {
-        im2col(x, col, g, grp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cog, (int)NP, (int)K, 1.0f, wt + (int64_t)grp * cog * K,
-                    (int)K, col, (int)NP, 0.0f, t + (int64_t)grp * cog * NP, (int)NP);
+    const int64_t K = g.k(), P = g.p();
+    const int cog = g.cog(), chunks = batch_chunks(n);
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    for (int t = 0; t < chunks; t++) {
+        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        if (nb == 0) continue;
+        const ConvGeom gc = chunk_geom(g, nb);
+        const int64_t NP = (int64_t)nb * P;
+        float* col = alloc_floats(K * NP);
+        float* tb = alloc_floats((int64_t)co * NP);
+        const float* xc = x + (int64_t)b0 * c * h * w;
+        for (int grp = 0; grp < groups; grp++) {
+            im2col(xc, col, gc, grp);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cog, (int)NP, (int)K, 1.0f,
+                        wt + (int64_t)grp * cog * K, (int)K, col, (int)NP, 0.0f, tb + (int64_t)grp * cog * NP, (int)NP);
+        }
+        float* yc = y + (int64_t)b0 * co * P;
+        cp_to_nchw(tb, yc, nb, co, P);
+        if (bias) {
+            for (int b = 0; b < nb; b++)
+                for (int oc = 0; oc < co; oc++) {
+                    float* o = yc + ((int64_t)b * co + oc) * P;
+                    for (int64_t i = 0; i < P; i++) o[i] += bias[oc];
+                }
+        }
+        free(col);
+        free(tb);
     }
-    cp_to_nchw(t, y, n, co, P);
-    if (bias) {
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int b = 0; b < n; b++)
-            for (int oc = 0; oc < co; oc++) {
-                float* o = y + ((int64_t)b * co + oc) * P;
-                for (int64_t i = 0; i < P; i++) o[i] += bias[oc];
-            }
-    }
-    free(col);
-    free(t);
 }
 
 extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
@@ -211,19 +235,27 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
         depthwise_bwd_data(dy, wt, dx, g);
         return;
     }
-    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
-    const int cog = g.cog();
-    float* t = alloc_floats((int64_t)co * NP);
-    float* dcol = alloc_floats(K * NP);
-    nchw_to_cp(dy, t, n, co, P);
-    memset(dx, 0, sizeof(float) * (int64_t)n * c * h * w);
-    for (int grp = 0; grp < groups; grp++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, cog, 1.0f, wt + (int64_t)grp * cog * K,
-                    (int)K, t + (int64_t)grp * cog * NP, (int)NP, 0.0f, dcol, (int)NP);
-        col2im(dcol, dx, g, grp);
+    const int64_t K = g.k(), P = g.p();
+    const int cog = g.cog(), chunks = batch_chunks(n);
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    for (int t = 0; t < chunks; t++) {
+        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        if (nb == 0) continue;
+        const ConvGeom gc = chunk_geom(g, nb);
+        const int64_t NP = (int64_t)nb * P;
+        float* tb = alloc_floats((int64_t)co * NP);
+        float* dcol = alloc_floats(K * NP);
+        float* dxc = dx + (int64_t)b0 * c * h * w;
+        nchw_to_cp(dy + (int64_t)b0 * co * P, tb, nb, co, P);
+        memset(dxc, 0, sizeof(float) * (int64_t)nb * c * h * w);
+        for (int grp = 0; grp < groups; grp++) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, cog, 1.0f,
+                        wt + (int64_t)grp * cog * K, (int)K, tb + (int64_t)grp * cog * NP, (int)NP, 0.0f, dcol, (int)NP);
+            col2im(dcol, dxc, gc, grp);
+        }
+        free(tb);
+        free(dcol);
     }
-    free(t);
-    free(dcol);
 }
 
 extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
@@ -233,18 +265,37 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         depthwise_bwd_weight(dy, x, dw, g);
         return;
     }
-    const int64_t K = g.k(), P = g.p(), NP = (int64_t)n * P;
-    const int cog = g.cog();
-    float* t = alloc_floats((int64_t)co * NP);
-    float* col = alloc_floats(K * NP);
-    nchw_to_cp(dy, t, n, co, P);
-    for (int grp = 0; grp < groups; grp++) {
-        im2col(x, col, g, grp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)NP, 1.0f, t + (int64_t)grp * cog * NP,
-                    (int)NP, col, (int)NP, 0.0f, dw + (int64_t)grp * cog * K, (int)K);
+    const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
+    const int cog = g.cog(), chunks = batch_chunks(n);
+    // One partial dW per chunk, summed afterwards in chunk order (deterministic for a given thread count).
+    float* partial = alloc_floats(wlen * chunks);
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    for (int t = 0; t < chunks; t++) {
+        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        float* pw_t = partial + wlen * t;
+        if (nb == 0) {
+            memset(pw_t, 0, sizeof(float) * wlen);
+            continue;
+        }
+        const ConvGeom gc = chunk_geom(g, nb);
+        const int64_t NP = (int64_t)nb * P;
+        float* tb = alloc_floats((int64_t)co * NP);
+        float* col = alloc_floats(K * NP);
+        nchw_to_cp(dy + (int64_t)b0 * co * P, tb, nb, co, P);
+        for (int grp = 0; grp < groups; grp++) {
+            im2col(x + (int64_t)b0 * c * h * w, col, gc, grp);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)NP, 1.0f,
+                        tb + (int64_t)grp * cog * NP, (int)NP, col, (int)NP, 0.0f, pw_t + (int64_t)grp * cog * K, (int)K);
+        }
+        free(tb);
+        free(col);
     }
-    free(t);
-    free(col);
+    for (int64_t i = 0; i < wlen; i++) {
+        float s = partial[i];
+        for (int t = 1; t < chunks; t++) s += partial[wlen * t + i];
+        dw[i] = s;
+    }
+    free(partial);
 }
 
 extern "C" void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out) {

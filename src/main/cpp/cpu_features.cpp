@@ -64,10 +64,11 @@ extern "C" const char* qat4j_isa_name(int isa) {
 
 extern "C" int qat4j_num_threads(void) { return omp_get_max_threads(); }
 
-// One thread count for both pools: our OpenMP kernels and OpenBLAS's own threads.
+// Our kernels parallelise with OpenMP, including around sgemm calls (each thread its own slice of the batch);
+// OpenBLAS stays single-threaded so two thread pools never spin against each other on the same cores.
 extern "C" void qat4j_set_num_threads(int n) {
     if (n > 0) {
         omp_set_num_threads(n);
-        openblas_set_num_threads(n);
+        openblas_set_num_threads(1);
     }
 }
