@@ -185,6 +185,13 @@ static int batch_chunks(int n) {
     return n < t ? (n > 0 ? n : 1) : t;
 }
 
+// Images [b0, b0 + nb) of chunk t of `chunks`: contiguous, sizes differing by at most one.
+struct BatchChunk {
+    int b0, nb;
+    BatchChunk(int n, int t, int chunks)
+        : b0((int)((int64_t)n * t / chunks)), nb((int)((int64_t)n * (t + 1) / chunks) - (int)((int64_t)n * t / chunks)) {}
+};
+
 static ConvGeom chunk_geom(const ConvGeom& g, int images) {
     ConvGeom c = g;
     c.n = images;
@@ -202,7 +209,8 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
     const int cog = g.cog(), chunks = batch_chunks(n);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
-        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        const BatchChunk ch(n, t, chunks);
+        const int b0 = ch.b0, nb = ch.nb;
         if (nb == 0) continue;
         const ConvGeom gc = chunk_geom(g, nb);
         const int64_t NP = (int64_t)nb * P;
@@ -239,7 +247,8 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
     const int cog = g.cog(), chunks = batch_chunks(n);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
-        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        const BatchChunk ch(n, t, chunks);
+        const int b0 = ch.b0, nb = ch.nb;
         if (nb == 0) continue;
         const ConvGeom gc = chunk_geom(g, nb);
         const int64_t NP = (int64_t)nb * P;
@@ -271,7 +280,8 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
     float* partial = alloc_floats(wlen * chunks);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
-        const int b0 = (int)((int64_t)n * t / chunks), b1 = (int)((int64_t)n * (t + 1) / chunks), nb = b1 - b0;
+        const BatchChunk ch(n, t, chunks);
+        const int b0 = ch.b0, nb = ch.nb;
         float* pw_t = partial + wlen * t;
         if (nb == 0) {
             memset(pw_t, 0, sizeof(float) * wlen);

@@ -7,4 +7,10 @@ package dev.qat4j.tensor;
 public interface Storage {
     /** Frees the memory now; called once, by {@link Tensor#close()}. */
     void free();
+
+    /** Bytes this storage can hold: a tensor on it may not address more. */
+    long capacityBytes();
+
+    /** Whether {@link #free()} has run: every tensor on this storage is then closed, views and rewraps included. */
+    boolean isFreed();
 }

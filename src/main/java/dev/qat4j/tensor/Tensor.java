@@ -26,10 +26,17 @@ public final class Tensor implements AutoCloseable {
     }
 
     private Tensor(Backend backend, DType dtype, int[] shape, Storage storage, Tensor base) {
+        if (backend == null || dtype == null || storage == null) {
+            throw new IllegalArgumentException("Tensor: backend, dtype and storage are required");
+        }
         this.backend = backend;
         this.dtype = dtype;
         this.shape = shape.clone();
         this.numel = Shape.numel(shape);
+        if ((long) numel * dtype.byteSize() > storage.capacityBytes()) {
+            throw new IllegalArgumentException("Tensor: " + dtype + Shape.str(shape) + " needs " + (long) numel * dtype.byteSize()
+                    + " bytes but its storage holds " + storage.capacityBytes());
+        }
         this.storage = storage;
         this.base = base;
     }
@@ -66,7 +73,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return closed || (base != null && base.isClosed());
+        return closed || (base != null && base.isClosed()) || storage.isFreed();
     }
 
     /** Throws IllegalStateException naming {@code op} if this tensor was closed. */

@@ -130,7 +130,7 @@ public final class CpuBackend extends Backend {
             throw new OutOfMemoryError("cpu backend: cannot allocate " + n * dtype.byteSize() + " bytes for "
                     + dtype + Shape.str(shape));
         }
-        return new Tensor(this, dtype, shape, new NativeStorage(p));
+        return new Tensor(this, dtype, shape, new NativeStorage(p, n * dtype.byteSize()));
     }
 
     private Tensor allocateZeroed(DType dtype, int[] shape) {

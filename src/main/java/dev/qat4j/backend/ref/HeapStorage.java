@@ -14,4 +14,20 @@ final class HeapStorage implements Storage {
     public void free() {
         // Nothing to free early: the array becomes garbage once the tensor is unreachable.
     }
+
+    @Override
+    public long capacityBytes() {
+        if (array instanceof float[] f) {
+            return 4L * f.length;
+        }
+        if (array instanceof int[] i) {
+            return 4L * i.length;
+        }
+        return ((byte[]) array).length;
+    }
+
+    @Override
+    public boolean isFreed() {
+        return false;
+    }
 }
