@@ -1,0 +1,95 @@
+package dev.qat4j.train;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.SgdParams;
+import dev.qat4j.nn.Parameter;
+import dev.qat4j.tensor.DType;
+import dev.qat4j.tensor.Tensor;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * SGD with momentum (optionally Nesterov) and weight decay, as torch.optim.SGD, over a model's parameters, plus the
+ * seed's mPACT penalty {@code λ Σ α²} (its gradient 2λα is added to each α's gradient before the update).
+ * Weight decay hits every parameter as in the seed, or only conv/linear weights and biases when
+ * {@code decayNormAndAlpha} is false. Momentum buffers live on the parameters' backend and are created at the first
+ * step (zeros: torch's first step, buf = g, is the same thing with dampening 0).
+ */
+public final class Optimizer implements AutoCloseable {
+    private final List<Parameter> params;
+    private final float momentum;
+    private final float weightDecay;
+    private final boolean nesterov;
+    private final boolean decayNormAndAlpha;
+    private final float alphaPenalty;
+    private final Map<Parameter, Tensor> buffers = new IdentityHashMap<>();
+
+    public Optimizer(List<Parameter> params, float momentum, float weightDecay, boolean nesterov,
+                     boolean decayNormAndAlpha, float alphaPenalty) {
+        if (!(alphaPenalty >= 0f) || !Float.isFinite(alphaPenalty)) {
+            throw new IllegalArgumentException("optimizer: α penalty must be finite and >= 0, got " + alphaPenalty);
+        }
+        new SgdParams(0f, momentum, weightDecay, nesterov); // validates the rest with clear messages
+        this.params = List.copyOf(params);
+        this.momentum = momentum;
+        this.weightDecay = weightDecay;
+        this.nesterov = nesterov;
+        this.decayNormAndAlpha = decayNormAndAlpha;
+        this.alphaPenalty = alphaPenalty;
+    }
+
+    /** The seed's settings: momentum 0.9, weight decay 5e-4 on everything, α penalty 2e-4. */
+    public static Optimizer seedDefaults(List<Parameter> params) {
+        return new Optimizer(params, 0.9f, 5e-4f, false, true, 2e-4f);
+    }
+
+    /** λ Σ α² for the loss that is reported (the gradient is added in {@link #step}). */
+    public float alphaPenaltyLoss() {
+        double s = 0;
+        for (Parameter p : params) {
+            if (p.kind() == Parameter.Kind.ALPHA) {
+                float a = p.value().toFloatArray()[0];
+                s += (double) a * a;
+            }
+        }
+        return (float) (alphaPenalty * s);
+    }
+
+    /** One update with learning rate {@code lr}; parameters without a gradient (unused this step) are skipped. */
+    public void step(float lr) {
+        for (Parameter p : params) {
+            Tensor grad = p.grad();
+            if (grad == null) {
+                continue;
+            }
+            Backend b = p.value().backend();
+            if (p.kind() == Parameter.Kind.ALPHA && alphaPenalty > 0f) {
+                float a = p.value().toFloatArray()[0], g = grad.toFloatArray()[0];
+                p.setGrad(b.fromFloats(new float[] {g + 2f * alphaPenalty * a}, 1));
+                grad = p.grad();
+            }
+            boolean decays = decayNormAndAlpha || p.kind() == Parameter.Kind.WEIGHT || p.kind() == Parameter.Kind.BIAS;
+            Tensor buf = buffers.computeIfAbsent(p, k -> b.zeros(DType.FLOAT32, k.value().shape()));
+            b.sgdStep(p.value(), grad, buf, new SgdParams(lr, momentum, decays ? weightDecay : 0f, nesterov));
+        }
+    }
+
+    /** Momentum buffers by parameter name, for checkpoints. */
+    public Map<String, Tensor> momentumBuffers() {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        for (Parameter p : params) {
+            Tensor t = buffers.get(p);
+            if (t != null) {
+                out.put(p.name(), t);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        buffers.values().forEach(Tensor::close);
+        buffers.clear();
+    }
+}
