@@ -1,0 +1,128 @@
+package dev.qat4j.checkpoint;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.Parameter;
+import dev.qat4j.tensor.Shape;
+import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A model's state as a {@link Checkpoint} and back: every parameter ({@link QuantModel#parameters()}: weights,
+ * biases, BN γ/β, the α of PACT/mPACT) and every buffer ({@link QuantModel#buffers()}: BN running statistics),
+ * each under its own name ({@code s1.b1.conv.weight}, {@code s1.b1.bn.running_mean}), in the model's order.
+ * Gradients are not saved; optimizer state (momentum) belongs to the trainer's own checkpoint entries.
+ */
+public final class ModelState {
+    /** The metadata key under which {@link #save} stores {@link dev.qat4j.models.BitWidths#toYaml()}. */
+    public static final String BITS_KEY = "bits";
+
+    private ModelState() {
+    }
+
+    /**
+     * A checkpoint of {@code m} named {@link QuantModel#name()}: {@code meta} (in its order), then
+     * {@value #BITS_KEY} = the bit widths as YAML when {@link QuantModel#bits()} is not null, and a copy of every
+     * parameter and buffer. A {@code meta} key {@value #BITS_KEY} is refused when the model has bit widths.
+     */
+    public static Checkpoint save(QuantModel m, Map<String, String> meta) {
+        Objects.requireNonNull(m, "model");
+        Checkpoint.Builder b = Checkpoint.builder(m.name());
+        if (meta != null) {
+            if (m.bits() != null && meta.containsKey(BITS_KEY)) {
+                throw new IllegalArgumentException("metadata key '" + BITS_KEY + "' is reserved for the bit widths of "
+                    + m.name());
+            }
+            b.meta(meta);
+        }
+        if (m.bits() != null) {
+            b.meta(BITS_KEY, m.bits().toYaml());
+        }
+        for (Parameter p : state(m).values()) {
+            b.add(p.name(), p.value());
+        }
+        return b.build();
+    }
+
+    /**
+     * Copies the checkpoint's values into {@code m}'s parameters and buffers, each onto the backend it lives on
+     * now ({@code parameter.setValue(backend.fromFloats(...))}). Everything is checked first, and every problem
+     * is reported in one {@link IllegalArgumentException}: another model name, a tensor of the model missing from
+     * the checkpoint, a checkpoint tensor the model does not have, a dtype or shape mismatch. When it throws, the
+     * model is unchanged.
+     */
+    public static void load(QuantModel m, Checkpoint c) {
+        Objects.requireNonNull(m, "model");
+        Objects.requireNonNull(c, "checkpoint");
+        if (!m.name().equals(c.model())) {
+            throw new IllegalArgumentException("checkpoint is of model '" + c.model() + "', not '" + m.name() + "'");
+        }
+        Map<String, Parameter> state = state(m);
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : state.entrySet()) {
+            Tensor v = e.getValue().value();
+            Checkpoint.TensorData t = c.tensor(e.getKey());
+            if (t == null) {
+                problems.add("tensor '" + e.getKey() + "' (" + v.dtype() + Shape.str(v.shape())
+                    + ") is missing from the checkpoint");
+            } else if (t.dtype() != v.dtype() || !Arrays.equals(t.shape(), v.shape())) {
+                problems.add("tensor '" + e.getKey() + "' is " + t.dtype() + Shape.str(t.shape())
+                    + " in the checkpoint but " + v.dtype() + Shape.str(v.shape()) + " in the model");
+            }
+        }
+        for (String name : c.tensors().keySet()) {
+            if (!state.containsKey(name)) {
+                problems.add("checkpoint tensor '" + name + "' (" + c.tensor(name) + ") is not in model '"
+                    + m.name() + "'");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("cannot load checkpoint of '" + c.model() + "' into the model: "
+                + (problems.size() == 1 ? problems.get(0) : problems.size() + " problems:\n  - "
+                + String.join("\n  - ", problems)));
+        }
+        // make every new tensor before replacing any, so a failing backend leaves the model as it was; copies are
+        // handed over so that no backend can ever alias the checkpoint's arrays
+        List<Tensor> fresh = new ArrayList<>(state.size());
+        try {
+            for (Map.Entry<String, Parameter> e : state.entrySet()) {
+                Backend be = e.getValue().value().backend();
+                Checkpoint.TensorData t = c.tensor(e.getKey());
+                int[] shape = t.shape();
+                fresh.add(switch (t.dtype()) {
+                    case FLOAT32 -> be.fromFloats(t.floats(), shape);
+                    case INT8, UINT8 -> be.fromBytes(t.bytes(), t.dtype(), shape);
+                    case INT32 -> be.fromInts(t.ints(), shape);
+                });
+            }
+        } catch (RuntimeException | Error e) {
+            for (Tensor t : fresh) {
+                t.close();
+            }
+            throw e;
+        }
+        int i = 0;
+        for (Parameter p : state.values()) {
+            p.setValue(fresh.get(i++));
+        }
+    }
+
+    /** Parameters then buffers by name; a model with two tensors of one name cannot be checkpointed. */
+    private static Map<String, Parameter> state(QuantModel m) {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        List<Parameter> all = new ArrayList<>(m.parameters());
+        all.addAll(m.buffers());
+        for (Parameter p : all) {
+            if (out.put(p.name(), p) != null) {
+                throw new IllegalArgumentException("model '" + m.name() + "' has two tensors named '" + p.name()
+                    + "': names must be unique to checkpoint it");
+            }
+        }
+        return out;
+    }
+}
