@@ -288,6 +288,17 @@ public final class BitWidths {
     }
 
     /**
+     * Bit widths from YAML text as {@link #toYaml()} writes it (a checkpoint keeps them so); {@code where} names the
+     * source in error messages.
+     */
+    public static BitWidths fromYaml(String yaml, String model, String where) {
+        if (yaml == null) {
+            throw new IllegalArgumentException(where + ": no bit widths");
+        }
+        return BitWidthsFile.fromYaml(yaml, model, where);
+    }
+
+    /**
      * A preset name of {@code model} if it is one, else a path to a bit-width file. A string that is neither a
      * preset nor an existing file nor a name ending in .yaml/.yml/.json is refused, listing the presets.
      */

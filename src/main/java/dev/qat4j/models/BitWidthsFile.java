@@ -96,6 +96,20 @@ final class BitWidthsFile {
         }
     }
 
+    /** Bit widths from YAML text (as {@link BitWidths#toYaml()} writes it), e.g. a checkpoint's metadata. */
+    static BitWidths fromYaml(String yaml, String model, String where) {
+        BitLayout layout = BitLayout.of(model);
+        byte[] bytes = yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (bytes.length > MAX_BYTES) {
+            throw tooLarge(where, bytes.length + " bytes");
+        }
+        try {
+            return interpret(parse(bytes, "YAML", where), layout);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+        }
+    }
+
     private static byte[] read(Path file, String where) {
         if (Files.isDirectory(file)) {
             throw new IllegalArgumentException(where + " is a directory, not a file");

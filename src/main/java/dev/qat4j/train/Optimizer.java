@@ -87,6 +87,20 @@ public final class Optimizer implements AutoCloseable {
         return out;
     }
 
+    /** Restores the momentum buffer of the parameter named {@code name} (from a checkpoint). */
+    public void setMomentum(String name, float[] values) {
+        Parameter p = params.stream().filter(q -> q.name().equals(name)).findFirst().orElseThrow(
+                () -> new IllegalArgumentException("optimizer: no parameter named '" + name + "'"));
+        if (values.length != p.numel()) {
+            throw new IllegalArgumentException("optimizer: momentum of '" + name + "' has " + values.length
+                    + " values, the parameter " + p.numel());
+        }
+        Tensor old = buffers.put(p, p.value().backend().fromFloats(values, p.value().shape()));
+        if (old != null) {
+            old.close();
+        }
+    }
+
     @Override
     public void close() {
         buffers.values().forEach(Tensor::close);

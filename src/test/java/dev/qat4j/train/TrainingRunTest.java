@@ -1,0 +1,106 @@
+package dev.qat4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.cpu.CpuBackend;
+import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.data.Cifar10;
+import dev.qat4j.data.Dataset;
+import dev.qat4j.data.Split;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.Parameter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Train, save, load, resume and evaluate on real CIFAR-10 images, end to end. */
+class TrainingRunTest {
+    private static Dataset train;
+    private static Dataset test;
+
+    @BeforeAll
+    static void load() {
+        Path a = TrainerTest.archive();
+        Assumptions.assumeTrue(a != null, "no CIFAR-10: set QAT4J_DATA to cifar-10-binary.tar.gz");
+        train = Cifar10.load(a, Split.TRAIN).take(1000);
+        test = Cifar10.load(a, Split.TEST).take(500);
+    }
+
+    private static List<float[]> weights(QuantModel m) {
+        List<float[]> w = new ArrayList<>();
+        for (Parameter p : m.parameters()) {
+            w.add(p.value().toFloatArray());
+        }
+        return w;
+    }
+
+    @Test
+    void resumingGivesTheUninterruptedRunAndCheckpointsEvaluateAsRecorded(@TempDir Path dir) throws Exception {
+        Backend cpu = CpuBackend.get();
+        TrainConfig three = new TrainConfig(3, 50, 0.05f, 0f, 0, 0.9f, 5e-4f, false, true, 2e-4f, 0f, true, 9);
+        List<String> log = new ArrayList<>();
+        List<float[]> straight;
+        TrainingRun.Result full;
+        try (QuantModel m = TrainerTest.smallNet(cpu, 4)) {
+            full = TrainingRun.run(m, cpu, three, train, test, dir.resolve("full"), false, null, log::add);
+            straight = weights(m);
+        }
+        assertEquals(3, Files.readAllLines(full.metrics()).size(), "one metrics line per epoch");
+        // The same run cut after epoch 2 (a 3-epoch schedule stopped early), then resumed from last.qck.
+        Path cut = dir.resolve("cut");
+        try (QuantModel m = TrainerTest.smallNet(cpu, 4)) {
+            try (Trainer t = new Trainer(m, cpu, three)) {
+                for (int e = 0; e < 2; e++) {
+                    t.trainEpoch(train, e, null);
+                }
+                java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
+                meta.put("epochs_done", "2");
+                meta.put("best_accuracy", "0");
+                meta.put("best_epoch", "0");
+                Files.createDirectories(cut);
+                RunCheckpoint.write(cut.resolve(TrainingRun.LAST), m, t.optimizer(), meta);
+            }
+        }
+        try (QuantModel m = TrainerTest.smallNet(cpu, 77)) { // other initial weights: all must come from the file
+            TrainingRun.Result resumed = TrainingRun.run(m, cpu, three, train, test, cut, true, null, log::add);
+            assertEquals(1, resumed.epochs().size(), "only epoch 3 is left");
+            assertEquals(3, resumed.epochs().get(0).epoch());
+            List<float[]> after = weights(m);
+            for (int i = 0; i < after.size(); i++) {
+                float[] a = straight.get(i), b = after.get(i);
+                for (int j = 0; j < a.length; j++) {
+                    // Float reductions run in thread order that may vary (α's gradient sum): ~1e-6 differences,
+                    // where a resume that lost the momentum or the epoch would differ by percent.
+                    assertEquals(a[j], b[j], 1e-4f * (1 + Math.abs(a[j])), "parameter " + i + "[" + j + "]");
+                }
+            }
+        }
+        assertTrue(log.stream().anyMatch(l -> l.startsWith("resumed from")), log.toString());
+
+        // best.qck evaluates to the accuracy recorded for its epoch, in a fresh model.
+        try (QuantModel m = TrainerTest.smallNet(cpu, 5)) {
+            RunCheckpoint.restore(CheckpointIO.read(full.bestCheckpoint()), m, null);
+            double acc = Trainer.evaluate(m, cpu, test, 100).accuracy();
+            assertEquals(full.bestAccuracy(), acc, 0.0, "best checkpoint of epoch " + full.bestEpoch());
+            assertTrue(acc > 0.15, "above chance after 3 short epochs: " + acc);
+        }
+    }
+
+    @Test
+    void resumeWithoutACheckpointIsAClearError(@TempDir Path dir) {
+        Backend cpu = CpuBackend.get();
+        try (QuantModel m = TrainerTest.smallNet(cpu, 1)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainingRun.run(m, cpu,
+                    TrainConfig.seedDefaults(1, 0.1f, 1), train, test, dir, true, null, s -> { }));
+            assertTrue(e.getMessage().contains("last.qck"), e.getMessage());
+        }
+    }
+}
