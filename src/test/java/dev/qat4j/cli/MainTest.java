@@ -64,4 +64,41 @@ class MainTest {
         assertEquals(2, Main.run("summary", "--model", "toynet", "--bits", "cfg9"));
         assertEquals(2, Main.run("summary", "--model", "vgg16"));
     }
+
+    /** train -> files in --out -> eval of the best checkpoint gives the accuracy train recorded; --json parses. */
+    @Test
+    void trainThenEvalOnRealCifar(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path archive = dev.qat4j.TestData.cifar10();
+        org.junit.jupiter.api.Assumptions.assumeTrue(archive != null, "no CIFAR-10: set QAT4J_DATA");
+        int[] exit = new int[1];
+        String out = capture(exit, "train", "--model", "toynet", "--bits", "cfg3", "--epochs", "1", "--batch-size", "32",
+                "--limit-train", "128", "--limit-test", "64", "--data", archive.toString(), "--out", dir.toString(),
+                "--json");
+        assertEquals(0, exit[0], out);
+        com.fasterxml.jackson.databind.JsonNode train = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out);
+        for (String f : new String[] {"best.qck", "last.qck", "metrics.jsonl", "curves.png"}) {
+            assertTrue(java.nio.file.Files.size(dir.resolve(f)) > 0, f + " written");
+        }
+        assertEquals(dir.resolve("best.qck").toString(), train.get("best_checkpoint").asText());
+        out = capture(exit, "eval", "--checkpoint", dir.resolve("best.qck").toString(), "--limit-test", "64",
+                "--data", archive.toString(), "--json");
+        assertEquals(0, exit[0], out);
+        com.fasterxml.jackson.databind.JsonNode eval = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out);
+        assertEquals(64, eval.get("images").asInt());
+        assertEquals(train.get("best_accuracy").asDouble(), eval.get("accuracy").asDouble(), 0.0,
+                "the saved model evaluates exactly as during training");
+        assertEquals(10, eval.get("confusion_matrix").size());
+    }
+
+    @Test
+    void trainAndEvalRefuseBadInputWithExitCode2(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        assertEquals(2, Main.run("train", "--data", dir.resolve("nothing-here").toString(), "--epochs", "1"));
+        java.nio.file.Path junk = dir.resolve("junk.qck");
+        java.nio.file.Files.writeString(junk, "not a checkpoint");
+        java.nio.file.Path archive = dev.qat4j.TestData.cifar10();
+        org.junit.jupiter.api.Assumptions.assumeTrue(archive != null, "no CIFAR-10: set QAT4J_DATA");
+        assertEquals(2, Main.run("eval", "--checkpoint", junk.toString(), "--data", archive.toString()));
+        assertEquals(2, Main.run("train", "--model", "vgg", "--data", archive.toString(), "--epochs", "1"));
+    }
 }

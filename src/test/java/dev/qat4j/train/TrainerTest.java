@@ -37,14 +37,7 @@ class TrainerTest {
     private static Dataset test;
 
     static Path archive() {
-        List<Path> candidates = new ArrayList<>();
-        String env = System.getenv("QAT4J_DATA");
-        if (env != null && !env.isBlank()) {
-            candidates.add(Path.of(env));
-        }
-        candidates.add(Path.of("/work/shared/datasets/cifar10", Cifar10.ARCHIVE));
-        candidates.add(Path.of("..", "shared", "datasets", "cifar10", Cifar10.ARCHIVE));
-        return candidates.stream().filter(Files::exists).findFirst().orElse(null);
+        return dev.qat4j.TestData.cifar10();
     }
 
     @BeforeAll
