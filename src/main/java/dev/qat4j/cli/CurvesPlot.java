@@ -48,7 +48,16 @@ final class CurvesPlot {
         acc.addSeries(trainAcc);
         acc.addSeries(testAcc);
         XYPlot accPlot = ChartFactory.createXYLineChart(null, "epoch", "accuracy %", acc).getXYPlot();
-        CombinedDomainXYPlot plot = new CombinedDomainXYPlot(new NumberAxis("epoch"));
+        for (XYPlot p : new XYPlot[] {lossPlot, accPlot}) {
+            // Points as well as lines: a one-epoch run is a single point, which a bare line chart would not draw.
+            ((org.jfree.chart.renderer.xy.XYLineAndShapeRenderer) p.getRenderer()).setDefaultShapesVisible(true);
+            p.setBackgroundPaint(java.awt.Color.WHITE);
+            p.setDomainGridlinePaint(java.awt.Color.LIGHT_GRAY);
+            p.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
+        }
+        NumberAxis epochAxis = new NumberAxis("epoch");
+        epochAxis.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+        CombinedDomainXYPlot plot = new CombinedDomainXYPlot(epochAxis);
         plot.add(lossPlot, 1);
         plot.add(accPlot, 1);
         JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
