@@ -19,6 +19,9 @@ final class Summary implements Callable<Integer> {
     @Option(names = "--bits", description = "a bit-width preset (e.g. cfg1, fp32) or a YAML/JSON file; default fp32")
     String bits = "fp32";
 
+    @Option(names = "--json", description = "print the table and totals as one JSON object on stdout")
+    boolean json;
+
     @Override
     public Integer call() {
         QuantModel m;
@@ -29,6 +32,27 @@ final class Summary implements Callable<Integer> {
             return 2;
         }
         try (m) {
+            if (json) {
+                com.fasterxml.jackson.databind.ObjectMapper om = new com.fasterxml.jackson.databind.ObjectMapper();
+                com.fasterxml.jackson.databind.node.ObjectNode o = om.createObjectNode();
+                o.put("model", model).put("bits", bits).put("params", m.paramCount()).put("madds", m.maddCount());
+                o.putPOJO("abit", m.bits().abit());
+                o.putPOJO("wbit", m.bits().wbit());
+                com.fasterxml.jackson.databind.node.ArrayNode layers = o.putArray("layers");
+                for (LayerInfo r : m.summary()) {
+                    com.fasterxml.jackson.databind.node.ObjectNode l = layers.addObject();
+                    l.put("name", r.name()).put("type", r.type()).put("params", r.params()).put("madds", r.madds());
+                    l.putPOJO("output", r.outShape());
+                    if (r.weightBits() != 0) {
+                        l.put("weight_bits", r.weightBits());
+                    }
+                    if (r.activationBits() != 0) {
+                        l.put("activation_bits", r.activationBits());
+                    }
+                }
+                System.out.println(o);
+                return 0;
+            }
             String fmt = "%-28s %-26s %-16s %12s %14s %5s %5s%n";
             System.out.printf(fmt, "layer", "type", "output", "params", "MADDs", "w", "a");
             long params = 0, madds = 0;

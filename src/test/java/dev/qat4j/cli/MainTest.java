@@ -60,6 +60,22 @@ class MainTest {
     }
 
     @Test
+    void summaryJsonHasTheTotalsAndEveryLayer() throws Exception {
+        int[] exit = new int[1];
+        String out = capture(exit, "summary", "--model", "resnet20", "--bits", "int4", "--json");
+        assertEquals(0, exit[0], out);
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out);
+        assertEquals(272_474, j.get("params").asLong());
+        assertEquals(41_214_656, j.get("madds").asLong());
+        long sum = 0;
+        for (com.fasterxml.jackson.databind.JsonNode l : j.get("layers")) {
+            sum += l.get("params").asLong();
+        }
+        assertEquals(272_474, sum, "the layers add up to the total");
+        assertEquals(4, j.get("wbit").get(0).asInt());
+    }
+
+    @Test
     void summaryRefusesUnknownPresetsWithExitCode2() {
         assertEquals(2, Main.run("summary", "--model", "toynet", "--bits", "cfg9"));
         assertEquals(2, Main.run("summary", "--model", "vgg16"));
