@@ -123,9 +123,9 @@ final class BitLayout {
      * (w11, mPACT abit[12]); pool; mPACT(abit[12]); FC 512-&gt;10 (w12).
      */
     private static BitLayout toynet() {
-        int[] widths = {16, 32, 32, 64};
-        int[] layers = {1, 3, 3, 3};
-        int[] strides = {1, 2, 1, 2};
+        int[] widths = Models.TOYNET_WIDTHS;
+        int[] layers = Models.TOYNET_DEPTHS;
+        int[] strides = Models.TOYNET_STRIDES;
         List<Block> blocks = new ArrayList<>();
         int cin = 16;
         for (int s = 0; s < widths.length; s++) {
@@ -183,8 +183,7 @@ final class BitLayout {
      * avg_pool(4); DoReFa Q(abit[19]); FC 1280-&gt;10 (w19). abit[18] is the last block's output.
      */
     private static BitLayout mobilenetv2() {
-        int[][] cfg = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
-            {6, 320, 1, 1}};
+        int[][] cfg = Models.MBV2_CFG;
         List<Block> blocks = new ArrayList<>();
         int cin = 32;
         for (int s = 0; s < cfg.length; s++) {

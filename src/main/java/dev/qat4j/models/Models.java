@@ -85,6 +85,11 @@ public final class Models {
 
     // ---------------------------------------------------------------- ToyNet
 
+    /** ToyNet's stages (width, blocks, first stride); BitLayout describes the bit-width indices from the same table. */
+    static final int[] TOYNET_WIDTHS = {16, 32, 32, 64};
+    static final int[] TOYNET_DEPTHS = {1, 3, 3, 3};
+    static final int[] TOYNET_STRIDES = {1, 2, 1, 2};
+
     /**
      * ToyNet: input DoReFa Q(abit[0]) -> stem ConvNorm 3->16 (w[0], a[1]) -> 10 ConvNeXt-style blocks (block i:
      * ain = abit[i], aout = abit[i+1], w = wbit[i]) -> header ConvNorm 64->512 1x1 (w[11], a[12]) -> adaptive
@@ -96,14 +101,13 @@ public final class Models {
         layers.add(c.dorefa("input_q", a[0]));
         layers.add(new ConvNorm("stem", c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]), c.bn("stem.bn", 16),
                 c.mpact("stem.q", a[1], 6f)));
-        int[] widths = {16, 32, 32, 64}, strides = {1, 2, 1, 2}, depth = {1, 3, 3, 3};
         int cin = 16, block = 1;
-        for (int s = 0; s < 4; s++) {
-            for (int j = 0; j < depth[s]; j++) {
-                int stride = j == 0 ? strides[s] : 1;
-                layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, widths[s], stride, a[block], a[block + 1],
-                        w[block]));
-                cin = widths[s];
+        for (int s = 0; s < TOYNET_WIDTHS.length; s++) {
+            for (int j = 0; j < TOYNET_DEPTHS[s]; j++) {
+                int stride = j == 0 ? TOYNET_STRIDES[s] : 1;
+                layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, TOYNET_WIDTHS[s], stride, a[block],
+                        a[block + 1], w[block]));
+                cin = TOYNET_WIDTHS[s];
                 block++;
             }
         }
@@ -142,8 +146,8 @@ public final class Models {
 
     // ---------------------------------------------------------------- MobileNetV2
 
-    /** (expansion, out channels, blocks, first stride) per stage: kuangliu's CIFAR MobileNetV2. */
-    private static final int[][] MBV2_CFG = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1},
+    /** (expansion, out channels, blocks, first stride) per stage: kuangliu's CIFAR MobileNetV2 (BitLayout uses it too). */
+    static final int[][] MBV2_CFG = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1},
         {6, 160, 3, 2}, {6, 320, 1, 1}};
 
     /**
