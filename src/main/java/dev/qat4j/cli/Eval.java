@@ -9,7 +9,6 @@ import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
-import dev.qat4j.data.DataLocator;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
@@ -42,6 +41,8 @@ final class Eval implements Callable<Integer> {
     int batchSize;
     @Option(names = "--backend", description = "ref or cpu")
     String backend;
+    @Option(names = "--download", description = "fetch the official CIFAR-10 archive (MD5 checked) if it is not found")
+    boolean download;
     @Option(names = "--json", description = "print the result as one JSON object on stdout")
     boolean json;
 
@@ -53,7 +54,7 @@ final class Eval implements Callable<Integer> {
         try {
             b = backend != null ? Backends.byName(backend) : Backends.get();
             c = CheckpointIO.read(checkpoint);
-            test = Cifar10.load(DataLocator.resolve(data), Split.TEST);
+            test = Cifar10.load(DataOption.locate(data, download), Split.TEST);
             if (limitTest != null) {
                 test = test.take(limitTest);
             }

@@ -7,7 +7,6 @@ import dev.qat4j.backend.Backends;
 import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
-import dev.qat4j.data.DataLocator;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
@@ -80,6 +79,8 @@ final class Train implements Callable<Integer> {
     Path init;
     @Option(names = "--resume", description = "continue the run in --out from its last.qck")
     boolean resume;
+    @Option(names = "--download", description = "fetch the official CIFAR-10 archive (MD5 checked) if it is not found")
+    boolean download;
     @Option(names = "--json", description = "print the result as one JSON object on stdout")
     boolean json;
 
@@ -97,7 +98,7 @@ final class Train implements Callable<Integer> {
             }
             cfg = new TrainConfig(epochs, batchSize, lr, etaMin, warmup, momentum, weightDecay, nesterov,
                     !noDecayNormAlpha, alphaPenalty, labelSmoothing, !noAugment, seed);
-            Path dataPath = DataLocator.resolve(data);
+            Path dataPath = DataOption.locate(data, download);
             train = Cifar10.load(dataPath, Split.TRAIN);
             test = Cifar10.load(dataPath, Split.TEST);
             if (limitTrain != null) {

@@ -52,6 +52,6 @@ public final class DataLocator {
                 + "  2. the environment variable " + ENV + "=PATH" + (envValue == null || envValue.isBlank()
                         ? " (not set)" : " (now " + envValue.trim() + ")") + "\n"
                 + "  3. put it in the default location " + defaultPath + "\n"
-                + "or add --download to fetch it into the default location (when available).");
+                + "or add --download to fetch the official archive (MD5 checked) into the --data folder or the default location.");
     }
 }
