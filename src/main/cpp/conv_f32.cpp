@@ -1,8 +1,9 @@
 // Float convolution and linear layers of the cpu backend.
-// Variants: im2col over the whole batch + one OpenBLAS sgemm per group (dense and grouped convs), and direct
+// Variants: im2col per image + our small-M sgemm (sgemm_f32.cpp) per group for dense and grouped convs (OpenBLAS
+// for the weight gradient's long reductions), and direct
 // loops for depthwise convs (one input channel per group), where an im2col GEMM would have M = 1.
-// The im2col layout is col[k][b*P + p] with k = (ic*kh + ky)*kw + kx and P = oh*ow, so a single GEMM covers the
-// batch; results are then reordered to NCHW.
+// The im2col layout is col[k][b*P + p] with k = (ic*kh + ky)*kw + kx and P = oh*ow; the convs below build it one
+// image at a time, so a GEMM writes straight into NCHW.
 #include "qat4j_kernels.h"
 #include <cblas.h>
 #include <omp.h>
@@ -80,19 +81,6 @@ void col2im(const float* col, float* dx, const ConvGeom& g, int group) {
             }
         }
     }
-}
-
-// [co][b*P + p] <-> [b][co][p]
-void cp_to_nchw(const float* t, float* y, int n, int co, int64_t P) {
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < co; c++) memcpy(y + ((int64_t)b * co + c) * P, t + (int64_t)c * n * P + (int64_t)b * P, sizeof(float) * P);
-}
-
-void nchw_to_cp(const float* y, float* t, int n, int co, int64_t P) {
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < co; c++) memcpy(t + (int64_t)c * n * P + (int64_t)b * P, y + ((int64_t)b * co + c) * P, sizeof(float) * P);
 }
 
 void depthwise_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {
@@ -176,10 +164,11 @@ void depthwise_bwd_weight(const float* dy, const float* x, float* dw, const Conv
 
 }  // namespace
 
-// Threads split the batch: each takes a contiguous range of images, builds its own im2col panel and calls a
-// single-threaded sgemm on it. One threading model (OpenMP) for the whole op: OpenBLAS's own pool, spinning
-// beside OpenMP's on a 2-core machine, made convolutions 10x slower. The helpers above hold `omp parallel`
-// loops that run serially here (nested parallelism is off).
+// Threads split the batch: each takes a contiguous range of images and, image by image, builds a K x P im2col
+// panel (small enough to stay in L2) and multiplies it straight into that image's NCHW output. No batch-sized
+// buffers, no reorder pass: the panel is the only temporary. One threading model (OpenMP) for the whole op:
+// OpenBLAS's own pool, spinning beside OpenMP's on a 2-core machine, made convolutions 10x slower. The helpers
+// above hold `omp parallel` loops that run serially here (nested parallelism is off).
 static int batch_chunks(int n) {
     const int t = omp_get_max_threads();
     return n < t ? (n > 0 ? n : 1) : t;
@@ -192,9 +181,9 @@ struct BatchChunk {
         : b0((int)((int64_t)n * t / chunks)), nb((int)((int64_t)n * (t + 1) / chunks) - (int)((int64_t)n * t / chunks)) {}
 };
 
-static ConvGeom chunk_geom(const ConvGeom& g, int images) {
+static ConvGeom one_image(const ConvGeom& g) {
     ConvGeom c = g;
-    c.n = images;
+    c.n = 1;
     return c;
 }
 
@@ -207,32 +196,27 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
     }
     const int64_t K = g.k(), P = g.p();
     const int cog = g.cog(), chunks = batch_chunks(n);
+    const ConvGeom g1 = one_image(g);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
-        const int b0 = ch.b0, nb = ch.nb;
-        if (nb == 0) continue;
-        const ConvGeom gc = chunk_geom(g, nb);
-        const int64_t NP = (int64_t)nb * P;
-        float* col = alloc_floats(K * NP);
-        float* tb = alloc_floats((int64_t)co * NP);
-        const float* xc = x + (int64_t)b0 * c * h * w;
-        for (int grp = 0; grp < groups; grp++) {
-            im2col(xc, col, gc, grp);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cog, (int)NP, (int)K, 1.0f,
-                        wt + (int64_t)grp * cog * K, (int)K, col, (int)NP, 0.0f, tb + (int64_t)grp * cog * NP, (int)NP);
-        }
-        float* yc = y + (int64_t)b0 * co * P;
-        cp_to_nchw(tb, yc, nb, co, P);
-        if (bias) {
-            for (int b = 0; b < nb; b++)
+        float* col = alloc_floats(K * P);
+        for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
+            const float* xb = x + (int64_t)b * c * h * w;
+            float* yb = y + (int64_t)b * co * P;
+            for (int grp = 0; grp < groups; grp++) {
+                im2col(xb, col, g1, grp);
+                qat4j_sgemm_nn_f32(cog, P, K, wt + (int64_t)grp * cog * K, K, col, P, yb + (int64_t)grp * cog * P, P,
+                                   QAT4J_ISA_AUTO);
+            }
+            if (bias) {
                 for (int oc = 0; oc < co; oc++) {
-                    float* o = yc + ((int64_t)b * co + oc) * P;
+                    float* o = yb + (int64_t)oc * P;
                     for (int64_t i = 0; i < P; i++) o[i] += bias[oc];
                 }
+            }
         }
         free(col);
-        free(tb);
     }
 }
 
@@ -245,26 +229,28 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
     }
     const int64_t K = g.k(), P = g.p();
     const int cog = g.cog(), chunks = batch_chunks(n);
+    const ConvGeom g1 = one_image(g);
+    // W_g^T [K, cog] for every group, once: dcol[K, P] = W_g^T * dY_g[cog, P] is then a plain NN GEMM.
+    float* wT = alloc_floats(K * co);
+    for (int grp = 0; grp < groups; grp++)
+        for (int64_t k = 0; k < K; k++)
+            for (int o = 0; o < cog; o++) wT[(int64_t)grp * K * cog + k * cog + o] = wt[((int64_t)grp * cog + o) * K + k];
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
-        const int b0 = ch.b0, nb = ch.nb;
-        if (nb == 0) continue;
-        const ConvGeom gc = chunk_geom(g, nb);
-        const int64_t NP = (int64_t)nb * P;
-        float* tb = alloc_floats((int64_t)co * NP);
-        float* dcol = alloc_floats(K * NP);
-        float* dxc = dx + (int64_t)b0 * c * h * w;
-        nchw_to_cp(dy + (int64_t)b0 * co * P, tb, nb, co, P);
-        memset(dxc, 0, sizeof(float) * (int64_t)nb * c * h * w);
-        for (int grp = 0; grp < groups; grp++) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)NP, cog, 1.0f,
-                        wt + (int64_t)grp * cog * K, (int)K, tb + (int64_t)grp * cog * NP, (int)NP, 0.0f, dcol, (int)NP);
-            col2im(dcol, dxc, gc, grp);
+        float* dcol = alloc_floats(K * P);
+        for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
+            float* dxb = dx + (int64_t)b * c * h * w;
+            memset(dxb, 0, sizeof(float) * (int64_t)c * h * w);
+            for (int grp = 0; grp < groups; grp++) {
+                qat4j_sgemm_nn_f32(K, P, cog, wT + (int64_t)grp * K * cog, cog, dy + ((int64_t)b * co + (int64_t)grp * cog) * P,
+                                   P, dcol, P, QAT4J_ISA_AUTO);
+                col2im(dcol, dxb, g1, grp);
+            }
         }
-        free(tb);
         free(dcol);
     }
+    free(wT);
 }
 
 extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
@@ -276,28 +262,24 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
     }
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
     const int cog = g.cog(), chunks = batch_chunks(n);
-    // One partial dW per chunk, summed afterwards in chunk order (deterministic for a given thread count).
+    const ConvGeom g1 = one_image(g);
+    // One partial dW per chunk, accumulated image by image, summed afterwards in chunk order (deterministic for a
+    // given thread count).
     float* partial = alloc_floats(wlen * chunks);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
-        const int b0 = ch.b0, nb = ch.nb;
         float* pw_t = partial + wlen * t;
-        if (nb == 0) {
-            memset(pw_t, 0, sizeof(float) * wlen);
-            continue;
+        memset(pw_t, 0, sizeof(float) * wlen);
+        float* col = alloc_floats(K * P);
+        for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
+            for (int grp = 0; grp < groups; grp++) {
+                im2col(x + (int64_t)b * c * h * w, col, g1, grp);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)P, 1.0f,
+                            dy + ((int64_t)b * co + (int64_t)grp * cog) * P, (int)P, col, (int)P, 1.0f,
+                            pw_t + (int64_t)grp * cog * K, (int)K);
+            }
         }
-        const ConvGeom gc = chunk_geom(g, nb);
-        const int64_t NP = (int64_t)nb * P;
-        float* tb = alloc_floats((int64_t)co * NP);
-        float* col = alloc_floats(K * NP);
-        nchw_to_cp(dy + (int64_t)b0 * co * P, tb, nb, co, P);
-        for (int grp = 0; grp < groups; grp++) {
-            im2col(x + (int64_t)b0 * c * h * w, col, gc, grp);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)NP, 1.0f,
-                        tb + (int64_t)grp * cog * NP, (int)NP, col, (int)NP, 0.0f, pw_t + (int64_t)grp * cog * K, (int)K);
-        }
-        free(tb);
         free(col);
     }
     for (int64_t i = 0; i < wlen; i++) {

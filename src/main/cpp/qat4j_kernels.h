@@ -51,6 +51,10 @@ void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float*
 void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out);
 void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out);
 
+// C[M,N] = A[M,K] * B[K,N] (row-major, leading dimensions given), single-threaded; for the conv panels (sgemm_f32.cpp).
+void qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                        float* C, int64_t ldc, int isa);
+
 // ---------------------------------------------------------------- other float ops (ops_f32.cpp)
 void qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);
 void qat4j_bn_train_f32(const float* x, const float* gamma, const float* beta, float* running_mean,

@@ -19,7 +19,7 @@ import org.bytedeco.openblas.presets.openblas;
  */
 @Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
-        include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "conv_f32.cpp", "ops_f32.cpp",
+        include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "sgemm_f32.cpp", "conv_f32.cpp", "ops_f32.cpp",
             "gemm_s8.cpp", "int_ops.cpp"}))
 public final class NativeKernels {
     static {
