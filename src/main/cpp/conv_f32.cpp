@@ -188,7 +188,7 @@ static ConvGeom one_image(const ConvGeom& g) {
 }
 
 extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
-                                 int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+                                 int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
     if (g.depthwise()) {
         depthwise_fwd(x, wt, bias, y, g);
@@ -207,7 +207,7 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
             for (int grp = 0; grp < groups; grp++) {
                 im2col(xb, col, g1, grp);
                 qat4j_sgemm_nn_f32(cog, P, K, wt + (int64_t)grp * cog * K, K, col, P, yb + (int64_t)grp * cog * P, P,
-                                   QAT4J_ISA_AUTO);
+                                   isa);
             }
             if (bias) {
                 for (int oc = 0; oc < co; oc++) {
@@ -221,7 +221,7 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
 }
 
 extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
-                                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+                                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
     if (g.depthwise()) {
         depthwise_bwd_data(dy, wt, dx, g);
@@ -244,7 +244,7 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
             memset(dxb, 0, sizeof(float) * (int64_t)c * h * w);
             for (int grp = 0; grp < groups; grp++) {
                 qat4j_sgemm_nn_f32(K, P, cog, wT + (int64_t)grp * K * cog, cog, dy + ((int64_t)b * co + (int64_t)grp * cog) * P,
-                                   P, dcol, P, QAT4J_ISA_AUTO);
+                                   P, dcol, P, isa);
                 col2im(dcol, dxb, g1, grp);
             }
         }

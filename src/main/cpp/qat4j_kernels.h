@@ -40,10 +40,11 @@ void qat4j_act_quant_f32(const float* x, float* y, int64_t n, int kind, int bits
 // ---------------------------------------------------------------- float convolution and linear (conv_f32.cpp)
 // Geometry: x [n, c, h, w], weights [co, c/groups, kh, kw], y [n, co, oh, ow], oh = (h + 2ph - kh)/sh + 1.
 // Float GEMMs run in OpenBLAS on im2col panels of the whole batch; depthwise convs run direct loops.
+// isa selects the sgemm variant (QAT4J_ISA_AUTO or a level <= qat4j_cpu_max_isa()).
 void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h, int w,
-                      int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+                      int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
-                               int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+                               int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
                                  int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
 // y [n, out] = x [n, in] * w[out, in]^T (+ bias); dx = dy * w; dw = dy^T * x.

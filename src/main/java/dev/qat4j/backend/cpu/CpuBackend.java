@@ -233,7 +233,7 @@ public final class CpuBackend extends Backend {
         Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
         if (y.numel() > 0) {
             NativeKernels.qat4j_conv2d_f32(fp(x), fp(w), fp(bias), fp(y), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
         }
         return y;
     }
@@ -244,7 +244,7 @@ public final class CpuBackend extends Backend {
         Tensor dx = dy.numel() > 0 ? allocate(DType.FLOAT32, xs) : allocateZeroed(DType.FLOAT32, xs);
         if (dy.numel() > 0) {
             NativeKernels.qat4j_conv2d_bwd_data_f32(fp(dy), fp(w), fp(dx), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
         }
         return dx;
     }
