@@ -61,10 +61,19 @@ public final class TrainingRun {
                     throw new IllegalArgumentException("--resume: no " + last + " to resume from");
                 }
                 Checkpoint c = CheckpointIO.read(last);
+                try {
+                    start = Integer.parseInt(c.metaString("epochs_done"));
+                    bestAcc = Double.parseDouble(c.metaString("best_accuracy"));
+                    bestEpoch = Integer.parseInt(c.metaString("best_epoch"));
+                } catch (NumberFormatException | NullPointerException e) {
+                    throw new IllegalArgumentException("--resume: " + last + " holds no training state (epochs_done, "
+                            + "best_accuracy, best_epoch); it was not written by a training run");
+                }
+                if (start > cfg.epochs()) {
+                    throw new IllegalArgumentException("--resume: " + last + " is after epoch " + start + ", beyond --epochs "
+                            + cfg.epochs());
+                }
                 RunCheckpoint.restore(c, model, trainer.optimizer());
-                start = Integer.parseInt(c.metaString("epochs_done"));
-                bestAcc = Double.parseDouble(c.metaString("best_accuracy"));
-                bestEpoch = Integer.parseInt(c.metaString("best_epoch"));
                 keepFirstLines(metrics, start);
                 log.accept("resumed from " + last + " after epoch " + start);
             } else {

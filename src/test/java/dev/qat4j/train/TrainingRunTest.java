@@ -103,4 +103,15 @@ class TrainingRunTest {
             assertTrue(e.getMessage().contains("last.qck"), e.getMessage());
         }
     }
+
+    @Test
+    void resumeFromACheckpointWithoutTrainingStateIsAClearError(@TempDir Path dir) throws Exception {
+        Backend cpu = CpuBackend.get();
+        try (QuantModel m = TrainerTest.smallNet(cpu, 1)) {
+            RunCheckpoint.write(dir.resolve(TrainingRun.LAST), m, null, java.util.Map.of());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainingRun.run(m, cpu,
+                    TrainConfig.seedDefaults(1, 0.1f, 1), train, test, dir, true, null, s -> { }));
+            assertTrue(e.getMessage().contains("no training state"), e.getMessage());
+        }
+    }
 }
