@@ -115,24 +115,14 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
     // Weight codes: tanh(w) / max|tanh(w)|, as RefKernels.weightCodes.
     int8_t* wc = (int8_t*)alloc_bytes(wlen);
     float* t = (float*)alloc_bytes(wlen * 4);
-    float m = 0.0f;
-    for (int64_t i = 0; i < wlen; i++) {
-        t[i] = (float)tanh((double)wt[i]);
-        const float a = fabsf(t[i]);
-        m = a > m ? a : m;
-    }
+    const float m = qat4j::tanh_and_max_abs(wt, wlen, t);
     float wstep;
     if (m == 0.0f) {
         memset(wc, 0, wlen);
-        wstep = wbits == 1 ? 0.0f : (wbits == 2 ? 1.0f : 1.0f / (float)qat4j::weight_max_code(wbits));
+        wstep = qat4j::weight_step(wbits, 0.0f);
     } else {
-        double s = 0.0;
-        for (int64_t i = 0; i < wlen; i++) {
-            const float wn = t[i] / m;
-            wc[i] = (int8_t)(int)qat4j::weight_code(wn, wbits);
-            s += fabsf(wn);
-        }
-        wstep = wbits == 1 ? (float)(s / wlen) : (wbits == 2 ? 1.0f : 1.0f / (float)qat4j::weight_max_code(wbits));
+        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)(int)qat4j::weight_code(t[i] / m, wbits);
+        wstep = qat4j::weight_step(wbits, wbits == 1 ? qat4j::mean_abs_normalized(t, wlen, m) : 0.0f);
     }
     free(t);
     int32_t* acc = (int32_t*)alloc_bytes(ylen * 4);

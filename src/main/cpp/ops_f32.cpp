@@ -260,35 +260,18 @@ extern "C" float qat4j_act_quant_bwd_f32(const float* dy, const float* x, float*
     return (float)dalpha;
 }
 
-// max|tanh(w)| with tanh in double then rounded to float, as the Java reference ((float) Math.tanh(w)).
-static float max_abs_tanh(const float* w, int64_t len, float* t) {
-    float m = 0.0f;
-#pragma omp parallel for reduction(max : m) schedule(static) if (len > QAT4J_PAR_MIN)
-    for (int64_t i = 0; i < len; i++) {
-        t[i] = (float)tanh((double)w[i]);
-        const float a = fabsf(t[i]);
-        m = a > m ? a : m;
-    }
-    return m;
-}
-
 extern "C" void qat4j_weight_quant_f32(const float* w, float* wq, int64_t len, int bits) {
     if (bits == 32) {
         memcpy(wq, w, sizeof(float) * len);
         return;
     }
     // wq doubles as the tanh buffer: each element is read before it is overwritten.
-    const float m = max_abs_tanh(w, len, wq);
+    const float m = qat4j::tanh_and_max_abs(w, len, wq);
     if (m == 0.0f) {
         memset(wq, 0, sizeof(float) * len);
         return;
     }
-    float binary_scale = 0.0f;
-    if (bits == 1) {
-        double s = 0.0;  // sequential, as the reference's meanAbs: the same double sum
-        for (int64_t i = 0; i < len; i++) s += fabsf(wq[i] / m);
-        binary_scale = (float)(s / len);
-    }
+    const float binary_scale = bits == 1 ? qat4j::mean_abs_normalized(wq, len, m) : 0.0f;
 #pragma omp parallel for schedule(static) if (len > QAT4J_PAR_MIN)
     for (int64_t i = 0; i < len; i++) {
         const float wn = wq[i] / m;

@@ -116,6 +116,30 @@ inline float weight_code(float wn, int bits) {
     return rintf(wn * (float)weight_max_code(bits));
 }
 
+// t[i] = tanh(w[i]) in double rounded to float (the Java reference's (float) Math.tanh); returns max|t|.
+inline float tanh_and_max_abs(const float* w, int64_t len, float* t) {
+    float m = 0.0f;
+#pragma omp parallel for reduction(max : m) schedule(static) if (len > (1 << 15))
+    for (int64_t i = 0; i < len; i++) {
+        t[i] = (float)tanh((double)w[i]);
+        const float a = fabsf(t[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+// mean|t / m| summed sequentially in double, as RefKernels.meanAbs: the 1-bit weights' scale.
+inline float mean_abs_normalized(const float* t, int64_t len, float m) {
+    double s = 0.0;
+    for (int64_t i = 0; i < len; i++) s += fabsf(t[i] / m);
+    return (float)(s / len);
+}
+
+// value(code) = code * step for the weight quantizer, as RefKernels.weightStep.
+inline float weight_step(int bits, float binary_scale) {
+    return bits == 1 ? binary_scale : (bits == 2 ? 1.0f : 1.0f / (float)((1 << (bits - 1)) - 1));
+}
+
 inline float weight_value(float code, int bits, float binary_scale) {
     if (bits == 1) return code * binary_scale;
     if (bits == 2) return code;
