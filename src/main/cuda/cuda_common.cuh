@@ -1,0 +1,45 @@
+// Internals shared by the .cu files: the library's stream, error plumbing and stream-ordered scratch memory.
+#ifndef QAT4J_CUDA_COMMON_CUH
+#define QAT4J_CUDA_COMMON_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+namespace qc {
+
+cudaStream_t stream();
+int sm_count();
+int set_error(cudaError_t e);  // records e as this thread's last error and returns it
+
+// The status of the last launch (launch-configuration errors; faults inside kernels surface later).
+inline int launched() { return set_error(cudaGetLastError()); }
+
+template <typename T>
+inline T* ptr(int64_t address) { return reinterpret_cast<T*>(static_cast<uintptr_t>(address)); }
+
+// Stream-ordered scratch: freed after the kernels queued before the free have run.
+template <typename T>
+inline T* scratch(int64_t count) {
+    void* p = nullptr;
+    if (cudaMallocAsync(&p, (size_t)(count > 0 ? count : 1) * sizeof(T), stream()) != cudaSuccess) return nullptr;
+    return static_cast<T*>(p);
+}
+inline void release(void* p) {
+    if (p) cudaFreeAsync(p, stream());
+}
+
+inline unsigned blocks_for(int64_t work, int threads, int64_t cap = 1 << 20) {
+    int64_t b = (work + threads - 1) / threads;
+    if (b < 1) b = 1;
+    return (unsigned)(b < cap ? b : cap);
+}
+
+}  // namespace qc
+
+#define QC_CHECK(call)                                                     \
+    do {                                                                   \
+        cudaError_t qc_e_ = (call);                                        \
+        if (qc_e_ != cudaSuccess) return qc::set_error(qc_e_);             \
+    } while (0)
+
+#endif
