@@ -32,7 +32,7 @@ echo "conformance exit code: $tests_rc"
 
 echo "== qat4j step timer (cuda)"
 timeout 150 "$java_bin" -cp "$cp" dev.qat4j.bench.StepTimer --backend cuda --model resnet20 --bits int8 \
-  --steps "$steps" --warmup 5 --json "$out/qat4j-resnet20-int8.json"
+  --steps "$steps" --warmup 5 --json "$out/qat4j-resnet20-int8.json" --profile
 timeout 60 "$java_bin" -cp "$cp" dev.qat4j.bench.StepTimer --backend cuda --model toynet --bits cfg1-star \
   --steps 10 --warmup 3 --json "$out/qat4j-toynet-cfg1-star.json"
 

@@ -34,7 +34,29 @@ inline unsigned blocks_for(int64_t work, int threads, int64_t cap = 1 << 20) {
     return (unsigned)(b < cap ? b : cap);
 }
 
+// Op timing for profiling runs (qc_profile_enable): CUDA events around each C ABI op, summed per op name by
+// qc_profile_report. Off by default, and then free.
+bool profiling();
+void profile_add(const char* name, cudaEvent_t start, cudaEvent_t stop);
+
+struct ProfileScope {
+    const char* name;
+    cudaEvent_t start = nullptr, stop = nullptr;
+    explicit ProfileScope(const char* n) : name(n) {
+        if (profiling() && cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess)
+            cudaEventRecord(start, stream());
+    }
+    ~ProfileScope() {
+        if (stop) {
+            cudaEventRecord(stop, stream());
+            profile_add(name, start, stop);
+        }
+    }
+};
+
 }  // namespace qc
+
+#define QC_PROFILE(name) qc::ProfileScope qc_profile_scope_(name)
 
 #define QC_CHECK(call)                                                     \
     do {                                                                   \

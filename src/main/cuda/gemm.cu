@@ -15,26 +15,98 @@
 
 namespace {
 
+// floor(n / d) for 0 <= n < 2^31 with a multiply-high and a shift instead of a division (the round-up method of
+// "Division by Invariant Integers using Multiplication"; checked exhaustively on the host for d < 5000 and
+// spot-checked up to 2^31 - 1). Operand loaders split flat GEMM indices into image/pixel/tap coordinates with it.
+struct FastDiv {
+    uint32_t d = 1, mul = 1, shift = 0;
+    FastDiv() = default;
+    explicit FastDiv(int divisor) : d((uint32_t)divisor) {
+        while ((1ull << shift) < d) shift++;
+        mul = (uint32_t)(((1ull << 32) * ((1ull << shift) - d)) / d + 1);
+    }
+    __device__ __forceinline__ int div(int n) const { return (int)((__umulhi((uint32_t)n, mul) + (uint32_t)n) >> shift); }
+};
+
 struct Conv {
     int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow, cig, cog;
+    FastDiv by_pixels, by_ow, by_taps, by_kw, by_hw, by_w, by_sh, by_sw;
     __host__ __device__ int pixels() const { return oh * ow; }
     __host__ __device__ int taps() const { return kh * kw; }
 };
 
 Conv make_conv(int n, int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-    Conv v{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, 0, 0, 0, 0};
+    Conv v{};
+    v.n = n; v.c = c; v.h = h; v.w = w; v.co = co; v.kh = kh; v.kw = kw;
+    v.sh = sh; v.sw = sw; v.ph = ph; v.pw = pw; v.groups = groups;
     v.oh = (h + 2 * ph - kh) / sh + 1;
     v.ow = (w + 2 * pw - kw) / sw + 1;
     v.cig = c / groups;
     v.cog = co / groups;
+    v.by_pixels = FastDiv(v.oh * v.ow > 0 ? v.oh * v.ow : 1);
+    v.by_ow = FastDiv(v.ow > 0 ? v.ow : 1);
+    v.by_taps = FastDiv(kh * kw);
+    v.by_kw = FastDiv(kw);
+    v.by_hw = FastDiv(h * w > 0 ? h * w : 1);
+    v.by_w = FastDiv(w > 0 ? w : 1);
+    v.by_sh = FastDiv(sh);
+    v.by_sw = FastDiv(sw);
     return v;
 }
 
 // ---------------------------------------------------------------- the GEMM kernel
-// C[g][m][n] = sum_k A(g,m,k) * B(g,k,n) for k in this block's K range. Thread (ty, tx) owns rows ty + i*(BM/TM)
-// and columns tx + j*(BN/TN): consecutive threads own consecutive rows, so stores along m coalesce. A_KFAST /
-// B_KFAST choose which index consecutive threads walk when filling shared memory, to match each operand's
-// contiguous dimension in global memory.
+// C[g][m][n] = sum_k A(g,m,k) * B(g,k,n) over this block's K range. An operand loader L maps a tile row r (m for A,
+// n for B) to L::Row and a k to L::Col once, then L::at(row, col) reads one element: the costly index arithmetic
+// (image, pixel, tap) is hoisted out of the K loop for rows and done once per load for columns.
+//
+// Fill order: KFAST = consecutive threads walk k (the operand's contiguous dimension is k), else they walk r.
+// Either way a thread keeps the same r (r-fast) or the same k offset (k-fast) for the whole loop, which is what
+// lets the row contexts live in registers.
+template <typename Acc, int R, int BK, int NT, bool KFAST, class L>
+struct TileLoader {
+    static_assert((R * BK) % NT == 0 && NT % R == 0 && NT % BK == 0, "tile shape must divide the block");
+    static constexpr int LOADS = R * BK / NT;
+    static constexpr int ROWS = KFAST ? LOADS : 1;
+    typename L::Row rows[ROWS];
+    unsigned valid = 0;  // bit j: row of load j is inside the matrix
+
+    __device__ void init(const L& l, int g, int r0, int r_limit) {
+        const int tid = threadIdx.x;
+#pragma unroll
+        for (int j = 0; j < ROWS; j++) {
+            const int r = KFAST ? (tid + j * NT) / BK : tid % R;
+            const int gr = r0 + r;
+            if (gr < r_limit) valid |= 1u << j;
+            rows[j] = l.row(g, gr < r_limit ? gr : r0);
+        }
+    }
+
+    __device__ void load(const L& l, int g, int k0, int k_end, Acc (*S)[R + 1]) const {
+        const int tid = threadIdx.x;
+        if (KFAST) {
+            const int kk = tid % BK;
+            const bool k_ok = k0 + kk < k_end;
+            const typename L::Col col = l.col(g, k_ok ? k0 + kk : k0);
+#pragma unroll
+            for (int j = 0; j < LOADS; j++) {
+                const int r = (tid + j * NT) / BK;
+                S[kk][r] = (k_ok && ((valid >> j) & 1u)) ? l.at(rows[j], col) : Acc(0);
+            }
+        } else {
+            const int r = tid % R;
+            const bool r_ok = valid & 1u;
+#pragma unroll
+            for (int j = 0; j < LOADS; j++) {
+                const int kk = tid / R + j * (NT / R);
+                const int gk = k0 + kk;
+                S[kk][r] = (r_ok && gk < k_end) ? l.at(rows[0], l.col(g, gk)) : Acc(0);
+            }
+        }
+    }
+};
+
+// Thread (ty, tx) owns rows ty + i*(BM/TM) and columns tx + j*(BN/TN): consecutive threads own consecutive rows,
+// so stores along m coalesce.
 template <typename Acc, int BM, int BN, int BK, int TM, int TN, bool A_KFAST, bool B_KFAST, class LA, class LB,
           class ST>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
@@ -49,6 +121,10 @@ gemm_kernel(int M, int N, int K, int k_chunk, int n_tiles, LA la, LB lb, ST st) 
     const int k_begin = blockIdx.z * k_chunk;
     const int k_end = min(K, k_begin + k_chunk);
     const int ty = tid % RS, tx = tid / RS;
+    TileLoader<Acc, BM, BK, NT, A_KFAST, LA> a_loader;
+    TileLoader<Acc, BN, BK, NT, B_KFAST, LB> b_loader;
+    a_loader.init(la, g, m0, M);
+    b_loader.init(lb, g, n0, N);
     Acc acc[TM][TN];
 #pragma unroll
     for (int i = 0; i < TM; i++)
@@ -56,18 +132,8 @@ gemm_kernel(int M, int N, int K, int k_chunk, int n_tiles, LA la, LB lb, ST st) 
         for (int j = 0; j < TN; j++) acc[i][j] = Acc(0);
 
     for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-        for (int idx = tid; idx < BM * BK; idx += NT) {
-            const int mm = A_KFAST ? idx / BK : idx % BM;
-            const int kk = A_KFAST ? idx % BK : idx / BM;
-            const int gm = m0 + mm, gk = k0 + kk;
-            As[kk][mm] = (gm < M && gk < k_end) ? la(g, gm, gk) : Acc(0);
-        }
-        for (int idx = tid; idx < BN * BK; idx += NT) {
-            const int nn = B_KFAST ? idx / BK : idx % BN;
-            const int kk = B_KFAST ? idx % BK : idx / BN;
-            const int gn = n0 + nn, gk = k0 + kk;
-            Bs[kk][nn] = (gn < N && gk < k_end) ? lb(g, gk, gn) : Acc(0);
-        }
+        a_loader.load(la, g, k0, k_end, As);
+        b_loader.load(lb, g, k0, k_end, Bs);
         __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < BK; kk++) {
@@ -166,33 +232,129 @@ int run_gemm(int M, int N, int K, int groups, const LA& la, const LB& lb, const 
     return run_gemm_cfg<Acc, 128, 64, 4, 8, AK, BK_FAST>(M, N, K, groups, la, lb, st);
 }
 
-// ---------------------------------------------------------------- conv operand loaders and stores
+// ---------------------------------------------------------------- operand loaders
+// Each has Row (tile row r: m for A, n for B), Col (a k) and at(row, col). Names say which tensor and which index
+// is the row.
 
-// x-patch element for output pixel m = (image, oy, ox) and k = (ic, ky, kx): the implicit im2col.
+struct PixelCtx {  // an output pixel: where its receptive field starts
+    int64_t base;  // first element of (image, first channel of the group) in x
+    int iy0, ix0;
+};
+
+struct TapCtx {  // a k = (input channel in group, ky, kx)
+    int off;      // channel offset in x
+    int ky, kx;
+};
+
+__device__ __forceinline__ PixelCtx pixel_ctx(const Conv& cv, int g, int m) {
+    const int b = cv.by_pixels.div(m), p = m - b * cv.pixels();
+    const int oy = cv.by_ow.div(p), ox = p - oy * cv.ow;
+    return PixelCtx{((int64_t)b * cv.c + (int64_t)g * cv.cig) * cv.h * cv.w, oy * cv.sh - cv.ph, ox * cv.sw - cv.pw};
+}
+
+__device__ __forceinline__ TapCtx tap_ctx(const Conv& cv, int k) {
+    const int ic = cv.by_taps.div(k), t = k - ic * cv.taps();
+    const int ky = cv.by_kw.div(t), kx = t - ky * cv.kw;
+    return TapCtx{ic * cv.h * cv.w, ky, kx};
+}
+
+template <typename T, typename Acc>
+__device__ __forceinline__ Acc patch_at(const T* x, const Conv& cv, const PixelCtx& p, const TapCtx& t) {
+    const int iy = p.iy0 + t.ky, ix = p.ix0 + t.kx;
+    if (iy < 0 || iy >= cv.h || ix < 0 || ix >= cv.w) return Acc(0);
+    return (Acc)x[p.base + t.off + (int64_t)iy * cv.w + ix];
+}
+
+// Forward A: row = output pixel (image, oy, ox), k = (ic, ky, kx): the implicit im2col.
 template <typename T, typename Acc>
 struct PatchByPixel {
     const T* x;
     Conv cv;
-    __device__ Acc operator()(int g, int m, int k) const {
-        const int P = cv.pixels(), T_ = cv.taps();
-        const int b = m / P, p = m - b * P;
-        const int oy = p / cv.ow, ox = p - oy * cv.ow;
-        const int ic = k / T_, t = k - ic * T_;
-        const int ky = t / cv.kw, kx = t - ky * cv.kw;
-        const int iy = oy * cv.sh - cv.ph + ky, ix = ox * cv.sw - cv.pw + kx;
-        if (iy < 0 || iy >= cv.h || ix < 0 || ix >= cv.w) return Acc(0);
-        return (Acc)x[(((int64_t)b * cv.c + g * cv.cig + ic) * cv.h + iy) * cv.w + ix];
-    }
+    using Row = PixelCtx;
+    using Col = TapCtx;
+    __device__ Row row(int g, int m) const { return pixel_ctx(cv, g, m); }
+    __device__ Col col(int, int k) const { return tap_ctx(cv, k); }
+    __device__ Acc at(const Row& r, const Col& c) const { return patch_at<T, Acc>(x, cv, r, c); }
 };
 
-// Weight element w[g*cog + n][k] with k = (ic, ky, kx).
+// Backward-weight A: row = (ic, ky, kx), k = output pixel: the same patch, roles swapped.
+struct PatchByTap {
+    const float* x;
+    Conv cv;
+    using Row = TapCtx;
+    using Col = PixelCtx;
+    __device__ Row row(int, int m) const { return tap_ctx(cv, m); }
+    __device__ Col col(int g, int k) const { return pixel_ctx(cv, g, k); }
+    __device__ float at(const Row& r, const Col& c) const { return patch_at<float, float>(x, cv, c, r); }
+};
+
+// Forward B: w[g*cog + n][k], k = (ic, ky, kx) contiguous.
 template <typename T, typename Acc>
 struct WeightByOut {
     const T* wt;
     Conv cv;
-    __device__ Acc operator()(int g, int k, int n) const {
-        return (Acc)wt[((int64_t)g * cv.cog + n) * ((int64_t)cv.cig * cv.taps()) + k];
+    using Row = int64_t;
+    using Col = int;
+    __device__ Row row(int g, int n) const { return ((int64_t)g * cv.cog + n) * ((int64_t)cv.cig * cv.taps()); }
+    __device__ Col col(int, int k) const { return k; }
+    __device__ Acc at(Row r, Col c) const { return (Acc)wt[r + c]; }
+};
+
+// Backward-data A: row = input pixel (image, iy, ix), k = (oc, ky, kx); dy where an output pixel reads (iy, ix)
+// through tap (ky, kx), else 0.
+struct DyByInputPixel {
+    const float* dy;
+    Conv cv;
+    struct Row {
+        int64_t base;  // (image, first channel of the group) in dy
+        int ty0, tx0;  // iy + ph, ix + pw
+    };
+    using Col = TapCtx;  // off = oc * oh * ow
+    __device__ Row row(int g, int m) const {
+        const int b = cv.by_hw.div(m), r = m - b * cv.h * cv.w;
+        const int iy = cv.by_w.div(r), ix = r - iy * cv.w;
+        return Row{((int64_t)b * cv.co + (int64_t)g * cv.cog) * cv.oh * cv.ow, iy + cv.ph, ix + cv.pw};
     }
+    __device__ Col col(int, int k) const {
+        const int oc = cv.by_taps.div(k), t = k - oc * cv.taps();
+        const int ky = cv.by_kw.div(t), kx = t - ky * cv.kw;
+        return TapCtx{oc * cv.oh * cv.ow, ky, kx};
+    }
+    __device__ float at(const Row& r, const Col& c) const {
+        const int ty = r.ty0 - c.ky, tx = r.tx0 - c.kx;
+        if (ty < 0 || tx < 0) return 0.0f;
+        const int oy = cv.by_sh.div(ty), ox = cv.by_sw.div(tx);
+        if (oy * cv.sh != ty || ox * cv.sw != tx || oy >= cv.oh || ox >= cv.ow) return 0.0f;
+        return dy[r.base + c.off + (int64_t)oy * cv.ow + ox];
+    }
+};
+
+// Backward-data B: w[g*cog + oc][n][ky][kx] for k = (oc, ky, kx), row n = input channel in the group.
+struct WeightByIn {
+    const float* wt;
+    Conv cv;
+    using Row = int;       // n * taps
+    using Col = int64_t;   // (g*cog + oc) * cig * taps + tap
+    __device__ Row row(int, int n) const { return n * cv.taps(); }
+    __device__ Col col(int g, int k) const {
+        const int oc = cv.by_taps.div(k), t = k - oc * cv.taps();
+        return ((int64_t)g * cv.cog + oc) * cv.cig * cv.taps() + t;
+    }
+    __device__ float at(Row r, Col c) const { return wt[c + r]; }
+};
+
+// Backward-weight B: dy[image][g*cog + n][pixel], k = (image, pixel).
+struct DyByPixel {
+    const float* dy;
+    Conv cv;
+    using Row = int64_t;  // n * P
+    using Col = int64_t;  // (image * co + g*cog) * P + pixel
+    __device__ Row row(int, int n) const { return (int64_t)n * cv.pixels(); }
+    __device__ Col col(int g, int k) const {
+        const int b = cv.by_pixels.div(k), p = k - b * cv.pixels();
+        return ((int64_t)b * cv.co + (int64_t)g * cv.cog) * cv.pixels() + p;
+    }
+    __device__ float at(Row r, Col c) const { return dy[r + c]; }
 };
 
 struct ConvOutStore {
@@ -201,7 +363,7 @@ struct ConvOutStore {
     Conv cv;
     __device__ void operator()(int, int g, int m, int n, float v) const {
         const int P = cv.pixels();
-        const int b = m / P, p = m - b * P;
+        const int b = cv.by_pixels.div(m), p = m - b * P;
         const int oc = g * cv.cog + n;
         y[((int64_t)b * cv.co + oc) * P + p] = bias ? v + bias[oc] : v;
     }
@@ -212,7 +374,7 @@ struct ConvAccStore {
     Conv cv;
     __device__ void operator()(int, int g, int m, int n, int v) const {
         const int P = cv.pixels();
-        const int b = m / P, p = m - b * P;
+        const int b = cv.by_pixels.div(m), p = m - b * P;
         acc[((int64_t)b * cv.co + g * cv.cog + n) * P + p] = v;
     }
 };
@@ -224,38 +386,8 @@ struct ConvScaledStore {
     Conv cv;
     __device__ void operator()(int, int g, int m, int n, int v) const {
         const int P = cv.pixels();
-        const int b = m / P, p = m - b * P;
+        const int b = cv.by_pixels.div(m), p = m - b * P;
         y[((int64_t)b * cv.co + g * cv.cog + n) * P + p] = (float)v * scale[0];
-    }
-};
-
-// Backward-data: dy element for input pixel m = (image, iy, ix) and k = (oc, ky, kx), zero where no output
-// pixel reads (iy, ix) through tap (ky, kx).
-struct DyByInputPixel {
-    const float* dy;
-    Conv cv;
-    __device__ float operator()(int g, int m, int k) const {
-        const int HW = cv.h * cv.w, T_ = cv.taps();
-        const int b = m / HW, r = m - b * HW;
-        const int iy = r / cv.w, ix = r - iy * cv.w;
-        const int oc = k / T_, t = k - oc * T_;
-        const int ky = t / cv.kw, kx = t - ky * cv.kw;
-        const int ty = iy + cv.ph - ky, tx = ix + cv.pw - kx;
-        if (ty < 0 || tx < 0 || ty % cv.sh || tx % cv.sw) return 0.0f;
-        const int oy = ty / cv.sh, ox = tx / cv.sw;
-        if (oy >= cv.oh || ox >= cv.ow) return 0.0f;
-        return dy[(((int64_t)b * cv.co + g * cv.cog + oc) * cv.oh + oy) * cv.ow + ox];
-    }
-};
-
-// w[g*cog + oc][n][ky][kx] for k = (oc, ky, kx), n = input channel in the group.
-struct WeightByIn {
-    const float* wt;
-    Conv cv;
-    __device__ float operator()(int g, int k, int n) const {
-        const int T_ = cv.taps();
-        const int oc = k / T_, t = k - oc * T_;
-        return wt[(((int64_t)g * cv.cog + oc) * cv.cig + n) * T_ + t];
     }
 };
 
@@ -264,34 +396,8 @@ struct InputGradStore {
     Conv cv;
     __device__ void operator()(int, int g, int m, int n, float v) const {
         const int HW = cv.h * cv.w;
-        const int b = m / HW, r = m - b * HW;
+        const int b = cv.by_hw.div(m), r = m - b * HW;
         dx[((int64_t)b * cv.c + g * cv.cig + n) * HW + r] = v;
-    }
-};
-
-// Backward-weight: rows are (ic, ky, kx), K runs over (image, output pixel).
-struct PatchByTap {
-    const float* x;
-    Conv cv;
-    __device__ float operator()(int g, int m, int k) const {
-        const int P = cv.pixels(), T_ = cv.taps();
-        const int ic = m / T_, t = m - ic * T_;
-        const int ky = t / cv.kw, kx = t - ky * cv.kw;
-        const int b = k / P, p = k - b * P;
-        const int oy = p / cv.ow, ox = p - oy * cv.ow;
-        const int iy = oy * cv.sh - cv.ph + ky, ix = ox * cv.sw - cv.pw + kx;
-        if (iy < 0 || iy >= cv.h || ix < 0 || ix >= cv.w) return 0.0f;
-        return x[(((int64_t)b * cv.c + g * cv.cig + ic) * cv.h + iy) * cv.w + ix];
-    }
-};
-
-struct DyByPixel {
-    const float* dy;
-    Conv cv;
-    __device__ float operator()(int g, int k, int n) const {
-        const int P = cv.pixels();
-        const int b = k / P, p = k - b * P;
-        return dy[((int64_t)b * cv.co + g * cv.cog + n) * P + p];
     }
 };
 
@@ -381,14 +487,17 @@ bool is_depthwise(const Conv& cv) { return cv.cig == 1 && cv.cog == 1; }
 
 // ---------------------------------------------------------------- linear layers and the int8 GEMM
 
+// Element (r, k) of a matrix at r * rs + k * ks: covers row-major and transposed operands of the linear layers and
+// the int8 GEMM.
 template <typename T, typename Acc>
-struct RowMajor {  // element [r][c] of a matrix with `ld` columns, read as (g, r, c) or (g, c, r)
+struct Strided {
     const T* a;
-    int64_t ld;
-    bool transposed;  // loader called with (k, n) but stored [n][k]
-    __device__ Acc operator()(int, int i, int j) const {
-        return transposed ? (Acc)a[(int64_t)j * ld + i] : (Acc)a[(int64_t)i * ld + j];
-    }
+    int64_t rs, ks;
+    using Row = int64_t;
+    using Col = int64_t;
+    __device__ Row row(int, int r) const { return r * rs; }
+    __device__ Col col(int, int k) const { return k * ks; }
+    __device__ Acc at(Row r, Col c) const { return (Acc)a[r + c]; }
 };
 
 template <typename Acc, typename T>
@@ -459,6 +568,7 @@ __global__ void weight_codes_kernel(const float* wt, int8_t* wc, int64_t len, in
 
 extern "C" int qc_conv2d_f32(int64_t x, int64_t wt, int64_t bias, int64_t y, int n, int c, int h, int w, int co,
                              int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+    QC_PROFILE("conv2d_f32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
     if (is_depthwise(cv)) {
         const int64_t total = (int64_t)n * co * cv.oh * cv.ow;
@@ -474,6 +584,7 @@ extern "C" int qc_conv2d_f32(int64_t x, int64_t wt, int64_t bias, int64_t y, int
 
 extern "C" int qc_conv2d_bwd_data_f32(int64_t dy, int64_t wt, int64_t dx, int n, int c, int h, int w, int co, int kh,
                                       int kw, int sh, int sw, int ph, int pw, int groups) {
+    QC_PROFILE("conv2d_bwd_data_f32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
     if (is_depthwise(cv)) {
         const int64_t total = (int64_t)n * c * h * w;
@@ -488,6 +599,7 @@ extern "C" int qc_conv2d_bwd_data_f32(int64_t dy, int64_t wt, int64_t dx, int n,
 
 extern "C" int qc_conv2d_bwd_weight_f32(int64_t dy, int64_t x, int64_t dw, int n, int c, int h, int w, int co, int kh,
                                         int kw, int sh, int sw, int ph, int pw, int groups) {
+    QC_PROFILE("conv2d_bwd_weight_f32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
     if (is_depthwise(cv)) {
         dw_bwd_weight_kernel<<<co * cv.taps(), 256, 0, qc::stream()>>>(qc::ptr<float>(dy), qc::ptr<float>(x),
@@ -500,28 +612,32 @@ extern "C" int qc_conv2d_bwd_weight_f32(int64_t dy, int64_t x, int64_t dw, int n
 }
 
 extern "C" int qc_linear_f32(int64_t x, int64_t wt, int64_t bias, int64_t y, int n, int in, int out) {
+    QC_PROFILE("linear");
     // y[n][out] = x[n][in] . w[out][in] + b
-    return run_gemm<float, true, true>(n, out, in, 1, RowMajor<float, float>{qc::ptr<float>(x), in, false},
-                                       RowMajor<float, float>{qc::ptr<float>(wt), in, true},
+    return run_gemm<float, true, true>(n, out, in, 1, Strided<float, float>{qc::ptr<float>(x), in, 1},
+                                       Strided<float, float>{qc::ptr<float>(wt), in, 1},
                                        MatrixStore<float, float>{qc::ptr<float>(y), out, qc::ptr<float>(bias)});
 }
 
 extern "C" int qc_linear_bwd_data_f32(int64_t dy, int64_t wt, int64_t dx, int n, int in, int out) {
+    QC_PROFILE("linear_bwd_data");
     // dx[n][in] = dy[n][out] . w[out][in]
-    return run_gemm<float, true, false>(n, in, out, 1, RowMajor<float, float>{qc::ptr<float>(dy), out, false},
-                                        RowMajor<float, float>{qc::ptr<float>(wt), in, false},
+    return run_gemm<float, true, false>(n, in, out, 1, Strided<float, float>{qc::ptr<float>(dy), out, 1},
+                                        Strided<float, float>{qc::ptr<float>(wt), 1, in},
                                         MatrixStore<float, float>{qc::ptr<float>(dx), in, nullptr});
 }
 
 extern "C" int qc_linear_bwd_weight_f32(int64_t dy, int64_t x, int64_t dw, int n, int in, int out) {
+    QC_PROFILE("linear_bwd_weight");
     // dw[out][in] = dy[n][out]^T . x[n][in]
-    return run_gemm<float, false, false>(out, in, n, 1, RowMajor<float, float>{qc::ptr<float>(dy), out, true},
-                                         RowMajor<float, float>{qc::ptr<float>(x), in, false},
+    return run_gemm<float, false, false>(out, in, n, 1, Strided<float, float>{qc::ptr<float>(dy), 1, out},
+                                         Strided<float, float>{qc::ptr<float>(x), 1, in},
                                          MatrixStore<float, float>{qc::ptr<float>(dw), in, nullptr});
 }
 
 extern "C" int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, int c, int h, int w, int co,
                                 int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+    QC_PROFILE("conv2d_s8_s32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
     const WeightByOut<int8_t, int> lb{qc::ptr<int8_t>(wt), cv};
     const ConvAccStore st{qc::ptr<int32_t>(acc), cv};
@@ -533,18 +649,20 @@ extern "C" int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc
 }
 
 extern "C" int qc_gemm_s8_s32(int64_t m, int64_t n, int64_t k, int64_t a, int64_t b, int b_signed, int64_t c) {
-    const RowMajor<int8_t, int> la{qc::ptr<int8_t>(a), k, false};
+    QC_PROFILE("gemm_s8_s32");
+    const Strided<int8_t, int> la{qc::ptr<int8_t>(a), k, 1};
     const MatrixStore<int, int32_t> st{qc::ptr<int32_t>(c), n, nullptr};
     if (b_signed)
-        return run_gemm<int, true, false>((int)m, (int)n, (int)k, 1, la, RowMajor<int8_t, int>{qc::ptr<int8_t>(b), n, false},
+        return run_gemm<int, true, false>((int)m, (int)n, (int)k, 1, la, Strided<int8_t, int>{qc::ptr<int8_t>(b), 1, n},
                                           st);
-    return run_gemm<int, true, false>((int)m, (int)n, (int)k, 1, la, RowMajor<uint8_t, int>{qc::ptr<uint8_t>(b), n, false},
+    return run_gemm<int, true, false>((int)m, (int)n, (int)k, 1, la, Strided<uint8_t, int>{qc::ptr<uint8_t>(b), 1, n},
                                       st);
 }
 
 extern "C" int qc_fake_quant_conv2d_f32(int64_t x, int64_t wt, int64_t y, int kind, int abits, int64_t alpha,
                                         float fixed_clip, int wbits, int n, int c, int h, int w, int co, int kh,
                                         int kw, int sh, int sw, int ph, int pw, int groups) {
+    QC_PROFILE("fake_quant_conv2d_f32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
     const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * cv.cig * cv.taps();
     uint8_t* xc = qc::scratch<uint8_t>(xlen);

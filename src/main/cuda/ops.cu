@@ -397,6 +397,7 @@ inline unsigned grid(int64_t len) { return qc::blocks_for(len, kThreads, 8192); 
 using qc::ptr;
 
 extern "C" int qc_bias_bwd_f32(int64_t dy, int64_t db, int n, int c, int64_t inner) {
+    QC_PROFILE("bias_bwd_f32");
     if (c <= 0) return 0;
     bias_bwd_kernel<<<c, kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(db), n, c, inner);
     return qc::launched();
@@ -405,6 +406,7 @@ extern "C" int qc_bias_bwd_f32(int64_t dy, int64_t db, int n, int c, int64_t inn
 extern "C" int qc_bn_train_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean, int64_t running_var,
                                float momentum, float eps, int64_t y, int64_t mean, int64_t inv_std, int n, int c,
                                int64_t hw) {
+    QC_PROFILE("bn_train_f32");
     if (c <= 0) return 0;
     bn_train_kernel<<<c, kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(gamma), ptr<float>(beta),
                                                       ptr<float>(running_mean), ptr<float>(running_var), momentum, eps,
@@ -414,6 +416,7 @@ extern "C" int qc_bn_train_f32(int64_t x, int64_t gamma, int64_t beta, int64_t r
 
 extern "C" int qc_bn_eval_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean, int64_t running_var,
                               float eps, int64_t y, int n, int c, int64_t hw) {
+    QC_PROFILE("bn_eval_f32");
     const int64_t len = (int64_t)n * c * hw;
     if (len <= 0) return 0;
     bn_eval_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(gamma), ptr<float>(beta),
@@ -424,6 +427,7 @@ extern "C" int qc_bn_eval_f32(int64_t x, int64_t gamma, int64_t beta, int64_t ru
 
 extern "C" int qc_bn_bwd_f32(int64_t dy, int64_t x, int64_t gamma, int64_t mean, int64_t inv_std, int64_t dx,
                              int64_t dgamma, int64_t dbeta, int n, int c, int64_t hw) {
+    QC_PROFILE("bn_bwd_f32");
     if (c <= 0) return 0;
     bn_bwd_kernel<<<c, kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(x), ptr<float>(gamma),
                                                     ptr<float>(mean), ptr<float>(inv_std), ptr<float>(dx),
@@ -432,12 +436,14 @@ extern "C" int qc_bn_bwd_f32(int64_t dy, int64_t x, int64_t gamma, int64_t mean,
 }
 
 extern "C" int qc_clamp_f32(int64_t x, int64_t y, int64_t len, float lo, float hi) {
+    QC_PROFILE("clamp_f32");
     if (len <= 0) return 0;
     clamp_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(y), len, lo, hi);
     return qc::launched();
 }
 
 extern "C" int qc_clamp_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t len, float lo, float hi) {
+    QC_PROFILE("clamp_bwd_f32");
     if (len <= 0) return 0;
     clamp_bwd_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(x), ptr<float>(dx), len, lo,
                                                                hi);
@@ -445,12 +451,14 @@ extern "C" int qc_clamp_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t len, 
 }
 
 extern "C" int qc_add_f32(int64_t a, int64_t b, int64_t y, int64_t len) {
+    QC_PROFILE("add_f32");
     if (len <= 0) return 0;
     add_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(a), ptr<float>(b), ptr<float>(y), len);
     return qc::launched();
 }
 
 extern "C" int qc_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int k, int stride, int pad) {
+    QC_PROFILE("avg_pool_f32");
     const int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
     const int64_t len = (int64_t)nc * oh * ow;
     if (len <= 0) return 0;
@@ -460,6 +468,7 @@ extern "C" int qc_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int k
 }
 
 extern "C" int qc_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, int k, int stride, int pad) {
+    QC_PROFILE("avg_pool_bwd_f32");
     const int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
     const int64_t len = (int64_t)nc * h * w;
     if (len <= 0) return 0;
@@ -469,6 +478,7 @@ extern "C" int qc_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w,
 }
 
 extern "C" int qc_adaptive_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int oh, int ow) {
+    QC_PROFILE("adaptive_avg_pool_f32");
     const int64_t len = (int64_t)nc * oh * ow;
     if (len <= 0) return 0;
     adaptive_avg_pool_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(y), nc, h, w, oh, ow);
@@ -476,6 +486,7 @@ extern "C" int qc_adaptive_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int
 }
 
 extern "C" int qc_adaptive_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, int oh, int ow) {
+    QC_PROFILE("adaptive_avg_pool_bwd_f32");
     const int64_t len = (int64_t)nc * h * w;
     if (len <= 0) return 0;
     adaptive_avg_pool_bwd_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(dx), nc, h, w,
@@ -485,6 +496,7 @@ extern "C" int qc_adaptive_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int 
 
 extern "C" int qc_softmax_ce_f32(int64_t logits, int64_t labels, float smoothing, int64_t dlogits, int64_t loss, int n,
                                  int k) {
+    QC_PROFILE("softmax_ce_f32");
     softmax_ce_kernel<<<1, kThreads, 0, qc::stream()>>>(ptr<float>(logits), ptr<int32_t>(labels), smoothing,
                                                         ptr<float>(dlogits), ptr<float>(loss), n, k);
     return qc::launched();
@@ -492,6 +504,7 @@ extern "C" int qc_softmax_ce_f32(int64_t logits, int64_t labels, float smoothing
 
 extern "C" int qc_sgd_f32(int64_t param, int64_t grad, int64_t buf, int64_t len, float lr, float momentum,
                           float weight_decay, int nesterov) {
+    QC_PROFILE("sgd_f32");
     if (len <= 0) return 0;
     sgd_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(param), ptr<float>(grad), ptr<float>(buf), len, lr,
                                                          momentum, weight_decay, nesterov);
@@ -500,6 +513,7 @@ extern "C" int qc_sgd_f32(int64_t param, int64_t grad, int64_t buf, int64_t len,
 
 extern "C" int qc_act_quant_f32(int64_t x, int64_t y, int64_t len, int kind, int bits, int64_t alpha,
                                 float fixed_clip) {
+    QC_PROFILE("act_quant_f32");
     if (len <= 0) return 0;
     act_quant_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(y), len, kind, bits,
                                                                ptr<float>(alpha), fixed_clip);
@@ -508,6 +522,7 @@ extern "C" int qc_act_quant_f32(int64_t x, int64_t y, int64_t len, int kind, int
 
 extern "C" int qc_act_quant_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t dalpha, int64_t len, int kind,
                                     int bits, int64_t alpha, float fixed_clip) {
+    QC_PROFILE("act_quant_bwd_f32");
     (void)bits;
     const unsigned blocks = qc::blocks_for(len, kThreads, 1024);
     double* partial = dalpha ? qc::scratch<double>(blocks) : nullptr;
@@ -524,6 +539,7 @@ extern "C" int qc_act_quant_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t d
 }
 
 extern "C" int qc_weight_quant_f32(int64_t w, int64_t wq, int64_t len, int bits) {
+    QC_PROFILE("weight_quant_f32");
     if (len <= 0) return 0;
     float* stats = qc::scratch<float>(2);
     if (!stats) return qc::set_error(cudaErrorMemoryAllocation);
@@ -538,6 +554,7 @@ extern "C" int qc_weight_quant_f32(int64_t w, int64_t wq, int64_t len, int bits)
 }
 
 extern "C" int qc_weight_quant_bwd_f32(int64_t g, int64_t w, int64_t dw, int64_t len, int bits) {
+    QC_PROFILE("weight_quant_bwd_f32");
     (void)bits;
     if (len <= 0) return 0;
     double* stats = qc::scratch<double>(3);
@@ -556,6 +573,7 @@ extern "C" int qc_weight_quant_bwd_f32(int64_t g, int64_t w, int64_t dw, int64_t
 extern "C" int qc_requantize_s32(int64_t acc, int64_t mult, int64_t shift, int64_t bias, int per_tensor, int rounding,
                                  int qmin, int qmax, int64_t out, int out_bytes, int64_t len, int channels,
                                  int64_t inner) {
+    QC_PROFILE("requantize_s32");
     if (len <= 0) return 0;
     requantize_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<int32_t>(acc), ptr<int32_t>(mult),
                                                                 ptr<int32_t>(shift), ptr<int32_t>(bias), per_tensor,

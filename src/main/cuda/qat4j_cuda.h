@@ -36,6 +36,11 @@ int qc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
 // Host <-> device copies; both return when the host buffer may be reused (d2h: once the data has arrived).
 int qc_h2d(int64_t dst, const void* src, int64_t bytes);
 int qc_d2h(void* dst, int64_t src, int64_t bytes);
+// Profiling: with it on, every op below is timed with CUDA events; the report (waits for the GPU) lists GPU time
+// per op since the last report, largest first. For benchmarks, not for production runs.
+void qc_profile_enable(int on);
+const char* qc_profile_report(void);
+
 // Waits for every queued op; returns the first asynchronous error, if any.
 int qc_sync(void);
 

@@ -3,8 +3,12 @@
 #include "qat4j_cuda.h"
 #include "cuda_common.cuh"
 
+#include <algorithm>
+#include <map>
 #include <mutex>
 #include <stdio.h>
+#include <string>
+#include <vector>
 
 namespace {
 cudaStream_t g_stream = nullptr;
@@ -13,6 +17,15 @@ int g_init_error = 0;
 char g_name[512] = "";
 std::once_flag g_once;
 thread_local int t_last_error = 0;
+
+struct Timed {
+    const char* name;
+    cudaEvent_t start, stop;
+};
+bool g_profiling = false;
+std::mutex g_profile_lock;
+std::vector<Timed> g_timed;
+std::string g_report;
 
 void init_once() {
     int count = 0;
@@ -43,6 +56,11 @@ void init_once() {
 namespace qc {
 cudaStream_t stream() { return g_stream; }
 int sm_count() { return g_sms; }
+bool profiling() { return g_profiling; }
+void profile_add(const char* name, cudaEvent_t start, cudaEvent_t stop) {
+    std::lock_guard<std::mutex> hold(g_profile_lock);
+    g_timed.push_back(Timed{name, start, stop});
+}
 int set_error(cudaError_t e) {
     if (e != cudaSuccess) t_last_error = (int)e;
     return (int)e;
@@ -110,3 +128,41 @@ extern "C" int qc_d2h(void* dst, int64_t src, int64_t bytes) {
 }
 
 extern "C" int qc_sync(void) { return qc::set_error(cudaStreamSynchronize(g_stream)); }
+
+extern "C" void qc_profile_enable(int on) {
+    std::lock_guard<std::mutex> hold(g_profile_lock);
+    g_profiling = on != 0;
+}
+
+extern "C" const char* qc_profile_report(void) {
+    cudaStreamSynchronize(g_stream);
+    std::lock_guard<std::mutex> hold(g_profile_lock);
+    std::map<std::string, std::pair<int, double>> by_op;  // name -> (calls, ms)
+    double total = 0.0;
+    for (const Timed& t : g_timed) {
+        float ms = 0.0f;
+        if (cudaEventElapsedTime(&ms, t.start, t.stop) == cudaSuccess) {
+            auto& e = by_op[t.name];
+            e.first++;
+            e.second += ms;
+            total += ms;
+        }
+        cudaEventDestroy(t.start);
+        cudaEventDestroy(t.stop);
+    }
+    g_timed.clear();
+    std::vector<std::pair<double, std::string>> rows;
+    for (auto& kv : by_op) {
+        char line[160];
+        snprintf(line, sizeof line, "%-24s %6d calls %9.3f ms %5.1f%%\n", kv.first.c_str(), kv.second.first,
+                 kv.second.second, total > 0 ? 100.0 * kv.second.second / total : 0.0);
+        rows.push_back({kv.second.second, line});
+    }
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    g_report.clear();
+    for (auto& r : rows) g_report += r.second;
+    char line[96];
+    snprintf(line, sizeof line, "%-24s %6s       %9.3f ms of GPU time\n", "total", "", total);
+    g_report += line;
+    return g_report.c_str();
+}

@@ -24,11 +24,12 @@ import java.util.SplittableRandom;
  * a bare JRE and the library exist (the GPU machine). The side-by-side scripts run PyTorch the same way.
  *
  * <pre>java -cp ... dev.qat4j.bench.StepTimer --backend cuda --model resnet20 --bits int8 [--batch 128] [--steps 30]
- *      [--warmup 5] [--json FILE]</pre>
+ *      [--warmup 5] [--json FILE] [--profile]</pre>
  *
  * Output lines: {@code STEP <model>:<bits> <backend> <phase> median_ms <m> p10_ms <a> p90_ms <b> steps <n>}, phases
  * {@code train} (whole step, one synchronisation at its end), {@code infer}, and the split of a step into
- * {@code forward}, {@code backward} (loss included) and {@code optimizer} (synchronised after each part).
+ * {@code forward}, {@code backward} (loss included) and {@code optimizer} (synchronised after each part). With
+ * {@code --profile} on cuda, the GPU time of each op over 5 more steps follows.
  */
 public final class StepTimer {
     private StepTimer() {
@@ -36,6 +37,7 @@ public final class StepTimer {
 
     public static void main(String[] args) throws IOException {
         String backendName = "cuda", model = "resnet20", bits = "int8", json = null;
+        boolean profile = false;
         int batch = 128, steps = 30, warmup = 5;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -47,6 +49,10 @@ public final class StepTimer {
                 case "--steps" -> steps = Integer.parseInt(v);
                 case "--warmup" -> warmup = Integer.parseInt(v);
                 case "--json" -> json = v;
+                case "--profile" -> {
+                    profile = true;
+                    i--; // a flag without a value
+                }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
             i++;
@@ -107,6 +113,24 @@ public final class StepTimer {
                         bwd[i] = (f1 - f0) / 1e6;
                         upd[i] = (f2 - f1) / 1e6;
                     }
+                }
+                if (profile && b instanceof CudaBackend c) {
+                    int n = 5;
+                    c.synchronize();
+                    c.profileReport(); // drop anything recorded before
+                    c.setProfiling(true);
+                    for (int i = 0; i < n; i++) {
+                        try (Step s = new Step(b, true)) {
+                            Tensor logits = m.forward(s, images);
+                            try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
+                                m.backward(s, loss.dlogits());
+                                opt.step(0.01f);
+                            }
+                        }
+                    }
+                    c.setProfiling(false);
+                    System.out.println("PROFILE " + tag + ": GPU time per op over " + n + " training steps");
+                    System.out.print(c.profileReport());
                 }
                 String[] names = {"train", "infer", "forward", "backward", "optimizer"};
                 double[][] all = {train, infer, fwd, bwd, upd};

@@ -101,6 +101,19 @@ public final class CudaBackend extends Backend {
         check(CudaKernels.qc_sync(), "synchronize");
     }
 
+    /**
+     * Turns per-op GPU timing on or off (CUDA events around every op; costs a little, for benchmarks only). See
+     * {@link #profileReport()}.
+     */
+    public void setProfiling(boolean on) {
+        CudaKernels.qc_profile_enable(on ? 1 : 0);
+    }
+
+    /** GPU time per op since the last report, largest first, as text lines; waits for the GPU. */
+    public String profileReport() {
+        return CudaKernels.qc_profile_report();
+    }
+
     // ---------------------------------------------------------------- storage and errors
 
     private static void check(int code, String op) {

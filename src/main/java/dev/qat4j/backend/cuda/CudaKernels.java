@@ -51,6 +51,10 @@ public final class CudaKernels {
 
     public static native int qc_sync();
 
+    public static native void qc_profile_enable(int on);
+
+    public static native @Cast("const char*") String qc_profile_report();
+
     public static native int qc_conv2d_f32(long x, long wt, long bias, long y, int n, int c, int h, int w, int co,
                                            int kh, int kw, int sh, int sw, int ph, int pw, int groups);
 
