@@ -34,6 +34,19 @@ inline unsigned blocks_for(int64_t work, int threads, int64_t cap = 1 << 20) {
     return (unsigned)(b < cap ? b : cap);
 }
 
+// floor(n / d) for 0 <= n < 2^31 with a multiply-high and a shift instead of a division (the round-up method of
+// "Division by Invariant Integers using Multiplication"; checked exhaustively on the host for d < 5000 and
+// spot-checked up to 2^31 - 1). Operand loaders split flat GEMM indices into image/pixel/tap coordinates with it.
+struct FastDiv {
+    uint32_t d = 1, mul = 1, shift = 0;
+    FastDiv() = default;
+    explicit FastDiv(int divisor) : d((uint32_t)divisor) {
+        while ((1ull << shift) < d) shift++;
+        mul = (uint32_t)(((1ull << 32) * ((1ull << shift) - d)) / d + 1);
+    }
+    __device__ __forceinline__ int div(int n) const { return (int)((__umulhi((uint32_t)n, mul) + (uint32_t)n) >> shift); }
+};
+
 // Op timing for profiling runs (qc_profile_enable): CUDA events around each C ABI op, summed per op name by
 // qc_profile_report. Off by default, and then free.
 bool profiling();

@@ -15,18 +15,7 @@
 
 namespace {
 
-// floor(n / d) for 0 <= n < 2^31 with a multiply-high and a shift instead of a division (the round-up method of
-// "Division by Invariant Integers using Multiplication"; checked exhaustively on the host for d < 5000 and
-// spot-checked up to 2^31 - 1). Operand loaders split flat GEMM indices into image/pixel/tap coordinates with it.
-struct FastDiv {
-    uint32_t d = 1, mul = 1, shift = 0;
-    FastDiv() = default;
-    explicit FastDiv(int divisor) : d((uint32_t)divisor) {
-        while ((1ull << shift) < d) shift++;
-        mul = (uint32_t)(((1ull << 32) * ((1ull << shift) - d)) / d + 1);
-    }
-    __device__ __forceinline__ int div(int n) const { return (int)((__umulhi((uint32_t)n, mul) + (uint32_t)n) >> shift); }
-};
+using qc::FastDiv;
 
 struct Conv {
     int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow, cig, cog;

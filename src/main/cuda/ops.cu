@@ -40,41 +40,81 @@ __global__ void bias_bwd_kernel(const float* dy, float* db, int n, int c, int64_
     if (threadIdx.x == 0) db[ch] = (float)s;
 }
 
-__global__ void bn_train_kernel(const float* x, const float* gamma, const float* beta, float* running_mean,
-                                float* running_var, float momentum, float eps, float* y, float* mean, float* inv_std,
-                                int n, int c, int64_t hw) {
+// Batch norm is split over (channel, chunk of images) blocks so that every SM works even with 16 channels: a
+// partial-moments kernel, then an apply kernel whose blocks each first combine the partials of their channel (in
+// a fixed order, so results are the same on every run) and then write their chunk. Moments are taken about a
+// shift (the channel's first element) in double, which keeps E[x^2] - E[x]^2 free of cancellation.
+struct ChannelChunks {
+    int n, c, chunks;
+    int64_t hw;
+    __device__ int begin(int s) const { return (int)((int64_t)s * n / chunks); }
+    __device__ int end(int s) const { return (int)((int64_t)(s + 1) * n / chunks); }
+};
+
+ChannelChunks make_chunks(int n, int c, int64_t hw) {
+    const int target = 4 * (qc::sm_count() > 0 ? qc::sm_count() : 80);
+    int chunks = (target + c - 1) / (c > 0 ? c : 1);
+    if (chunks > n) chunks = n;
+    if (chunks < 1) chunks = 1;
+    return ChannelChunks{n, c, chunks, hw};
+}
+
+// part[(ch * chunks + s) * 2 + {0, 1}] = sum (x - shift), sum (x - shift)^2 over images [begin(s), end(s)).
+__global__ void bn_moments_kernel(const float* x, ChannelChunks cc, double* part) {
     __shared__ double red[kThreads];
-    const int ch = blockIdx.x;
-    const double count = (double)n * hw;
-    double s = 0.0;
-    for (int b = 0; b < n; b++) {
-        const float* p = x + ((int64_t)b * c + ch) * hw;
-        for (int64_t i = threadIdx.x; i < hw; i += kThreads) s += p[i];
-    }
-    const double mu = block_sum(s, red) / count;
-    double sq = 0.0;
-    for (int b = 0; b < n; b++) {
-        const float* p = x + ((int64_t)b * c + ch) * hw;
-        for (int64_t i = threadIdx.x; i < hw; i += kThreads) {
-            const double d = p[i] - mu;
-            sq += d * d;
+    const int ch = blockIdx.x, s = blockIdx.y;
+    const double shift = (cc.n > 0 && cc.hw > 0) ? x[(int64_t)ch * cc.hw] : 0.0;
+    double s1 = 0.0, s2 = 0.0;
+    for (int b = cc.begin(s); b < cc.end(s); b++) {
+        const float* p = x + ((int64_t)b * cc.c + ch) * cc.hw;
+        for (int64_t i = threadIdx.x; i < cc.hw; i += kThreads) {
+            const double d = p[i] - shift;
+            s1 += d;
+            s2 += d * d;
         }
     }
-    sq = block_sum(sq, red);
-    const double is = 1.0 / sqrt(sq / count + eps);
-    // Folded as the cpu backend does: y = x * scale + shift in float.
-    const float scale = (float)(is * gamma[ch]);
-    const float shift = (float)(beta[ch] - mu * is * gamma[ch]);
-    for (int b = 0; b < n; b++) {
-        const float* p = x + ((int64_t)b * c + ch) * hw;
-        float* q = y + ((int64_t)b * c + ch) * hw;
-        for (int64_t i = threadIdx.x; i < hw; i += kThreads) q[i] = p[i] * scale + shift;
-    }
+    s1 = block_sum(s1, red);
+    s2 = block_sum(s2, red);
     if (threadIdx.x == 0) {
-        mean[ch] = (float)mu;
-        inv_std[ch] = (float)is;
-        running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mu);
-        running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * (sq / (count - 1.0)));
+        part[((int64_t)ch * cc.chunks + s) * 2] = s1;
+        part[((int64_t)ch * cc.chunks + s) * 2 + 1] = s2;
+    }
+}
+
+__global__ void bn_train_apply_kernel(const float* x, const float* gamma, const float* beta, float* running_mean,
+                                      float* running_var, float momentum, float eps, float* y, float* mean,
+                                      float* inv_std, ChannelChunks cc, const double* part) {
+    __shared__ float coef[2];
+    const int ch = blockIdx.x, s = blockIdx.y;
+    if (threadIdx.x == 0) {
+        double s1 = 0.0, s2 = 0.0;
+        for (int k = 0; k < cc.chunks; k++) {
+            s1 += part[((int64_t)ch * cc.chunks + k) * 2];
+            s2 += part[((int64_t)ch * cc.chunks + k) * 2 + 1];
+        }
+        const double count = (double)cc.n * cc.hw;
+        const double shift = (cc.n > 0 && cc.hw > 0) ? x[(int64_t)ch * cc.hw] : 0.0;
+        const double dm = s1 / count;
+        const double mu = shift + dm;
+        double var = s2 / count - dm * dm;
+        var = var > 0.0 ? var : 0.0;
+        const double is = 1.0 / sqrt(var + eps);
+        // Folded as the cpu backend does: y = x * scale + shift in float.
+        coef[0] = (float)(is * gamma[ch]);
+        coef[1] = (float)(beta[ch] - mu * is * gamma[ch]);
+        if (s == 0) {
+            mean[ch] = (float)mu;
+            inv_std[ch] = (float)is;
+            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mu);
+            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * (var * count / (count - 1.0)));
+        }
+    }
+    __syncthreads();
+    const float scale = coef[0], shift = coef[1];
+    for (int b = cc.begin(s); b < cc.end(s); b++) {
+        const float* p = x + ((int64_t)b * cc.c + ch) * cc.hw;
+        float* q = y + ((int64_t)b * cc.c + ch) * cc.hw;
+        for (int64_t i = threadIdx.x; i < cc.hw; i += kThreads) q[i] = p[i] * scale + shift;
     }
 }
 
@@ -89,34 +129,58 @@ __global__ void bn_eval_kernel(const float* x, const float* gamma, const float* 
     }
 }
 
-__global__ void bn_bwd_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
-                              const float* inv_std, float* dx, float* dgamma, float* dbeta, int n, int c, int64_t hw) {
+// part[(ch * chunks + s) * 2 + {0, 1}] = sum dy, sum dy * xhat over the chunk's images.
+__global__ void bn_bwd_sums_kernel(const float* dy, const float* x, const float* mean, const float* inv_std,
+                                   ChannelChunks cc, double* part) {
     __shared__ double red[kThreads];
-    const int ch = blockIdx.x;
+    const int ch = blockIdx.x, s = blockIdx.y;
     const float mu = mean[ch], is = inv_std[ch];
     double s1 = 0.0, s2 = 0.0;
-    for (int b = 0; b < n; b++) {
-        const float* g = dy + ((int64_t)b * c + ch) * hw;
-        const float* p = x + ((int64_t)b * c + ch) * hw;
-        for (int64_t i = threadIdx.x; i < hw; i += kThreads) {
+    for (int b = cc.begin(s); b < cc.end(s); b++) {
+        const float* g = dy + ((int64_t)b * cc.c + ch) * cc.hw;
+        const float* p = x + ((int64_t)b * cc.c + ch) * cc.hw;
+        for (int64_t i = threadIdx.x; i < cc.hw; i += kThreads) {
             s1 += g[i];
             s2 += (double)g[i] * ((p[i] - mu) * is);
         }
     }
-    const double sum_dy = block_sum(s1, red);
-    const double sum_dy_xh = block_sum(s2, red);
-    const double m = (double)n * hw;
-    const double k = (double)gamma[ch] * is / m;
-    const float a = (float)(k * m), bcoef = (float)(k * sum_dy), ccoef = (float)(k * sum_dy_xh);
-    for (int b = 0; b < n; b++) {
-        const float* g = dy + ((int64_t)b * c + ch) * hw;
-        const float* p = x + ((int64_t)b * c + ch) * hw;
-        float* d = dx + ((int64_t)b * c + ch) * hw;
-        for (int64_t i = threadIdx.x; i < hw; i += kThreads) d[i] = a * g[i] - bcoef - ((p[i] - mu) * is) * ccoef;
-    }
+    s1 = block_sum(s1, red);
+    s2 = block_sum(s2, red);
     if (threadIdx.x == 0) {
-        dgamma[ch] = (float)sum_dy_xh;
-        dbeta[ch] = (float)sum_dy;
+        part[((int64_t)ch * cc.chunks + s) * 2] = s1;
+        part[((int64_t)ch * cc.chunks + s) * 2 + 1] = s2;
+    }
+}
+
+__global__ void bn_bwd_apply_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
+                                    const float* inv_std, float* dx, float* dgamma, float* dbeta, ChannelChunks cc,
+                                    const double* part) {
+    __shared__ float coef[3];
+    const int ch = blockIdx.x, s = blockIdx.y;
+    const float mu = mean[ch], is = inv_std[ch];
+    if (threadIdx.x == 0) {
+        double sum_dy = 0.0, sum_dy_xh = 0.0;
+        for (int k = 0; k < cc.chunks; k++) {
+            sum_dy += part[((int64_t)ch * cc.chunks + k) * 2];
+            sum_dy_xh += part[((int64_t)ch * cc.chunks + k) * 2 + 1];
+        }
+        const double m = (double)cc.n * cc.hw;
+        const double k = (double)gamma[ch] * is / m;
+        coef[0] = (float)(k * m);
+        coef[1] = (float)(k * sum_dy);
+        coef[2] = (float)(k * sum_dy_xh);
+        if (s == 0) {
+            dgamma[ch] = (float)sum_dy_xh;
+            dbeta[ch] = (float)sum_dy;
+        }
+    }
+    __syncthreads();
+    const float a = coef[0], bcoef = coef[1], ccoef = coef[2];
+    for (int b = cc.begin(s); b < cc.end(s); b++) {
+        const float* g = dy + ((int64_t)b * cc.c + ch) * cc.hw;
+        const float* p = x + ((int64_t)b * cc.c + ch) * cc.hw;
+        float* d = dx + ((int64_t)b * cc.c + ch) * cc.hw;
+        for (int64_t i = threadIdx.x; i < cc.hw; i += kThreads) d[i] = a * g[i] - bcoef - ((p[i] - mu) * is) * ccoef;
     }
 }
 
@@ -289,25 +353,46 @@ __global__ void finish_sum_kernel(const double* partial, int count, float* out) 
     if (threadIdx.x == 0) out[0] = (float)s;
 }
 
-// One block: m = max|tanh w| and, for 1 bit, the scale mean|tanh w / m|, into stats[0..1].
-__global__ void weight_quant_stats_kernel(const float* w, int64_t len, int bits, float* stats) {
-    __shared__ double red[kThreads];
-    __shared__ float red_max[kThreads];
-    float m = 0.0f;
-    for (int64_t i = threadIdx.x; i < len; i += kThreads) {
-        const float a = fabsf((float)tanh((double)w[i]));
-        m = a > m ? a : m;
-    }
-    red_max[threadIdx.x] = m;
+// Weight quantizers in three steps so the expensive part (tanh in double, as the reference) runs on every SM:
+// t = tanh(w) with a per-block max, one block combining the maxima (and, for 1 bit, the scale mean|t/m|), then the
+// elementwise part. The maxima are exact whatever the order; the 1-bit sum adds in a fixed order.
+constexpr int kWeightBlocks = 256;
+
+__device__ float block_max(float v, float* red) {
+    red[threadIdx.x] = v;
     __syncthreads();
     for (int o = kThreads / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red_max[threadIdx.x] = fmaxf(red_max[threadIdx.x], red_max[threadIdx.x + o]);
+        if ((int)threadIdx.x < o) red[threadIdx.x] = fmaxf(red[threadIdx.x], red[threadIdx.x + o]);
         __syncthreads();
     }
-    m = red_max[0];
+    const float r = red[0];
+    __syncthreads();
+    return r;
+}
+
+__global__ void tanh_max_kernel(const float* w, float* t, int64_t len, float* block_max_out) {
+    __shared__ float red[kThreads];
+    float m = 0.0f;
+    GRID_STRIDE(i, len) {
+        const float v = (float)tanh((double)w[i]);
+        t[i] = v;
+        m = fmaxf(m, fabsf(v));
+    }
+    m = block_max(m, red);
+    if (threadIdx.x == 0) block_max_out[blockIdx.x] = m;
+}
+
+// stats[0] = m = max|t|; stats[1] = mean|t / m| for 1 bit (else 0).
+__global__ void weight_stats_finish_kernel(const float* t, int64_t len, int bits, const float* maxima, int blocks,
+                                           float* stats) {
+    __shared__ float redf[kThreads];
+    __shared__ double red[kThreads];
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < blocks; i += kThreads) m = fmaxf(m, maxima[i]);
+    m = block_max(m, redf);
     double s = 0.0;
     if (bits == 1 && m != 0.0f)
-        for (int64_t i = threadIdx.x; i < len; i += kThreads) s += fabsf((float)tanh((double)w[i]) / m);
+        for (int64_t i = threadIdx.x; i < len; i += kThreads) s += fabsf(t[i] / m);
     s = block_sum(s, red);
     if (threadIdx.x == 0) {
         stats[0] = m;
@@ -315,26 +400,20 @@ __global__ void weight_quant_stats_kernel(const float* w, int64_t len, int bits,
     }
 }
 
-__global__ void weight_quant_kernel(const float* w, float* wq, int64_t len, int bits, const float* stats) {
+__global__ void weight_quant_kernel(const float* t, float* wq, int64_t len, int bits, const float* stats) {
     const float m = stats[0], binary = stats[1];
-    GRID_STRIDE(i, len) {
-        if (m == 0.0f) {
-            wq[i] = 0.0f;
-        } else {
-            const float wn = (float)tanh((double)w[i]) / m;
-            wq[i] = qat4j::weight_value(qat4j::weight_code(wn, bits), bits, binary);
-        }
-    }
+    GRID_STRIDE(i, len) wq[i] = m == 0.0f ? 0.0f : qat4j::weight_value(qat4j::weight_code(t[i] / m, bits), bits, binary);
 }
 
-// One block: m = max|tanh w| (double), sum g*tanh w and the number of elements at the max (the gradient through
-// the max goes to them, as the reference).
-__global__ void weight_quant_bwd_stats_kernel(const float* g, const float* w, int64_t len, double* stats) {
+// Backward: the gradient through tanh and through the max (to the elements at the max, shared equally), in
+// double as the reference. td[i] = tanh(w) in double; stats = {m, sum g*t, ties}.
+__global__ void tanh_max_double_kernel(const float* w, double* td, int64_t len, double* block_max_out) {
     __shared__ double red[kThreads];
     double m = 0.0;
-    for (int64_t i = threadIdx.x; i < len; i += kThreads) {
-        const double a = fabs(tanh((double)w[i]));
-        m = a > m ? a : m;
+    GRID_STRIDE(i, len) {
+        const double v = tanh((double)w[i]);
+        td[i] = v;
+        m = fmax(m, fabs(v));
     }
     red[threadIdx.x] = m;
     __syncthreads();
@@ -342,31 +421,63 @@ __global__ void weight_quant_bwd_stats_kernel(const float* g, const float* w, in
         if ((int)threadIdx.x < o) red[threadIdx.x] = fmax(red[threadIdx.x], red[threadIdx.x + o]);
         __syncthreads();
     }
-    m = red[0];
+    if (threadIdx.x == 0) block_max_out[blockIdx.x] = red[0];
+}
+
+__global__ void max_finish_kernel(const double* maxima, int blocks, double* out) {
+    __shared__ double red[kThreads];
+    double m = 0.0;
+    for (int i = threadIdx.x; i < blocks; i += kThreads) m = fmax(m, maxima[i]);
+    red[threadIdx.x] = m;
     __syncthreads();
+    for (int o = kThreads / 2; o > 0; o >>= 1) {
+        if ((int)threadIdx.x < o) red[threadIdx.x] = fmax(red[threadIdx.x], red[threadIdx.x + o]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[0] = red[0];
+}
+
+// Per block: sum g*t and the count of elements at the max, into partial[block*2 + {0,1}].
+__global__ void weight_bwd_sums_kernel(const float* g, const double* td, int64_t len, const double* stats,
+                                       double* partial) {
+    __shared__ double red[kThreads];
+    const double m = stats[0];
     double sum_gt = 0.0, ties = 0.0;
-    for (int64_t i = threadIdx.x; i < len; i += kThreads) {
-        const double t = tanh((double)w[i]);
-        sum_gt += g[i] * t;
-        if (fabs(t) == m) ties += 1.0;
+    GRID_STRIDE(i, len) {
+        sum_gt += g[i] * td[i];
+        if (fabs(td[i]) == m) ties += 1.0;
     }
     sum_gt = block_sum(sum_gt, red);
     ties = block_sum(ties, red);
     if (threadIdx.x == 0) {
-        stats[0] = m;
-        stats[1] = sum_gt;
-        stats[2] = ties;
+        partial[blockIdx.x * 2] = sum_gt;
+        partial[blockIdx.x * 2 + 1] = ties;
     }
 }
 
-__global__ void weight_quant_bwd_kernel(const float* g, const float* w, float* dw, int64_t len, const double* stats) {
+__global__ void weight_bwd_finish_kernel(const double* partial, int blocks, double* stats) {
+    __shared__ double red[kThreads];
+    double s = 0.0, t = 0.0;
+    for (int i = threadIdx.x; i < blocks; i += kThreads) {
+        s += partial[i * 2];
+        t += partial[i * 2 + 1];
+    }
+    s = block_sum(s, red);
+    t = block_sum(t, red);
+    if (threadIdx.x == 0) {
+        stats[1] = s;
+        stats[2] = t;
+    }
+}
+
+__global__ void weight_quant_bwd_kernel(const float* g, const double* td, float* dw, int64_t len, const double* stats) {
     const double m = stats[0], sum_gt = stats[1], ties = stats[2];
     GRID_STRIDE(i, len) {
         if (m == 0.0) {
             dw[i] = 0.0f;
             continue;
         }
-        const double t = tanh((double)w[i]);
+        const double t = td[i];
         double dt = g[i] / m;
         if (fabs(t) == m) dt -= (t > 0 ? 1.0 : -1.0) * sum_gt / (m * m) / ties;
         dw[i] = (float)(dt * (1.0 - t * t));
@@ -408,10 +519,20 @@ extern "C" int qc_bn_train_f32(int64_t x, int64_t gamma, int64_t beta, int64_t r
                                int64_t hw) {
     QC_PROFILE("bn_train_f32");
     if (c <= 0) return 0;
-    bn_train_kernel<<<c, kThreads, 0, qc::stream()>>>(ptr<float>(x), ptr<float>(gamma), ptr<float>(beta),
-                                                      ptr<float>(running_mean), ptr<float>(running_var), momentum, eps,
-                                                      ptr<float>(y), ptr<float>(mean), ptr<float>(inv_std), n, c, hw);
-    return qc::launched();
+    const ChannelChunks cc = make_chunks(n, c, hw);
+    double* part = qc::scratch<double>((int64_t)c * cc.chunks * 2);
+    if (!part) return qc::set_error(cudaErrorMemoryAllocation);
+    const dim3 grid(c, cc.chunks);
+    bn_moments_kernel<<<grid, kThreads, 0, qc::stream()>>>(ptr<float>(x), cc, part);
+    int e = qc::launched();
+    if (e == 0) {
+        bn_train_apply_kernel<<<grid, kThreads, 0, qc::stream()>>>(
+            ptr<float>(x), ptr<float>(gamma), ptr<float>(beta), ptr<float>(running_mean), ptr<float>(running_var),
+            momentum, eps, ptr<float>(y), ptr<float>(mean), ptr<float>(inv_std), cc, part);
+        e = qc::launched();
+    }
+    qc::release(part);
+    return e;
 }
 
 extern "C" int qc_bn_eval_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean, int64_t running_var,
@@ -429,10 +550,21 @@ extern "C" int qc_bn_bwd_f32(int64_t dy, int64_t x, int64_t gamma, int64_t mean,
                              int64_t dgamma, int64_t dbeta, int n, int c, int64_t hw) {
     QC_PROFILE("bn_bwd_f32");
     if (c <= 0) return 0;
-    bn_bwd_kernel<<<c, kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(x), ptr<float>(gamma),
-                                                    ptr<float>(mean), ptr<float>(inv_std), ptr<float>(dx),
-                                                    ptr<float>(dgamma), ptr<float>(dbeta), n, c, hw);
-    return qc::launched();
+    const ChannelChunks cc = make_chunks(n, c, hw);
+    double* part = qc::scratch<double>((int64_t)c * cc.chunks * 2);
+    if (!part) return qc::set_error(cudaErrorMemoryAllocation);
+    const dim3 grid(c, cc.chunks);
+    bn_bwd_sums_kernel<<<grid, kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(x), ptr<float>(mean),
+                                                            ptr<float>(inv_std), cc, part);
+    int e = qc::launched();
+    if (e == 0) {
+        bn_bwd_apply_kernel<<<grid, kThreads, 0, qc::stream()>>>(ptr<float>(dy), ptr<float>(x), ptr<float>(gamma),
+                                                                 ptr<float>(mean), ptr<float>(inv_std), ptr<float>(dx),
+                                                                 ptr<float>(dgamma), ptr<float>(dbeta), cc, part);
+        e = qc::launched();
+    }
+    qc::release(part);
+    return e;
 }
 
 extern "C" int qc_clamp_f32(int64_t x, int64_t y, int64_t len, float lo, float hi) {
@@ -541,12 +673,20 @@ extern "C" int qc_act_quant_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t d
 extern "C" int qc_weight_quant_f32(int64_t w, int64_t wq, int64_t len, int bits) {
     QC_PROFILE("weight_quant_f32");
     if (len <= 0) return 0;
-    float* stats = qc::scratch<float>(2);
+    const unsigned blocks = qc::blocks_for(len, kThreads, kWeightBlocks);
+    // wq holds t = tanh(w) until the last kernel overwrites each element with its quantized value.
+    float* stats = qc::scratch<float>(2 + blocks);
     if (!stats) return qc::set_error(cudaErrorMemoryAllocation);
-    weight_quant_stats_kernel<<<1, kThreads, 0, qc::stream()>>>(ptr<float>(w), len, bits, stats);
+    float* maxima = stats + 2;
+    tanh_max_kernel<<<blocks, kThreads, 0, qc::stream()>>>(ptr<float>(w), ptr<float>(wq), len, maxima);
     int e = qc::launched();
     if (e == 0) {
-        weight_quant_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(w), ptr<float>(wq), len, bits, stats);
+        weight_stats_finish_kernel<<<1, kThreads, 0, qc::stream()>>>(ptr<float>(wq), len, bits, maxima, (int)blocks,
+                                                                     stats);
+        e = qc::launched();
+    }
+    if (e == 0) {
+        weight_quant_kernel<<<blocks, kThreads, 0, qc::stream()>>>(ptr<float>(wq), ptr<float>(wq), len, bits, stats);
         e = qc::launched();
     }
     qc::release(stats);
@@ -557,16 +697,30 @@ extern "C" int qc_weight_quant_bwd_f32(int64_t g, int64_t w, int64_t dw, int64_t
     QC_PROFILE("weight_quant_bwd_f32");
     (void)bits;
     if (len <= 0) return 0;
-    double* stats = qc::scratch<double>(3);
-    if (!stats) return qc::set_error(cudaErrorMemoryAllocation);
-    weight_quant_bwd_stats_kernel<<<1, kThreads, 0, qc::stream()>>>(ptr<float>(g), ptr<float>(w), len, stats);
+    const unsigned blocks = qc::blocks_for(len, kThreads, kWeightBlocks);
+    double* td = qc::scratch<double>(len + 3 + 2 * (int64_t)blocks);
+    if (!td) return qc::set_error(cudaErrorMemoryAllocation);
+    double* stats = td + len;
+    double* partial = stats + 3;  // maxima first, then (sum, ties) pairs
+    tanh_max_double_kernel<<<blocks, kThreads, 0, qc::stream()>>>(ptr<float>(w), td, len, partial);
     int e = qc::launched();
     if (e == 0) {
-        weight_quant_bwd_kernel<<<grid(len), kThreads, 0, qc::stream()>>>(ptr<float>(g), ptr<float>(w), ptr<float>(dw),
-                                                                          len, stats);
+        max_finish_kernel<<<1, kThreads, 0, qc::stream()>>>(partial, (int)blocks, stats);
         e = qc::launched();
     }
-    qc::release(stats);
+    if (e == 0) {
+        weight_bwd_sums_kernel<<<blocks, kThreads, 0, qc::stream()>>>(ptr<float>(g), td, len, stats, partial);
+        e = qc::launched();
+    }
+    if (e == 0) {
+        weight_bwd_finish_kernel<<<1, kThreads, 0, qc::stream()>>>(partial, (int)blocks, stats);
+        e = qc::launched();
+    }
+    if (e == 0) {
+        weight_quant_bwd_kernel<<<blocks, kThreads, 0, qc::stream()>>>(ptr<float>(g), td, ptr<float>(dw), len, stats);
+        e = qc::launched();
+    }
+    qc::release(td);
     return e;
 }
 
