@@ -65,7 +65,7 @@ final class Train implements Callable<Integer> {
     long seed;
     @Option(names = "--threads", description = "native threads (default: all cores)")
     Integer threads;
-    @Option(names = "--backend", description = "ref or cpu (default: QAT4J_BACKEND or the best available)")
+    @Option(names = "--backend", description = "ref, cpu or cuda (default: QAT4J_BACKEND or the best available; cuda only on request)")
     String backend;
     @Option(names = "--data", description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10)")
     String data;
