@@ -124,7 +124,12 @@ final class Train implements Callable<Integer> {
             TrainingRun.Result r = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line);
             Path png = dir.resolve("curves.png");
             if (!r.epochs().isEmpty()) {
-                CurvesPlot.write(png, model + " " + bitsName, CurvesPlot.readMetrics(r.metrics()));
+                try {
+                    CurvesPlot.write(png, model + " " + bitsName, CurvesPlot.readMetrics(r.metrics()));
+                } catch (LinkageError | RuntimeException e) { // e.g. a runtime without java.desktop (AWT)
+                    System.err.println("curves not written (" + e + "); the metrics file has the same figures");
+                    png = null;
+                }
             }
             System.err.printf(Locale.ROOT, "%nbest test accuracy %.2f%% (epoch %d)%n  checkpoints %s, %s%n  metrics %s"
                     + "%n  curves %s%n", 100 * r.bestAccuracy(), r.bestEpoch(), r.bestCheckpoint(), r.lastCheckpoint(),
@@ -135,7 +140,7 @@ final class Train implements Callable<Integer> {
                         .put("best_accuracy", r.bestAccuracy()).put("best_epoch", r.bestEpoch())
                         .put("best_checkpoint", r.bestCheckpoint().toString())
                         .put("last_checkpoint", r.lastCheckpoint().toString())
-                        .put("metrics", r.metrics().toString()).put("curves", png.toString());
+                        .put("metrics", r.metrics().toString()).put("curves", png == null ? null : png.toString());
                 if (!r.epochs().isEmpty()) {
                     TrainingRun.EpochRecord last = r.epochs().get(r.epochs().size() - 1);
                     o.put("final_accuracy", last.testAccuracy()).put("images_per_second", last.imagesPerSecond());
