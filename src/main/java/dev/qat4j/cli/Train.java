@@ -6,6 +6,7 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
@@ -18,6 +19,7 @@ import dev.qat4j.train.RunCheckpoint;
 import dev.qat4j.train.TrainConfig;
 import dev.qat4j.train.TrainingRun;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -115,8 +117,9 @@ final class Train implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", model + "-" + bitsName.replaceAll("[^A-Za-z0-9_.-]", "_"));
         try (m) {
             if (init != null) {
-                RunCheckpoint.restore(CheckpointIO.read(init), m, null);
-                System.err.println("initialised from " + init);
+                List<String> fresh = ModelState.loadForFineTune(m, RunCheckpoint.modelPart(CheckpointIO.read(init)));
+                System.err.println("initialised from " + init + (fresh.isEmpty() ? ""
+                        : " (" + fresh.size() + " quantizer clips α it has no value for start at their initial value)"));
             }
             System.err.printf(Locale.ROOT, "training %s (%s) on %s: %d train / %d test images, %d epochs, batch %d%n",
                     model, bitsName, b.description(), train.size(), test.size(), epochs, batchSize);
