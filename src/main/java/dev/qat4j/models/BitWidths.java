@@ -71,6 +71,7 @@ import java.util.Objects;
  *   resnet20     int8       [8] * 9                                    [8] * 9                                README INT8 column
  *   resnet20     int6       [6] * 9                                    [6] * 9                                README INT6 column
  *   resnet20     int4       [4] * 9                                    [4] * 9                                README INT4 column
+ *   resnet20     int8-mpact int8 with every activation quantizer mPACT  (likewise int6-mpact, int4-mpact)       README mPACT column
  *   every model  fp32       [32] * n                                   [32] * n                               full precision
  * </pre>
  * ({@code cfg1-star} spells the README's "*"; the ResNet20 presets are uniform per block, as the seed's

@@ -186,6 +186,35 @@ class ModelStateTest {
     }
 
     @Test
+    void fineTuningFromAnFp32CheckpointStartsOnlyTheQuantizerClipsFresh() {
+        try (QuantModel fp32 = Models.build("resnet20", BitWidths.preset("resnet20", "fp32"), REF, 1);
+             QuantModel q = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact"), REF, 2)) {
+            perturb(fp32, 21);
+            Checkpoint c = ModelState.save(fp32, Map.of());
+            Map<String, int[]> alphasBefore = snapshot(q);
+            alphasBefore.keySet().removeIf(name -> c.tensor(name) != null);
+            // a strict load refuses: the FP32 network has no clips
+            assertRefusedUnchanged(q, c, "is missing from the checkpoint");
+            List<String> fresh = ModelState.loadForFineTune(q, c);
+            assertEquals(20, fresh.size(), "18 block quantizers + 2 shortcut quantizers have α: " + fresh);
+            assertEquals(alphasBefore.keySet(), java.util.Set.copyOf(fresh));
+            Map<String, int[]> after = snapshot(q);
+            for (String name : c.tensors().keySet()) {
+                assertTrue(java.util.Arrays.equals(snapshot(fp32).get(name), after.get(name)), name + " loaded");
+            }
+            for (String name : fresh) {
+                assertTrue(java.util.Arrays.equals(alphasBefore.get(name), after.get(name)), name + " kept its init");
+            }
+            // anything but a clip must still be there
+            String weight = c.tensors().keySet().iterator().next();
+            Checkpoint missingWeight = copy(c, "resnet20", weight).build();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ModelState.loadForFineTune(q, missingWeight));
+            assertTrue(e.getMessage().contains("'" + weight + "'"), e.getMessage());
+        }
+    }
+
+    @Test
     void theBitsKeyIsReservedWhenTheModelHasBitWidths() {
         try (QuantModel a = toynet(1)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -100,10 +100,41 @@ class BitWidthsTest {
     }
 
     @Test
+    void resnet20MpactPresetsChooseTheActivationKindAndKeepItThroughFiles() throws IOException {
+        BitWidths m8 = BitWidths.preset(RN, "int8-mpact");
+        assertArrayEquals(BitWidths.preset(RN, "int8").abit(), m8.abit());
+        assertEquals(ActQuantizer.Kind.MPACT, m8.activationOverride());
+        for (int i = 0; i < 9; i++) {
+            assertEquals(ActQuantizer.Kind.MPACT, m8.activationKind(i));
+            assertEquals(ActQuantizer.Kind.DOREFA, BitWidths.preset(RN, "int8").activationKind(i));
+        }
+        assertNotEquals(BitWidths.preset(RN, "int8"), m8);
+        String yaml = m8.toYaml();
+        assertContainsAll(yaml, "act: mpact");
+        assertEquals(m8, BitWidths.fromYaml(yaml, RN, "checkpoint"));
+        assertEquals(m8, BitWidths.load(write("a.yaml", "model: resnet20\nbase: int8\nact: mpact\n"), RN));
+        // a base that chose a kind passes it on; `act` overrides it
+        assertEquals(m8, BitWidths.load(write("b.yaml", "model: resnet20\nbase: int8-mpact\n"), RN));
+        assertEquals(ActQuantizer.Kind.PACT,
+            BitWidths.load(write("c.yaml", "model: resnet20\nbase: int8-mpact\nact: pact\n"), RN).activationKind(3));
+        assertContainsAll(refused(() -> {
+            try {
+                BitWidths.load(write("d.yaml", "model: resnet20\nact: relu\n"), RN);
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        }).getMessage(), "'act' must be dorefa, pact or mpact", "relu");
+        assertContainsAll(refused(() -> BitWidths.preset(TOY, "cfg1").withActivationKind(ActQuantizer.Kind.PACT))
+            .getMessage(), "only resnet20");
+        assertContainsAll(refused(() -> m8.withActivationKind(ActQuantizer.Kind.FIXED_CLIP)).getMessage(), "fixed clip");
+    }
+
+    @Test
     void presetNamesAreExactlyThese() {
         assertEquals(List.of("fp32", "cfg1", "cfg1-star", "cfg2", "cfg3"), BitWidths.presetNames(TOY));
         assertEquals(List.of("fp32", "cfg1-star"), BitWidths.presetNames(MB));
-        assertEquals(List.of("fp32", "int8", "int6", "int4"), BitWidths.presetNames(RN));
+        assertEquals(List.of("fp32", "int8", "int6", "int4", "int8-mpact", "int6-mpact", "int4-mpact"),
+            BitWidths.presetNames(RN));
         assertEquals(List.of("toynet", "mobilenetv2", "resnet20"), BitWidths.models());
     }
 
@@ -520,7 +551,7 @@ class BitWidthsTest {
         assertContainsAll(m, "bit widths file " + two, "malformed YAML");
         Path list = write("list.yaml", "- 32\n- 8\n");
         m = refused(() -> BitWidths.load(list, TOY)).getMessage();
-        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, not a array");
+        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, act, not a array");
         Path empty = write("empty.yaml", "");
         m = refused(() -> BitWidths.load(empty, TOY)).getMessage();
         assertContainsAll(m, "bit widths file " + empty, "is empty");
@@ -574,7 +605,7 @@ class BitWidthsTest {
         m = refused(() -> BitWidths.resolve(RN, missing.toString())).getMessage();
         assertContainsAll(m, "bit widths file " + missing, "does not exist");
         m = refused(() -> BitWidths.resolve(RN, "int8 ")).getMessage();
-        assertContainsAll(m, "'int8 '", "resnet20 preset (fp32, int8, int6, int4)");
+        assertContainsAll(m, "'int8 '", "resnet20 preset (fp32, int8, int6, int4, int8-mpact, int6-mpact, int4-mpact)");
         m = refused(() -> BitWidths.resolve("resnet18", "int8")).getMessage();
         assertContainsAll(m, "unknown model 'resnet18'");
     }
