@@ -36,6 +36,9 @@ timeout 150 "$java_bin" -cp "$cp" dev.qat4j.bench.StepTimer --backend cuda --mod
 timeout 60 "$java_bin" -cp "$cp" dev.qat4j.bench.StepTimer --backend cuda --model toynet --bits cfg1-star \
   --steps 10 --warmup 3 --json "$out/qat4j-toynet-cfg1-star.json"
 
+echo "== convolutions: float vs fused fake-quant int8 vs int8 (cuda)"
+timeout 60 "$java_bin" -cp "$cp" dev.qat4j.bench.ConvTimer --backend cuda | tee "$out/qat4j-convs.txt"
+
 echo "== PyTorch eager (same card)"
 timeout 150 python3 bench/torch_resnet20_qat.py --device cuda --steps "$steps" --warmup 5 --json "$out/torch-resnet20-int8.json"
 

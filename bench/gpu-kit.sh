@@ -20,5 +20,6 @@ tr ':' '\n' < "$kit/runtime-classpath.txt" | grep -v -e '/openblas/' -e '/junit/
 console="$m2/org/junit/platform/junit-platform-console-standalone/1.14.4/junit-platform-console-standalone-1.14.4.jar"
 [ -f "$console" ] || mvn -B -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 >/dev/null
 cp "$console" "$kit/lib/"
-javac -d "$kit/classes" -cp target/classes bench/src/main/java/dev/qat4j/bench/StepTimer.java
+javac -d "$kit/classes" -cp target/classes bench/src/main/java/dev/qat4j/bench/StepTimer.java \
+  bench/src/main/java/dev/qat4j/bench/ConvTimer.java
 du -sh "$kit" target/classes target/test-classes

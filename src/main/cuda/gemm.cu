@@ -399,6 +399,112 @@ struct WeightGradStore {
     }
 };
 
+// ---------------------------------------------------------------- int8 convolution with dp4a
+// The integer conv (and the fused fake-quant conv's forward) multiplies byte codes four at a time: each shared-memory
+// word packs four consecutive k of one row, and dp4a adds their four products into an int32 accumulator, exactly.
+// Activations are uint8 (dp4a.u32.s32) or int8 codes (mPACT, dp4a.s32.s32); weights are int8. K is padded with
+// zero codes to a multiple of 4.
+template <bool X_SIGNED>
+__device__ __forceinline__ int dp4a(uint32_t a, uint32_t b, int c) {
+    int d;
+    if (X_SIGNED) asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    else asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+template <bool X_SIGNED, int BN, int TN, class ST>
+__global__ void __launch_bounds__(256) conv_s8_dp4a_kernel(const uint8_t* x, const int8_t* wt, Conv cv, ST st) {
+    constexpr int BM = 128, TM = 4, NT = 256, KW = 8;  // KW packed words = 32 k per tile
+    constexpr int RS = BM / TM, CS = BN / TN;
+    static_assert(RS * CS == NT, "256 threads");
+    __shared__ uint32_t Aw[KW][BM + 1];
+    __shared__ uint32_t Bw[KW][BN + 1];
+    const int tid = threadIdx.x;
+    const int M = cv.n * cv.pixels(), N = cv.cog, K = cv.cig * cv.taps();
+    const int n_tiles = (N + BN - 1) / BN;
+    const int g = blockIdx.y / n_tiles, nt = blockIdx.y % n_tiles;
+    const int m0 = blockIdx.x * BM, n0 = nt * BN;
+    const int ty = tid % RS, tx = tid / RS;
+    // A: this thread always fills row tid % BM; its pixel context is computed once.
+    const int ar = tid % BM;
+    const bool a_ok = m0 + ar < M;
+    const PixelCtx px = pixel_ctx(cv, g, a_ok ? m0 + ar : m0);
+    const int64_t w_base = (int64_t)g * cv.cog * K;
+    int acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0;
+
+    for (int k0 = 0; k0 < K; k0 += 4 * KW) {
+#pragma unroll
+        for (int j = 0; j < KW * BM / NT; j++) {
+            const int word = tid / BM + j * (NT / BM);
+            uint32_t packed = 0;
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                const int k = k0 + 4 * word + q;
+                uint32_t v = 0;
+                if (a_ok && k < K) v = (uint32_t)(uint8_t)patch_at<uint8_t, int>(x, cv, px, tap_ctx(cv, k));
+                packed |= v << (8 * q);
+            }
+            Aw[word][ar] = packed;
+        }
+        for (int idx = tid; idx < KW * BN; idx += NT) {
+            const int n = idx / KW, word = idx % KW;
+            uint32_t packed = 0;
+            if (n0 + n < N) {
+                const int8_t* row = wt + w_base + (int64_t)(n0 + n) * K;
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    const int k = k0 + 4 * word + q;
+                    if (k < K) packed |= (uint32_t)(uint8_t)row[k] << (8 * q);
+                }
+            }
+            Bw[word][n] = packed;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int word = 0; word < KW; word++) {
+            uint32_t a[TM], b[TN];
+#pragma unroll
+            for (int i = 0; i < TM; i++) a[i] = Aw[word][ty + i * RS];
+#pragma unroll
+            for (int j = 0; j < TN; j++) b[j] = Bw[word][tx + j * CS];
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int j = 0; j < TN; j++) acc[i][j] = dp4a<X_SIGNED>(a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int gm = m0 + ty + i * RS;
+        if (gm >= M) continue;
+#pragma unroll
+        for (int j = 0; j < TN; j++) {
+            const int gn = n0 + tx + j * CS;
+            if (gn < N) st(0, g, gm, gn, acc[i][j]);
+        }
+    }
+}
+
+template <bool X_SIGNED, class ST>
+int run_conv_s8(const uint8_t* x, const int8_t* wt, const Conv& cv, const ST& st) {
+    const int M = cv.n * cv.pixels(), N = cv.cog;
+    if (M <= 0 || N <= 0) return 0;
+    const int m_tiles = (M + 127) / 128;
+    auto launch = [&](auto kernel, int bn) {
+        const dim3 grid(m_tiles, ((N + bn - 1) / bn) * cv.groups);
+        kernel<<<grid, 256, 0, qc::stream()>>>(x, wt, cv, st);
+        return qc::launched();
+    };
+    if (N <= 16) return launch(conv_s8_dp4a_kernel<X_SIGNED, 16, 2, ST>, 16);
+    if (N <= 32) return launch(conv_s8_dp4a_kernel<X_SIGNED, 32, 4, ST>, 32);
+    return launch(conv_s8_dp4a_kernel<X_SIGNED, 64, 8, ST>, 64);
+}
+
 // ---------------------------------------------------------------- depthwise (one input channel per group)
 // A GEMM with one column per group would waste the tile; these direct kernels walk the taps instead.
 
@@ -628,13 +734,9 @@ extern "C" int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc
                                 int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
     QC_PROFILE("conv2d_s8_s32");
     const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
-    const WeightByOut<int8_t, int> lb{qc::ptr<int8_t>(wt), cv};
     const ConvAccStore st{qc::ptr<int32_t>(acc), cv};
-    if (x_signed)
-        return run_gemm<int, false, true>(n * cv.pixels(), cv.cog, cv.cig * cv.taps(), groups,
-                                          PatchByPixel<int8_t, int>{qc::ptr<int8_t>(x), cv}, lb, st);
-    return run_gemm<int, false, true>(n * cv.pixels(), cv.cog, cv.cig * cv.taps(), groups,
-                                      PatchByPixel<uint8_t, int>{qc::ptr<uint8_t>(x), cv}, lb, st);
+    if (x_signed) return run_conv_s8<true>(qc::ptr<uint8_t>(x), qc::ptr<int8_t>(wt), cv, st);
+    return run_conv_s8<false>(qc::ptr<uint8_t>(x), qc::ptr<int8_t>(wt), cv, st);
 }
 
 extern "C" int qc_gemm_s8_s32(int64_t m, int64_t n, int64_t k, int64_t a, int64_t b, int b_signed, int64_t c) {
@@ -674,14 +776,8 @@ extern "C" int qc_fake_quant_conv2d_f32(int64_t x, int64_t wt, int64_t y, int ki
         e = qc::launched();
     }
     if (e == 0) {
-        const WeightByOut<int8_t, int> lb{wc, cv};
         const ConvScaledStore st{qc::ptr<float>(y), stats + 1, cv};
-        if (kind == QAT4J_ACT_MPACT)
-            e = run_gemm<int, false, true>(n * cv.pixels(), cv.cog, cv.cig * cv.taps(), groups,
-                                           PatchByPixel<int8_t, int>{reinterpret_cast<int8_t*>(xc), cv}, lb, st);
-        else
-            e = run_gemm<int, false, true>(n * cv.pixels(), cv.cog, cv.cig * cv.taps(), groups,
-                                           PatchByPixel<uint8_t, int>{xc, cv}, lb, st);
+        e = kind == QAT4J_ACT_MPACT ? run_conv_s8<true>(xc, wc, cv, st) : run_conv_s8<false>(xc, wc, cv, st);
     }
     qc::release(xc);
     qc::release(wc);
