@@ -116,16 +116,23 @@ inline float weight_code(float wn, int bits) {
     return rintf(wn * (float)weight_max_code(bits));
 }
 
-// t[i] = tanh(w[i]) in double rounded to float (the Java reference's (float) Math.tanh); returns max|t|.
+// t[i] = tanh(w[i]) in double rounded to float (the Java reference's (float) Math.tanh); returns max|t|, NaN when
+// any t[i] is NaN (as Java's Math.max and torch's amax: a comparison-based max, the OpenMP max reduction included,
+// would drop the NaN and quantize the other weights as if nothing were wrong).
 inline float tanh_and_max_abs(const float* w, int64_t len, float* t) {
     float m = 0.0f;
-#pragma omp parallel for reduction(max : m) schedule(static) if (len > (1 << 15))
+    int nan = 0;
+#pragma omp parallel for reduction(max : m) reduction(| : nan) schedule(static) if (len > (1 << 15))
     for (int64_t i = 0; i < len; i++) {
         t[i] = (float)tanh((double)w[i]);
         const float a = fabsf(t[i]);
-        m = a > m ? a : m;
+        if (a != a) {
+            nan = 1;
+        } else {
+            m = a > m ? a : m;
+        }
     }
-    return m;
+    return nan ? NAN : m;
 }
 
 // mean|t / m| summed sequentially in double, as RefKernels.meanAbs: the 1-bit weights' scale.
