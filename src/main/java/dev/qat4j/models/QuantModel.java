@@ -40,7 +40,11 @@ public final class QuantModel implements AutoCloseable {
         return net;
     }
 
-    /** Logits for a batch of images; the step owns every intermediate tensor. */
+    /**
+     * Logits for a batch of images; the step owns every intermediate tensor. Eval-mode passes ({@code new
+     * Step(backend, false)}) may run from several threads at once, one step each, while nothing trains or loads
+     * into the model; a training pass (forward then backward) is one at a time (see {@link Module#forward}).
+     */
     public Tensor forward(Step step, Tensor images) {
         return net.forward(step, images);
     }
