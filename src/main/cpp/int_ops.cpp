@@ -67,7 +67,9 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
 inline int64_t div_pow2(int64_t v, int shift, int mode) {
     if (shift == 0) return v;
     const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
-    const int64_t rem = v - (floor_q << shift);
+    // v - floor_q * 2^shift, i.e. the low bits of v: taken with a mask, since left-shifting a negative floor_q
+    // is undefined behaviour before C++20 (UBSan reports it).
+    const int64_t rem = (int64_t)((uint64_t)v & (((uint64_t)1 << shift) - 1));
     const int64_t half = (int64_t)1 << (shift - 1);
     switch (mode) {
         case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;  // HALF_EVEN
@@ -111,7 +113,7 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
     const qat4j::ActQuantParams p = qat4j::make_params(kind, abits, alpha, fixed_clip);
     uint8_t* xc = (uint8_t*)alloc_bytes(xlen);
 #pragma omp parallel for schedule(static) if (xlen > (1 << 15))
-    for (int64_t i = 0; i < xlen; i++) xc[i] = p.zero ? 0 : (uint8_t)(int)qat4j::act_code_one(x[i], p);
+    for (int64_t i = 0; i < xlen; i++) xc[i] = p.zero ? 0 : (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
     // Weight codes: tanh(w) / max|tanh(w)|, as RefKernels.weightCodes.
     int8_t* wc = (int8_t*)alloc_bytes(wlen);
     float* t = (float*)alloc_bytes(wlen * 4);
@@ -121,7 +123,7 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
         memset(wc, 0, wlen);
         wstep = qat4j::weight_step(wbits, 0.0f);
     } else {
-        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)(int)qat4j::weight_code(t[i] / m, wbits);
+        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)qat4j::java_f2i(qat4j::weight_code(t[i] / m, wbits));
         wstep = qat4j::weight_step(wbits, wbits == 1 ? qat4j::mean_abs_normalized(t, wlen, m) : 0.0f);
     }
     free(t);

@@ -108,6 +108,16 @@ inline float act_grad_alpha(float x, int kind, float alpha) {
     return 0.0f;
 }
 
+// Java's (int) of a float, which the reference uses to turn codes into integers: NaN gives 0 and out-of-range
+// values saturate. C++'s (int) cast is undefined behaviour for NaN and out-of-range values (UBSan's
+// float-cast-overflow), so every float code becomes an integer through this.
+inline int java_f2i(float v) {
+    if (v != v) return 0;
+    if (v >= 2147483648.0f) return 2147483647;
+    if (v <= -2147483648.0f) return (int)(-2147483647 - 1);
+    return (int)v;
+}
+
 // Weight quantizer parts (WeightQuantizer): S = 2^(b-1) - 1, binary for b <= 2.
 inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
 

@@ -539,6 +539,25 @@ class BoundaryFuzzTest {
              Tensor cy = CPU.fakeQuantConv2d(cx, cw, ActQuantizer.dorefa(7), null, 8, ConvParams.of(2, 1, 2))) {
             assertSameTensor(ry, cy, "fakeQuantConv2d with a NaN weight");
         }
+        // NaN and infinite activations in the fused conv's integer path: the reference's (int) cast makes a NaN
+        // code 0, and the native code must agree. (Its former C++ cast of NaN to int was undefined behaviour that
+        // happened to give 0 on x86: bench/sanitize.sh found it, and is the check that would find it again.)
+        float[] xs = xv.clone();
+        xs[0] = Float.NaN;
+        xs[5] = Float.POSITIVE_INFINITY;
+        xs[7] = Float.NEGATIVE_INFINITY;
+        xs[11] = Float.NaN;
+        float[] ws = {0.4f, 0.3f, -0.7f, 1.1f, 0.2f, -0.1f, 0.5f, 0.9f};
+        for (ActQuantizer q : List.of(ActQuantizer.pact(4), ActQuantizer.mpact(8), ActQuantizer.dorefa(3),
+                ActQuantizer.fixedClip(5, 2f))) {
+            try (Tensor rw = REF.fromFloats(ws, 4, 1, 1, 2); Tensor cw = CPU.fromFloats(ws, 4, 1, 1, 2);
+                 Tensor rx = REF.fromFloats(xs, 2, 2, 2, 3); Tensor cx = CPU.fromFloats(xs, 2, 2, 2, 3);
+                 Tensor ra = REF.fromFloats(new float[] {1.5f}, 1); Tensor ca = CPU.fromFloats(new float[] {1.5f}, 1);
+                 Tensor ry = REF.fakeQuantConv2d(rx, rw, q, q.hasAlpha() ? ra : null, 4, ConvParams.of(1, 1, 2));
+                 Tensor cy = CPU.fakeQuantConv2d(cx, cw, q, q.hasAlpha() ? ca : null, 4, ConvParams.of(1, 1, 2))) {
+                assertSameTensor(ry, cy, "fakeQuantConv2d with NaN/inf activations, " + q);
+            }
+        }
     }
 
     /** Calls again to describe what the backend said (for a failure message only). */
