@@ -41,12 +41,14 @@ g++ "${san[@]}" "${common[@]}" "$here"/src/main/cpp/*.cpp "$here/bench/sanitize/
 "$out/kernel_driver" "$iters" "$seed"
 
 if [ "$jvm" = 1 ]; then
-  # The JNI library of the normal build, recompiled from the same generated JNI source with the sanitizers.
+  # The JNI library of the normal build, recompiled from the same generated JNI source with the sanitizers
+  # (the generated jniNativeKernels.cpp includes the kernel sources itself, as in the normal build).
   gen="$out/jni"
   rm -rf "$gen" && mkdir -p "$gen"
   cp_main="$here/target/classes"
   [ -d "$cp_main/dev/qat4j/backend/cpu" ] || { echo "sanitize: run 'mvn -B package -DskipTests' first" >&2; exit 2; }
-  cpath="$(cd "$here" && mvn -B -o -q dependency:build-classpath -Dmdep.outputFile=/dev/stdout -Dmdep.includeScope=test)"
+  (cd "$here" && mvn -B -o -q dependency:build-classpath -Dmdep.outputFile="$out/classpath.txt" -Dmdep.includeScope=test)
+  cpath="$(cat "$out/classpath.txt")"
   javacpp="$(ls "${HOME}"/.m2/repository/org/bytedeco/javacpp/1.5.13/javacpp-1.5.13.jar)"
   # Let JavaCPP generate the JNI glue only (-nocompile), then compile it ourselves with the sanitizers.
   java -jar "$javacpp" -cp "$cp_main:$cpath" -d "$gen" -nocompile -properties linux-x86_64 \
@@ -55,8 +57,13 @@ if [ "$jvm" = 1 ]; then
   lib="$out/native/dev/qat4j/backend/cpu/linux-x86_64"
   mkdir -p "$lib"
   g++ "${san[@]}" "${common[@]}" -fPIC -shared -I"$jdk/include" -I"$jdk/include/linux" \
-    "$gen"/*.cpp "$here"/src/main/cpp/*.cpp -L"$blasdir" -Wl,-rpath,"$blasdir" -lopenblas \
+    "$gen"/*.cpp -L"$blasdir" -Wl,-rpath,"$blasdir" -lopenblas \
     -o "$lib/libjniNativeKernels.so"
+  console="$(ls "${HOME}"/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.4/*.jar 2>/dev/null || true)"
+  if [ -z "$console" ]; then
+    (cd "$here" && mvn -B -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4)
+    console="$(ls "${HOME}"/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.4/*.jar)"
+  fi
   asan="$(g++ -print-file-name=libasan.so)"
   ubsan="$(g++ -print-file-name=libubsan.so)"
   echo "sanitize: running the cpu backend tests on the sanitized JNI library (LD_PRELOAD=$asan)"
@@ -64,8 +71,8 @@ if [ "$jvm" = 1 ]; then
   # handle_segv=0: the JVM uses SIGSEGV itself (safepoints, implicit null checks).
   ASAN_OPTIONS="detect_leaks=0:handle_segv=0:abort_on_error=1:allow_user_segv_handler=1:use_sigaltstack=0" \
   LD_PRELOAD="$asan:$ubsan" QAT4J_LOG=warn \
-    java -Xss4m -cp "$out/native:$here/target/test-classes:$cp_main:$cpath" \
-      org.junit.platform.console.ConsoleLauncher --disable-banner --details=summary \
+    java -Xss4m -jar "$console" execute -cp "$out/native:$here/target/test-classes:$cp_main:$cpath" \
+      --disable-banner --details=summary \
       --select-class dev.qat4j.backend.CpuConformanceTest --select-class dev.qat4j.backend.cpu.GemmS8Test \
       --select-class dev.qat4j.backend.NativeConformanceTest --select-class dev.qat4j.backend.BoundaryFuzzTest
 fi
