@@ -68,7 +68,7 @@ public final class Fuzz {
     }
 
     /** The outcome counts of one target run (outcome name: "valid" or an exception's simple name). */
-    public record Report(String target, int inputs, Map<String, Integer> outcomes) {
+    public record Report(String target, int inputs, Map<String, Integer> outcomes, double slowestMs) {
         public int count(String outcome) {
             return outcomes.getOrDefault(outcome, 0);
         }
@@ -79,7 +79,8 @@ public final class Fuzz {
 
         @Override
         public String toString() {
-            return "fuzz " + target + ": " + inputs + " inputs, outcomes " + outcomes;
+            return String.format(java.util.Locale.ROOT, "fuzz %s: %d inputs, outcomes %s, slowest input %.1f ms",
+                target, inputs, outcomes, slowestMs);
         }
     }
 
@@ -96,9 +97,11 @@ public final class Fuzz {
         int n = inputs * scale();
         long seed = seed();
         Map<String, Integer> outcomes = new TreeMap<>();
+        long slowest = 0; // reported, not asserted: evidence that no input makes a parser spin
         for (int i = 0; i < n; i++) {
             Input in = new Input(seed * 1_000_003L + target.hashCode() * 31L + i);
             String outcome;
+            long t0 = System.nanoTime();
             try {
                 outcome = body.run(in);
             } catch (Throwable t) {
@@ -106,9 +109,10 @@ public final class Fuzz {
                     + seed + ") failed: " + t + "\n  generated: " + String.join("\n  ", in.notes), t);
                 throw e;
             }
+            slowest = Math.max(slowest, System.nanoTime() - t0);
             outcomes.merge(outcome, 1, Integer::sum);
         }
-        Report r = new Report(target, n, outcomes);
+        Report r = new Report(target, n, outcomes, slowest / 1e6);
         System.out.println(r);
         return r;
     }
