@@ -8,10 +8,7 @@ import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Parameter;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,9 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,7 +66,9 @@ class KillDuringWriteTest {
     @Test
     void aCheckpointKilledMidWriteIsNeverHalfWritten() throws Exception {
         int trials = Integer.getInteger("qat4j.crash.trials", TRIALS);
-        Path file = dir.resolve("last.qck");
+        Path ckpts = Files.createDirectories(dir.resolve("checkpoints"));
+        Path logs = Files.createDirectories(dir.resolve("logs"));
+        Path file = ckpts.resolve("last.qck");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         SplittableRandom rnd = new SplittableRandom(Long.getLong("qat4j.crash.seed", 11));
         long next = 0; // the next sequence number to write
@@ -81,33 +78,34 @@ class KillDuringWriteTest {
         QuantModel reader = model();
         for (int t = 0; t < trials; t++) {
             long tmpBefore = tmpFiles();
+            // The child's progress goes to a file, not a pipe: what a killed process wrote to a file stays there,
+            // while lines still in a pipe can be lost when the JDK closes it after the exit.
+            Path log = logs.resolve("child-" + t + ".log");
             Process p = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
                 System.getProperty("java.class.path"), Writer.class.getName(), file.toString(), Long.toString(next))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-            AtomicLong lastDone = new AtomicLong(-1);
-            CountDownLatch ready = new CountDownLatch(1);
-            Thread out = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) {
-                        if (line.equals("ready")) {
-                            ready.countDown();
-                        } else if (line.startsWith("wrote ")) {
-                            lastDone.set(Long.parseLong(line.substring(6)));
-                        }
-                    }
-                } catch (IOException e) {
-                    // the pipe closes when the child dies
-                }
-            });
-            out.start();
-            assertTrue(ready.await(60, TimeUnit.SECONDS), "the child JVM did not start (trial " + t + ")");
+                .redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(log.toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(log).contains("ready")) {
+                assertTrue(p.isAlive() && System.nanoTime() < deadline, "the child JVM did not start (trial " + t
+                    + "): " + Files.readString(log));
+                Thread.sleep(5);
+            }
             Thread.sleep(rnd.nextInt(400)); // kill at a random moment of the write loop
             p.destroyForcibly();
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            out.join(10_000);
-            long done = lastDone.get();
-            String what = "trial " + t + " (last write reported done: " + done + ")";
+            String printed = Files.readString(log);
+            // only whole lines count: a kill during the print may leave a partial last line
+            List<String> lines = printed.substring(0, printed.lastIndexOf('\n') + 1).lines().toList();
+            long lastDone = -1;
+            for (String line : lines) {
+                if (line.matches("wrote [0-9]+")) {
+                    lastDone = Long.parseLong(line.substring(6));
+                }
+            }
+            long done = lastDone;
+            String what = "trial " + t + " (last write reported done: " + done + "; the child printed "
+                + (lines.size() > 6 ? lines.subList(0, 3) + " ... " + lines.subList(lines.size() - 3, lines.size())
+                : lines) + ")";
             // The file must be complete and valid: CheckpointIO.read checks the structure and the CRC.
             Checkpoint c;
             try {
@@ -134,7 +132,7 @@ class KillDuringWriteTest {
             next = seq + 1;
         }
         // A stale temporary file is the documented, harmless trace of a kill mid-write; nothing else may appear.
-        try (Stream<Path> s = Files.list(dir)) {
+        try (Stream<Path> s = Files.list(ckpts)) {
             for (Path x : s.toList()) {
                 String n = x.getFileName().toString();
                 assertTrue(n.equals("last.qck") || n.startsWith(".last.qck.tmp-"), "unexpected file " + n);
@@ -146,7 +144,7 @@ class KillDuringWriteTest {
     }
 
     private long tmpFiles() throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
+        try (Stream<Path> s = Files.list(dir.resolve("checkpoints"))) {
             return s.filter(x -> x.getFileName().toString().startsWith(".last.qck.tmp-")).count();
         }
     }
