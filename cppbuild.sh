@@ -44,21 +44,41 @@ link_prep() {
 cuda() {
   local nvcc_bin="${NVCC:-}"
   [ -z "$nvcc_bin" ] && { have nvcc && nvcc_bin=nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc_bin=/usr/local/cuda/bin/nvcc; }; }
-  if [ -z "$nvcc_bin" ]; then say "skipping CUDA: nvcc not found (set NVCC or install the CUDA toolkit)"; return 0; fi
-  shopt -s nullglob
-  local sources=("$here"/src/main/cuda/*.cu)
-  if [ ${#sources[@]} -eq 0 ]; then say "skipping CUDA: no .cu sources yet (the cuda backend is a later issue)"; return 0; fi
-  mkdir -p "$here/target/cuda"
-  "$nvcc_bin" -O3 -std=c++17 -shared -Xcompiler -fPIC -cudart static \
-    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-    -o "$here/target/cuda/libqat4j_cuda.so" "${sources[@]}"
-  say "built target/cuda/libqat4j_cuda.so"
+  if [ -z "$nvcc_bin" ]; then say "skipping CUDA: nvcc not found (set NVCC or install the CUDA toolkit); the cuda backend will be unavailable"; return 0; fi
+  local out="${1:-$here/target/cuda}"
+  local lib="$out/libqat4j_cuda.so"
+  local deps=("$here"/src/main/cuda/*.cu "$here"/src/main/cuda/*.h "$here"/src/main/cuda/*.cuh
+              "$here"/src/main/cpp/quant_common.h "$here"/src/main/cpp/qat4j_kernels.h "$here/cppbuild.sh")
+  if [ -f "$lib" ]; then
+    local stale=0 f
+    for f in "${deps[@]}"; do [ "$f" -nt "$lib" ] && stale=1; done
+    if [ $stale -eq 0 ]; then say "CUDA library up to date: $lib"; return 0; fi
+  fi
+  mkdir -p "$out/obj"
+  # sm_80 (A100) and sm_90 (H100/H200) machine code, plus PTX for newer GPUs to JIT. cudart is static, so the
+  # library needs only the driver's libcuda.so.1 at run time and still loads (and reports "no driver") without one.
+  local arch=(-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+  local common=(-O3 -std=c++17 -Xcompiler -fPIC -Xcompiler -Wall -Xcompiler -Wno-unknown-pragmas "${arch[@]}")
+  local src obj pids=() objs=()
+  for src in "$here"/src/main/cuda/*.cu; do
+    obj="$out/obj/$(basename "${src%.cu}").o"
+    objs+=("$obj")
+    local extra=()
+    # Kernels that must match the Java reference bit for bit never fuse a multiply into an add.
+    [ "$(basename "$src")" = "ops.cu" ] && extra=(--fmad=false)
+    "$nvcc_bin" "${common[@]}" "${extra[@]}" -c "$src" -o "$obj" &
+    pids+=($!)
+  done
+  local p; for p in "${pids[@]}"; do wait "$p"; done
+  "$nvcc_bin" -shared -cudart static "${arch[@]}" -o "$lib.tmp" "${objs[@]}"
+  mv -f "$lib.tmp" "$lib"
+  say "built $lib"
 }
 
 case "${1:-all}" in
   check)     check ;;
   link-prep) link_prep "${2:-$here/target/native-link}" ;;
-  cuda)      cuda ;;
+  cuda)      cuda "${2:-}" ;;
   all)       check && link_prep "$here/target/native-link" && cuda ;;
   *)         say "unknown target '$1' (use: check, link-prep DIR, cuda, all)"; exit 2 ;;
 esac

@@ -63,23 +63,6 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
     free(t);
 }
 
-// Rounding of v / 2^shift, same order as dev.qat4j.quant.Rounding.
-inline int64_t div_pow2(int64_t v, int shift, int mode) {
-    if (shift == 0) return v;
-    const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
-    // v - floor_q * 2^shift, i.e. the low bits of v: taken with a mask, since left-shifting a negative floor_q
-    // is undefined behaviour before C++20 (UBSan reports it).
-    const int64_t rem = (int64_t)((uint64_t)v & (((uint64_t)1 << shift) - 1));
-    const int64_t half = (int64_t)1 << (shift - 1);
-    switch (mode) {
-        case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;  // HALF_EVEN
-        case 1: return rem >= half ? floor_q + 1 : floor_q;                                        // HALF_UP
-        case 2: return (rem > half || (rem == half && v >= 0)) ? floor_q + 1 : floor_q;         // AWAY_FROM_ZERO
-        case 3: return (v < 0 && rem != 0) ? floor_q + 1 : floor_q;                              // TOWARD_ZERO
-        default: return floor_q;                                                                   // FLOOR
-    }
-}
-
 }  // namespace
 
 extern "C" void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c,
@@ -95,7 +78,7 @@ extern "C" void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, co
     for (int64_t i = 0; i < len; i++) {
         const int ch = per_tensor ? 0 : (int)((i / inner) % channels);
         const int64_t scaled = (int64_t)acc[i] * mult[ch] + (bias ? bias[ch] : 0);
-        int64_t y = div_pow2(scaled, shift[ch], rounding);
+        int64_t y = qat4j::div_pow2(scaled, shift[ch], rounding);
         y = y < qmin ? qmin : (y > qmax ? qmax : y);
         if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
         else ((int32_t*)out)[i] = (int32_t)y;

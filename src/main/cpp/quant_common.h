@@ -6,6 +6,14 @@
 #include "qat4j_kernels.h"
 #include <math.h>
 
+// The scalar parts below are compiled for the GPU too (src/main/cuda includes this header), so the CUDA kernels
+// use the very same quantizer arithmetic; the CUDA build passes --fmad=false so no multiply is fused into an add.
+#ifdef __CUDACC__
+#define QAT4J_HD __host__ __device__
+#else
+#define QAT4J_HD
+#endif
+
 namespace qat4j {
 
 // Per-call constants: y = clamp(pre * x, lo, hi); code = rint(y * mul_a [* mul_b]); value = code / div [* post].
@@ -21,7 +29,7 @@ struct ActQuantParams {
     bool zero;      // alpha <= 0 (PACT) or == 0 (mPACT): output all zeros
 };
 
-inline ActQuantParams make_params(int kind, int bits, float alpha, float fixed_clip) {
+QAT4J_HD inline ActQuantParams make_params(int kind, int bits, float alpha, float fixed_clip) {
     ActQuantParams p{};
     p.pre = 1.0f;
     p.value_mul = 1.0f;
@@ -59,7 +67,7 @@ inline ActQuantParams make_params(int kind, int bits, float alpha, float fixed_c
     return p;
 }
 
-inline float act_quant_one(float x, const ActQuantParams& p) {
+QAT4J_HD inline float act_quant_one(float x, const ActQuantParams& p) {
     float v = p.has_pre ? p.pre * x : x;
     v = v < p.lo ? p.lo : v;
     v = v > p.hi ? p.hi : v;
@@ -70,7 +78,7 @@ inline float act_quant_one(float x, const ActQuantParams& p) {
 
 
 // The integer code of x (a float holding an integer), as ActQuantizer.code.
-inline float act_code_one(float x, const ActQuantParams& p) {
+QAT4J_HD inline float act_code_one(float x, const ActQuantParams& p) {
     float v = p.has_pre ? p.pre * x : x;
     v = v < p.lo ? p.lo : v;
     v = v > p.hi ? p.hi : v;
@@ -78,7 +86,7 @@ inline float act_code_one(float x, const ActQuantParams& p) {
 }
 
 // value(code) ~= code * step, as ActQuantizer.step.
-inline float act_step(int kind, int bits, float alpha, float fixed_clip) {
+QAT4J_HD inline float act_step(int kind, int bits, float alpha, float fixed_clip) {
     switch (kind) {
         case QAT4J_ACT_PACT: return alpha > 0.0f ? alpha / (float)((1 << bits) - 1) : 0.0f;
         case QAT4J_ACT_MPACT: return fabsf(alpha) / (float)((1 << (bits - 1)) - 1);
@@ -88,7 +96,7 @@ inline float act_step(int kind, int bits, float alpha, float fixed_clip) {
 }
 
 // Straight-through derivatives, as ActQuantizer.gradX / gradAlpha (bits < 32).
-inline float act_grad_x(float x, int kind, float alpha, float fixed_clip) {
+QAT4J_HD inline float act_grad_x(float x, int kind, float alpha, float fixed_clip) {
     switch (kind) {
         case QAT4J_ACT_PACT: return (alpha > 0.0f && x >= 0.0f && x <= alpha) ? 1.0f : 0.0f;
         case QAT4J_ACT_MPACT: return (alpha != 0.0f && fabsf(x) <= fabsf(alpha)) ? 1.0f : 0.0f;
@@ -97,7 +105,7 @@ inline float act_grad_x(float x, int kind, float alpha, float fixed_clip) {
     }
 }
 
-inline float act_grad_alpha(float x, int kind, float alpha) {
+QAT4J_HD inline float act_grad_alpha(float x, int kind, float alpha) {
     if (kind == QAT4J_ACT_PACT) return (alpha > 0.0f && x >= alpha) ? 1.0f : 0.0f;
     if (kind == QAT4J_ACT_MPACT) {
         const float a = fabsf(alpha);
@@ -111,7 +119,7 @@ inline float act_grad_alpha(float x, int kind, float alpha) {
 // Java's (int) of a float, which the reference uses to turn codes into integers: NaN gives 0 and out-of-range
 // values saturate. C++'s (int) cast is undefined behaviour for NaN and out-of-range values (UBSan's
 // float-cast-overflow), so every float code becomes an integer through this.
-inline int java_f2i(float v) {
+QAT4J_HD inline int java_f2i(float v) {
     if (v != v) return 0;
     if (v >= 2147483648.0f) return 2147483647;
     if (v <= -2147483648.0f) return (int)(-2147483647 - 1);
@@ -119,9 +127,9 @@ inline int java_f2i(float v) {
 }
 
 // Weight quantizer parts (WeightQuantizer): S = 2^(b-1) - 1, binary for b <= 2.
-inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
+QAT4J_HD inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
 
-inline float weight_code(float wn, int bits) {
+QAT4J_HD inline float weight_code(float wn, int bits) {
     if (bits <= 2) return wn >= 0.0f ? 1.0f : -1.0f;
     return rintf(wn * (float)weight_max_code(bits));
 }
@@ -153,14 +161,32 @@ inline float mean_abs_normalized(const float* t, int64_t len, float m) {
 }
 
 // value(code) = code * step for the weight quantizer, as RefKernels.weightStep.
-inline float weight_step(int bits, float binary_scale) {
+QAT4J_HD inline float weight_step(int bits, float binary_scale) {
     return bits == 1 ? binary_scale : (bits == 2 ? 1.0f : 1.0f / (float)((1 << (bits - 1)) - 1));
 }
 
-inline float weight_value(float code, int bits, float binary_scale) {
+QAT4J_HD inline float weight_value(float code, int bits, float binary_scale) {
     if (bits == 1) return code * binary_scale;
     if (bits == 2) return code;
     return code / (float)weight_max_code(bits);
+}
+
+// Rounding of v / 2^shift, same order as dev.qat4j.quant.Rounding (0 HALF_EVEN, 1 HALF_UP, 2 AWAY_FROM_ZERO,
+// 3 TOWARD_ZERO, 4 FLOOR).
+QAT4J_HD inline int64_t div_pow2(int64_t v, int shift, int mode) {
+    if (shift == 0) return v;
+    const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
+    // v - floor_q * 2^shift, i.e. the low bits of v: taken with a mask, since left-shifting a negative floor_q
+    // is undefined behaviour before C++20 (UBSan reports it).
+    const int64_t rem = (int64_t)((uint64_t)v & (((uint64_t)1 << shift) - 1));
+    const int64_t half = (int64_t)1 << (shift - 1);
+    switch (mode) {
+        case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;
+        case 1: return rem >= half ? floor_q + 1 : floor_q;
+        case 2: return (rem > half || (rem == half && v >= 0)) ? floor_q + 1 : floor_q;
+        case 3: return (v < 0 && rem != 0) ? floor_q + 1 : floor_q;
+        default: return floor_q;
+    }
 }
 
 }  // namespace qat4j

@@ -1,6 +1,7 @@
 package dev.qat4j.backend;
 
 import dev.qat4j.backend.cpu.CpuBackend;
+import dev.qat4j.backend.cuda.CudaBackend;
 import dev.qat4j.backend.ref.RefBackend;
 import java.lang.System.Logger.Level;
 import java.util.Locale;
@@ -8,7 +9,8 @@ import java.util.Locale;
 /**
  * The one place that picks a backend. {@code QAT4J_BACKEND=ref|cpu|cuda} (system property {@code qat4j.backend}
  * first, then the environment variable) forces one; otherwise the best available is used and every fallback is
- * logged with its reason. A forced backend that cannot load is an error, never a silent substitute.
+ * logged with its reason. A forced backend that cannot load is an error, never a silent substitute. {@code cuda} is
+ * opt-in: automatic selection never loads the CUDA library, so {@code cpu} and {@code ref} runs never touch it.
  */
 public final class Backends {
     private static final System.Logger LOG = System.getLogger("dev.qat4j.backend");
@@ -60,8 +62,7 @@ public final class Backends {
                     throw new IllegalStateException("backend 'cpu' requested but its native library did not load: " + e, e);
                 }
             }
-            case "cuda" -> throw new IllegalStateException(
-                    "backend 'cuda' requested but qat4j has no CUDA backend yet; use ref or cpu");
+            case "cuda" -> CudaBackend.get(); // IllegalStateException naming why CUDA cannot be used here
             default -> throw new IllegalArgumentException(
                     "unknown backend '" + name + "' (QAT4J_BACKEND must be ref, cpu or cuda)");
         };

@@ -50,6 +50,25 @@ public final class ModelState {
     }
 
     /**
+     * Loads {@code c} into {@code m} for fine-tuning (the seed's flow: train FP32, then quantize from it). As
+     * {@link #load} except that quantizer clips (α parameters) the checkpoint lacks keep their initial values, since an
+     * FP32 network has none; every other tensor must be there with its shape, and the models must have the same name.
+     * Returns the names left at their initial values.
+     */
+    public static List<String> loadForFineTune(QuantModel m, Checkpoint c) {
+        Objects.requireNonNull(m, "model");
+        Objects.requireNonNull(c, "checkpoint");
+        List<String> keep = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : state(m).entrySet()) {
+            if (e.getValue().kind() == Parameter.Kind.ALPHA && c.tensor(e.getKey()) == null) {
+                keep.add(e.getKey());
+            }
+        }
+        load(m, c, keep);
+        return keep;
+    }
+
+    /**
      * Copies the checkpoint's values into {@code m}'s parameters and buffers, each onto the backend it lives on
      * now ({@code parameter.setValue(backend.fromFloats(...))}). Everything is checked first, and every problem
      * is reported in one {@link IllegalArgumentException}: another model name, a tensor of the model missing from
@@ -57,12 +76,18 @@ public final class ModelState {
      * model is unchanged.
      */
     public static void load(QuantModel m, Checkpoint c) {
+        load(m, c, List.of());
+    }
+
+    /** {@link #load}, leaving the model's tensors named in {@code keep} (absent from the checkpoint) as they are. */
+    private static void load(QuantModel m, Checkpoint c, List<String> keep) {
         Objects.requireNonNull(m, "model");
         Objects.requireNonNull(c, "checkpoint");
         if (!m.name().equals(c.model())) {
             throw new IllegalArgumentException("checkpoint is of model '" + c.model() + "', not '" + m.name() + "'");
         }
         Map<String, Parameter> state = state(m);
+        state.keySet().removeAll(keep);
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : state.entrySet()) {
             Tensor v = e.getValue().value();

@@ -39,7 +39,7 @@ final class Eval implements Callable<Integer> {
     Integer limitTest;
     @Option(names = "--batch-size", defaultValue = "256")
     int batchSize;
-    @Option(names = "--backend", description = "ref or cpu")
+    @Option(names = "--backend", description = "ref, cpu or cuda")
     String backend;
     @Option(names = "--download", description = "fetch the official CIFAR-10 archive (MD5 checked) if it is not found")
     boolean download;

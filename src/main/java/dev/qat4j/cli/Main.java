@@ -5,6 +5,7 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.backend.CpuFeatures;
 import dev.qat4j.backend.cpu.CpuBackend;
+import dev.qat4j.backend.cuda.CudaBackend;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,7 +38,7 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "info", description = "Print the version, the chosen backend, the CPU features and threads.")
+    @Command(name = "info", description = "Print the version, the chosen backend, the CPU features, threads and whether CUDA is usable.")
     static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
@@ -67,6 +68,10 @@ public final class Main implements Callable<Integer> {
             }
             System.out.println("int8 ISA:   " + isa);
             System.out.println("threads:    " + threads);
+            // Probing loads the CUDA library; only this diagnostic does it unasked (selection never does).
+            String cuda = CudaBackend.isAvailable() ? CudaBackend.get().description() + " (QAT4J_BACKEND=cuda to use it)"
+                    : "unavailable: " + CudaBackend.unavailableReason();
+            System.out.println("cuda:       " + cuda);
             return 0;
         }
     }

@@ -6,6 +6,7 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
@@ -18,6 +19,7 @@ import dev.qat4j.train.RunCheckpoint;
 import dev.qat4j.train.TrainConfig;
 import dev.qat4j.train.TrainingRun;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -65,7 +67,7 @@ final class Train implements Callable<Integer> {
     long seed;
     @Option(names = "--threads", description = "native threads (default: all cores)")
     Integer threads;
-    @Option(names = "--backend", description = "ref or cpu (default: QAT4J_BACKEND or the best available)")
+    @Option(names = "--backend", description = "ref, cpu or cuda (default: QAT4J_BACKEND or the best available; cuda only on request)")
     String backend;
     @Option(names = "--data", description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10)")
     String data;
@@ -115,8 +117,9 @@ final class Train implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", model + "-" + bitsName.replaceAll("[^A-Za-z0-9_.-]", "_"));
         try (m) {
             if (init != null) {
-                RunCheckpoint.restore(CheckpointIO.read(init), m, null);
-                System.err.println("initialised from " + init);
+                List<String> fresh = ModelState.loadForFineTune(m, RunCheckpoint.modelPart(CheckpointIO.read(init)));
+                System.err.println("initialised from " + init + (fresh.isEmpty() ? ""
+                        : " (" + fresh.size() + " quantizer clips α it has no value for start at their initial value)"));
             }
             System.err.printf(Locale.ROOT, "training %s (%s) on %s: %d train / %d test images, %d epochs, batch %d%n",
                     model, bitsName, b.description(), train.size(), test.size(), epochs, batchSize);
@@ -124,7 +127,12 @@ final class Train implements Callable<Integer> {
             TrainingRun.Result r = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line);
             Path png = dir.resolve("curves.png");
             if (!r.epochs().isEmpty()) {
-                CurvesPlot.write(png, model + " " + bitsName, CurvesPlot.readMetrics(r.metrics()));
+                try {
+                    CurvesPlot.write(png, model + " " + bitsName, CurvesPlot.readMetrics(r.metrics()));
+                } catch (LinkageError | RuntimeException e) { // e.g. a runtime without java.desktop (AWT)
+                    System.err.println("curves not written (" + e + "); the metrics file has the same figures");
+                    png = null;
+                }
             }
             System.err.printf(Locale.ROOT, "%nbest test accuracy %.2f%% (epoch %d)%n  checkpoints %s, %s%n  metrics %s"
                     + "%n  curves %s%n", 100 * r.bestAccuracy(), r.bestEpoch(), r.bestCheckpoint(), r.lastCheckpoint(),
@@ -135,7 +143,7 @@ final class Train implements Callable<Integer> {
                         .put("best_accuracy", r.bestAccuracy()).put("best_epoch", r.bestEpoch())
                         .put("best_checkpoint", r.bestCheckpoint().toString())
                         .put("last_checkpoint", r.lastCheckpoint().toString())
-                        .put("metrics", r.metrics().toString()).put("curves", png.toString());
+                        .put("metrics", r.metrics().toString()).put("curves", png == null ? null : png.toString());
                 if (!r.epochs().isEmpty()) {
                     TrainingRun.EpochRecord last = r.epochs().get(r.epochs().size() - 1);
                     o.put("final_accuracy", last.testAccuracy()).put("images_per_second", last.imagesPerSecond());

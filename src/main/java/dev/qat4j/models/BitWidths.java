@@ -92,11 +92,14 @@ public final class BitWidths {
     private final String model;
     private final int[] abit;
     private final int[] wbit;
+    /** null: the seed's quantizer kinds (class table); else every activation quantizer of the model is this kind. */
+    private final ActQuantizer.Kind activationOverride;
 
-    private BitWidths(String model, int[] abit, int[] wbit) {
+    private BitWidths(String model, int[] abit, int[] wbit, ActQuantizer.Kind activationOverride) {
         this.model = model;
         this.abit = abit;
         this.wbit = wbit;
+        this.activationOverride = activationOverride;
     }
 
     /**
@@ -110,7 +113,39 @@ public final class BitWidths {
         check(layout, true, abit, problems);
         check(layout, false, wbit, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, abit.clone(), wbit.clone());
+        return new BitWidths(model, abit.clone(), wbit.clone(), null);
+    }
+
+    /**
+     * These bit widths with every activation quantizer of the model of one kind: DOREFA, PACT or MPACT (the seed's
+     * three ResNet20 columns), or null for the seed's default kinds. Only ResNet20 offers the choice; ToyNet and
+     * MobileNetV2 keep the seed's fixed kinds.
+     */
+    public BitWidths withActivationKind(ActQuantizer.Kind kind) {
+        if (kind == activationOverride) {
+            return this;
+        }
+        if (kind == ActQuantizer.Kind.FIXED_CLIP) {
+            throw new IllegalArgumentException(model + ": activation quantizer must be dorefa, pact or mpact, not a fixed clip");
+        }
+        if (kind != null && !model.equals(RESNET20)) {
+            throw new IllegalArgumentException(model + ": only resnet20 has a choice of activation quantizer (dorefa, "
+                + "pact, mpact); " + model + " uses the seed's kinds");
+        }
+        if (kind != null && kind != ActQuantizer.Kind.DOREFA) {
+            for (int i = 0; i < abit.length; i++) {
+                if (abit[i] != FP && abit[i] < 2) {
+                    throw new IllegalArgumentException(model + ": " + kind + " needs at least 2 bits, abit[" + i + "] is "
+                        + abit[i]);
+                }
+            }
+        }
+        return new BitWidths(model, abit, wbit, kind);
+    }
+
+    /** The kind every activation quantizer has when the bit widths choose one, or null for the seed's kinds. */
+    public ActQuantizer.Kind activationOverride() {
+        return activationOverride;
     }
 
     /** The model names: {@code toynet}, {@code mobilenetv2}, {@code resnet20}. */
@@ -139,7 +174,8 @@ public final class BitWidths {
 
     /** The seed's quantizer kind reading abit[index]: DOREFA or MPACT (see the class table). */
     public ActQuantizer.Kind activationKind(int index) {
-        return BitLayout.of(model).activationKind(index);
+        ActQuantizer.Kind seed = BitLayout.of(model).activationKind(index);
+        return activationOverride != null ? activationOverride : seed;
     }
 
     public String model() {
@@ -183,7 +219,7 @@ public final class BitWidths {
         check(layout, true, a, problems);
         check(layout, false, w, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a, w);
+        return new BitWidths(model, a, w, activationOverride);
     }
 
     private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,
@@ -261,6 +297,10 @@ public final class BitWidths {
         rn.put("int8", uniform(RESNET20, 8));
         rn.put("int6", uniform(RESNET20, 6));
         rn.put("int4", uniform(RESNET20, 4));
+        // The seed's mPACT column: value-preserving activations, the ones to fine-tune an FP32 checkpoint into.
+        rn.put("int8-mpact", uniform(RESNET20, 8).withActivationKind(ActQuantizer.Kind.MPACT));
+        rn.put("int6-mpact", uniform(RESNET20, 6).withActivationKind(ActQuantizer.Kind.MPACT));
+        rn.put("int4-mpact", uniform(RESNET20, 4).withActivationKind(ActQuantizer.Kind.MPACT));
         all.put(RESNET20, rn);
 
         for (Map.Entry<String, Map<String, BitWidths>> e : all.entrySet()) {
@@ -338,6 +378,10 @@ public final class BitWidths {
         sb.append("# qat4j bit widths for ").append(model).append(" (32 = not quantized); abit ")
             .append(abit.length).append(" entries, wbit ").append(wbit.length).append(" entries\n");
         sb.append("model: ").append(model).append('\n');
+        if (activationOverride != null) {
+            sb.append("act: ").append(activationOverride.name().toLowerCase(Locale.ROOT))
+                .append("  # every activation quantizer\n");
+        }
         appendList(sb, layout, true, abit);
         appendList(sb, layout, false, wbit);
         return sb.toString();
@@ -421,17 +465,17 @@ public final class BitWidths {
     @Override
     public boolean equals(Object o) {
         return o instanceof BitWidths b && model.equals(b.model) && Arrays.equals(abit, b.abit)
-            && Arrays.equals(wbit, b.wbit);
+            && Arrays.equals(wbit, b.wbit) && activationOverride == b.activationOverride;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit));
+        return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit), activationOverride);
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s]", model, Arrays.toString(abit),
-            Arrays.toString(wbit));
+        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s]", model, Arrays.toString(abit),
+            Arrays.toString(wbit), activationOverride == null ? "" : " act=" + activationOverride);
     }
 }

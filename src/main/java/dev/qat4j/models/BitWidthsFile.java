@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.qat4j.quant.ActQuantizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.AccessDeniedException;
@@ -30,6 +31,8 @@ import java.util.regex.Pattern;
  *   base    no        a preset of that model (default fp32) that sparse overrides apply to
  *   abit    no        a full list of abit entries, or a sparse map {index: bits} over base's abit
  *   wbit    no        the same for wbit
+ *   act     no        dorefa | pact | mpact: every activation quantizer of that kind (resnet20 only; default: the
+ *                     base preset's, else the seed's kinds)
  * </pre>
  * For example, cfg3 of ToyNet with block 3's input and block 2's output at 4 bits:
  * <pre>
@@ -49,7 +52,7 @@ final class BitWidthsFile {
     /** Largest accepted file: 1 MiB. */
     static final int MAX_BYTES = 1 << 20;
 
-    private static final List<String> KEYS = List.of("model", "base", "abit", "wbit");
+    private static final List<String> KEYS = List.of("model", "base", "abit", "wbit", "act");
     private static final Pattern INDEX = Pattern.compile("-?[0-9]{1,9}");
 
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -203,8 +206,23 @@ final class BitWidthsFile {
         Map<Integer, Integer> wOverrides = new LinkedHashMap<>();
         int[] a = entries(layout, true, root.get("abit"), base.abit(), aOverrides, problems);
         int[] w = entries(layout, false, root.get("wbit"), base.wbit(), wOverrides, problems);
+        ActQuantizer.Kind act = base.activationOverride();
+        JsonNode actNode = root.get("act");
+        if (actNode != null) {
+            String v = actNode.isTextual() ? actNode.asText().toLowerCase(Locale.ROOT) : null;
+            if ("dorefa".equals(v) || "pact".equals(v) || "mpact".equals(v)) {
+                act = ActQuantizer.Kind.valueOf(v.toUpperCase(Locale.ROOT));
+            } else {
+                problems.add("'act' must be dorefa, pact or mpact, not " + (v == null ? "a " + kind(actNode)
+                    : BitLayout.quote(actNode.asText())));
+            }
+        }
         BitWidths.throwIfAny(layout, problems);
-        return BitWidths.of(model, a, w).withOverrides(aOverrides, wOverrides);
+        try {
+            return BitWidths.of(model, a, w).withOverrides(aOverrides, wOverrides).withActivationKind(act);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("act: " + e.getMessage(), e);
+        }
     }
 
     /**

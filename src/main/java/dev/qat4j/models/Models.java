@@ -47,7 +47,7 @@ public final class Models {
         Module net = switch (model) {
             case "toynet" -> toyNet(bits.abit(), bits.wbit(), c);
             case "mobilenetv2" -> mobileNetV2(bits.abit(), bits.wbit(), c);
-            case "resnet20" -> resNet20(bits.abit(), bits.wbit(), c);
+            case "resnet20" -> resNet20(bits, c);
             default -> throw new IllegalArgumentException("unknown model '" + model + "' (known: " + NAMES + ")");
         };
         return new QuantModel(model, bits, net);
@@ -57,6 +57,16 @@ public final class Models {
     private record Ctx(Backend b, SplittableRandom rnd, boolean quant) {
         ActQuant mpact(String name, int bits, float alpha) {
             return quant ? new ActQuant(name, b, ActQuantizer.mpact(bits), alpha) : null;
+        }
+
+        /** The activation quantizer {@code kind} (DoReFa, PACT or mPACT), PACT/mPACT with α initialised to {@code alpha}. */
+        ActQuant act(String name, ActQuantizer.Kind kind, int bits, float alpha) {
+            return switch (kind) {
+                case DOREFA -> dorefa(name, bits);
+                case MPACT -> mpact(name, bits, alpha);
+                case PACT -> quant ? new ActQuant(name, b, ActQuantizer.pact(bits), alpha) : null;
+                case FIXED_CLIP -> throw new IllegalArgumentException(name + ": a fixed clip is not a model quantizer");
+            };
         }
 
         ActQuant dorefa(String name, int bits) {
@@ -215,10 +225,12 @@ public final class Models {
 
     /**
      * ResNet20 (pytorchcv layout, option-B shortcuts): stem conv3x3 3->16 (float) + BN + ReLU, unquantized; 9 basic
-     * blocks (block i: abit[i], wbit[i]; DoReFa activations); AvgPool 8; FC 64->10 on the float input, its weights
+     * blocks (block i: abit[i], wbit[i]; DoReFa activations as the seed's default column, or PACT / mPACT when the bit
+     * widths say so, e.g. the {@code int8-mpact} preset); AvgPool 8; FC 64->10 on the float input, its weights
      * at 16 bits as in the seed (32 when every block is 32-bit, i.e. the fp32 preset). Kaiming-uniform convs.
      */
-    private static Module resNet20(int[] a, int[] w, Ctx c) {
+    private static Module resNet20(BitWidths bits, Ctx c) {
+        int[] a = bits.abit(), w = bits.wbit();
         Init init = Init.KAIMING_UNIFORM;
         List<Module> layers = new ArrayList<>();
         layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, 32));
@@ -229,7 +241,8 @@ public final class Models {
             int cout = 16 << s;
             for (int j = 0; j < 3; j++) {
                 int stride = (j == 0 && s > 0) ? 2 : 1;
-                layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, a[block], w[block]));
+                layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, a[block], w[block],
+                        bits.activationKind(block)));
                 cin = cout;
                 block++;
             }
@@ -242,15 +255,22 @@ public final class Models {
     }
 
     /**
+     * Initial α of ResNet20's PACT/mPACT quantizers (the {@code *-mpact} presets): wide enough that fine-tuning from
+     * an FP32 checkpoint starts close to the float network (BN outputs and residual sums stay well inside ±10).
+     */
+    private static final float RESNET_ALPHA = 10f;
+
+    /**
      * The seed's basic block: id = resize ? Q(BN(conv1x1_s(x))) : x; h = Q(ReLU(BN(conv3x3_s(x))));
      * out = Q(BN(conv3x3(h)) + id), with no ReLU after the add (only the quantizer's clamp).
      */
-    private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int abits, int wbits) {
+    private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int abits, int wbits,
+                                      ActQuantizer.Kind kind) {
         Module main = c.seq(n + ".main",
                 c.conv(n + ".conv1", init, cin, cout, 3, stride, 1, 1, wbits),
                 c.bn(n + ".bn1", cout),
                 Clamp.relu(n + ".relu"),
-                c.dorefa(n + ".q1", abits),
+                c.act(n + ".q1", kind, abits, RESNET_ALPHA),
                 c.conv(n + ".conv2", init, cout, cout, 3, 1, 1, 1, wbits),
                 c.bn(n + ".bn2", cout));
         Module shortcut = null;
@@ -258,8 +278,8 @@ public final class Models {
             shortcut = c.seq(n + ".shortcut",
                     c.conv(n + ".shortcut.conv", init, cin, cout, 1, stride, 0, 1, wbits),
                     c.bn(n + ".shortcut.bn", cout),
-                    c.dorefa(n + ".shortcut.q", abits));
+                    c.act(n + ".shortcut.q", kind, abits, RESNET_ALPHA));
         }
-        return new ResidualBlock(n, null, main, shortcut, c.dorefa(n + ".out.q", abits));
+        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", kind, abits, RESNET_ALPHA));
     }
 }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qat4j.backend.cpu.CpuBackend;
+import dev.qat4j.backend.cuda.CudaBackend;
 import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
@@ -41,8 +42,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BoundaryValidationTest {
 
     static Stream<Arguments> backends() {
-        return Stream.of(Arguments.of(Named.of("ref", RefBackend.INSTANCE)),
+        Stream<Arguments> s = Stream.of(Arguments.of(Named.of("ref", RefBackend.INSTANCE)),
                 Arguments.of(Named.of("cpu", CpuBackend.get())));
+        // The same checks guard the GPU: every backend inherits Backend's validating entry points.
+        return CudaBackend.isAvailable() ? Stream.concat(s, Stream.of(Arguments.of(Named.of("cuda", CudaBackend.get()))))
+                : s;
     }
 
     // ---------------------------------------------------------------- helpers

@@ -1,0 +1,103 @@
+// Flat C ABI of the CUDA kernels (libqat4j_cuda.so, built by `cppbuild.sh cuda` with nvcc), bound to Java by
+// dev.qat4j.backend.cuda.CudaKernels through JavaCPP.
+//
+// Device memory is passed as 64-bit addresses (int64_t) that qc_malloc returned; host arrays as plain pointers.
+// Everything runs asynchronously on one stream owned by the library, in call order, so no op needs a host round
+// trip: only qc_d2h and qc_sync wait. Functions return 0 or a cudaError_t code (qc_error_string explains it); a
+// kernel fault can surface at a later call, as in any CUDA program.
+//
+// Raw and unchecked like the cpu ABI: callers (CudaBackend) validate shapes, dtypes and sizes first.
+// Geometry follows the cpu header: x [n,c,h,w], weights [co,c/groups,kh,kw], NCHW everywhere.
+#ifndef QAT4J_CUDA_H
+#define QAT4J_CUDA_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------- runtime
+// Initialises device 0 and the library's stream (once); 0 if a GPU is usable, else the CUDA error code.
+int qc_init(void);
+// Number of visible devices (0 without a driver or GPU).
+int qc_device_count(void);
+// Name and compute capability of device 0, e.g. "NVIDIA H100 80GB HBM3 (sm_90)"; empty before qc_init succeeded.
+const char* qc_device_name(void);
+const char* qc_error_string(int code);
+// The error of the last failed call on this thread (qc_malloc returns 0 on failure).
+int qc_last_error(void);
+
+// Stream-ordered allocation from the device's memory pool (kept cached; freeing never synchronises).
+int64_t qc_malloc(int64_t bytes);
+int qc_free(int64_t ptr);
+int qc_memset0(int64_t ptr, int64_t bytes);
+int qc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
+// Host <-> device copies; both return when the host buffer may be reused (d2h: once the data has arrived).
+int qc_h2d(int64_t dst, const void* src, int64_t bytes);
+int qc_d2h(void* dst, int64_t src, int64_t bytes);
+// Profiling: with it on, every op below is timed with CUDA events; the report (waits for the GPU) lists GPU time
+// per op since the last report, largest first. For benchmarks, not for production runs.
+void qc_profile_enable(int on);
+const char* qc_profile_report(void);
+
+// Waits for every queued op; returns the first asynchronous error, if any.
+int qc_sync(void);
+
+// ---------------------------------------------------------------- float convolution and linear
+int qc_conv2d_f32(int64_t x, int64_t wt, int64_t bias, int64_t y, int n, int c, int h, int w, int co, int kh, int kw,
+                  int sh, int sw, int ph, int pw, int groups);
+int qc_conv2d_bwd_data_f32(int64_t dy, int64_t wt, int64_t dx, int n, int c, int h, int w, int co, int kh, int kw,
+                           int sh, int sw, int ph, int pw, int groups);
+int qc_conv2d_bwd_weight_f32(int64_t dy, int64_t x, int64_t dw, int n, int c, int h, int w, int co, int kh, int kw,
+                             int sh, int sw, int ph, int pw, int groups);
+int qc_linear_f32(int64_t x, int64_t wt, int64_t bias, int64_t y, int n, int in, int out);
+int qc_linear_bwd_data_f32(int64_t dy, int64_t wt, int64_t dx, int n, int in, int out);
+int qc_linear_bwd_weight_f32(int64_t dy, int64_t x, int64_t dw, int n, int in, int out);
+int qc_bias_bwd_f32(int64_t dy, int64_t db, int n, int c, int64_t inner);
+
+// ---------------------------------------------------------------- normalisation, elementwise, pooling, loss, SGD
+int qc_bn_train_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean, int64_t running_var,
+                    float momentum, float eps, int64_t y, int64_t mean, int64_t inv_std, int n, int c, int64_t hw);
+int qc_bn_eval_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean, int64_t running_var, float eps,
+                   int64_t y, int n, int c, int64_t hw);
+int qc_bn_bwd_f32(int64_t dy, int64_t x, int64_t gamma, int64_t mean, int64_t inv_std, int64_t dx, int64_t dgamma,
+                  int64_t dbeta, int n, int c, int64_t hw);
+int qc_clamp_f32(int64_t x, int64_t y, int64_t len, float lo, float hi);
+int qc_clamp_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t len, float lo, float hi);
+int qc_add_f32(int64_t a, int64_t b, int64_t y, int64_t len);
+int qc_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int k, int stride, int pad);
+int qc_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, int k, int stride, int pad);
+int qc_adaptive_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int oh, int ow);
+int qc_adaptive_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, int oh, int ow);
+// Mean loss into loss[0] and its gradient; labels are int32 on the device.
+int qc_softmax_ce_f32(int64_t logits, int64_t labels, float smoothing, int64_t dlogits, int64_t loss, int n, int k);
+int qc_sgd_f32(int64_t param, int64_t grad, int64_t buf, int64_t len, float lr, float momentum, float weight_decay,
+               int nesterov);
+
+// ---------------------------------------------------------------- quantizers (alpha: device float[1], or 0)
+int qc_act_quant_f32(int64_t x, int64_t y, int64_t len, int kind, int bits, int64_t alpha, float fixed_clip);
+// dalpha: device float[1] receiving sum(dy * d fq / d alpha), or 0 when the kind has no alpha.
+int qc_act_quant_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t dalpha, int64_t len, int kind, int bits,
+                         int64_t alpha, float fixed_clip);
+int qc_weight_quant_f32(int64_t w, int64_t wq, int64_t len, int bits);
+int qc_weight_quant_bwd_f32(int64_t g, int64_t w, int64_t dw, int64_t len, int bits);
+
+// ---------------------------------------------------------------- integer inference
+// acc[n,co,oh,ow] (int32) = conv of byte codes (uint8, or int8 when x_signed) with int8 weights, exact.
+int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, int c, int h, int w, int co, int kh,
+                     int kw, int sh, int sw, int ph, int pw, int groups);
+// c[m,n] = a[m,k] (int8) x b[k,n] (int8 when b_signed, else uint8), int32, exact.
+int qc_gemm_s8_s32(int64_t m, int64_t n, int64_t k, int64_t a, int64_t b, int b_signed, int64_t c);
+int qc_requantize_s32(int64_t acc, int64_t mult, int64_t shift, int64_t bias, int per_tensor, int rounding, int qmin,
+                      int qmax, int64_t out, int out_bytes, int64_t len, int channels, int64_t inner);
+// Fused fake-quant conv: codes of x and w, exact integer accumulation, y = acc * step_x * step_w (bits <= 8).
+int qc_fake_quant_conv2d_f32(int64_t x, int64_t wt, int64_t y, int kind, int abits, int64_t alpha, float fixed_clip,
+                             int wbits, int n, int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph,
+                             int pw, int groups);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
