@@ -28,17 +28,20 @@ class BitWidthsFuzzTest {
         BitWidths.preset("toynet", "cfg1").toYaml(),
         "model: toynet\nbase: cfg3\nabit: {3: 4}\nwbit: {2: 6, 3: 6}\n",
         "model: resnet20\nbase: int8\nwbit:\n  0: 4\n  5: 32\n",
-        "# comment\nmodel: mobilenetv2\nbase: cfg1-star\n");
+        "# comment\nmodel: mobilenetv2\nbase: cfg1-star\n",
+        BitWidths.preset("resnet20", "int4-mpact").toYaml(),
+        "model: resnet20\nbase: int8\nact: mpact\nabit: {1: 4}\n");
     private static final List<String> JSON_SEEDS = List.of(
         "{\"model\": \"toynet\", \"base\": \"cfg1\", \"abit\": {\"3\": 4}, \"wbit\": {\"2\": 6}}",
         "{\"model\": \"resnet20\", \"base\": \"int4\"}",
+        "{\"model\": \"resnet20\", \"base\": \"int6-mpact\", \"act\": \"pact\"}",
         "{\"model\":\"toynet\",\"abit\":" + java.util.Arrays.toString(BitWidths.preset("toynet", "cfg2").abit())
             + ",\"wbit\":" + java.util.Arrays.toString(BitWidths.preset("toynet", "cfg2").wbit()) + "}");
     private static final List<String> TOKENS = List.of("&a ", "*a", "!!binary ", "!!java.lang.Object ", "---\n",
         "...\n", "? ", "- ", "{", "}", "[", "]", ": ", ",", "\"", "'", "\t", "\n", "<<: *a\n", "%YAML 1.1\n",
         "1e999", "0x10", "0o17", ".inf", "~", "null", "2147483648", "-2147483649", "99999999999999999999", "-0",
         "\u0000", "\uFEFF", "[".repeat(3000), "{a: ".repeat(1000), "model: toynet\n", "abit: ", "wbit: ",
-        "base: fp32\n", "abit: {-1: 4}\n", "wbit: [8, 8]\n");
+        "base: fp32\n", "abit: {-1: 4}\n", "wbit: [8, 8]\n", "act: ", "mpact", "dorefa", "act: fixed\n");
 
     private static byte[] insert(byte[] in, String token, int at) {
         byte[] t = token.getBytes(StandardCharsets.UTF_8);
