@@ -153,4 +153,54 @@ class ConcurrentEvalTest {
             assertEquals(10, y.numel());
         }
     }
+
+    /**
+     * Training passes keep their inputs in the layers, so the model refuses a second training pass while one is
+     * open, from another thread or the same one, with a clear message; once the first step is closed the next
+     * pass runs, and a backward must use the step of the latest training forward. Eval passes are never refused.
+     */
+    @org.junit.jupiter.api.Test
+    void aSecondTrainingPassWhileOneIsOpenIsRefused() throws Exception {
+        Backend b = RefBackend.INSTANCE;
+        float[] img = new float[2 * 3 * 32 * 32];
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1"), b, 1)) {
+            Step first = new Step(b, true);
+            Tensor y = m.forward(first, first.keep(b.fromFloats(img, 2, 3, 32, 32)));
+            // another thread starts a training pass on the same model: refused, and nothing of it ran
+            ExecutorService other = Executors.newSingleThreadExecutor();
+            try {
+                Future<Throwable> refused = other.submit(() -> {
+                    try (Step second = new Step(b, true)) {
+                        m.forward(second, second.keep(b.fromFloats(img, 2, 3, 32, 32)));
+                        return null;
+                    } catch (IllegalStateException e) {
+                        return e;
+                    }
+                });
+                Throwable e = refused.get(60, TimeUnit.SECONDS);
+                assertTrue(e != null && e.getMessage().contains("a training pass is already in progress"),
+                    String.valueOf(e));
+                // eval passes still run meanwhile, from any thread
+                assertEquals(10, other.submit(() -> logits(m, b, new float[3 * 32 * 32], 1).length)
+                    .get(60, TimeUnit.SECONDS));
+            } finally {
+                other.shutdownNow();
+            }
+            // the first pass is intact: its backward runs on its own step
+            try (Step wrong = new Step(b, true)) {
+                IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> m.backward(wrong, wrong.keep(b.fromFloats(new float[20], 2, 10))));
+                assertTrue(e.getMessage().contains("same, still open Step"), e.getMessage());
+            }
+            m.backward(first, first.keep(b.fromFloats(new float[20], 2, 10)));
+            assertEquals(20, y.numel());
+            first.close();
+            // closed: a new training pass may start, and the closed step cannot run a backward any more
+            try (Step next = new Step(b, true)) {
+                m.forward(next, next.keep(b.fromFloats(img, 2, 3, 32, 32)));
+            }
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> m.backward(first, b.fromFloats(new float[20], 2, 10)));
+        }
+    }
 }
