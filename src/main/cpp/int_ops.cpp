@@ -96,7 +96,7 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
     const qat4j::ActQuantParams p = qat4j::make_params(kind, abits, alpha, fixed_clip);
     uint8_t* xc = (uint8_t*)alloc_bytes(xlen);
 #pragma omp parallel for schedule(static) if (xlen > (1 << 15))
-    for (int64_t i = 0; i < xlen; i++) xc[i] = p.zero ? 0 : (uint8_t)(int)qat4j::act_code_one(x[i], p);
+    for (int64_t i = 0; i < xlen; i++) xc[i] = p.zero ? 0 : (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
     // Weight codes: tanh(w) / max|tanh(w)|, as RefKernels.weightCodes.
     int8_t* wc = (int8_t*)alloc_bytes(wlen);
     float* t = (float*)alloc_bytes(wlen * 4);
@@ -106,7 +106,7 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
         memset(wc, 0, wlen);
         wstep = qat4j::weight_step(wbits, 0.0f);
     } else {
-        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)(int)qat4j::weight_code(t[i] / m, wbits);
+        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)qat4j::java_f2i(qat4j::weight_code(t[i] / m, wbits));
         wstep = qat4j::weight_step(wbits, wbits == 1 ? qat4j::mean_abs_normalized(t, wlen, m) : 0.0f);
     }
     free(t);

@@ -287,7 +287,8 @@ extern "C" void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float
     double m = 0.0;
     for (int64_t i = 0; i < len; i++) {
         const double a = fabs(tanh((double)w[i]));
-        m = a > m ? a : m;
+        m = (a > m || a != a) ? a : m;  // a NaN weight makes the max NaN (Java's Math.max): every gradient NaN
+        if (m != m) break;
     }
     if (m == 0.0) {
         memset(dw, 0, sizeof(float) * len);

@@ -116,6 +116,16 @@ QAT4J_HD inline float act_grad_alpha(float x, int kind, float alpha) {
     return 0.0f;
 }
 
+// Java's (int) of a float, which the reference uses to turn codes into integers: NaN gives 0 and out-of-range
+// values saturate. C++'s (int) cast is undefined behaviour for NaN and out-of-range values (UBSan's
+// float-cast-overflow), so every float code becomes an integer through this.
+QAT4J_HD inline int java_f2i(float v) {
+    if (v != v) return 0;
+    if (v >= 2147483648.0f) return 2147483647;
+    if (v <= -2147483648.0f) return (int)(-2147483647 - 1);
+    return (int)v;
+}
+
 // Weight quantizer parts (WeightQuantizer): S = 2^(b-1) - 1, binary for b <= 2.
 QAT4J_HD inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
 
@@ -124,16 +134,23 @@ QAT4J_HD inline float weight_code(float wn, int bits) {
     return rintf(wn * (float)weight_max_code(bits));
 }
 
-// t[i] = tanh(w[i]) in double rounded to float (the Java reference's (float) Math.tanh); returns max|t|.
+// t[i] = tanh(w[i]) in double rounded to float (the Java reference's (float) Math.tanh); returns max|t|, NaN when
+// any t[i] is NaN (as Java's Math.max and torch's amax: a comparison-based max, the OpenMP max reduction included,
+// would drop the NaN and quantize the other weights as if nothing were wrong).
 inline float tanh_and_max_abs(const float* w, int64_t len, float* t) {
     float m = 0.0f;
-#pragma omp parallel for reduction(max : m) schedule(static) if (len > (1 << 15))
+    int nan = 0;
+#pragma omp parallel for reduction(max : m) reduction(| : nan) schedule(static) if (len > (1 << 15))
     for (int64_t i = 0; i < len; i++) {
         t[i] = (float)tanh((double)w[i]);
         const float a = fabsf(t[i]);
-        m = a > m ? a : m;
+        if (a != a) {
+            nan = 1;
+        } else {
+            m = a > m ? a : m;
+        }
     }
-    return m;
+    return nan ? NAN : m;
 }
 
 // mean|t / m| summed sequentially in double, as RefKernels.meanAbs: the 1-bit weights' scale.
@@ -159,7 +176,9 @@ QAT4J_HD inline float weight_value(float code, int bits, float binary_scale) {
 QAT4J_HD inline int64_t div_pow2(int64_t v, int shift, int mode) {
     if (shift == 0) return v;
     const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
-    const int64_t rem = v - (floor_q << shift);
+    // v - floor_q * 2^shift, i.e. the low bits of v: taken with a mask, since left-shifting a negative floor_q
+    // is undefined behaviour before C++20 (UBSan reports it).
+    const int64_t rem = (int64_t)((uint64_t)v & (((uint64_t)1 << shift) - 1));
     const int64_t half = (int64_t)1 << (shift - 1);
     switch (mode) {
         case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;

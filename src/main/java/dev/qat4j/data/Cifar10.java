@@ -48,6 +48,8 @@ public final class Cifar10 {
 
     private static final int MAX_RECORDS = Integer.MAX_VALUE / IMAGE_BYTES; // one byte[] holds all pixels
     private static final int CHUNK_RECORDS = 256;
+    /** Initial capacity, in records, for an archive entry whose header size is not backed by the archive's size. */
+    private static final int FIRST_RECORDS = 1024;
 
     private Cifar10() {
     }
@@ -178,10 +180,20 @@ public final class Cifar10 {
      */
     private static void readRecords(InputStream in, long bytes, String source, byte[] pixels, int[] labels,
             int first, boolean inArchive) {
-        int n = (int) (bytes / RECORD_BYTES);
-        byte[] buf = new byte[RECORD_BYTES * Math.min(CHUNK_RECORDS, n)];
-        long offset = 0;
-        int rec = 0;
+        readRecords(in, 0, (int) (bytes / RECORD_BYTES), bytes, source, pixels, labels, first, inArchive);
+    }
+
+    /**
+     * Reads records {@code from .. from + count - 1} of a source of {@code bytes} bytes (the next ones in
+     * {@code in}) into {@code pixels}/{@code labels} at record {@code first}; offsets in messages are the source's.
+     */
+    private static void readRecords(InputStream in, int from, int count, long bytes, String source, byte[] pixels,
+            int[] labels, int first, boolean inArchive) {
+        int n = from + count;
+        byte[] buf = new byte[RECORD_BYTES * Math.min(CHUNK_RECORDS, count)];
+        long offset = (long) from * RECORD_BYTES;
+        int rec = from;
+        first -= from;
         while (rec < n) {
             int k = Math.min(CHUNK_RECORDS, n - rec);
             int want = k * RECORD_BYTES;
@@ -231,6 +243,12 @@ public final class Cifar10 {
         String[] entryNames = new String[names.size()];
         int found = 0;
         boolean gzip = isGzip(archive);
+        long archiveSize;
+        try {
+            archiveSize = Files.size(archive);
+        } catch (IOException ex) {
+            throw new UncheckedIOException("CIFAR-10: cannot read the size of " + archive + ": " + ex, ex);
+        }
         String current = null; // entry being read, for error messages
         TarArchiveInputStream tar = null;
         GzipCompressorInputStream gz = null;
@@ -258,9 +276,7 @@ public final class Cifar10 {
                 }
                 current = e.getName();
                 int n = checkSize(e.getSize(), source);
-                Part p = new Part(new byte[n * IMAGE_BYTES], new int[n]);
-                readRecords(tar, e.getSize(), source, p.pixels, p.labels, 0, true);
-                parts[idx] = p;
+                parts[idx] = readEntry(tar, n, e.getSize(), source, archiveSize);
                 entryNames[idx] = e.getName();
                 found++;
                 current = null;
@@ -295,6 +311,30 @@ public final class Cifar10 {
                     + "(in any folder):" + missing);
         }
         return concat(parts, name);
+    }
+
+    /**
+     * Reads an archive entry of {@code n} records. The size comes from a tar header, which a corrupt or hostile
+     * archive can set to anything up to 2 GB whatever its real content: unless the archive itself is that large,
+     * the arrays start at {@value #FIRST_RECORDS} records and grow as records really arrive (a lying header then
+     * costs at most about twice the data actually present, and ends in a truncation error).
+     */
+    private static Part readEntry(InputStream tar, int n, long bytes, String source, long archiveSize) {
+        int cap = (int) Math.min(n, Math.max(FIRST_RECORDS, archiveSize / RECORD_BYTES + 1));
+        byte[] pixels = new byte[cap * IMAGE_BYTES];
+        int[] labels = new int[cap];
+        int done = 0;
+        while (done < n) {
+            if (done == cap) {
+                cap = (int) Math.min(n, 2L * cap);
+                pixels = java.util.Arrays.copyOf(pixels, cap * IMAGE_BYTES);
+                labels = java.util.Arrays.copyOf(labels, cap);
+            }
+            int k = cap - done;
+            readRecords(tar, done, k, bytes, source, pixels, labels, done, true);
+            done += k;
+        }
+        return new Part(pixels, labels);
     }
 
     private static Dataset concat(Part[] parts, String name) {

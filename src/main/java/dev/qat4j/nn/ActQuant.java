@@ -34,7 +34,9 @@ public final class ActQuant extends Module {
         if (quantizer.isIdentity()) {
             return x; // 32 bits: the layer is not there (no α gradient either)
         }
-        this.x = x;
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            this.x = x;
+        }
         return step.keep(step.backend().actQuant(x, quantizer, alpha == null ? null : alpha.value()));
     }
 
@@ -43,7 +45,7 @@ public final class ActQuant extends Module {
         if (quantizer.isIdentity()) {
             return dy;
         }
-        ActQuantGrads g = step.backend().actQuantBackward(dy, x, quantizer, alpha == null ? null : alpha.value());
+        ActQuantGrads g = step.backend().actQuantBackward(dy, cached(x), quantizer, alpha == null ? null : alpha.value());
         if (alpha != null) {
             alpha.setGrad(g.dalpha());
         }

@@ -51,7 +51,7 @@ public final class BatchNorm2d extends Module {
         if (!step.training()) {
             throw new IllegalStateException("batch norm " + name + ": backward needs a training-mode forward");
         }
-        BatchNormGrads g = step.backend().batchNorm2dBackward(dy, x, gamma.value(), mean, invStd);
+        BatchNormGrads g = step.backend().batchNorm2dBackward(dy, cached(x), gamma.value(), cached(mean), cached(invStd));
         gamma.setGrad(g.dgamma());
         beta.setGrad(g.dbeta());
         return step.keep(g.dx());

@@ -23,13 +23,15 @@ public final class Clamp extends Module {
 
     @Override
     public Tensor forward(Step step, Tensor x) {
-        this.x = x;
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            this.x = x;
+        }
         return step.keep(six ? step.backend().relu6(x) : step.backend().relu(x));
     }
 
     @Override
     public Tensor backward(Step step, Tensor dy) {
-        return step.keep(six ? step.backend().relu6Backward(dy, x) : step.backend().reluBackward(dy, x));
+        return step.keep(six ? step.backend().relu6Backward(dy, cached(x)) : step.backend().reluBackward(dy, cached(x)));
     }
 
     @Override

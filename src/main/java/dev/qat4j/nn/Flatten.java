@@ -13,13 +13,16 @@ public final class Flatten extends Module {
 
     @Override
     public Tensor forward(Step step, Tensor x) {
-        xShape = x.shape();
-        return step.keep(x.reshape(xShape[0], x.numel() / Math.max(1, xShape[0])));
+        int[] s = x.shape();
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            xShape = s;
+        }
+        return step.keep(x.reshape(s[0], x.numel() / Math.max(1, s[0])));
     }
 
     @Override
     public Tensor backward(Step step, Tensor dy) {
-        return step.keep(dy.reshape(xShape));
+        return step.keep(dy.reshape(cached(xShape)));
     }
 
     @Override

@@ -22,9 +22,24 @@ public abstract class Module implements AutoCloseable {
         return name;
     }
 
+    /**
+     * The output for {@code x}. Only a training-mode step ({@link Step#training()}) caches what the backward needs
+     * in the module: an eval-mode forward writes no module state, so one model may be evaluated from several
+     * threads at once (each with its own eval-mode {@link Step}) as long as nothing changes its parameters
+     * meanwhile. Training (forward + backward) uses the module's caches: one pass at a time per model.
+     */
     public abstract Tensor forward(Step step, Tensor x);
 
     public abstract Tensor backward(Step step, Tensor dy);
+
+    /** A value cached by a training-mode forward, or a clear error when there was none. */
+    protected final <T> T cached(T value) {
+        if (value == null) {
+            throw new IllegalStateException(getClass().getSimpleName() + " " + name
+                + ": backward needs a training-mode forward (new Step(backend, true)) first");
+        }
+        return value;
+    }
 
     /** Output shape per image for an input shape per image. */
     public abstract int[] outputShape(int[] in);

@@ -36,15 +36,17 @@ public final class Pool extends Module {
 
     @Override
     public Tensor forward(Step step, Tensor x) {
-        xShape = x.shape();
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            xShape = x.shape();
+        }
         return step.keep(kernel == 0 ? step.backend().adaptiveAvgPool2d(x, 1, 1)
                 : step.backend().avgPool2d(x, kernel, kernel, 0));
     }
 
     @Override
     public Tensor backward(Step step, Tensor dy) {
-        return step.keep(kernel == 0 ? step.backend().adaptiveAvgPool2dBackward(dy, xShape)
-                : step.backend().avgPool2dBackward(dy, xShape, kernel, kernel, 0));
+        return step.keep(kernel == 0 ? step.backend().adaptiveAvgPool2dBackward(dy, cached(xShape))
+                : step.backend().avgPool2dBackward(dy, cached(xShape), kernel, kernel, 0));
     }
 
     @Override

@@ -54,15 +54,18 @@ public final class QConv2d extends Module {
     @Override
     public Tensor forward(Step step, Tensor x) {
         Backend b = step.backend();
-        this.x = x;
-        this.wq = wbits == 32 ? weight.value() : step.keep(b.weightQuant(weight.value(), wbits));
-        return step.keep(b.conv2d(x, wq, null, p));
+        Tensor q = wbits == 32 ? weight.value() : step.keep(b.weightQuant(weight.value(), wbits));
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            this.x = x;
+            this.wq = q;
+        }
+        return step.keep(b.conv2d(x, q, null, p));
     }
 
     @Override
     public Tensor backward(Step step, Tensor dy) {
         Backend b = step.backend();
-        Tensor dx = step.keep(b.conv2dBackwardData(dy, wq, x.shape(), p));
+        Tensor dx = step.keep(b.conv2dBackwardData(dy, cached(wq), cached(x).shape(), p));
         Tensor dwq = b.conv2dBackwardWeight(dy, x, weight.value().shape(), p);
         if (wbits == 32) {
             weight.setGrad(dwq);

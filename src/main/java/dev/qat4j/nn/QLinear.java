@@ -35,15 +35,18 @@ public final class QLinear extends Module {
     @Override
     public Tensor forward(Step step, Tensor x) {
         Backend b = step.backend();
-        this.x = x;
-        wq = wbits == 32 ? weight.value() : step.keep(b.weightQuant(weight.value(), wbits));
-        return step.keep(b.linear(x, wq, bias.value()));
+        Tensor q = wbits == 32 ? weight.value() : step.keep(b.weightQuant(weight.value(), wbits));
+        if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
+            this.x = x;
+            this.wq = q;
+        }
+        return step.keep(b.linear(x, q, bias.value()));
     }
 
     @Override
     public Tensor backward(Step step, Tensor dy) {
         Backend b = step.backend();
-        Tensor dx = step.keep(b.linearBackwardData(dy, wq));
+        Tensor dx = step.keep(b.linearBackwardData(dy, cached(wq)));
         Tensor dwq = b.linearBackwardWeight(dy, x);
         if (wbits == 32) {
             weight.setGrad(dwq);

@@ -13,6 +13,7 @@ public final class Step implements AutoCloseable {
     private final Backend backend;
     private final boolean training;
     private final TensorScope scope = new TensorScope();
+    private volatile boolean closed;
 
     public Step(Backend backend, boolean training) {
         if (backend == null) {
@@ -35,8 +36,14 @@ public final class Step implements AutoCloseable {
         return t == null ? null : scope.track(t);
     }
 
+    /** Whether {@link #close} has run (its tensors are freed). */
+    public boolean isClosed() {
+        return closed;
+    }
+
     @Override
     public void close() {
+        closed = true;
         scope.close();
     }
 }

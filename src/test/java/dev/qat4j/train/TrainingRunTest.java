@@ -114,4 +114,64 @@ class TrainingRunTest {
             assertTrue(e.getMessage().contains("no training state"), e.getMessage());
         }
     }
+    /**
+     * A NaN injected into a weight in the middle of epoch 2 stops the run with a message naming the epoch, the
+     * batch and the NaN loss; last.qck and best.qck are still the complete files of epoch 1 (byte for byte), they
+     * load into a fresh model with finite weights, no temporary file is left, and the run resumes from them.
+     */
+    @Test
+    void aNaNMidRunStopsClearlyAndTheLastGoodCheckpointIsIntactAndResumable(@TempDir Path dir) throws Exception {
+        Backend cpu = CpuBackend.get();
+        TrainConfig cfg = new TrainConfig(3, 50, 0.05f, 0f, 0, 0.9f, 5e-4f, false, true, 2e-4f, 0f, true, 9);
+        Path last = dir.resolve(TrainingRun.LAST);
+        Path best = dir.resolve(TrainingRun.BEST);
+        byte[][] afterEpoch1 = new byte[2][];
+        try (QuantModel m = TrainerTest.smallNet(cpu, 4)) {
+            Parameter bias = m.parameters().stream().filter(p -> p.name().equals("fc.bias")).findFirst().orElseThrow();
+            Trainer.Listener inject = (epoch, batch, batches, loss, acc, ips) -> {
+                if (epoch == 1 && batch == 1) { // epoch 2 has started: epoch 1's checkpoints are on disk
+                    try {
+                        afterEpoch1[0] = Files.readAllBytes(last);
+                        afterEpoch1[1] = Files.readAllBytes(best);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+                if (epoch == 1 && batch == 5) {
+                    float[] nan = new float[10];
+                    java.util.Arrays.fill(nan, Float.NaN);
+                    bias.setValue(cpu.fromFloats(nan, 10));
+                }
+            };
+            DivergenceException e = assertThrows(DivergenceException.class,
+                    () -> TrainingRun.run(m, cpu, cfg, train, test, dir, false, inject, s -> { }));
+            assertTrue(e.getMessage().contains("epoch 2, batch 6") && e.getMessage().contains("loss is NaN")
+                    && e.getMessage().contains("not applied"), e.getMessage());
+        }
+        assertTrue(afterEpoch1[0] != null && afterEpoch1[1] != null, "epoch 1 wrote last.qck and best.qck");
+        assertTrue(java.util.Arrays.equals(afterEpoch1[0], Files.readAllBytes(last)), "last.qck is epoch 1's file");
+        assertTrue(java.util.Arrays.equals(afterEpoch1[1], Files.readAllBytes(best)), "best.qck is epoch 1's file");
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            List<String> names = files.map(p -> p.getFileName().toString()).sorted().toList();
+            assertEquals(List.of(TrainingRun.BEST, TrainingRun.LAST, TrainingRun.METRICS), names,
+                    "no temporary file left");
+        }
+        for (Path p : List.of(last, best)) {
+            dev.qat4j.checkpoint.Checkpoint c = CheckpointIO.read(p); // verifies the structure and the CRC
+            assertEquals("1", c.metaString("epochs_done"), p.toString());
+            try (QuantModel fresh = TrainerTest.smallNet(cpu, 99)) {
+                RunCheckpoint.restore(c, fresh, null);
+                for (float[] w : weights(fresh)) {
+                    for (float v : w) {
+                        assertTrue(Float.isFinite(v), p + " holds a non-finite weight");
+                    }
+                }
+            }
+        }
+        try (QuantModel m = TrainerTest.smallNet(cpu, 5)) {
+            TrainingRun.Result r = TrainingRun.run(m, cpu, cfg, train, test, dir, true, null, s -> { });
+            assertEquals(List.of(2, 3), r.epochs().stream().map(TrainingRun.EpochRecord::epoch).toList(),
+                    "resumed after epoch 1");
+        }
+    }
 }

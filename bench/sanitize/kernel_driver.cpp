@@ -1,0 +1,353 @@
+// Runs every native kernel of src/main/cpp (the C ABI of qat4j_kernels.h) on random shapes, built with
+// -fsanitize=address,undefined,float-cast-overflow by bench/sanitize.sh: AddressSanitizer reports any read or
+// write outside the exact-size buffers given to a kernel, UndefinedBehaviorSanitizer any signed overflow, bad
+// shift, misaligned access or out-of-range float-to-int conversion. On top, kernels with ISA variants are run at
+// every level this CPU has and compared (integer results exactly, float results to a tolerance), and the GEMMs
+// and convolutions against naive loops. Exits non-zero on a mismatch; the sanitizers abort on their first report.
+//
+// Usage: kernel_driver [iterations=300] [seed=1]
+#include "qat4j_kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+static std::mt19937_64 rng;
+static int failures = 0;
+static long checks = 0;
+
+static int rint_in(int lo, int hi) { return lo + (int)(rng() % (uint64_t)(hi - lo + 1)); }
+static float rfloat(float lo, float hi) {
+    return lo + (hi - lo) * (float)((rng() >> 11) * (1.0 / 9007199254740992.0));
+}
+static std::vector<float> floats(size_t n, float lo = -2, float hi = 2) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = rfloat(lo, hi);
+    return v;
+}
+// Sprinkles NaN, +-inf, +-0 and huge values: the quantizers must cope without undefined behaviour.
+static void specials(std::vector<float>& v) {
+    static const float s[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 3e38f, -3e38f, 1e-40f};
+    for (size_t k = 0; k < v.size() / 7 + 1 && !v.empty(); k++) v[rng() % v.size()] = s[rng() % 8];
+}
+
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        checks++;                                          \
+        if (!(cond)) {                                     \
+            failures++;                                    \
+            fprintf(stderr, "MISMATCH %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                  \
+            fprintf(stderr, "\n");                         \
+            if (failures > 20) exit(1);                    \
+        }                                                  \
+    } while (0)
+
+static bool close_to(float a, float b, float tol) {
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    return fabsf(a - b) <= tol;
+}
+
+struct Geo {
+    int n, c, h, w, co, kh, kw, sh, sw, ph, pw, g, oh, ow;
+};
+
+static Geo geometry(bool depthwise) {
+    Geo q;
+    q.g = depthwise ? rint_in(1, 6) : rint_in(1, 3);
+    int cg = depthwise ? 1 : rint_in(1, 5);
+    int cog = depthwise ? rint_in(1, 2) : rint_in(1, 17);
+    q.n = rint_in(1, 3);
+    q.c = q.g * cg;
+    q.co = q.g * cog;
+    q.h = rint_in(1, 11);
+    q.w = rint_in(1, 11);
+    q.ph = rint_in(0, 2);
+    q.pw = rint_in(0, 2);
+    q.kh = rint_in(1, q.h + 2 * q.ph < 5 ? q.h + 2 * q.ph : 5);
+    q.kw = rint_in(1, q.w + 2 * q.pw < 5 ? q.w + 2 * q.pw : 5);
+    q.sh = rint_in(1, 3);
+    q.sw = rint_in(1, 3);
+    q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1;
+    q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
+    return q;
+}
+
+// Naive convolution of any element type into double (the reference for float and integer convs).
+template <typename X, typename W>
+static std::vector<double> naive_conv(const X* x, const W* wt, const Geo& q) {
+    std::vector<double> y((size_t)q.n * q.co * q.oh * q.ow, 0.0);
+    int cg = q.c / q.g, cog = q.co / q.g;
+    for (int b = 0; b < q.n; b++)
+        for (int o = 0; o < q.co; o++) {
+            int gi = o / cog;
+            for (int i = 0; i < q.oh; i++)
+                for (int j = 0; j < q.ow; j++) {
+                    double s = 0;
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int u = 0; u < q.kh; u++)
+                            for (int v = 0; v < q.kw; v++) {
+                                int yy = i * q.sh - q.ph + u, xx = j * q.sw - q.pw + v;
+                                if (yy < 0 || yy >= q.h || xx < 0 || xx >= q.w) continue;
+                                int cin = gi * cg + ci;
+                                s += (double)x[(((size_t)b * q.c + cin) * q.h + yy) * q.w + xx] *
+                                     (double)wt[(((size_t)o * cg + ci) * q.kh + u) * q.kw + v];
+                            }
+                    y[(((size_t)b * q.co + o) * q.oh + i) * q.ow + j] = s;
+                }
+        }
+    return y;
+}
+
+static void conv_f32(int max_isa) {
+    Geo q = geometry(rng() % 4 == 0);
+    auto x = floats((size_t)q.n * q.c * q.h * q.w);
+    auto wt = floats((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    auto bias = floats(q.co);
+    auto want = naive_conv(x.data(), wt.data(), q);
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> y(want.size());
+        qat4j_conv2d_f32(x.data(), wt.data(), bias.data(), y.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
+                         q.sw, q.ph, q.pw, q.g, isa);
+        for (size_t i = 0; i < y.size(); i++) {
+            float ref = (float)want[i] + bias[(i / ((size_t)q.oh * q.ow)) % q.co];
+            CHECK(close_to(y[i], ref, 1e-4f * (1 + fabsf(ref)) + 1e-4f), "conv2d isa %d at %zu: %g vs %g", isa, i,
+                  y[i], ref);
+        }
+        // backward data: dx = conv^T(dy); checked through <conv(x), dy> = <x, dx>
+        auto dy = floats(y.size());
+        std::vector<float> dx(x.size());
+        qat4j_conv2d_bwd_data_f32(dy.data(), wt.data(), dx.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
+                                  q.sw, q.ph, q.pw, q.g, isa);
+        double lhs = 0, rhs = 0, mag = 0;
+        for (size_t i = 0; i < want.size(); i++) lhs += want[i] * dy[i], mag += fabs(want[i] * dy[i]);
+        for (size_t i = 0; i < x.size(); i++) rhs += (double)x[i] * dx[i];
+        CHECK(fabs(lhs - rhs) <= 1e-4 * (1 + mag), "conv2d_bwd_data isa %d: %g vs %g", isa, lhs, rhs);
+        if (isa == 0) {
+            std::vector<float> dw(wt.size());
+            qat4j_conv2d_bwd_weight_f32(dy.data(), x.data(), dw.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
+                                        q.sw, q.ph, q.pw, q.g);
+            double r2 = 0;
+            for (size_t i = 0; i < wt.size(); i++) r2 += (double)wt[i] * dw[i];
+            CHECK(fabs(lhs - r2) <= 1e-4 * (1 + mag), "conv2d_bwd_weight: %g vs %g", lhs, r2);
+        }
+    }
+}
+
+static void sgemm(int max_isa) {
+    int64_t M = rint_in(1, 40), N = rint_in(1, 70), K = rint_in(1, 50);
+    int64_t lda = K + rint_in(0, 3), ldb = N + rint_in(0, 3), ldc = N + rint_in(0, 3);
+    auto A = floats((size_t)(M - 1) * lda + K), B = floats((size_t)(K - 1) * ldb + N);
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> C((size_t)(M - 1) * ldc + N, 7.0f);
+        qat4j_sgemm_nn_f32(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, isa);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double s = 0;
+                for (int64_t k = 0; k < K; k++) s += (double)A[i * lda + k] * B[k * ldb + j];
+                CHECK(close_to(C[i * ldc + j], (float)s, 1e-4f * (1 + fabsf((float)s))), "sgemm isa %d", isa);
+            }
+    }
+}
+
+static void gemm_s8(int max_isa) {
+    int64_t M = rint_in(1, 70), N = rint_in(1, 300), K = rint_in(1, 200);
+    int b_signed = (int)(rng() & 1);
+    std::vector<int8_t> A((size_t)(M * K));
+    std::vector<uint8_t> B((size_t)(K * N));
+    for (auto& a : A) a = (int8_t)(rng() & 0xFF);
+    for (auto& b : B) b = (uint8_t)(rng() & 0xFF);
+    std::vector<int32_t> want((size_t)(M * N));
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            int32_t s = 0;
+            for (int64_t k = 0; k < K; k++) s += A[i * K + k] * (b_signed ? (int)(int8_t)B[k * N + j] : (int)B[k * N + j]);
+            want[i * N + j] = s;
+        }
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<int32_t> C((size_t)(M * N));
+        qat4j_gemm_s8_s32(M, N, K, A.data(), B.data(), b_signed, C.data(), isa);
+        CHECK(C == want, "gemm_s8 isa %d M=%ld N=%ld K=%ld signed=%d", isa, (long)M, (long)N, (long)K, b_signed);
+    }
+}
+
+static void conv_s8(int max_isa) {
+    Geo q = geometry(rng() % 4 == 0);
+    int x_signed = (int)(rng() & 1);
+    std::vector<uint8_t> x((size_t)q.n * q.c * q.h * q.w);
+    std::vector<int8_t> wt((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    for (auto& v : x) v = (uint8_t)(rng() & 0xFF);
+    for (auto& v : wt) v = (int8_t)(rng() & 0xFF);
+    std::vector<double> want;
+    if (x_signed) {
+        std::vector<int8_t> xs(x.begin(), x.end());
+        want = naive_conv(xs.data(), wt.data(), q);
+    } else {
+        want = naive_conv(x.data(), wt.data(), q);
+    }
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<int32_t> acc(want.size());
+        qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
+                            q.sw, q.ph, q.pw, q.g, isa);
+        bool same = true;
+        for (size_t i = 0; i < acc.size(); i++) same &= acc[i] == (int32_t)want[i];
+        CHECK(same, "conv2d_s8 isa %d", isa);
+    }
+}
+
+static void fake_quant(int max_isa, bool special) {
+    int64_t n = rint_in(0, 200);
+    // buffers hold at least one element, as the cpu backend allocates them (JavaCPP refuses zero-size memory)
+    const size_t cap = n > 0 ? (size_t)n : 1;
+    auto x = floats(cap, -8, 8);
+    if (special) specials(x);
+    int kind = rint_in(0, 3);
+    int bits = kind == QAT4J_ACT_MPACT ? rint_in(2, 16) : rint_in(1, 16);
+    float alpha = rfloat(-3, 6);
+    std::vector<float> y0(cap);
+    qat4j_act_quant_f32(x.data(), y0.data(), n, kind, bits, alpha, 4.0f, 0);
+    for (int isa = 1; isa <= max_isa; isa++) {
+        std::vector<float> y(cap);
+        qat4j_act_quant_f32(x.data(), y.data(), n, kind, bits, alpha, 4.0f, isa);
+        CHECK(n == 0 || memcmp(y.data(), y0.data(), sizeof(float) * n) == 0, "act_quant isa %d differs from scalar", isa);
+    }
+    auto dy = floats(cap);
+    std::vector<float> dx(cap);
+    qat4j_act_quant_bwd_f32(dy.data(), x.data(), dx.data(), n, kind, bits, alpha, 4.0f);
+    // weight quantizer and its backward
+    int wbits = rng() % 5 == 0 ? 32 : rint_in(1, 16);
+    std::vector<float> wq(cap), dw(cap);
+    qat4j_weight_quant_f32(x.data(), wq.data(), n, wbits);
+    qat4j_weight_quant_bwd_f32(dy.data(), x.data(), dw.data(), n, wbits);
+    checks++;
+}
+
+static void fused_conv(int max_isa, bool special) {
+    Geo q = geometry(rng() % 4 == 0);
+    auto x = floats((size_t)q.n * q.c * q.h * q.w, -4, 4);
+    auto wt = floats((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    if (special) {
+        specials(x);
+        specials(wt);
+    }
+    int kind = rint_in(0, 3);
+    int abits = kind == QAT4J_ACT_MPACT ? rint_in(2, 8) : rint_in(1, 8);
+    int wbits = rint_in(1, 8);
+    float alpha = rfloat(0.5f, 4);
+    std::vector<float> y0((size_t)q.n * q.co * q.oh * q.ow);
+    qat4j_fake_quant_conv2d_f32(x.data(), wt.data(), y0.data(), kind, abits, alpha, 3.0f, wbits, q.n, q.c, q.h, q.w,
+                                q.co, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, q.g, 0);
+    for (int isa = 1; isa <= max_isa; isa++) {
+        std::vector<float> y(y0.size());
+        qat4j_fake_quant_conv2d_f32(x.data(), wt.data(), y.data(), kind, abits, alpha, 3.0f, wbits, q.n, q.c, q.h,
+                                    q.w, q.co, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, q.g, isa);
+        CHECK(memcmp(y.data(), y0.data(), sizeof(float) * y.size()) == 0, "fake_quant_conv2d isa %d", isa);
+    }
+}
+
+static void float_ops(bool special) {
+    int n = rint_in(1, 4), c = rint_in(1, 9), h = rint_in(1, 9), w = rint_in(1, 9);
+    int64_t hw = (int64_t)h * w, len = (int64_t)n * c * hw;
+    auto x = floats((size_t)len);
+    if (special) specials(x);
+    auto dy = floats((size_t)len);
+    auto gamma = floats(c), beta = floats(c), rm = floats(c), rv = floats(c, 0.5f, 2);
+    std::vector<float> y((size_t)len), mean(c), inv(c), dx((size_t)len), dg(c), db(c);
+    qat4j_bn_train_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(),
+                       mean.data(), inv.data(), n, c, hw);
+    qat4j_bn_eval_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5f, y.data(), n, c, hw);
+    qat4j_bn_bwd_f32(dy.data(), x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(), db.data(), n,
+                     c, hw);
+    qat4j_bias_bwd_f32(dy.data(), db.data(), n, c, hw);
+    qat4j_clamp_f32(x.data(), y.data(), len, 0.0f, 6.0f);
+    qat4j_clamp_bwd_f32(dy.data(), x.data(), dx.data(), len, 0.0f, 6.0f);
+    qat4j_add_f32(x.data(), dy.data(), y.data(), len);
+    int k = rint_in(1, h < w ? h : w), pad = rint_in(0, k / 2), s = rint_in(1, 3);
+    int oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
+    std::vector<float> py((size_t)n * c * oh * ow), pdx((size_t)len);
+    qat4j_avg_pool_f32(x.data(), py.data(), n * c, h, w, k, s, pad);
+    auto pdy = floats(py.size());
+    qat4j_avg_pool_bwd_f32(pdy.data(), pdx.data(), n * c, h, w, k, s, pad);
+    int aoh = rint_in(1, h), aow = rint_in(1, w);
+    std::vector<float> ay((size_t)n * c * aoh * aow), adx((size_t)len);
+    qat4j_adaptive_avg_pool_f32(x.data(), ay.data(), n * c, h, w, aoh, aow);
+    auto ady = floats(ay.size());
+    qat4j_adaptive_avg_pool_bwd_f32(ady.data(), adx.data(), n * c, h, w, aoh, aow);
+    // adaptive pooling is an average: its output lies within the input's range (finite inputs)
+    if (!special) {
+        float lo = x[0], hi = x[0];
+        for (float v : x) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        for (float v : ay) CHECK(v >= lo - 1e-5f && v <= hi + 1e-5f, "adaptive pool out of range");
+    }
+    int kk = rint_in(1, 12), rows = rint_in(1, 9);
+    auto logits = floats((size_t)rows * kk, -5, 5);
+    if (special) specials(logits);
+    std::vector<int32_t> labels(rows);
+    for (auto& l : labels) l = rint_in(0, kk - 1);
+    std::vector<float> dl((size_t)rows * kk);
+    float loss = qat4j_softmax_ce_f32(logits.data(), labels.data(), 0.1f, dl.data(), rows, kk);
+    if (!special) CHECK(isfinite(loss) && loss >= 0, "softmax loss %g", loss);
+    auto param = floats((size_t)len), buf = floats((size_t)len);
+    qat4j_sgd_f32(param.data(), dy.data(), buf.data(), len, 0.1f, 0.9f, 5e-4f, (int)(rng() & 1));
+    int in = rint_in(1, 40), out = rint_in(1, 20);
+    auto lx = floats((size_t)n * in), lw = floats((size_t)out * in), lb = floats(out);
+    std::vector<float> ly((size_t)n * out), ldx((size_t)n * in), ldw((size_t)out * in);
+    qat4j_linear_f32(lx.data(), lw.data(), rng() & 1 ? lb.data() : nullptr, ly.data(), n, in, out);
+    auto ldy = floats(ly.size());
+    qat4j_linear_bwd_data_f32(ldy.data(), lw.data(), ldx.data(), n, in, out);
+    qat4j_linear_bwd_weight_f32(ldy.data(), lx.data(), ldw.data(), n, in, out);
+    checks++;
+}
+
+static void requantize() {
+    int n = rint_in(1, 3), c = rint_in(1, 8);
+    int64_t inner = rint_in(1, 20), len = n * c * inner;
+    std::vector<int32_t> acc((size_t)len), mult(c), shift(c), bias(c);
+    for (auto& a : acc) a = (int32_t)(rng() & 0xFFFFFFFF);
+    for (auto& m : mult) m = (int32_t)(rng() & 0x7FFFFFFF);
+    for (auto& s : shift) s = rint_in(0, 62);
+    for (auto& b : bias) b = (int32_t)(rng() & 0xFFFFFFFF);
+    int rounding = rint_in(0, 4), out_bytes = (int)(rng() & 1);
+    int qmin = out_bytes ? -128 : INT32_MIN, qmax = out_bytes ? 127 : INT32_MAX;
+    std::vector<int32_t> o32((size_t)len);
+    std::vector<int8_t> o8((size_t)len);
+    qat4j_requantize_s32(acc.data(), mult.data(), shift.data(), rng() & 1 ? bias.data() : nullptr, (int)(rng() & 1),
+                         rounding, qmin, qmax, out_bytes ? (void*)o8.data() : (void*)o32.data(), out_bytes, len, c,
+                         inner);
+    checks++;
+}
+
+int main(int argc, char** argv) {
+    int iters = argc > 1 ? atoi(argv[1]) : 300;
+    rng.seed(argc > 2 ? strtoull(argv[2], nullptr, 10) : 1);
+    int max_isa = qat4j_cpu_max_isa();
+    qat4j_set_num_threads(2);
+    printf("kernel_driver: %d iterations, ISA levels 0..%d (%s)\n", iters, max_isa, qat4j_isa_name(max_isa));
+    for (int it = 0; it < iters; it++) {
+        bool special = it % 3 == 2;
+        conv_f32(max_isa);
+        sgemm(max_isa);
+        gemm_s8(max_isa);
+        conv_s8(max_isa);
+        fake_quant(max_isa, special);
+        fused_conv(max_isa, special);
+        float_ops(special);
+        requantize();
+    }
+    // sizes that cross the parallel thresholds once
+    {
+        std::vector<float> w = floats(1 << 16), wq(1 << 16), dw(1 << 16), g = floats(1 << 16);
+        specials(w);
+        qat4j_weight_quant_f32(w.data(), wq.data(), (int64_t)w.size(), 4);
+        qat4j_weight_quant_bwd_f32(g.data(), w.data(), dw.data(), (int64_t)w.size(), 4);
+        std::vector<float> y(1 << 16);
+        for (int isa = 0; isa <= max_isa; isa++) qat4j_act_quant_f32(w.data(), y.data(), (int64_t)w.size(), 1, 8, 2.0f, 0, isa);
+    }
+    printf("kernel_driver: %ld checks, %d mismatches\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
