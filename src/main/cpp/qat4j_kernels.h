@@ -30,6 +30,8 @@ const char* qat4j_isa_name(int isa);
 // Threads the OpenMP kernels use.
 int qat4j_num_threads(void);
 void qat4j_set_num_threads(int n);
+// Keeps freed large blocks in the process heap instead of returning them to the OS (glibc mallopt); 1 if applied.
+int qat4j_retain_freed_memory(void);
 
 // Fake-quantize n activations: y[i] = value(code(x[i])) exactly as ActQuantizer.fakeQuant (bits <= 16).
 // isa: QAT4J_ISA_AUTO or a level <= qat4j_cpu_max_isa() (tests run every level the CPU has).

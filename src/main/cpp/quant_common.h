@@ -126,6 +126,11 @@ QAT4J_HD inline int java_f2i(float v) {
     return (int)v;
 }
 
+// max(a, b) that keeps a NaN from either side, as Java's Math.max and torch's amax: the weight quantizers' max|tanh w|
+// must be NaN when any weight is (a comparison-based max would drop it). Used by the CUDA reductions.
+QAT4J_HD inline float nan_max(float a, float b) { return (b > a || b != b) ? b : a; }
+QAT4J_HD inline double nan_max(double a, double b) { return (b > a || b != b) ? b : a; }
+
 // Weight quantizer parts (WeightQuantizer): S = 2^(b-1) - 1, binary for b <= 2.
 QAT4J_HD inline int weight_max_code(int bits) { return bits <= 2 ? 1 : (1 << (bits - 1)) - 1; }
 

@@ -611,7 +611,7 @@ __global__ void act_codes_kernel(const float* x, uint8_t* xc, int64_t len, int k
                                  float fixed_clip) {
     const qat4j::ActQuantParams p = qat4j::make_params(kind, bits, alpha ? alpha[0] : 0.0f, fixed_clip);
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
-        xc[i] = p.zero ? 0 : (uint8_t)(int)qat4j::act_code_one(x[i], p);
+        xc[i] = p.zero ? 0 : (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
 }
 
 // One block: m = max|tanh w| and, for 1 bit, mean|tanh w / m| (double, fixed order); writes the weight codes'
@@ -622,13 +622,12 @@ __global__ void weight_stats_kernel(const float* wt, int64_t len, int wbits, int
     __shared__ double red_sum[256];
     float m = 0.0f;
     for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-        const float a = fabsf((float)tanh((double)wt[i]));
-        m = a > m ? a : m;
+        m = qat4j::nan_max(m, fabsf((float)tanh((double)wt[i])));
     }
     red_max[threadIdx.x] = m;
     __syncthreads();
     for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red_max[threadIdx.x] = fmaxf(red_max[threadIdx.x], red_max[threadIdx.x + o]);
+        if ((int)threadIdx.x < o) red_max[threadIdx.x] = qat4j::nan_max(red_max[threadIdx.x], red_max[threadIdx.x + o]);
         __syncthreads();
     }
     m = red_max[0];
@@ -654,7 +653,7 @@ __global__ void weight_stats_kernel(const float* wt, int64_t len, int wbits, int
 __global__ void weight_codes_kernel(const float* wt, int8_t* wc, int64_t len, int wbits, const float* stats) {
     const float m = stats[0];
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
-        wc[i] = m == 0.0f ? 0 : (int8_t)(int)qat4j::weight_code((float)tanh((double)wt[i]) / m, wbits);
+        wc[i] = m == 0.0f ? 0 : (int8_t)qat4j::java_f2i(qat4j::weight_code((float)tanh((double)wt[i]) / m, wbits));
 }
 
 }  // namespace

@@ -362,7 +362,7 @@ __device__ float block_max(float v, float* red) {
     red[threadIdx.x] = v;
     __syncthreads();
     for (int o = kThreads / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red[threadIdx.x] = fmaxf(red[threadIdx.x], red[threadIdx.x + o]);
+        if ((int)threadIdx.x < o) red[threadIdx.x] = qat4j::nan_max(red[threadIdx.x], red[threadIdx.x + o]);
         __syncthreads();
     }
     const float r = red[0];
@@ -376,7 +376,7 @@ __global__ void tanh_max_kernel(const float* w, float* t, int64_t len, float* bl
     GRID_STRIDE(i, len) {
         const float v = (float)tanh((double)w[i]);
         t[i] = v;
-        m = fmaxf(m, fabsf(v));
+        m = qat4j::nan_max(m, fabsf(v));
     }
     m = block_max(m, red);
     if (threadIdx.x == 0) block_max_out[blockIdx.x] = m;
@@ -388,7 +388,7 @@ __global__ void weight_stats_finish_kernel(const float* t, int64_t len, int bits
     __shared__ float redf[kThreads];
     __shared__ double red[kThreads];
     float m = 0.0f;
-    for (int i = threadIdx.x; i < blocks; i += kThreads) m = fmaxf(m, maxima[i]);
+    for (int i = threadIdx.x; i < blocks; i += kThreads) m = qat4j::nan_max(m, maxima[i]);
     m = block_max(m, redf);
     double s = 0.0;
     if (bits == 1 && m != 0.0f)
@@ -413,12 +413,12 @@ __global__ void tanh_max_double_kernel(const float* w, double* td, int64_t len, 
     GRID_STRIDE(i, len) {
         const double v = tanh((double)w[i]);
         td[i] = v;
-        m = fmax(m, fabs(v));
+        m = qat4j::nan_max(m, fabs(v));
     }
     red[threadIdx.x] = m;
     __syncthreads();
     for (int o = kThreads / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red[threadIdx.x] = fmax(red[threadIdx.x], red[threadIdx.x + o]);
+        if ((int)threadIdx.x < o) red[threadIdx.x] = qat4j::nan_max(red[threadIdx.x], red[threadIdx.x + o]);
         __syncthreads();
     }
     if (threadIdx.x == 0) block_max_out[blockIdx.x] = red[0];
@@ -427,11 +427,11 @@ __global__ void tanh_max_double_kernel(const float* w, double* td, int64_t len, 
 __global__ void max_finish_kernel(const double* maxima, int blocks, double* out) {
     __shared__ double red[kThreads];
     double m = 0.0;
-    for (int i = threadIdx.x; i < blocks; i += kThreads) m = fmax(m, maxima[i]);
+    for (int i = threadIdx.x; i < blocks; i += kThreads) m = qat4j::nan_max(m, maxima[i]);
     red[threadIdx.x] = m;
     __syncthreads();
     for (int o = kThreads / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red[threadIdx.x] = fmax(red[threadIdx.x], red[threadIdx.x + o]);
+        if ((int)threadIdx.x < o) red[threadIdx.x] = qat4j::nan_max(red[threadIdx.x], red[threadIdx.x + o]);
         __syncthreads();
     }
     if (threadIdx.x == 0) out[0] = red[0];

@@ -30,6 +30,11 @@ import org.bytedeco.javacpp.Pointer;
 public final class CpuBackend extends Backend {
 
     static {
+        // Step buffers are freed and reallocated every step; keep them in the heap rather than page-faulting them back
+        // in from the OS each time (see qat4j_retain_freed_memory). QAT4J_MALLOC_RETAIN=0 leaves malloc as it is.
+        if (!"0".equals(System.getProperty("qat4j.mallocRetain", System.getenv("QAT4J_MALLOC_RETAIN")))) {
+            NativeKernels.qat4j_retain_freed_memory();
+        }
         // QAT4J_THREADS (or -Dqat4j.threads) sets the native thread count once, for OpenMP and OpenBLAS alike.
         String t = System.getProperty("qat4j.threads", System.getenv("QAT4J_THREADS"));
         if (t != null && !t.isBlank()) {

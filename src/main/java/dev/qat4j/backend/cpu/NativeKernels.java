@@ -39,6 +39,8 @@ public final class NativeKernels {
 
     public static native void qat4j_set_num_threads(int n);
 
+    public static native int qat4j_retain_freed_memory();
+
     public static native void qat4j_act_quant_f32(@Const FloatPointer x, FloatPointer y, long n, int kind, int bits,
                                                   float alpha, float fixedClip, int isa);
 
