@@ -77,9 +77,7 @@ extern "C" void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, co
 #pragma omp parallel for schedule(static) if (len > (1 << 15))
     for (int64_t i = 0; i < len; i++) {
         const int ch = per_tensor ? 0 : (int)((i / inner) % channels);
-        const int64_t scaled = (int64_t)acc[i] * mult[ch] + (bias ? bias[ch] : 0);
-        int64_t y = qat4j::div_pow2(scaled, shift[ch], rounding);
-        y = y < qmin ? qmin : (y > qmax ? qmax : y);
+        const int64_t y = qat4j::requantize_one(acc[i], mult[ch], shift[ch], bias ? bias[ch] : 0, rounding, qmin, qmax);
         if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
         else ((int32_t*)out)[i] = (int32_t)y;
     }

@@ -216,23 +216,8 @@ extern "C" float qat4j_softmax_ce_f32(const float* logits, const int32_t* labels
                                       int n, int k) {
     double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static) if ((int64_t)n * k > QAT4J_PAR_MIN)
-    for (int b = 0; b < n; b++) {
-        const float* row = logits + (int64_t)b * k;
-        float* d = dlogits + (int64_t)b * k;
-        double mx = -INFINITY;
-        for (int j = 0; j < k; j++) mx = row[j] > mx ? row[j] : mx;
-        double se = 0.0;
-        for (int j = 0; j < k; j++) se += exp(row[j] - mx);
-        const double log_sum = log(se) + mx;
-        double loss = 0.0;
-        for (int j = 0; j < k; j++) {
-            const double target = (j == labels[b] ? 1.0 - smoothing : 0.0) + (double)smoothing / k;
-            const double log_p = row[j] - log_sum;
-            loss -= target * log_p;
-            d[j] = (float)((exp(log_p) - target) / n);
-        }
-        total += loss;
-    }
+    for (int b = 0; b < n; b++)
+        total += qat4j::softmax_ce_row(logits + (int64_t)b * k, labels[b], smoothing, dlogits + (int64_t)b * k, n, k);
     return (float)(total / n);
 }
 

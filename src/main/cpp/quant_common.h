@@ -194,6 +194,31 @@ QAT4J_HD inline int64_t div_pow2(int64_t v, int shift, int mode) {
     }
 }
 
+// One requantized element: clamp(round(acc * mult + bias) / 2^shift), as dev.qat4j.quant.Requantizer.
+QAT4J_HD inline int64_t requantize_one(int32_t acc, int32_t mult, int32_t shift, int32_t bias, int rounding, int qmin,
+                                       int qmax) {
+    const int64_t y = div_pow2((int64_t)acc * mult + bias, shift, rounding);
+    return y < qmin ? qmin : (y > qmax ? qmax : y);
+}
+
+// Softmax cross-entropy of one row of k logits (label smoothing over k classes) in double, as RefKernels: writes
+// d[j] = (p_j - target_j) / n and returns the row's loss.
+QAT4J_HD inline double softmax_ce_row(const float* row, int label, float smoothing, float* d, int n, int k) {
+    double mx = -INFINITY;
+    for (int j = 0; j < k; j++) mx = row[j] > mx ? row[j] : mx;
+    double se = 0.0;
+    for (int j = 0; j < k; j++) se += exp(row[j] - mx);
+    const double log_sum = log(se) + mx;
+    double loss = 0.0;
+    for (int j = 0; j < k; j++) {
+        const double target = (j == label ? 1.0 - smoothing : 0.0) + (double)smoothing / k;
+        const double log_p = row[j] - log_sum;
+        loss -= target * log_p;
+        d[j] = (float)((exp(log_p) - target) / n);
+    }
+    return loss;
+}
+
 }  // namespace qat4j
 
 #endif

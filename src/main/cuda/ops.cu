@@ -302,23 +302,8 @@ __global__ void softmax_ce_kernel(const float* logits, const int32_t* labels, fl
                                   float* loss_out, int n, int k) {
     __shared__ double red[kThreads];
     double total = 0.0;
-    for (int b = threadIdx.x; b < n; b += kThreads) {
-        const float* row = logits + (int64_t)b * k;
-        float* d = dlogits + (int64_t)b * k;
-        double mx = -INFINITY;
-        for (int j = 0; j < k; j++) mx = row[j] > mx ? row[j] : mx;
-        double se = 0.0;
-        for (int j = 0; j < k; j++) se += exp(row[j] - mx);
-        const double log_sum = log(se) + mx;
-        double loss = 0.0;
-        for (int j = 0; j < k; j++) {
-            const double target = (j == labels[b] ? 1.0 - smoothing : 0.0) + (double)smoothing / k;
-            const double log_p = row[j] - log_sum;
-            loss -= target * log_p;
-            d[j] = (float)((exp(log_p) - target) / n);
-        }
-        total += loss;
-    }
+    for (int b = threadIdx.x; b < n; b += kThreads)
+        total += qat4j::softmax_ce_row(logits + (int64_t)b * k, labels[b], smoothing, dlogits + (int64_t)b * k, n, k);
     total = block_sum(total, red);
     if (threadIdx.x == 0) loss_out[0] = (float)(total / n);
 }
@@ -491,9 +476,7 @@ __global__ void requantize_kernel(const int32_t* acc, const int32_t* mult, const
                                   int64_t len, int channels, int64_t inner) {
     GRID_STRIDE(i, len) {
         const int ch = per_tensor ? 0 : (int)((i / inner) % channels);
-        const int64_t scaled = (int64_t)acc[i] * mult[ch] + (bias ? bias[ch] : 0);
-        int64_t y = qat4j::div_pow2(scaled, shift[ch], rounding);
-        y = y < qmin ? qmin : (y > qmax ? qmax : y);
+        const int64_t y = qat4j::requantize_one(acc[i], mult[ch], shift[ch], bias ? bias[ch] : 0, rounding, qmin, qmax);
         if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
         else ((int32_t*)out)[i] = (int32_t)y;
     }

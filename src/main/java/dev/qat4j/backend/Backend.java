@@ -494,6 +494,34 @@ public abstract class Backend {
         return doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out);
     }
 
+    // ---------------------------------------------------------------- compositions shared by the fast backends
+
+    /**
+     * The fused fake-quant conv where it cannot run on integer codes (a side wider than 8 bits): fake-quantize both
+     * operands with this backend's ops, then its float conv, as the reference does.
+     */
+    protected final Tensor fakeQuantConv2dInFloat(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits,
+                                                  ConvParams p) {
+        try (Tensor xqv = doActQuant(x, xq, alpha); Tensor wqv = doWeightQuant(w, wbits)) {
+            return doConv2d(xqv, wqv, null, p);
+        }
+    }
+
+    /**
+     * The fused fake-quant conv's backward from this backend's ops: the conv gradients of the fake-quantized operands,
+     * then the straight-through backward of each quantizer (with α's gradient).
+     */
+    protected final FakeQuantConvGrads fakeQuantConv2dBackwardFromOps(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
+                                                                      Tensor alpha, int wbits, ConvParams p) {
+        try (Tensor xqv = doActQuant(x, xq, alpha);
+             Tensor wqv = doWeightQuant(w, wbits);
+             Tensor dxq = doConv2dBackwardData(dy, wqv, x.shape(), p);
+             Tensor dwq = doConv2dBackwardWeight(dy, xqv, w.shape(), p)) {
+            ActQuantGrads ag = doActQuantBackward(dxq, x, xq, alpha);
+            return new FakeQuantConvGrads(ag.dx(), doWeightQuantBackward(dwq, w, wbits), ag.dalpha());
+        }
+    }
+
     // ---------------------------------------------------------------- implementations (arguments already checked)
 
     protected abstract Tensor doZeros(DType dtype, int[] shape);

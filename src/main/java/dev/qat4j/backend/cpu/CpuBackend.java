@@ -441,9 +441,7 @@ public final class CpuBackend extends Backend {
     protected Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
         int[] xs = x.shape(), ws = w.shape();
         if (!RefKernels.fakeQuantConvIsInteger(xq, wbits)) {
-            try (Tensor xqv = doActQuant(x, xq, alpha); Tensor wqv = doWeightQuant(w, wbits)) {
-                return doConv2d(xqv, wqv, null, p);
-            }
+            return fakeQuantConv2dInFloat(x, w, xq, alpha, wbits, p);
         }
         Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
         if (y.numel() > 0) {
@@ -457,13 +455,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
                                                            Tensor alpha, int wbits, ConvParams p) {
-        try (Tensor xqv = doActQuant(x, xq, alpha);
-             Tensor wqv = doWeightQuant(w, wbits);
-             Tensor dxq = doConv2dBackwardData(dy, wqv, x.shape(), p);
-             Tensor dwq = doConv2dBackwardWeight(dy, xqv, w.shape(), p)) {
-            ActQuantGrads ag = doActQuantBackward(dxq, x, xq, alpha);
-            return new FakeQuantConvGrads(ag.dx(), doWeightQuantBackward(dwq, w, wbits), ag.dalpha());
-        }
+        return fakeQuantConv2dBackwardFromOps(dy, x, w, xq, alpha, wbits, p);
     }
 
     @Override
