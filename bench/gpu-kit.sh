@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu-check.sh needs on a GPU machine that may have no JDK and no Maven: a jlink'ed Java runtime,
-# the few jars the CUDA tests and the step timer load, and the compiled timer, into target/gpu-kit (~45 MB with
+# the few jars the CUDA tests and the step timer load, and the compiled timer, into target/gpu-kit (~57 MB with
 # target/classes and target/test-classes, which travel beside it). Run after `mvn -B package -DskipTests` (or
 # `mvn -B test-compile` + `package`) on a machine with nvcc, so target/classes holds the CUDA library.
 set -euo pipefail
