@@ -21,6 +21,9 @@ import dev.qat4j.tensor.Tensor;
  * or {@link #synchronize()}). Integer ops and the quantizers are bit-identical to {@code ref}; float convolutions,
  * GEMMs and reductions agree within the tolerances of {@code CudaConformanceTest}.
  *
+ * <p>Threads: ops called from several threads are queued on the one stream in call order (so they never run at the
+ * same time on the GPU); tensors may be created and closed from any thread.
+ *
  * <p>Opt-in: {@code QAT4J_BACKEND=cuda} (or {@code --backend cuda}). The library is only built where nvcc was present
  * at build time, and only loaded when this class is used, so the {@code cpu} and {@code ref} backends never load CUDA.
  */
