@@ -254,12 +254,14 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
 }
 
 extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
-                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
+                                            int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
     if (g.depthwise()) {
         depthwise_bwd_weight(dy, x, dw, g);
         return;
     }
+    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
     const int cog = g.cog(), chunks = batch_chunks(n);
     const ConvGeom g1 = one_image(g);
@@ -275,9 +277,13 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
             for (int grp = 0; grp < groups; grp++) {
                 im2col(x + (int64_t)b * c * h * w, col, g1, grp);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)P, 1.0f,
-                            dy + ((int64_t)b * co + (int64_t)grp * cog) * P, (int)P, col, (int)P, 1.0f,
-                            pw_t + (int64_t)grp * cog * K, (int)K);
+                const float* dyg = dy + ((int64_t)b * co + (int64_t)grp * cog) * P;
+                float* dwg = pw_t + (int64_t)grp * cog * K;
+                // Our AVX-512 NT kernel where the CPU has it; below that OpenBLAS (vectorised for AVX2) beats a
+                // portable loop.
+                if (isa >= QAT4J_ISA_AVX512VNNI) qat4j_sgemm_nt_acc_f32(cog, K, P, dyg, P, col, P, dwg, K, isa);
+                else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)P, 1.0f, dyg, (int)P, col,
+                                 (int)P, 1.0f, dwg, (int)K);
             }
         }
         free(col);

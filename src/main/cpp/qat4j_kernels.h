@@ -48,7 +48,7 @@ void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float*
 void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
                                int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
-                                 int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+                                 int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 // y [n, out] = x [n, in] * w[out, in]^T (+ bias); dx = dy * w; dw = dy^T * x.
 void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out);
 void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out);
@@ -57,6 +57,9 @@ void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int
 // C[M,N] = A[M,K] * B[K,N] (row-major, leading dimensions given), single-threaded; for the conv panels (sgemm_f32.cpp).
 void qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                         float* C, int64_t ldc, int isa);
+// C[M,N] += A[M,K] * B[N,K]^T (row-major), single-threaded; the conv weight gradient's panels (sgemm_f32.cpp).
+void qat4j_sgemm_nt_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                            int64_t ldb, float* C, int64_t ldc, int isa);
 
 // ---------------------------------------------------------------- other float ops (ops_f32.cpp)
 void qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);

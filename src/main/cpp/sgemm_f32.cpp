@@ -56,7 +56,66 @@ void sgemm_avx512(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
     if (n_full < N) sgemm_tile_scalar(0, M, n_full, N, K, A, lda, B, ldb, C, ldc);
 }
 
+// C[M,N] += A[M,K] * B[N,K]^T, both operands row-major with the reduction along their rows: the weight gradient of
+// a conv panel, dW[cog, K] += dY[cog, P] * col[K, P]^T, where the reduction (pixels, P = 64..1024) is long and M, N
+// are channel counts. A 4x4 block of dot products lives in 16 zmm accumulators; per 16 pixels, 4 + 4 row loads feed
+// 16 FMAs, and the block's 4 rows of B stay in L1 while every 4-row block of A passes over them. Each dot product
+// sums 16 lanes and then reduces them: a different order than OpenBLAS, within the same float bound.
+__attribute__((target("avx512f")))
+void sgemm_nt_acc_avx512(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         float* C, int64_t ldc) {
+    const int64_t k_full = K / 16 * 16;
+    const __mmask16 tail = (__mmask16)((1u << (K - k_full)) - 1u);
+    for (int64_t n0 = 0; n0 < N; n0 += 4) {
+        const int nr = (int)(N - n0 < 4 ? N - n0 : 4);
+        const float* b[4];
+        for (int j = 0; j < 4; j++) b[j] = B + (n0 + (j < nr ? j : nr - 1)) * ldb;  // clamped rows: results unused
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+            const int mr = (int)(M - m0 < 4 ? M - m0 : 4);
+            const float* a[4];
+            for (int i = 0; i < 4; i++) a[i] = A + (m0 + (i < mr ? i : mr - 1)) * lda;
+            __m512 acc[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+            for (int64_t k = 0; k < k_full; k += 16) {
+                __m512 av[4], bv[4];
+                for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a[i] + k);
+                for (int j = 0; j < 4; j++) bv[j] = _mm512_loadu_ps(b[j] + k);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+            }
+            if (tail) {
+                __m512 av[4], bv[4];
+                for (int i = 0; i < 4; i++) av[i] = _mm512_maskz_loadu_ps(tail, a[i] + k_full);
+                for (int j = 0; j < 4; j++) bv[j] = _mm512_maskz_loadu_ps(tail, b[j] + k_full);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+            }
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++) C[(m0 + i) * ldc + n0 + j] += _mm512_reduce_add_ps(acc[i][j]);
+        }
+    }
+}
+
+void sgemm_nt_acc_scalar(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++) s += A[i * lda + k] * B[j * ldb + k];
+            C[i * ldc + j] += s;
+        }
+}
+
 }  // namespace
+
+extern "C" void qat4j_sgemm_nt_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                                       int64_t ldb, float* C, int64_t ldc, int isa) {
+    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    if (isa >= QAT4J_ISA_AVX512VNNI) sgemm_nt_acc_avx512(M, N, K, A, lda, B, ldb, C, ldc);
+    else sgemm_nt_acc_scalar(M, N, K, A, lda, B, ldb, C, ldc);
+}
 
 extern "C" void qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                                    int64_t ldb, float* C, int64_t ldc, int isa) {

@@ -260,7 +260,7 @@ public final class CpuBackend extends Backend {
         Tensor dw = dy.numel() > 0 ? allocate(DType.FLOAT32, ws) : allocateZeroed(DType.FLOAT32, ws);
         if (dy.numel() > 0) {
             NativeKernels.qat4j_conv2d_bwd_weight_f32(fp(dy), fp(x), fp(dw), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups());
+                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
         }
         return dw;
     }

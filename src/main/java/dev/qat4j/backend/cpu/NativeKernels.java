@@ -54,7 +54,7 @@ public final class NativeKernels {
 
     public static native void qat4j_conv2d_bwd_weight_f32(@Const FloatPointer dy, @Const FloatPointer x,
                                                           FloatPointer dw, int n, int c, int h, int w, int co, int kh,
-                                                          int kw, int sh, int sw, int ph, int pw, int groups);
+                                                          int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 
     public static native void qat4j_linear_f32(@Const FloatPointer x, @Const FloatPointer wt, @Const FloatPointer bias,
                                                FloatPointer y, int n, int in, int out);
