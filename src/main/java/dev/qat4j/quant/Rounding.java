@@ -20,6 +20,21 @@ public enum Rounding {
     TOWARD_ZERO,
     FLOOR;
 
+    /** Rounds an exact real {@code x} to an integer in this mode (the same ties as {@link #divPow2}). */
+    public java.math.BigInteger round(java.math.BigDecimal x) {
+        java.math.RoundingMode mode = switch (this) {
+            case FLOOR -> java.math.RoundingMode.FLOOR;
+            case TOWARD_ZERO -> java.math.RoundingMode.DOWN;
+            case HALF_AWAY_FROM_ZERO -> java.math.RoundingMode.HALF_UP;
+            case HALF_EVEN -> java.math.RoundingMode.HALF_EVEN;
+            case HALF_UP -> null; // ties toward +infinity: floor(x + 1/2)
+        };
+        if (mode == null) {
+            return x.add(new java.math.BigDecimal("0.5")).setScale(0, java.math.RoundingMode.FLOOR).toBigIntegerExact();
+        }
+        return x.setScale(0, mode).toBigIntegerExact();
+    }
+
     /** Largest shift accepted: 62 keeps {@code 1L << shift} and the half-LSB addend inside a long. */
     public static final int MAX_SHIFT = 62;
 
