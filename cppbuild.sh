@@ -5,7 +5,8 @@
 #   ./cppbuild.sh check           report g++, JDK, Maven, nvcc and the CPU features, change nothing
 #   ./cppbuild.sh link-prep DIR   write the `libopenblas.so` linker script the javacpp plugin links
 #                                 against (the openblas jar ships only libopenblas.so.0); Maven runs this
-#   ./cppbuild.sh cuda            build the CUDA library with nvcc (skipped, with a message, without nvcc)
+#   ./cppbuild.sh cuda [DIR]      build the CUDA library with nvcc into DIR (default target/cuda; skipped, with a
+#                                 message, without nvcc; rebuilt only when a source is newer). Maven runs this
 #
 # The C++ kernels of the cpu backend are built by the javacpp Maven plugin during `mvn package`;
 # this script never has to run for them.
