@@ -11,17 +11,13 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:?usage: bench/gpu-check.sh OUTDIR}"
 mkdir -p "$out"
-kit=target/gpu-kit
 steps="${STEPS:-30}"
 exec > >(tee "$out/gpu-check.log") 2>&1
 
 echo "== $(date -u +%FT%TZ) gpu-check"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || { echo "no nvidia-smi: not a GPU machine"; exit 2; }
-java_bin="$kit/jre/bin/java"
-[ -x "$java_bin" ] || java_bin="$(command -v java || true)"
-[ -n "$java_bin" ] || { echo "no Java runtime: run bench/gpu-kit.sh and carry target/gpu-kit"; exit 2; }
+source bench/gpu-env.sh
 "$java_bin" -version 2>&1 | head -1
-cp="target/classes:$kit/classes:$(ls "$kit"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
 
 echo "== conformance: CUDA vs ref (CudaConformanceTest, CudaTrainingTest)"
 timeout 300 "$java_bin" -Dqat4j.conformance.seeds="${SEEDS:-12}" -jar "$kit"/lib/junit-platform-console-standalone-*.jar \

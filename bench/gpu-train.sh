@@ -13,10 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:?usage: bench/gpu-train.sh OUTDIR [DATA]}"
 data="${2:-target/cifar/cifar-10-batches-bin}"
 mkdir -p "$out"
-kit=target/gpu-kit
-java_bin="$kit/jre/bin/java"
-[ -x "$java_bin" ] || java_bin="$(command -v java)"
-cp="target/classes:$(ls "$kit"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
+source bench/gpu-env.sh
 limit=()
 [ -n "${LIMIT:-}" ] && limit=(--limit-train "$LIMIT" --limit-test "$LIMIT")
 qat4j() { "$java_bin" -Xmx8g -cp "$cp" dev.qat4j.cli.Main "$@"; }

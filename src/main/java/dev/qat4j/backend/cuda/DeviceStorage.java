@@ -1,36 +1,21 @@
 package dev.qat4j.backend.cuda;
 
-import dev.qat4j.tensor.Storage;
+import dev.qat4j.tensor.ReleasedOnceStorage;
 
 /**
  * Elements in GPU memory (an address from the library's stream-ordered pool); freed when the tensor is closed. The
  * free is queued behind every kernel already launched, so closing a tensor an op still reads is safe.
  */
-final class DeviceStorage implements Storage {
+final class DeviceStorage extends ReleasedOnceStorage {
     final long address;
-    private final long capacityBytes;
-    private volatile boolean freed;
 
     DeviceStorage(long address, long capacityBytes) {
+        super(capacityBytes);
         this.address = address;
-        this.capacityBytes = capacityBytes;
     }
 
     @Override
-    public synchronized void free() {
-        if (!freed) {
-            freed = true;
-            CudaKernels.qc_free(address);
-        }
-    }
-
-    @Override
-    public long capacityBytes() {
-        return capacityBytes;
-    }
-
-    @Override
-    public boolean isFreed() {
-        return freed;
+    protected void release() {
+        CudaKernels.qc_free(address);
     }
 }
