@@ -34,6 +34,7 @@ public final class ActQuant extends Module {
         if (quantizer.isIdentity()) {
             return x; // 32 bits: the layer is not there (no α gradient either)
         }
+        step.quantizerInput(this, x);
         if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)
             this.x = x;
         }

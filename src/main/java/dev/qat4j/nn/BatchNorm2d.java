@@ -32,6 +32,26 @@ public final class BatchNorm2d extends Module {
         runningVar = new Parameter(name + ".running_var", Parameter.Kind.NORM, backend.fromFloats(ones, channels));
     }
 
+    public int channels() {
+        return channels;
+    }
+
+    public Parameter gamma() {
+        return gamma;
+    }
+
+    public Parameter beta() {
+        return beta;
+    }
+
+    public Parameter runningMean() {
+        return runningMean;
+    }
+
+    public Parameter runningVar() {
+        return runningVar;
+    }
+
     @Override
     public Tensor forward(Step step, Tensor x) {
         Backend b = step.backend();

@@ -21,6 +21,11 @@ public final class Clamp extends Module {
         return new Clamp(name, true);
     }
 
+    /** True for ReLU6 (clip at 6), false for ReLU. */
+    public boolean isRelu6() {
+        return six;
+    }
+
     @Override
     public Tensor forward(Step step, Tensor x) {
         if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)

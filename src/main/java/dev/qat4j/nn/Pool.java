@@ -34,6 +34,11 @@ public final class Pool extends Module {
         return new Pool(name, kernel, counting);
     }
 
+    /** The square window (stride = window, no padding); 0 for adaptive pooling to 1x1. */
+    public int kernel() {
+        return kernel;
+    }
+
     @Override
     public Tensor forward(Step step, Tensor x) {
         if (step.training()) { // eval keeps no state in the module (concurrent evaluation, see Module#forward)

@@ -32,6 +32,14 @@ public final class QLinear extends Module {
         return wbits;
     }
 
+    public Parameter weight() {
+        return weight;
+    }
+
+    public Parameter bias() {
+        return bias;
+    }
+
     @Override
     public Tensor forward(Step step, Tensor x) {
         Backend b = step.backend();

@@ -27,6 +27,25 @@ public final class ResidualBlock extends Module {
         this.post = post;
     }
 
+    /** The downsample applied before both branches, or null. */
+    public Module pre() {
+        return pre;
+    }
+
+    public Module main() {
+        return main;
+    }
+
+    /** The shortcut branch, or null for the identity. */
+    public Module shortcut() {
+        return shortcut;
+    }
+
+    /** The module after the add (the block's output quantizer), or null. */
+    public Module post() {
+        return post;
+    }
+
     @Override
     public Tensor forward(Step step, Tensor x) {
         Tensor in = pre == null ? x : pre.forward(step, x);

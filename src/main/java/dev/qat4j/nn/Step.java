@@ -14,6 +14,13 @@ public final class Step implements AutoCloseable {
     private final boolean training;
     private final TensorScope scope = new TensorScope();
     private volatile boolean closed;
+    private QuantizerObserver observer;
+
+    /** Sees the input of every activation quantizer of a pass (the integer model's reports compare against it). */
+    @FunctionalInterface
+    public interface QuantizerObserver {
+        void quantizerInput(ActQuant quantizer, Tensor x);
+    }
 
     public Step(Backend backend, boolean training) {
         if (backend == null) {
@@ -29,6 +36,18 @@ public final class Step implements AutoCloseable {
 
     public boolean training() {
         return training;
+    }
+
+    /** Calls {@code o} with each activation quantizer's input during this step's forward; returns this. */
+    public Step observeQuantizers(QuantizerObserver o) {
+        this.observer = o;
+        return this;
+    }
+
+    void quantizerInput(ActQuant q, Tensor x) {
+        if (observer != null) {
+            observer.quantizerInput(q, x);
+        }
     }
 
     /** Registers an intermediate tensor to be freed with the step; returns it. */

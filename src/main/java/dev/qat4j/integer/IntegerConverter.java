@@ -1,0 +1,561 @@
+package dev.qat4j.integer;
+
+import dev.qat4j.backend.ConvParams;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.nn.BatchNorm2d;
+import dev.qat4j.nn.Clamp;
+import dev.qat4j.nn.Flatten;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.Pool;
+import dev.qat4j.nn.QConv2d;
+import dev.qat4j.nn.QLinear;
+import dev.qat4j.nn.ResidualBlock;
+import dev.qat4j.nn.Sequential;
+import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.quant.RequantFormat;
+import dev.qat4j.quant.Rounding;
+import dev.qat4j.quant.WeightQuantizer;
+import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns a trained fake-quant model into an {@link IntegerModel}.
+ *
+ * <p>Between two activation quantizers the fake-quant graph is linear per channel: a conv of codes (real value
+ * {@code code * s_in} times weight codes {@code * s_w}), BN in eval mode ({@code a_c * y + b_c}), maybe a residual
+ * add of codes of another quantizer ({@code id * s_id}), maybe a ReLU / ReLU6; the next quantizer maps the result to
+ * {@code clamp(round(s_out * real), lo, hi)}. So every such stretch becomes one {@link IntLayer.Type#REQUANT}:
+ * <pre>
+ *   code_out = clamp(round((acc * M_c + id * M_id + B_c) / 2^shift_c), lo, hi)
+ *   M_c = s_out * a_c * s_in * s_w,  M_id = s_out * s_id,  B_c = s_out * b_c   (real factors, encoded below)
+ * </pre>
+ * ReLU becomes {@code lo = 0}, ReLU6 {@code hi = code(6)}; the rounding is the fake-quant's (half to even) unless the
+ * format says otherwise. Average pooling of codes becomes a sum (the division goes into the consumer's factor), the
+ * FC an int64 dot product with its float bias at 2^-16 of the logit unit.
+ *
+ * <p>Encoding the real factors: a {@link RequantFormat.Dyadic} mantissa of M bits gets, per channel, the largest
+ * shift whose multipliers still fit M bits and whose worst-case sum {@code |acc| M + |id| M_id + |B|} stays below
+ * 2^62 (so no int64 overflow is possible); {@link RequantFormat.ApFixed} {@code <W,I>} uses shift {@code F = W - I}
+ * and refuses a multiplier that needs more than I integer bits (the seed saturated it silently). Parameters are
+ * rounded to nearest (ties to even); the format's rounding is the runtime rounding of {@code / 2^shift}. Biases keep
+ * the accumulator's width except in the seed-compatible mode, which saturates them to W bits, rounds toward zero and
+ * clamps signed codes at -2^(b-1) as the seed did ({@code algorithms.md} A4).
+ *
+ * <p>A BN that feeds a conv with nothing quantized between (ToyNet's downsample) is materialised as a wide int32
+ * intermediate of 2^-F units (|z| <= 2^24, as fine as float32) by a dyadic32 requant, and the conv after it
+ * accumulates in int64; those two requants are always dyadic, whatever the format (a fixed ap_fixed grid cannot
+ * hold their scale).
+ *
+ * <p>What cannot be represented is refused with the layer's name: float (32-bit) or 1-bit weights after the
+ * boundary, a quantizer missing where a value must be integer (a conv, pool or FC input), BN after an add,
+ * overlapping pools.
+ */
+public final class IntegerConverter {
+
+    /** How requantization is encoded; {@link #exact()} is the default. */
+    public record Options(RequantFormat format, boolean seedCompatible) {
+        public Options {
+            if (format == null) {
+                throw new IllegalArgumentException("integer conversion: requantization format is null");
+            }
+        }
+
+        /** Dyadic 32-bit multipliers, half-to-even rounding as fake-quant's rint: the integer model of the real graph. */
+        public static Options exact() {
+            return new Options(new RequantFormat.Dyadic(32, Rounding.HALF_EVEN), false);
+        }
+
+        /** {@code format} with the fake-quant clamps. */
+        public static Options of(RequantFormat format) {
+            return new Options(format, false);
+        }
+
+        /** The seed's integer semantics: ap_fixed&lt;32,10&gt;, truncation, clamp at -2^(b-1), saturated biases. */
+        public static Options seed() {
+            return new Options(new RequantFormat.ApFixed(32, 10, Rounding.TOWARD_ZERO), true);
+        }
+
+        public String describe() {
+            return format.name() + "/" + format.rounding().name().toLowerCase(java.util.Locale.ROOT)
+                    + (seedCompatible ? " (seed-compatible)" : "");
+        }
+    }
+
+    /** Bits of fraction kept for the FC's float bias. */
+    static final int LINEAR_BIAS_FRAC_BITS = 16;
+    /** Headroom of every requant sum: |acc * M + id * M_id + B| must stay below this (Rounding.divPow2's limit). */
+    private static final double SUM_LIMIT = Math.scalb(1.0, 62) * 0.999;
+    private static final int WIDE_BITS = 24;
+
+    private final Options options;
+    private final List<IntValue> values = new ArrayList<>();
+    private final List<IntLayer> layers = new ArrayList<>();
+
+    private IntegerConverter(Options options) {
+        this.options = options;
+    }
+
+    /** The integer model of {@code m} (its parameters as they are now; the prefix modules are shared, not copied). */
+    public static IntegerModel convert(QuantModel m, Options options) {
+        if (m == null) {
+            throw new IllegalArgumentException("integer conversion: model is null");
+        }
+        return new IntegerConverter(options == null ? Options.exact() : options).run(m);
+    }
+
+    // ---------------------------------------------------------------- walking the module tree
+
+    /** What flows between modules: integer values, or a linear expression waiting for its quantizer. */
+    private sealed interface State permits Codes, Pending, Logits {
+    }
+
+    private record Codes(int value) implements State {
+    }
+
+    private record Logits(int value) implements State {
+    }
+
+    /** real[c] = mul[c] * acc + add[c] (+ resMul * residual), acc = conv(source) or source itself. */
+    private static final class Pending implements State {
+        final int source;
+        final String name;
+        int[] weights;
+        int[] weightShape;
+        int weightBits;
+        ConvParams conv;
+        int[] shape; // output per image
+        double[] mul;
+        double[] add;
+        int residual = -1;
+        double resMul;
+        boolean relu;
+        boolean relu6;
+        long accBound;
+
+        Pending(int source, String name) {
+            this.source = source;
+            this.name = name;
+        }
+    }
+
+    private IntegerModel run(QuantModel m) {
+        if (!(m.net() instanceof Sequential net)) {
+            throw new IllegalArgumentException("integer conversion of " + m.name() + ": the network must be a Sequential");
+        }
+        List<Module> children = net.children();
+        List<Module> prefix = new ArrayList<>();
+        ActQuant boundary = null;
+        int i = 0;
+        for (; i < children.size() && boundary == null; i++) {
+            prefix.add(children.get(i));
+            boundary = finalQuantizer(children.get(i));
+        }
+        if (boundary == null) {
+            throw new IllegalArgumentException("integer conversion of " + m.name() + ": no activation quantizer ends a "
+                    + "top-level layer, so no integer part exists (every value stays float)");
+        }
+        int[] shape = QuantModel.INPUT_SHAPE;
+        for (Module p : prefix) {
+            shape = p.outputShape(shape);
+        }
+        float alpha = alphaOf(boundary);
+        values.add(codesValue(boundary.name(), shape, boundary.quantizer(), alpha, false, false));
+        State s = new Codes(0);
+        for (; i < children.size(); i++) {
+            s = walk(children.get(i), s);
+        }
+        if (!(s instanceof Logits)) {
+            throw new IllegalArgumentException("integer conversion of " + m.name() + ": the network must end with a "
+                    + "linear layer on quantized values");
+        }
+        return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers,
+                options.describe(), null);
+    }
+
+    private static ActQuant finalQuantizer(Module m) {
+        if (m instanceof ActQuant q) {
+            return q.quantizer().isIdentity() ? null : q;
+        }
+        if (m instanceof ResidualBlock r) {
+            return r.post() == null ? null : finalQuantizer(r.post());
+        }
+        if (m instanceof Sequential s && !s.children().isEmpty()) {
+            return finalQuantizer(s.children().get(s.children().size() - 1));
+        }
+        return null;
+    }
+
+    private State walk(Module m, State s) {
+        if (s instanceof Logits) {
+            throw refuse(m, "comes after the FC; the integer model ends with its logits");
+        }
+        if (m instanceof ResidualBlock r) {
+            return block(r, s);
+        }
+        if (m instanceof Sequential seq) {
+            for (Module c : seq.children()) {
+                s = walk(c, s);
+            }
+            return s;
+        }
+        if (m instanceof ActQuant q) {
+            return q.quantizer().isIdentity() ? s : quantize(q, s);
+        }
+        if (m instanceof QConv2d c) {
+            return conv(c, s);
+        }
+        if (m instanceof BatchNorm2d bn) {
+            return batchNorm(bn, s);
+        }
+        if (m instanceof Clamp c) {
+            Pending p = s instanceof Pending pp ? pp : identity((Codes) s, m.name());
+            if (p.relu || p.relu6) {
+                throw refuse(m, "a second ReLU before a quantizer");
+            }
+            p.relu = !c.isRelu6();
+            p.relu6 = c.isRelu6();
+            return p;
+        }
+        if (m instanceof Pool pool) {
+            return pool(pool, codes(m, s, "pool input"));
+        }
+        if (m instanceof Flatten) {
+            return s;
+        }
+        if (m instanceof QLinear fc) {
+            return linear(fc, codes(m, s, "FC input"));
+        }
+        throw refuse(m, "is a " + m.getClass().getSimpleName() + ", which the integer path does not know");
+    }
+
+    private State block(ResidualBlock r, State s) {
+        State in = r.pre() == null ? s : walk(r.pre(), s);
+        Codes x = codes(r, in, "block input (after its downsample)");
+        State h = walk(r.main(), x);
+        Pending p = h instanceof Pending pp ? pp : identity(codes(r.main(), h, "main branch"), r.main().name());
+        State id = r.shortcut() == null ? x : walk(r.shortcut(), x);
+        Codes idc = codes(r.shortcut() == null ? r : r.shortcut(), id, "shortcut output");
+        if (p.residual >= 0 || p.relu || p.relu6) {
+            throw refuse(r, "its main branch ends with an add or a ReLU before the residual add");
+        }
+        p.residual = idc.value();
+        p.resMul = values.get(idc.value()).scale();
+        return r.post() == null ? p : walk(r.post(), p);
+    }
+
+    private Codes codes(Module m, State s, String what) {
+        if (s instanceof Codes c) {
+            return c;
+        }
+        throw refuse(m, "its " + what + " is not quantized (a 32-bit activation or no quantizer before it); the "
+                + "integer path needs integer codes there");
+    }
+
+    private Pending identity(Codes c, String name) {
+        IntValue v = values.get(c.value());
+        Pending p = new Pending(c.value(), name);
+        p.shape = v.shape().clone();
+        p.mul = filled(v.shape()[0], v.scale());
+        p.add = new double[v.shape()[0]];
+        p.accBound = v.maxAbs();
+        return p;
+    }
+
+    private State conv(QConv2d c, State s) {
+        if (s instanceof Pending p) {
+            if (p.weights != null || p.residual >= 0) {
+                throw refuse(c, "its input is another conv's unquantized output");
+            }
+            s = materializeWide(p);
+        }
+        IntValue in = values.get(((Codes) s).value());
+        WeightCodes w = weightCodes(c, c.weight().value(), c.weightBits());
+        Pending p = new Pending(((Codes) s).value(), c.name());
+        p.weights = w.codes;
+        p.weightShape = c.weight().value().shape();
+        p.weightBits = c.weightBits();
+        p.conv = c.params();
+        p.shape = c.outputShape(in.shape());
+        p.mul = filled(p.shape[0], in.scale() * w.step);
+        p.add = new double[p.shape[0]];
+        long k = (long) p.weightShape[1] * p.weightShape[2] * p.weightShape[3];
+        p.accBound = k * in.maxAbs() * w.maxAbs;
+        return p;
+    }
+
+    private State batchNorm(BatchNorm2d bn, State s) {
+        Pending p = s instanceof Pending pp ? pp : identity((Codes) s, bn.name());
+        if (p.residual >= 0 || p.relu || p.relu6) {
+            throw refuse(bn, "BN after a residual add or a ReLU has no integer form here");
+        }
+        float[] g = bn.gamma().value().toFloatArray(), b = bn.beta().value().toFloatArray();
+        float[] mean = bn.runningMean().value().toFloatArray(), var = bn.runningVar().value().toFloatArray();
+        if (g.length != p.mul.length) {
+            throw refuse(bn, "has " + g.length + " channels, its input " + p.mul.length);
+        }
+        for (int c = 0; c < g.length; c++) {
+            // as the eval BN: (x - mean) * invStd * gamma + beta, with invStd = 1 / sqrt(var + eps) in double
+            double a = 1.0 / Math.sqrt((double) var[c] + BatchNorm2d.EPS) * g[c];
+            double shift = b[c] - mean[c] * a;
+            if (!Double.isFinite(a) || !Double.isFinite(shift)) {
+                throw refuse(bn, "channel " + c + " has a non-finite scale or shift (gamma " + g[c] + ", var " + var[c]
+                        + ")");
+            }
+            p.mul[c] *= a;
+            p.add[c] = p.add[c] * a + shift;
+        }
+        return p;
+    }
+
+    private State quantize(ActQuant q, State s) {
+        Pending p = s instanceof Pending pp ? pp : identity((Codes) s, q.name());
+        ActQuantizer aq = q.quantizer();
+        float alpha = alphaOf(q);
+        double sOut = codeScale(aq, alpha);
+        int channels = p.shape[0];
+        IntValue out = codesValue(q.name(), p.shape, aq, alpha, p.relu || p.relu6, options.seedCompatible());
+        long hi = out.hi();
+        if (p.relu6) {
+            hi = Math.min(hi, (long) aq.code(6f, alpha));
+        }
+        out = new IntValue(out.name(), out.shape(), out.lo(), hi, out.scale());
+        double[] m = new double[channels], b = new double[channels];
+        double[] mid = p.residual >= 0 ? new double[channels] : null;
+        for (int c = 0; c < channels; c++) {
+            m[c] = sOut * p.mul[c];
+            b[c] = sOut * p.add[c];
+            if (mid != null) {
+                mid[c] = sOut * p.resMul;
+            }
+        }
+        long resBound = p.residual >= 0 ? values.get(p.residual).maxAbs() : 0;
+        boolean wide = p.accBound > Integer.MAX_VALUE;
+        RequantFormat f = wide ? new RequantFormat.Dyadic(32, options.format().rounding()) : options.format();
+        Encoded e = encode(q.name(), f, m, mid, b, p.accBound, resBound);
+        values.add(out);
+        layers.add(new IntLayer(q.name(), IntLayer.Type.REQUANT, p.source, p.residual, p.weights, p.weightShape,
+                p.weightBits, p.conv == null ? 1 : p.conv.strideH(), p.conv == null ? 0 : p.conv.padH(),
+                p.conv == null ? 1 : p.conv.groups(), e.mult, e.shift, e.bias, e.resMult, f.rounding(), out.lo(),
+                out.hi(), 0, 0, p.accBound, f.name()));
+        return new Codes(values.size() - 1);
+    }
+
+    /** A BN (or rescale) feeding a conv directly: materialise it as int32 of 2^-F units, |z| <= 2^24. */
+    private Codes materializeWide(Pending p) {
+        IntValue in = values.get(p.source);
+        double maxY = 0;
+        for (int c = 0; c < p.mul.length; c++) {
+            maxY = Math.max(maxY, Math.abs(p.mul[c]) * in.maxAbs() + Math.abs(p.add[c]));
+        }
+        int f = maxY == 0 ? 0 : Math.max(0, Math.min(40, WIDE_BITS - Math.getExponent(maxY) - 1));
+        double unit = Math.scalb(1.0, f);
+        double[] m = new double[p.mul.length], b = new double[p.mul.length];
+        for (int c = 0; c < m.length; c++) {
+            m[c] = p.mul[c] * unit;
+            b[c] = p.add[c] * unit;
+        }
+        long bound = (long) Math.ceil(maxY * unit) + 1;
+        RequantFormat dy = new RequantFormat.Dyadic(32, Rounding.HALF_EVEN);
+        Encoded e = encode(p.name, dy, m, null, b, in.maxAbs(), 0);
+        long lo = p.relu || p.relu6 ? 0 : -bound;
+        values.add(new IntValue(p.name, p.shape.clone(), lo, bound, 1.0 / unit));
+        layers.add(new IntLayer(p.name, IntLayer.Type.REQUANT, p.source, -1, null, null, 0, 1, 0, 1, e.mult, e.shift,
+                e.bias, null, Rounding.HALF_EVEN, lo, bound, 0, 0, in.maxAbs(), dy.name()));
+        return new Codes(values.size() - 1);
+    }
+
+    private State pool(Pool pool, Codes s) {
+        IntValue in = values.get(s.value());
+        int[] out = pool.outputShape(in.shape());
+        int k = pool.kernel();
+        long window = k == 0 ? (long) in.shape()[1] * in.shape()[2] : (long) k * k;
+        if (k != 0 && (in.shape()[1] % k != 0 || in.shape()[2] % k != 0)) {
+            throw refuse(pool, "window " + k + " does not tile " + in.shape()[1] + "x" + in.shape()[2]);
+        }
+        values.add(new IntValue(pool.name(), out, in.lo() * window, in.hi() * window, in.scale() / window));
+        layers.add(new IntLayer(pool.name(), IntLayer.Type.SUM_POOL, s.value(), -1, null, null, 0, 1, 0, 1, null, null,
+                null, null, null, in.lo() * window, in.hi() * window, 0, k, 0, "-"));
+        return new Codes(values.size() - 1);
+    }
+
+    private State linear(QLinear fc, Codes s) {
+        IntValue in = values.get(s.value());
+        Tensor wt = fc.weight().value();
+        if (wt.dim(1) != in.numel()) {
+            throw refuse(fc, "expects " + wt.dim(1) + " inputs, gets " + in.numel());
+        }
+        WeightCodes w = weightCodes(fc, wt, fc.weightBits());
+        double scale = in.scale() * w.step;
+        int frac = LINEAR_BIAS_FRAC_BITS;
+        float[] fb = fc.bias().value().toFloatArray();
+        long[] bias = new long[fb.length];
+        double unit = scale / Math.scalb(1.0, frac);
+        long accBound = (long) wt.dim(1) * in.maxAbs() * w.maxAbs;
+        double total = Math.scalb((double) accBound, frac);
+        for (int o = 0; o < fb.length; o++) {
+            double v = Math.rint(fb[o] / unit);
+            if (!Double.isFinite(v) || Math.abs(v) + total >= SUM_LIMIT) {
+                throw refuse(fc, "bias " + fb[o] + " of output " + o + " does not fit int64 logits at scale " + unit);
+            }
+            bias[o] = (long) v;
+        }
+        if (total >= SUM_LIMIT) {
+            throw refuse(fc, "worst-case logit 2^" + Math.getExponent(total) + " overflows int64");
+        }
+        values.add(new IntValue(fc.name(), new int[] {wt.dim(0)}, Long.MIN_VALUE, Long.MAX_VALUE, unit));
+        layers.add(new IntLayer(fc.name(), IntLayer.Type.LINEAR, s.value(), -1, w.codes, wt.shape(), fc.weightBits(),
+                1, 0, 1, null, null, bias, null, null, Long.MIN_VALUE, Long.MAX_VALUE, frac, 0, accBound, "-"));
+        return new Logits(values.size() - 1);
+    }
+
+    // ---------------------------------------------------------------- numbers
+
+    private record WeightCodes(int[] codes, double step, long maxAbs) {
+    }
+
+    /** The fake-quant weight codes: value = code * step exactly as the model's weightQuant computes them. */
+    private static WeightCodes weightCodes(Module m, Tensor w, int bits) {
+        if (bits == 32) {
+            throw refuse(m, "has float (32-bit) weights; the integer path needs quantized weights after the boundary");
+        }
+        if (bits < 2) {
+            throw refuse(m, "has 1-bit weights, whose scale mean|w_n| is a float; the integer path needs 2..16 bits");
+        }
+        float[] v;
+        try (Tensor q = w.backend().weightQuant(w, bits)) {
+            v = q.toFloatArray();
+        }
+        int s = WeightQuantizer.maxCode(bits);
+        int[] codes = new int[v.length];
+        long max = 0;
+        for (int i = 0; i < v.length; i++) {
+            float c = bits == 2 ? v[i] : (float) Math.rint(v[i] * (float) s);
+            if (!(Math.abs(c) <= s)) {
+                throw refuse(m, "weight " + i + " quantizes to " + v[i] + " (a NaN or infinite weight?)");
+            }
+            codes[i] = (int) c;
+            max = Math.max(max, Math.abs(codes[i]));
+        }
+        return new WeightCodes(codes, bits == 2 ? 1.0 : 1.0 / s, Math.max(max, 1));
+    }
+
+    private record Encoded(int[] mult, int[] shift, long[] bias, int[] resMult) {
+    }
+
+    private Encoded encode(String layer, RequantFormat f, double[] m, double[] mid, double[] b, long accBound,
+                           long resBound) {
+        boolean saturateBias = options.seedCompatible();
+        int n = m.length;
+        int[] mult = new int[n], shift = new int[n], resMult = mid == null ? null : new int[n];
+        long[] bias = new long[n];
+        for (int c = 0; c < n; c++) {
+            double mi = mid == null ? 0 : mid[c];
+            if (!Double.isFinite(m[c]) || !Double.isFinite(mi) || !Double.isFinite(b[c])) {
+                throw new IllegalArgumentException("layer " + layer + " channel " + c + ": non-finite rescale "
+                        + m[c] + " / " + mi + " / bias " + b[c]);
+            }
+            if (f instanceof RequantFormat.ApFixed ap) {
+                int frac = ap.totalBits() - ap.intBits();
+                long lim = (1L << (ap.totalBits() - 1)) - 1;
+                long mm = (long) Math.rint(Math.scalb(m[c], frac)), md = (long) Math.rint(Math.scalb(mi, frac));
+                if (Math.abs(mm) > lim || Math.abs(md) > lim) {
+                    throw new IllegalArgumentException("layer " + layer + " channel " + c + ": multiplier "
+                            + Math.max(Math.abs(m[c]), Math.abs(mi)) + " needs more than the " + ap.intBits()
+                            + " integer bits of " + ap.name() + " (largest " + Math.scalb((double) lim, -frac) + ")");
+                }
+                double bb = Math.rint(Math.scalb(b[c], frac));
+                if (saturateBias) { // the seed's fixed(): the bias too is an ap_fixed<W,I>
+                    bb = Math.max(-lim - 1, Math.min(lim, bb));
+                }
+                if (Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
+                    throw new IllegalArgumentException("layer " + layer + " channel " + c + ": " + ap.name()
+                            + " leaves no int64 headroom (accumulator bound " + accBound + ")");
+                }
+                mult[c] = (int) mm;
+                shift[c] = frac;
+                bias[c] = (long) bb;
+                if (resMult != null) {
+                    resMult[c] = (int) md;
+                }
+                continue;
+            }
+            int bits = ((RequantFormat.Dyadic) f).mantissaBits();
+            long lim = (1L << (bits - 1)) - 1;
+            double big = Math.max(Math.abs(m[c]), Math.abs(mi));
+            boolean done = false;
+            for (int s = Rounding.MAX_SHIFT; s >= 0 && !done; s--) {
+                double mm = Math.rint(Math.scalb(m[c], s)), md = Math.rint(Math.scalb(mi, s));
+                double bb = Math.rint(Math.scalb(b[c], s));
+                if (Math.max(Math.abs(mm), Math.abs(md)) > lim) {
+                    continue;
+                }
+                if (Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
+                    continue;
+                }
+                if (big == 0 && s > 0) {
+                    continue; // a constant output: shift 0, bias round(B)
+                }
+                mult[c] = (int) mm;
+                shift[c] = s;
+                bias[c] = (long) bb;
+                if (resMult != null) {
+                    resMult[c] = (int) md;
+                }
+                done = true;
+            }
+            if (!done) {
+                throw new IllegalArgumentException("layer " + layer + " channel " + c + ": rescale " + big
+                        + " does not fit a " + bits + "-bit mantissa with a right shift (0.." + Rounding.MAX_SHIFT + ")");
+            }
+        }
+        return new Encoded(mult, shift, bias, resMult);
+    }
+
+    /** Multiplier turning a real value into the quantizer's code: code = round(s * x). */
+    static double codeScale(ActQuantizer q, float alpha) {
+        return switch (q.kind()) {
+            case PACT -> alpha > 0f ? (double) ((float) q.maxCode() / alpha) : 0.0;
+            case MPACT -> alpha != 0f ? (double) ((float) q.maxCode() / Math.abs(alpha)) : 0.0;
+            case FIXED_CLIP -> q.maxCode() / (double) q.fixedClip();
+            case DOREFA -> (double) 0.1f * q.maxCode();
+        };
+    }
+
+    /** Real value of one code (value = code / s for PACT/mPACT, code / n for DoReFa, code / n * c for fixed clip). */
+    static double valueScale(ActQuantizer q, float alpha) {
+        return switch (q.kind()) {
+            case PACT -> alpha > 0f ? 1.0 / (float) ((float) q.maxCode() / alpha) : 0.0;
+            case MPACT -> alpha != 0f ? 1.0 / (float) ((float) q.maxCode() / Math.abs(alpha)) : 0.0;
+            case FIXED_CLIP -> q.fixedClip() / (double) q.maxCode();
+            case DOREFA -> 1.0 / q.maxCode();
+        };
+    }
+
+    private static IntValue codesValue(String name, int[] shape, ActQuantizer q, float alpha, boolean relu,
+                                       boolean seedClamp) {
+        long lo = q.minCode(), hi = q.maxCode();
+        if (seedClamp && q.isSigned()) {
+            lo = -(hi + 1); // the seed clamps at -2^(b-1), one below fake-quant's -(2^(b-1)-1)
+        }
+        if (relu) {
+            lo = Math.max(lo, 0);
+        }
+        return new IntValue(name, shape.clone(), lo, hi, valueScale(q, alpha));
+    }
+
+    private static float alphaOf(ActQuant q) {
+        return q.alpha() == null ? 0f : q.alpha().value().toFloatArray()[0];
+    }
+
+    private static double[] filled(int n, double v) {
+        double[] a = new double[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    private static IllegalArgumentException refuse(Module m, String why) {
+        return new IllegalArgumentException("integer conversion: layer " + m.name() + " " + why);
+    }
+}

@@ -1,0 +1,261 @@
+package dev.qat4j.integer;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.ConvParams;
+import dev.qat4j.models.BitWidths;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.Step;
+import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.tensor.DType;
+import dev.qat4j.tensor.Tensor;
+import java.util.List;
+
+/**
+ * A trained QAT model turned into the integer model a chip runs ({@link IntegerConverter}): a float prefix (the
+ * layers before the first activation quantizer that every path crosses, e.g. the FP32 stem, run exactly as the
+ * fake-quant model runs them), the codes of that quantizer, then only integer ops ({@link IntLayer}) on integer
+ * values ({@link IntValue}; value 0 is the boundary codes, value i+1 the output of layer i) up to int64 logits.
+ *
+ * <p>The integer part depends on nothing but these arrays: {@link #runIntegers} is deterministic, bit-identical on
+ * every backend (the int8 convolutions go through {@link Backend#conv2dInt}, whose backends are tested equal; wider
+ * operands use {@link IntKernels}), and thread-safe.
+ */
+public final class IntegerModel implements AutoCloseable {
+    private final String model;
+    private final BitWidths bits;
+    private final List<Module> prefix;
+    private final ActQuantizer boundary;
+    private final float boundaryAlpha;
+    private final List<IntValue> values;
+    private final List<IntLayer> layers;
+    private final String format;
+    private final AutoCloseable owner;
+    private final int[] lastUse;
+
+    IntegerModel(String model, BitWidths bits, List<Module> prefix, ActQuantizer boundary, float boundaryAlpha,
+                 List<IntValue> values, List<IntLayer> layers, String format, AutoCloseable owner) {
+        this.model = model;
+        this.bits = bits;
+        this.prefix = List.copyOf(prefix);
+        this.boundary = boundary;
+        this.boundaryAlpha = boundaryAlpha;
+        this.values = List.copyOf(values);
+        this.layers = List.copyOf(layers);
+        this.format = format;
+        this.owner = owner;
+        this.lastUse = new int[values.size()];
+        for (int i = 0; i < layers.size(); i++) {
+            lastUse[layers.get(i).input()] = i;
+            if (layers.get(i).hasResidual()) {
+                lastUse[layers.get(i).residual()] = i;
+            }
+        }
+    }
+
+    /** Observes each layer's output during {@link #runIntegers} (reports use it: ranges, per-layer differences). */
+    @FunctionalInterface
+    public interface Trace {
+        /** {@code out} is the layer's output for the whole batch; accumulators ranged over [accMin, accMax]. */
+        void layer(int index, IntLayer layer, int[] out, long accMin, long accMax);
+    }
+
+    /** The library model it came from (e.g. resnet20), or null for a user's own network. */
+    public String model() {
+        return model;
+    }
+
+    public BitWidths bits() {
+        return bits;
+    }
+
+    public List<Module> prefix() {
+        return prefix;
+    }
+
+    /** The quantizer whose codes start the integer part, and its clip α. */
+    public ActQuantizer boundary() {
+        return boundary;
+    }
+
+    public float boundaryAlpha() {
+        return boundaryAlpha;
+    }
+
+    public List<IntValue> values() {
+        return values;
+    }
+
+    public List<IntLayer> layers() {
+        return layers;
+    }
+
+    /** The requantization format asked for, e.g. {@code dyadic32/half_even}. */
+    public String format() {
+        return format;
+    }
+
+    /** Real value of one unit of the logits. */
+    public double logitScale() {
+        return values.get(values.size() - 1).scale();
+    }
+
+    public int numClasses() {
+        IntValue out = values.get(values.size() - 1);
+        return out.numel();
+    }
+
+    /** Images [N,3,32,32] (float, normalized) to logits [N * classes] in int64. */
+    public long[] logits(Backend backend, Tensor images) {
+        return runIntegers(backend, boundaryCodes(backend, images), images.dim(0), null);
+    }
+
+    /** The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. */
+    public int[] boundaryCodes(Backend backend, Tensor images) {
+        try (Step step = new Step(backend, false)) {
+            Tensor x = images;
+            for (Module m : prefix) {
+                x = m.forward(step, x);
+            }
+            float[] v = x.toFloatArray();
+            int[] codes = new int[v.length];
+            // the prefix ends with the boundary quantizer: v = code / s, and code(v) recovers code exactly
+            // (|code| < 2^16 and v carries 24 significant bits)
+            for (int i = 0; i < v.length; i++) {
+                codes[i] = (int) boundary.code(v[i], boundaryAlpha);
+            }
+            return codes;
+        }
+    }
+
+    /**
+     * The integer part on {@code n} images' boundary codes: int64 logits [n * classes] (or the last value when the
+     * model ends without a linear layer). {@code trace} may be null.
+     */
+    public long[] runIntegers(Backend backend, int[] codes, int n, Trace trace) {
+        IntValue first = values.get(0);
+        if (codes == null || n < 1 || codes.length != (long) n * first.numel()) {
+            throw new IllegalArgumentException("integer model: expected " + n + " x " + first.numel()
+                    + " boundary codes (" + first.name() + "), got " + (codes == null ? "null" : codes.length));
+        }
+        for (int i = 0; i < codes.length; i++) {
+            if (codes[i] < first.lo() || codes[i] > first.hi()) {
+                throw new IllegalArgumentException("integer model: boundary code " + codes[i] + " at offset " + i
+                        + " is outside [" + first.lo() + ", " + first.hi() + "] of " + first.name());
+            }
+        }
+        int[][] vals = new int[values.size()][];
+        vals[0] = codes;
+        long[] result = null;
+        for (int li = 0; li < layers.size(); li++) {
+            IntLayer l = layers.get(li);
+            IntValue in = values.get(l.input());
+            IntValue out = values.get(li + 1);
+            int[] x = vals[l.input()];
+            long accMin = 0, accMax = 0;
+            switch (l.type()) {
+                case REQUANT -> {
+                    Object acc = l.hasConv() ? conv(backend, l, in, x, n) : x;
+                    if (trace != null) {
+                        long[] r = range(acc);
+                        accMin = r[0];
+                        accMax = r[1];
+                    }
+                    int spatial = out.numel() / out.shape()[0];
+                    vals[li + 1] = IntKernels.requantize(acc, n, out.shape()[0], spatial, l.multiplier(), l.shift(),
+                            l.bias(), l.hasResidual() ? vals[l.residual()] : null, l.residualMultiplier(),
+                            l.rounding(), l.qmin(), l.qmax());
+                }
+                case SUM_POOL -> vals[li + 1] = IntKernels.sumPool(x, n, in.shape()[0], in.shape()[1], in.shape()[2],
+                        l.poolKernel());
+                case LINEAR -> {
+                    result = IntKernels.linear(x, n, in.numel(), l.weights(), l.weightShape()[0], l.bias(),
+                            l.fracBits());
+                    for (long a : result) {
+                        accMin = Math.min(accMin, a);
+                        accMax = Math.max(accMax, a);
+                    }
+                }
+            }
+            if (trace != null) {
+                trace.layer(li, l, vals[li + 1], accMin, accMax);
+            }
+            // free what no later layer reads (a batch of activations is megabytes)
+            if (lastUse[l.input()] == li && l.input() != 0) {
+                vals[l.input()] = null;
+            }
+            if (l.hasResidual() && lastUse[l.residual()] == li && l.residual() != 0) {
+                vals[l.residual()] = null;
+            }
+        }
+        if (result == null) {
+            result = widen(vals[vals.length - 1]);
+        }
+        return result;
+    }
+
+    /** Whether layer {@code l}'s convolution runs in the backend's int8 kernel (else in 64-bit Java). */
+    public boolean runsInBackend(IntLayer l) {
+        IntValue in = values.get(l.input());
+        long k = (long) l.weightShape()[1] * l.weightShape()[2] * l.weightShape()[3];
+        return l.hasConv() && in.fitsByte() && l.weightBits() <= 8 && k * 255L * 128L <= Integer.MAX_VALUE;
+    }
+
+    private static long[] range(Object acc) {
+        long lo = 0, hi = 0;
+        if (acc instanceof int[] a) {
+            for (int v : a) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        } else {
+            for (long v : (long[]) acc) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        return new long[] {lo, hi};
+    }
+
+    /** int32 accumulators (int[]) from the backend's int8 conv, or int64 (long[]) from the 64-bit kernel. */
+    private Object conv(Backend backend, IntLayer l, IntValue in, int[] x, int n) {
+        int[] s = in.shape(), ws = l.weightShape();
+        if (!runsInBackend(l)) {
+            return IntKernels.conv2d(x, n, s[0], s[1], s[2], l.weights(), ws[0], ws[2], ws[3], l.stride(), l.pad(),
+                    l.groups());
+        }
+        byte[] xb = new byte[x.length];
+        for (int i = 0; i < x.length; i++) {
+            xb[i] = (byte) x[i];
+        }
+        byte[] wb = new byte[l.weights().length];
+        for (int i = 0; i < wb.length; i++) {
+            wb[i] = (byte) l.weights()[i];
+        }
+        DType dt = in.lo() >= -128 && in.hi() <= 127 ? DType.INT8 : DType.UINT8;
+        try (Tensor xt = backend.fromBytes(xb, dt, n, s[0], s[1], s[2]);
+             Tensor wt = backend.fromBytes(wb, DType.INT8, ws);
+             Tensor acc = backend.conv2dInt(xt, wt, ConvParams.of(l.stride(), l.pad(), l.groups()))) {
+            return acc.toIntArray();
+        }
+    }
+
+    private static long[] widen(int[] v) {
+        long[] out = new long[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i];
+        }
+        return out;
+    }
+
+    /** Frees the float prefix's parameters when this model owns them (a loaded model); else nothing. */
+    @Override
+    public void close() {
+        if (owner != null) {
+            try {
+                owner.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("integer model: closing its float prefix failed", e);
+            }
+        }
+    }
+}
