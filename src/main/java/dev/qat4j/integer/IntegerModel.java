@@ -43,6 +43,7 @@ public final class IntegerModel implements AutoCloseable {
         this.layers = List.copyOf(layers);
         this.format = format;
         this.owner = owner;
+        IntegerModelCheck.check(this.values, this.layers, "integer model" + (model == null ? "" : " of " + model));
         this.lastUse = new int[values.size()];
         for (int i = 0; i < layers.size(); i++) {
             lastUse[layers.get(i).input()] = i;
@@ -55,7 +56,10 @@ public final class IntegerModel implements AutoCloseable {
     /** Observes each layer's output during {@link #runIntegers} (reports use it: ranges, per-layer differences). */
     @FunctionalInterface
     public interface Trace {
-        /** {@code out} is the layer's output for the whole batch; accumulators ranged over [accMin, accMax]. */
+        /**
+         * {@code out} is the layer's output for the whole batch (null for the final linear layer, whose int64 logits
+         * {@link #runIntegers} returns); its accumulators ranged over [accMin, accMax].
+         */
         void layer(int index, IntLayer layer, int[] out, long accMin, long accMax);
     }
 
@@ -170,7 +174,9 @@ public final class IntegerModel implements AutoCloseable {
                 case LINEAR -> {
                     result = IntKernels.linear(x, n, in.numel(), l.weights(), l.weightShape()[0], l.bias(),
                             l.fracBits());
-                    for (long a : result) {
+                    int outs = l.weightShape()[0];
+                    for (int k = 0; k < result.length; k++) { // the dot products, before the bias
+                        long a = (result[k] - l.bias()[k % outs]) >> l.fracBits();
                         accMin = Math.min(accMin, a);
                         accMax = Math.max(accMax, a);
                     }

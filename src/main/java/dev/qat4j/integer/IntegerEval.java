@@ -1,0 +1,204 @@
+package dev.qat4j.integer;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.data.Batch;
+import dev.qat4j.data.BatchLoader;
+import dev.qat4j.data.Dataset;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.nn.Step;
+import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a fake-quant model and its integer model on the same images and compares them: accuracy of each, top-1
+ * agreement, and per quantizer the largest difference between the integer codes and the codes the fake-quant
+ * model computes there (in LSBs), plus each layer's observed accumulator range against its worst-case bound.
+ * {@link #sweep} re-runs only the integer part for other requantization formats on the cached boundary codes.
+ */
+public final class IntegerEval {
+
+    /** Per integer layer: code differences against fake-quant (REQUANT layers named after a quantizer), ranges. */
+    public record LayerStats(String name, long maxLsbDiff, long differing, long compared, long accMin, long accMax,
+                             long accBound) {
+    }
+
+    public record Result(String format, int images, double fakeAccuracy, double intAccuracy, double agreement,
+                         List<LayerStats> layers) {
+        /** Integer minus fake-quant accuracy, in percentage points. */
+        public double dropPoints() {
+            return 100 * (fakeAccuracy - intAccuracy);
+        }
+    }
+
+    /** One row of a format sweep: figures, or why the format cannot represent the model. */
+    public record SweepRow(String format, double intAccuracy, double agreement, double dropPoints, String error) {
+    }
+
+    private final QuantModel model;
+    private final Backend backend;
+    private final int batchSize;
+    // what the fake-quant pass leaves for the sweep
+    private final List<int[]> boundaryCodes = new ArrayList<>();
+    private final List<int[]> fakeTop1 = new ArrayList<>();
+    private final List<int[]> labels = new ArrayList<>();
+    private int images;
+    private long fakeCorrect;
+
+    public IntegerEval(QuantModel model, Backend backend, int batchSize) {
+        if (model == null || backend == null || batchSize < 1) {
+            throw new IllegalArgumentException("IntegerEval: model and backend must be set and batch size >= 1");
+        }
+        this.model = model;
+        this.backend = backend;
+        this.batchSize = batchSize;
+    }
+
+    /** The full comparison of {@code im} (converted from this evaluator's model) on {@code data}. */
+    public Result compare(IntegerModel im, Dataset data) {
+        boundaryCodes.clear();
+        fakeTop1.clear();
+        labels.clear();
+        images = 0;
+        fakeCorrect = 0;
+        int classes = im.numClasses();
+        long intCorrect = 0, agree = 0;
+        int nl = im.layers().size();
+        long[] maxDiff = new long[nl], differing = new long[nl], compared = new long[nl];
+        long[] accMin = new long[nl], accMax = new long[nl];
+        String boundaryName = im.values().get(0).name();
+        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+            while (loader.hasNext()) {
+                Batch b = loader.next();
+                int n = b.size();
+                Map<String, float[]> fakeCodes = new HashMap<>();
+                float[] logits;
+                try (Step step = new Step(backend, false)) {
+                    step.observeQuantizers((ActQuant q, Tensor x) -> {
+                        float alpha = q.alpha() == null ? 0f : q.alpha().value().toFloatArray()[0];
+                        float[] v = x.toFloatArray();
+                        for (int i = 0; i < v.length; i++) {
+                            v[i] = q.quantizer().code(v[i], alpha);
+                        }
+                        fakeCodes.put(q.name(), v);
+                    });
+                    Tensor x = step.keep(backend.fromFloats(b.images(), n, 3, 32, 32));
+                    logits = model.forward(step, x).toFloatArray();
+                }
+                float[] bc = fakeCodes.get(boundaryName);
+                if (bc == null) {
+                    throw new IllegalStateException("IntegerEval: the fake-quant pass never reached " + boundaryName
+                            + ": is the integer model converted from this model?");
+                }
+                int[] codes = new int[bc.length];
+                for (int i = 0; i < codes.length; i++) {
+                    codes[i] = (int) bc[i];
+                }
+                long[] il = im.runIntegers(backend, codes, n, (idx, l, out, lo, hi) -> {
+                    accMin[idx] = Math.min(accMin[idx], lo);
+                    accMax[idx] = Math.max(accMax[idx], hi);
+                    float[] f = l.type() == IntLayer.Type.REQUANT ? fakeCodes.get(l.name()) : null;
+                    if (f != null && f.length == out.length) {
+                        for (int i = 0; i < out.length; i++) {
+                            long d = Math.abs(out[i] - (long) f[i]);
+                            if (d != 0) {
+                                differing[idx]++;
+                                maxDiff[idx] = Math.max(maxDiff[idx], d);
+                            }
+                        }
+                        compared[idx] += out.length;
+                    }
+                });
+                int[] top = new int[n];
+                int[] lab = b.labels().clone();
+                for (int i = 0; i < n; i++) {
+                    int tf = argmax(logits, i * classes, classes);
+                    int ti = argmax(il, i * classes, classes);
+                    top[i] = tf;
+                    fakeCorrect += tf == lab[i] ? 1 : 0;
+                    intCorrect += ti == lab[i] ? 1 : 0;
+                    agree += tf == ti ? 1 : 0;
+                }
+                boundaryCodes.add(codes);
+                fakeTop1.add(top);
+                labels.add(java.util.Arrays.copyOf(lab, n));
+                images += n;
+            }
+        }
+        List<LayerStats> stats = new ArrayList<>();
+        for (int i = 0; i < nl; i++) {
+            IntLayer l = im.layers().get(i);
+            stats.add(new LayerStats(l.name(), maxDiff[i], differing[i], compared[i], accMin[i], accMax[i],
+                    l.accBound()));
+        }
+        return new Result(im.format(), images, (double) fakeCorrect / images, (double) intCorrect / images,
+                (double) agree / images, stats);
+    }
+
+    /** Accuracy and agreement of the integer model under each option, on the images of the last {@link #compare}. */
+    public List<SweepRow> sweep(List<IntegerConverter.Options> options) {
+        if (images == 0) {
+            throw new IllegalStateException("IntegerEval.sweep: run compare first (it caches the boundary codes)");
+        }
+        List<SweepRow> rows = new ArrayList<>();
+        double fakeAcc = (double) fakeCorrect / images;
+        for (IntegerConverter.Options o : options) {
+            IntegerModel im;
+            try {
+                im = IntegerConverter.convert(model, o);
+            } catch (IllegalArgumentException e) {
+                rows.add(new SweepRow(o.describe(), Double.NaN, Double.NaN, Double.NaN, e.getMessage()));
+                continue;
+            }
+            int classes = im.numClasses();
+            long correct = 0, agree = 0;
+            for (int bi = 0; bi < boundaryCodes.size(); bi++) {
+                int[] top = fakeTop1.get(bi), lab = labels.get(bi);
+                long[] il = im.runIntegers(backend, boundaryCodes.get(bi), top.length, null);
+                for (int i = 0; i < top.length; i++) {
+                    int ti = argmax(il, i * classes, classes);
+                    correct += ti == lab[i] ? 1 : 0;
+                    agree += ti == top[i] ? 1 : 0;
+                }
+            }
+            double acc = (double) correct / images;
+            rows.add(new SweepRow(o.describe(), acc, (double) agree / images, 100 * (fakeAcc - acc), null));
+        }
+        return rows;
+    }
+
+    /** The formats of the sweep: the seed's three ap_fixed widths, dyadic 16/24/32, and the seed mode. */
+    public static Map<String, IntegerConverter.Options> standardSweep() {
+        Map<String, IntegerConverter.Options> m = new LinkedHashMap<>();
+        for (String f : new String[] {"dyadic32", "dyadic24", "dyadic16", "ap_fixed<32,16>", "ap_fixed<32,10>",
+            "ap_fixed<24,10>", "ap_fixed<16,8>", "ap_fixed<16,6>"}) {
+            m.put(f, IntegerConverter.Options.of(dev.qat4j.quant.RequantFormat.parse(f)));
+        }
+        m.put("seed", IntegerConverter.Options.seed());
+        return m;
+    }
+
+    static int argmax(float[] v, int off, int n) {
+        int best = 0;
+        for (int k = 1; k < n; k++) {
+            if (v[off + k] > v[off + best]) {
+                best = k;
+            }
+        }
+        return best;
+    }
+
+    static int argmax(long[] v, int off, int n) {
+        int best = 0;
+        for (int k = 1; k < n; k++) {
+            if (v[off + k] > v[off + best]) {
+                best = k;
+            }
+        }
+        return best;
+    }
+}
