@@ -482,13 +482,17 @@ public final class IntegerConverter {
                 continue;
             }
             int bits = ((RequantFormat.Dyadic) f).mantissaBits();
-            long lim = (1L << (bits - 1)) - 1;
+            // each multiplier is first rounded to its own M-bit mantissa (value mant * 2^-own); the common shift is the
+            // largest one at which every multiplier, shifted left onto it, still fits int32 and the sum keeps its
+            // int64 headroom. A term whose own shift is above the common one is re-rounded there (fewer bits): only
+            // happens for M close to 32, when a residual factor ~1 and a conv factor ~1e-3 share one int32.
+            double qm = mantissaRound(m[c], bits), qi = mantissaRound(mi, bits);
             double big = Math.max(Math.abs(m[c]), Math.abs(mi));
             boolean done = false;
             for (int s = Rounding.MAX_SHIFT; s >= 0 && !done; s--) {
-                double mm = Math.rint(Math.scalb(m[c], s)), md = Math.rint(Math.scalb(mi, s));
+                double mm = Math.rint(Math.scalb(qm, s)), md = Math.rint(Math.scalb(qi, s));
                 double bb = Math.rint(Math.scalb(b[c], s));
-                if (Math.max(Math.abs(mm), Math.abs(md)) > lim) {
+                if (Math.max(Math.abs(mm), Math.abs(md)) > Integer.MAX_VALUE) {
                     continue;
                 }
                 if (Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
@@ -511,6 +515,18 @@ public final class IntegerConverter {
             }
         }
         return new Encoded(mult, shift, bias, resMult);
+    }
+
+    /** {@code v} rounded (to nearest, ties to even) to a signed mantissa of {@code bits} bits times a power of two. */
+    static double mantissaRound(double v, int bits) {
+        if (v == 0 || !Double.isFinite(v)) {
+            return v;
+        }
+        // |v| in [2^e, 2^(e+1)): keep bits - 1 magnitude bits, i.e. a grid of 2^(e - bits + 2)
+        int e = Math.getExponent(v);
+        int drop = e - (bits - 2);
+        // (rounding up to 2^(e+1) is still exact with M bits, at the next exponent)
+        return Math.scalb(Math.rint(Math.scalb(v, -drop)), drop);
     }
 
     /** Multiplier turning a real value into the quantizer's code: code = round(s * x). */
