@@ -38,10 +38,12 @@ import java.util.Map;
  *       zero point 0, scale = the real value of one code; a Clip or Relu first where the quantizer's code range is
  *       narrower than the byte's, e.g. mPACT's ±127).</li>
  *   <li>Each {@link IntLayer.Type#REQUANT}: the int8 weight codes behind a per-output-channel DequantizeLinear whose
- *       scale absorbs the folded BN, {@code s_out * M_c / s_in} with {@code M_c = multiplier / 2^shift}, a float bias
- *       {@code s_out * bias / 2^shift} (an Add), Conv, Add of the residual's dequantized codes, then the output
- *       quantizer. That gives {@code s_out * (M_c * acc + B_c + M_id * res)}, the real value the integer layer
- *       rounds, so QuantizeLinear (half to even, as the integer model's rounding) lands on its codes.</li>
+ *       scale absorbs the folded BN, {@code s_out * M_c / s_in} with {@code M_c = multiplier / 2^shift}; Conv; an Add
+ *       of the float bias {@code s_out * bias / 2^shift} (not the Conv's bias input: ONNX Runtime would round that to
+ *       int32 accumulator units); an Add of the residual's dequantized codes (scaled per channel where
+ *       {@code s_out * M_id != s_res}, e.g. DoReFa's 0.1); then the output quantizer. That gives
+ *       {@code s_out * (M_c * acc + B_c + M_id * res)}, the real value the integer layer rounds, so QuantizeLinear
+ *       (half to even, as the integer model's rounding) lands on its codes.</li>
  *   <li>{@link IntLayer.Type#SUM_POOL} as an average in float (the value's scale already divides by the window),
  *       {@link IntLayer.Type#LINEAR} as Gemm with the dequantized weight codes and the float bias.</li>
  * </ul>
