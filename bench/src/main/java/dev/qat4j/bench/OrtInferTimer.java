@@ -1,0 +1,143 @@
+package dev.qat4j.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Backends;
+import dev.qat4j.checkpoint.Checkpoint;
+import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.checkpoint.ModelState;
+import dev.qat4j.integer.IntegerConverter;
+import dev.qat4j.integer.IntegerModel;
+import dev.qat4j.integer.export.OnnxExport;
+import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.Models;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Wall-clock timer of integer inference of ResNet20 int8-mPACT, batch 128 on random images: qat4j's
+ * {@link IntegerModel#logits} ({@code --engine qat4j}, cpu backend, threads from QAT4J_THREADS / OMP_NUM_THREADS) or
+ * ONNX Runtime (Java, CPU provider, all graph optimizations) running that model's {@link OnnxExport}
+ * ({@code --engine ort}, {@code --threads} intra-op threads, sequential execution). One engine per JVM, as
+ * compare.sh runs them, so the two thread pools never meet.
+ *
+ * <pre>java -cp bench/target/benchmarks.jar dev.qat4j.bench.OrtInferTimer --engine qat4j|ort [--threads N]
+ *      [--steps 10] [--warmup 2] [--checkpoint FILE]</pre>
+ *
+ * The checkpoint defaults to the trained one in bench/results (random weights of the int8-mpact preset when it is
+ * missing: the same graph, so the same work). Output:
+ * {@code STEP resnet20:int8-mpact <engine> int8_infer median_ms <m> p10_ms <a> p90_ms <b> steps <n>}.
+ */
+public final class OrtInferTimer {
+    private static final String DEFAULT_CHECKPOINT = "bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck";
+
+    private OrtInferTimer() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String engine = "ort", checkpoint = DEFAULT_CHECKPOINT;
+        int threads = 1, batch = 128, steps = 10, warmup = 2;
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            String v = args[i + 1];
+            switch (args[i]) {
+                case "--engine" -> engine = v;
+                case "--threads" -> threads = Integer.parseInt(v);
+                case "--batch" -> batch = Integer.parseInt(v);
+                case "--steps" -> steps = Integer.parseInt(v);
+                case "--warmup" -> warmup = Integer.parseInt(v);
+                case "--checkpoint" -> checkpoint = v;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        if (args.length % 2 != 0) {
+            throw new IllegalArgumentException("option " + args[args.length - 1] + " has no value");
+        }
+        Backend b = Backends.byName("cpu");
+        float[] x = new float[batch * 3 * 32 * 32];
+        SplittableRandom r = new SplittableRandom(1);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        double[] ms;
+        try (QuantModel m = load(b, Path.of(checkpoint));
+             IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact())) {
+            ms = switch (engine) {
+                case "qat4j" -> timeQat4j(b, im, x, batch, steps, warmup);
+                case "ort" -> timeOrt(b, im, x, batch, threads, steps, warmup);
+                default -> throw new IllegalArgumentException("unknown engine " + engine + " (qat4j or ort)");
+            };
+        }
+        Arrays.sort(ms);
+        System.out.printf(Locale.ROOT, "STEP resnet20:int8-mpact %s int8_infer median_ms %.3f p10_ms %.3f p90_ms %.3f "
+                + "steps %d%n", engine, ms[ms.length / 2], ms[ms.length / 10], ms[(ms.length * 9) / 10], steps);
+    }
+
+    private static QuantModel load(Backend b, Path file) throws IOException {
+        if (!Files.exists(file)) {
+            System.out.println("no checkpoint at " + file + ": random weights of resnet20 int8-mpact");
+            return Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact"), b, 1);
+        }
+        Checkpoint c = CheckpointIO.read(file);
+        QuantModel m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
+                file.toString()), b, 0);
+        ModelState.load(m, c);
+        return m;
+    }
+
+    private static double[] timeQat4j(Backend b, IntegerModel im, float[] x, int batch, int steps, int warmup) {
+        double[] ms = new double[steps];
+        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
+            for (int i = -warmup; i < steps; i++) {
+                long t0 = System.nanoTime();
+                im.logits(b, images);
+                if (i >= 0) {
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+        }
+        return ms;
+    }
+
+    private static double[] timeOrt(Backend b, IntegerModel im, float[] x, int batch, int threads, int steps,
+                                    int warmup) throws IOException, OrtException {
+        Path file = Files.createTempFile("qat4j-resnet20-int8-mpact", ".onnx");
+        try {
+            OnnxExport.write(im, b, file);
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            double[] ms = new double[steps];
+            try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+                opts.setIntraOpNumThreads(threads);
+                opts.setInterOpNumThreads(1);
+                opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+                opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                try (OrtSession session = env.createSession(file.toString(), opts);
+                     OnnxTensor images = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {batch, 3, 32, 32})) {
+                    System.out.println("onnxruntime " + env.getVersion() + ", " + threads + " intra-op threads");
+                    for (int i = -warmup; i < steps; i++) {
+                        long t0 = System.nanoTime();
+                        try (OrtSession.Result out = session.run(Map.of(OnnxExport.INPUT, images))) {
+                            out.get(0); // the logits are in the result: nothing lazy is left to time
+                        }
+                        if (i >= 0) {
+                            ms[i] = (System.nanoTime() - t0) / 1e6;
+                        }
+                    }
+                }
+            }
+            return ms;
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+}
