@@ -15,6 +15,12 @@ import dev.qat4j.data.Split;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
+import dev.qat4j.data.Batch;
+import dev.qat4j.data.BatchLoader;
+import dev.qat4j.integer.IntegerConverter;
+import dev.qat4j.integer.IntegerModel;
+import dev.qat4j.integer.IntegerModelIO;
+import dev.qat4j.nn.Step;
 import dev.qat4j.train.ConfusionMatrix;
 import dev.qat4j.train.RunCheckpoint;
 import dev.qat4j.train.Trainer;
@@ -45,6 +51,11 @@ final class Eval implements Callable<Integer> {
     boolean download;
     @Option(names = "--json", description = "print the result as one JSON object on stdout")
     boolean json;
+    @Option(names = "--integer", description = "evaluate the integer model (exact dyadic32 conversion, or --format) "
+            + "instead of the fake-quant one; a .qim file is always evaluated as the integer model it is")
+    boolean integer;
+    @Option(names = "--format", description = "with --integer: the requantization format (e.g. dyadic16)")
+    String format;
 
     @Override
     public Integer call() {
@@ -62,6 +73,9 @@ final class Eval implements Callable<Integer> {
             System.err.println("qat4j eval: " + e.getMessage());
             return 2;
         }
+        if (IntegerModelIO.KIND.equals(c.metaString("kind")) || integer) {
+            return evaluateInteger(b, test);
+        }
         String modelName = c.model();
         String bitsYaml = c.metaString(ModelState.BITS_KEY);
         QuantModel m;
@@ -74,7 +88,64 @@ final class Eval implements Callable<Integer> {
         }
         try (m) {
             RunCheckpoint.restore(c, m, null);
-            ConfusionMatrix cm = Trainer.evaluate(m, b, test, batchSize);
+            return report(modelName, Trainer.evaluate(m, b, test, batchSize));
+        }
+    }
+
+    /** The integer model's accuracy: a .qim as it is, or a training checkpoint converted now. */
+    private int evaluateInteger(Backend b, Dataset test) {
+        IntegerModel im;
+        QuantModel source = null;
+        try {
+            if (IntegerModelIO.KIND.equals(CheckpointIO.read(checkpoint).metaString("kind"))) {
+                if (format != null) {
+                    System.err.println("qat4j eval: --format applies when converting a training checkpoint; "
+                            + checkpoint + " is already an integer model (" + "convert it again to change the format)");
+                    return 2;
+                }
+                im = IntegerModelIO.read(checkpoint, b);
+            } else {
+                source = ModelLoading.load(checkpoint, null, b);
+                im = IntegerConverter.convert(source, ModelLoading.options(format, false));
+            }
+        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+            System.err.println("qat4j eval: " + e.getMessage());
+            if (source != null) {
+                source.close();
+            }
+            return 2;
+        }
+        try (im) {
+            ConfusionMatrix cm = new ConfusionMatrix(test.classes());
+            try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(batchSize), 0)) {
+                while (loader.hasNext()) {
+                    Batch batch = loader.next();
+                    try (Step step = new Step(b, false)) {
+                        long[] logits = im.logits(b, step.keep(b.fromFloats(batch.images(), batch.size(), 3, 32, 32)));
+                        // one-hot of the int64 argmax: converting int64 logits to float could merge two of them
+                        int k = im.numClasses();
+                        float[] f = new float[logits.length];
+                        for (int i = 0; i < batch.size(); i++) {
+                            int best = 0;
+                            for (int j = 1; j < k; j++) {
+                                best = logits[i * k + j] > logits[i * k + best] ? j : best;
+                            }
+                            f[i * k + best] = 1f;
+                        }
+                        cm.add(f, batch.labels(), batch.size());
+                    }
+                }
+            }
+            return report(im.model() + " integer (" + im.format() + ")", cm);
+        } finally {
+            if (source != null) {
+                source.close();
+            }
+        }
+    }
+
+    private int report(String modelName, ConfusionMatrix cm) {
+        {
             double[] perClass = cm.perClassAccuracy();
             long[][] counts = cm.counts();
             if (json) {

@@ -45,7 +45,7 @@ final class IntEval implements Callable<Integer> {
     String format;
     @Option(names = "--seed-compatible", description = "the seed's integer semantics for the compared model")
     boolean seedCompatible;
-    @Option(names = "--sweep", split = ",", description = "formats of the sweep table (default: dyadic32, dyadic24, "
+    @Option(names = "--sweep", split = ",(?![^<]*>)", description = "comma-separated formats of the sweep table (default: dyadic32, dyadic24, "
             + "dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, <16,8>, <16,6>, and the seed mode); 'none' for no sweep")
     List<String> sweep;
     @Option(names = "--png", description = "write the sweep as a bar chart PNG")

@@ -122,13 +122,24 @@ public final class IntegerModel implements AutoCloseable {
             }
             float[] v = x.toFloatArray();
             int[] codes = new int[v.length];
-            // the prefix ends with the boundary quantizer: v = code / s, and code(v) recovers code exactly
-            // (|code| < 2^16 and v carries 24 significant bits)
+            // the prefix ends with the boundary quantizer, so v = value(code); inverting value() recovers the code
+            // exactly (|code| < 2^16 and v carries 24 significant bits). Quantizing v again would not: DoReFa would
+            // apply its 0.1 a second time.
             for (int i = 0; i < v.length; i++) {
-                codes[i] = (int) boundary.code(v[i], boundaryAlpha);
+                codes[i] = codeOfValue(v[i]);
             }
             return codes;
         }
+    }
+
+    /** The boundary code whose fake-quant value is {@code v}. */
+    int codeOfValue(float v) {
+        float code = switch (boundary.kind()) {
+            case PACT, MPACT -> boundary.code(v, boundaryAlpha); // value = code / s, code() multiplies by s
+            case DOREFA -> (float) Math.rint(v * (float) boundary.maxCode());
+            case FIXED_CLIP -> (float) Math.rint(v / boundary.fixedClip() * (float) boundary.maxCode());
+        };
+        return (int) code;
     }
 
     /**

@@ -218,6 +218,46 @@ class IntegerModelTest {
     }
 
     @Test
+    void boundaryCodesAreTheQuantizersOwnCodesForEveryKind() {
+        // DoReFa (resnet20 int8), mPACT (toynet), PACT: the codes recovered from the prefix's output must be the codes
+        // the boundary quantizer computed from its input
+        String[][] cases = {{"resnet20", "int8"}, {"toynet", "cfg1-star"}};
+        for (String[] cs : cases) {
+            BitWidths bits = BitWidths.preset(cs[0], cs[1]);
+            for (BitWidths bw : cs[0].equals("resnet20")
+                    ? List.of(bits, bits.withActivationKind(dev.qat4j.quant.ActQuantizer.Kind.PACT)) : List.of(bits)) {
+                try (QuantModel m = Models.build(cs[0], bw, cpu, 11)) {
+                    IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+                    float[] images = new float[2 * 3072];
+                    SplittableRandom r = new SplittableRandom(2);
+                    for (int i = 0; i < images.length; i++) {
+                        images[i] = (float) r.nextGaussian();
+                    }
+                    float[][] seen = new float[1][];
+                    try (Step step = new Step(cpu, false)) {
+                        step.observeQuantizers((q, x) -> {
+                            if (q.name().equals(im.values().get(0).name())) {
+                                float a = q.alpha() == null ? 0f : q.alpha().value().toFloatArray()[0];
+                                float[] v = x.toFloatArray();
+                                for (int i = 0; i < v.length; i++) {
+                                    v[i] = q.quantizer().code(v[i], a);
+                                }
+                                seen[0] = v;
+                            }
+                        });
+                        Tensor x = step.keep(cpu.fromFloats(images, 2, 3, 32, 32));
+                        m.forward(step, x);
+                        int[] codes = im.boundaryCodes(cpu, x);
+                        for (int i = 0; i < codes.length; i++) {
+                            assertEquals((int) seen[0][i], codes[i], cs[0] + " " + im.boundary() + " at " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void toyNetConvertsWithWideIntermediatesAndRunsIdenticallyOnRefAndCpu() {
         try (QuantModel toy = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), cpu, 5)) {
             IntegerModel im = IntegerConverter.convert(toy, IntegerConverter.Options.exact());

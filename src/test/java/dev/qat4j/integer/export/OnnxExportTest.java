@@ -155,12 +155,8 @@ class OnnxExportTest {
                     fake = m.forward(step, x).toFloatArray();
                 }
                 assertClose(name + " " + preset + ": ONNX Runtime vs fake-quant", flat, fake);
-                // IntegerModel.boundaryCodes recovers the codes by quantizing the boundary's value again, which
-                // DoReFa (code = rint(0.1 x n), value = code / n) is not idempotent under: its integer logits are off
-                // (a bug outside the export), so a DoReFa boundary is checked against fake-quant only.
-                if (im.boundary().kind() != ActQuantizer.Kind.DOREFA) {
-                    assertClose(name + " " + preset + ": ONNX Runtime vs integer model", flat, intReal);
-                }
+                // (this comparison found that DoReFa boundary codes were recovered wrongly; fixed in IntegerModel)
+                assertClose(name + " " + preset + ": ONNX Runtime vs integer model", flat, intReal);
             }
         }
     }
