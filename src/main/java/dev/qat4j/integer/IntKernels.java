@@ -80,12 +80,16 @@ public final class IntKernels {
             int base = plane * spatial;
             int[] ai = acc instanceof int[] a ? a : null;
             long[] al = ai == null ? (long[]) acc : null;
+            boolean halfEven = rounding == Rounding.HALF_EVEN && s > 0;
+            long half = s > 0 ? (1L << (s - 1)) - 1 : 0;
             for (int i = base; i < base + spatial; i++) {
                 long v = (ai != null ? ai[i] : al[i]) * m + bi;
                 if (residual != null) {
                     v += residual[i] * rm;
                 }
-                long y = rounding.divPow2(v, s);
+                // the common case inline: round half to even is (v + 2^(s-1) - 1 + lsb(v >> s)) >> s, the same as
+                // Rounding.divPow2 for |v| < 2^62 (tested), without a switch per element
+                long y = halfEven ? (v + half + ((v >> s) & 1)) >> s : rounding.divPow2(v, s);
                 out[i] = (int) (y < qmin ? qmin : (y > qmax ? qmax : y));
             }
         });
