@@ -141,7 +141,8 @@ public final class IntegerModelIO {
                 host.close();
                 throw e;
             }
-        } catch (IllegalArgumentException | NullPointerException | ClassCastException e) {
+        } catch (IllegalArgumentException | NullPointerException | ClassCastException
+                 | com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new CheckpointFormatException(file, e.getMessage(), e);
         }
     }

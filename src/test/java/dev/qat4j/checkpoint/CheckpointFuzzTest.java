@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * memory stays proportional to the file. A second target takes the {@code qat4j eval} path on a real model
  * checkpoint: read, bit widths from the metadata, build, load.
  */
-class CheckpointFuzzTest {
+public class CheckpointFuzzTest {
     @TempDir
     Path dir;
 
@@ -66,6 +66,11 @@ class CheckpointFuzzTest {
         crc.update(file, 0, file.length - 4);
         ByteBuffer.wrap(file, file.length - 4, 4).order(ByteOrder.LITTLE_ENDIAN).putInt((int) crc.getValue());
         return file;
+    }
+
+    /** {@link #mutate} for other packages' fuzz targets of files in the checkpoint container (the .qim reader). */
+    public static byte[] mutateForFuzz(byte[] seed, Fuzz.Input in) {
+        return mutate(seed, in);
     }
 
     /** Mode 0: raw mutations; 1: raw mutations, checksum repaired; 2: header text mutated, re-framed. */
