@@ -43,11 +43,46 @@ void im2col_u8(const uint8_t* x, uint8_t* col, int n, int c, int h, int w, int k
     }
 }
 
+// Depthwise (groups == c == co): direct loops, one (image, channel) plane per task. Through the GEMM path every
+// channel would be its own im2col + 1-row GEMM, two parallel regions per channel: slow, and very slow when the
+// machine is oversubscribed (OpenMP barriers spin).
+void depthwise_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w,
+                     int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++) {
+        for (int ch = 0; ch < c; ch++) {
+            const uint8_t* plane = x + ((int64_t)b * c + ch) * h * w;
+            const int8_t* k = wt + (int64_t)ch * kh * kw;
+            int32_t* out = acc + ((int64_t)b * c + ch) * oh * ow;
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    int32_t s = 0;
+                    for (int ky = 0; ky < kh; ky++) {
+                        const int iy = oy * sh - ph + ky;
+                        if (iy < 0 || iy >= h) continue;
+                        for (int kx = 0; kx < kw; kx++) {
+                            const int ix = ox * sw - pw + kx;
+                            if (ix < 0 || ix >= w) continue;
+                            const uint8_t v = plane[(int64_t)iy * w + ix];
+                            s += (x_signed ? (int32_t)(int8_t)v : (int32_t)v) * (int32_t)k[ky * kw + kx];
+                        }
+                    }
+                    out[(int64_t)oy * ow + ox] = s;
+                }
+            }
+        }
+    }
+}
+
 // Integer conv of byte codes into acc [n, co, oh, ow] through a [co][n*P] GEMM result.
 void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w, int co,
                 int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
     const int cig = c / groups, cog = co / groups;
+    if (groups > 1 && cig == 1 && cog == 1) {
+        depthwise_codes(x, x_signed, wt, acc, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow);
+        return;
+    }
     const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;
     uint8_t* col = (uint8_t*)alloc_bytes(K * NP);
     int32_t* t = (int32_t*)alloc_bytes((int64_t)co * NP * 4);

@@ -26,8 +26,10 @@ public final class IntKernels {
                     + "," + h + "," + w + "], w " + wt.length + " for [" + co + "," + cg + "," + kh + "," + kw + "]");
         }
         long[] acc = new long[n * co * oh * ow];
-        for (int b = 0; b < n; b++) {
-            for (int o = 0; o < co; o++) {
+        // one (image, output channel) plane per task: each sum is sequential, so the result does not depend on threads
+        java.util.stream.IntStream.range(0, n * co).parallel().forEach(plane -> {
+            int b = plane / co, o = plane % co;
+            {
                 int g = o / og;
                 for (int y = 0; y < oh; y++) {
                     for (int xo = 0; xo < ow; xo++) {
@@ -53,7 +55,7 @@ public final class IntKernels {
                     }
                 }
             }
-        }
+        });
         return acc;
     }
 

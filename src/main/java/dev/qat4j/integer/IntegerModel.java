@@ -212,9 +212,12 @@ public final class IntegerModel implements AutoCloseable {
 
     /** Whether layer {@code l}'s convolution runs in the backend's int8 kernel (else in 64-bit Java). */
     public boolean runsInBackend(IntLayer l) {
+        if (!l.hasConv()) {
+            return false;
+        }
         IntValue in = values.get(l.input());
         long k = (long) l.weightShape()[1] * l.weightShape()[2] * l.weightShape()[3];
-        return l.hasConv() && in.fitsByte() && l.weightBits() <= 8 && k * 255L * 128L <= Integer.MAX_VALUE;
+        return in.fitsByte() && l.weightBits() <= 8 && k * 255L * 128L <= Integer.MAX_VALUE;
     }
 
     private static long[] range(Object acc) {
