@@ -118,6 +118,29 @@ extern "C" void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, co
     }
 }
 
+extern "C" void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind,
+                                              const int32_t* mult, const int32_t* shift, const int64_t* bias,
+                                              const int32_t* res_mult, int rounding, int qmin, int qmax, void* out,
+                                              int out_bytes, int64_t len, int channels, int64_t inner) {
+    const int64_t planes = len / inner;
+#pragma omp parallel for schedule(static) if (len > (1 << 15))
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const int ch = (int)(plane % channels);
+        const int64_t m = mult[ch], b = bias[ch], rm = residual_kind ? res_mult[ch] : 0;
+        const int s = shift[ch];
+        for (int64_t i = plane * inner; i < (plane + 1) * inner; i++) {
+            int64_t v = (int64_t)acc[i] * m + b;
+            if (residual_kind == 1) v += (int64_t)((const int8_t*)residual)[i] * rm;
+            else if (residual_kind == 2) v += (int64_t)((const uint8_t*)residual)[i] * rm;
+            else if (residual_kind == 3) v += (int64_t)((const int32_t*)residual)[i] * rm;
+            int64_t y = qat4j::div_pow2(v, s, rounding);
+            y = y < qmin ? qmin : (y > qmax ? qmax : y);
+            if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
+            else ((int32_t*)out)[i] = (int32_t)y;
+        }
+    }
+}
+
 extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits,
                                             float alpha, float fixed_clip, int wbits, int n, int c, int h, int w,
                                             int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,

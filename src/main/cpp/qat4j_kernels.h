@@ -101,6 +101,13 @@ void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32
 void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t* shift, const int32_t* bias,
                           int per_tensor, int rounding, int qmin, int qmax, void* out, int out_bytes,
                           int64_t len, int channels, int64_t inner);
+// The integer model's epilogue: out = clamp(round((acc * mult[ch] + res * res_mult[ch] + bias[ch]) / 2^shift[ch]),
+// qmin, qmax), ch = (i / inner) % channels; residual_kind 0 none, 1 int8, 2 uint8, 3 int32; the caller guarantees
+// |sum| < 2^62 (Backend.requantizeResidual checks it from the dtypes).
+void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind, const int32_t* mult,
+                                   const int32_t* shift, const int64_t* bias, const int32_t* res_mult, int rounding,
+                                   int qmin, int qmax, void* out, int out_bytes, int64_t len, int channels,
+                                   int64_t inner);
 // Fused fake-quant conv: activation codes of x and DoReFa weight codes (both <= 8 bits), exact int32
 // accumulation, y = (float) acc * (step_x * step_w).
 void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits, float alpha,

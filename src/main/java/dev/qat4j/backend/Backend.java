@@ -494,6 +494,67 @@ public abstract class Backend {
         return doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out);
     }
 
+    /**
+     * The integer model's layer epilogue: per channel (axis 1) of int32 accumulators, with an optional residual input
+     * of the same shape (INT8, UINT8 or INT32 codes),
+     * {@code out = clamp(round((acc * multiplier[c] + residual * residualMultiplier[c] + bias[c]) / 2^shift[c]),
+     * qmin, qmax)} in 64-bit integers. The per-channel parameters are plain arrays. Refused unless the sum provably
+     * stays below 2^62 for every int32 accumulator and every residual value of its dtype (so no backend can overflow).
+     */
+    public final Tensor requantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
+                                           int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
+        String op = "requantizeResidual";
+        own(op, "acc", acc);
+        requireDType(op, "acc", acc, DType.INT32);
+        if (acc.rank() < 2) {
+            throw bad(op, "acc must be [N, C, ...], got " + desc(acc));
+        }
+        int c = acc.dim(1);
+        if (multiplier == null || shift == null || bias == null || multiplier.length != c || shift.length != c
+                || bias.length != c) {
+            throw bad(op, "multiplier, shift and bias need one entry per channel (" + c + ") of acc " + desc(acc));
+        }
+        long resMax = 0;
+        if (residual != null) {
+            own(op, "residual", residual);
+            if (!(residual.dtype().isByte() || residual.dtype() == DType.INT32)
+                    || !java.util.Arrays.equals(residual.shape(), acc.shape())) {
+                throw bad(op, "residual must be INT8, UINT8 or INT32 of acc's shape " + desc(acc) + ", got "
+                        + desc(residual));
+            }
+            if (residualMultiplier == null || residualMultiplier.length != c) {
+                throw bad(op, "a residual needs one residual multiplier per channel (" + c + ")");
+            }
+            resMax = residual.dtype() == DType.INT32 ? 1L << 31 : 255;
+        } else if (residualMultiplier != null) {
+            throw bad(op, "residual multipliers given without a residual");
+        }
+        for (int ch = 0; ch < c; ch++) {
+            if (shift[ch] < 0 || shift[ch] > Rounding.MAX_SHIFT) {
+                throw bad(op, "shift " + shift[ch] + " of channel " + ch + " is outside 0.." + Rounding.MAX_SHIFT);
+            }
+            // |acc| <= 2^31 and |residual| <= resMax: each product stays below 2^62, their sum must too
+            double worst = Math.scalb(Math.abs((double) multiplier[ch]), 31) + Math.abs((double) bias[ch])
+                    + (residual == null ? 0 : resMax * Math.abs((double) residualMultiplier[ch]));
+            if (worst >= Math.scalb(1.0, 62)) {
+                throw bad(op, "channel " + ch + ": |acc * " + multiplier[ch] + " + residual * "
+                        + (residual == null ? 0 : residualMultiplier[ch]) + " + " + bias[ch]
+                        + "| can reach 2^62 (int64 headroom)");
+            }
+        }
+        if (rounding == null) {
+            throw bad(op, "rounding is null");
+        }
+        if (out == null || out == DType.FLOAT32) {
+            throw bad(op, "output dtype must be INT8, UINT8 or INT32, got " + out);
+        }
+        if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
+            throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
+        }
+        return doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(), bias.clone(),
+                residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax, out);
+    }
+
     // ---------------------------------------------------------------- compositions shared by the fast backends
 
     /**
@@ -596,6 +657,10 @@ public abstract class Backend {
     protected abstract Tensor doConv2dInt(Tensor x, Tensor w, ConvParams p);
 
     protected abstract Tensor doGemmInt(Tensor a, Tensor b);
+
+    protected abstract Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift,
+                                                   long[] bias, int[] residualMultiplier, Rounding rounding, int qmin,
+                                                   int qmax, DType out);
 
     protected abstract Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                            int qmin, int qmax, DType out);

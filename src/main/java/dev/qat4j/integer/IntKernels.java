@@ -74,28 +74,8 @@ public final class IntKernels {
             throw new IllegalArgumentException("IntKernels.requantize: sizes do not match [" + n + "," + channels + ","
                     + spatial + "]");
         }
-        int[] out = new int[len];
-        java.util.stream.IntStream.range(0, n * channels).parallel().forEach(plane -> {
-            int ch = plane % channels;
-            long m = mult[ch], bi = bias[ch], rm = residual == null ? 0 : resMult[ch];
-            int s = shift[ch];
-            int base = plane * spatial;
-            int[] ai = acc instanceof int[] a ? a : null;
-            long[] al = ai == null ? (long[]) acc : null;
-            boolean halfEven = rounding == Rounding.HALF_EVEN && s > 0;
-            long half = s > 0 ? (1L << (s - 1)) - 1 : 0;
-            for (int i = base; i < base + spatial; i++) {
-                long v = (ai != null ? ai[i] : al[i]) * m + bi;
-                if (residual != null) {
-                    v += residual[i] * rm;
-                }
-                // the common case inline: round half to even is (v + 2^(s-1) - 1 + lsb(v >> s)) >> s, the same as
-                // Rounding.divPow2 for |v| < 2^62 (tested), without a switch per element
-                long y = halfEven ? (v + half + ((v >> s) & 1)) >> s : rounding.divPow2(v, s);
-                out[i] = (int) (y < qmin ? qmin : (y > qmax ? qmax : y));
-            }
-        });
-        return out;
+        return dev.qat4j.backend.ref.RefKernels.requantizeResidual(acc, channels, spatial, mult, shift, bias, residual,
+                resMult, rounding, qmin, qmax);
     }
 
     /** Sums over k x k windows with stride k (no padding); {@code k = 0} sums each whole channel (global pooling). */

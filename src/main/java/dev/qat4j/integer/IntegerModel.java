@@ -31,6 +31,9 @@ public final class IntegerModel implements AutoCloseable {
     private final String format;
     private final AutoCloseable owner;
     private final int[] lastUse;
+    /** Per layer: conv and requant both run in the backend (the int8 case), values staying in backend memory. */
+    private final boolean[] epilogueInBackend;
+    private final byte[][] weightBytes;
 
     IntegerModel(String model, BitWidths bits, List<Module> prefix, ActQuantizer boundary, float boundaryAlpha,
                  List<IntValue> values, List<IntLayer> layers, String format, AutoCloseable owner) {
@@ -45,6 +48,18 @@ public final class IntegerModel implements AutoCloseable {
         this.owner = owner;
         IntegerModelCheck.check(this.values, this.layers, "integer model" + (model == null ? "" : " of " + model));
         this.lastUse = new int[values.size()];
+        this.epilogueInBackend = new boolean[this.layers.size()];
+        this.weightBytes = new byte[this.layers.size()][];
+        for (int i = 0; i < this.layers.size(); i++) {
+            IntLayer l = this.layers.get(i);
+            if (runsInBackend(l)) {
+                weightBytes[i] = new byte[l.weights().length];
+                for (int k = 0; k < l.weights().length; k++) {
+                    weightBytes[i][k] = (byte) l.weights()[k];
+                }
+                epilogueInBackend[i] = fitsBackendEpilogue(l);
+            }
+        }
         for (int i = 0; i < layers.size(); i++) {
             lastUse[layers.get(i).input()] = i;
             if (layers.get(i).hasResidual()) {
@@ -158,56 +173,171 @@ public final class IntegerModel implements AutoCloseable {
                         + " is outside [" + first.lo() + ", " + first.hi() + "] of " + first.name());
             }
         }
-        int[][] vals = new int[values.size()][];
-        vals[0] = codes;
+        Slot[] vals = new Slot[values.size()];
+        vals[0] = new Slot(codes, null);
         long[] result = null;
-        for (int li = 0; li < layers.size(); li++) {
-            IntLayer l = layers.get(li);
-            IntValue in = values.get(l.input());
-            IntValue out = values.get(li + 1);
-            int[] x = vals[l.input()];
-            long accMin = 0, accMax = 0;
-            switch (l.type()) {
-                case REQUANT -> {
-                    Object acc = l.hasConv() ? conv(backend, l, in, x, n) : x;
-                    if (trace != null) {
-                        long[] r = range(acc);
-                        accMin = r[0];
-                        accMax = r[1];
+        try {
+            for (int li = 0; li < layers.size(); li++) {
+                IntLayer l = layers.get(li);
+                IntValue in = values.get(l.input());
+                IntValue out = values.get(li + 1);
+                long accMin = 0, accMax = 0;
+                switch (l.type()) {
+                    case REQUANT -> {
+                        if (epilogueInBackend[li]) {
+                            // the whole layer in the backend: int8 conv, then the requant epilogue; values stay there
+                            try (Tensor wt = weightTensor(backend, li);
+                                 Tensor acc = backend.conv2dInt(vals[l.input()].bytes(backend, in, n), wt,
+                                         ConvParams.of(l.stride(), l.pad(), l.groups()))) {
+                                if (trace != null) {
+                                    long[] r = range(acc.toIntArray());
+                                    accMin = r[0];
+                                    accMax = r[1];
+                                }
+                                Tensor res = l.hasResidual()
+                                        ? vals[l.residual()].tensor(backend, values.get(l.residual()), n) : null;
+                                vals[li + 1] = new Slot(null, backend.requantizeResidual(acc, res, l.multiplier(),
+                                        l.shift(), l.bias(), l.residualMultiplier(), l.rounding(), (int) l.qmin(),
+                                        (int) l.qmax(), Slot.dtypeFor(out)));
+                            }
+                        } else {
+                            int[] x = vals[l.input()].ints();
+                            Object acc = l.hasConv() ? conv(backend, l, in, x, n) : x;
+                            if (trace != null) {
+                                long[] r = range(acc);
+                                accMin = r[0];
+                                accMax = r[1];
+                            }
+                            int spatial = out.numel() / out.shape()[0];
+                            vals[li + 1] = new Slot(IntKernels.requantize(acc, n, out.shape()[0], spatial,
+                                    l.multiplier(), l.shift(), l.bias(),
+                                    l.hasResidual() ? vals[l.residual()].ints() : null, l.residualMultiplier(),
+                                    l.rounding(), l.qmin(), l.qmax()), null);
+                        }
                     }
-                    int spatial = out.numel() / out.shape()[0];
-                    vals[li + 1] = IntKernels.requantize(acc, n, out.shape()[0], spatial, l.multiplier(), l.shift(),
-                            l.bias(), l.hasResidual() ? vals[l.residual()] : null, l.residualMultiplier(),
-                            l.rounding(), l.qmin(), l.qmax());
-                }
-                case SUM_POOL -> vals[li + 1] = IntKernels.sumPool(x, n, in.shape()[0], in.shape()[1], in.shape()[2],
-                        l.poolKernel());
-                case LINEAR -> {
-                    result = IntKernels.linear(x, n, in.numel(), l.weights(), l.weightShape()[0], l.bias(),
-                            l.fracBits());
-                    int outs = l.weightShape()[0];
-                    for (int k = 0; k < result.length; k++) { // the dot products, before the bias
-                        long a = (result[k] - l.bias()[k % outs]) >> l.fracBits();
-                        accMin = Math.min(accMin, a);
-                        accMax = Math.max(accMax, a);
+                    case SUM_POOL -> vals[li + 1] = new Slot(IntKernels.sumPool(vals[l.input()].ints(), n,
+                            in.shape()[0], in.shape()[1], in.shape()[2], l.poolKernel()), null);
+                    case LINEAR -> {
+                        result = IntKernels.linear(vals[l.input()].ints(), n, in.numel(), l.weights(),
+                                l.weightShape()[0], l.bias(), l.fracBits());
+                        int outs = l.weightShape()[0];
+                        for (int k = 0; k < result.length; k++) { // the dot products, before the bias
+                            long acc = (result[k] - l.bias()[k % outs]) >> l.fracBits();
+                            accMin = Math.min(accMin, acc);
+                            accMax = Math.max(accMax, acc);
+                        }
                     }
                 }
+                if (trace != null) {
+                    trace.layer(li, l, vals[li + 1] == null ? null : vals[li + 1].ints(), accMin, accMax);
+                }
+                // free what no later layer reads (a batch of activations is megabytes)
+                if (lastUse[l.input()] == li && l.input() != 0) {
+                    vals[l.input()].close();
+                    vals[l.input()] = null;
+                }
+                if (l.hasResidual() && lastUse[l.residual()] == li && l.residual() != 0) {
+                    vals[l.residual()].close();
+                    vals[l.residual()] = null;
+                }
             }
-            if (trace != null) {
-                trace.layer(li, l, vals[li + 1], accMin, accMax);
+            if (result == null) {
+                result = widen(vals[vals.length - 1].ints());
             }
-            // free what no later layer reads (a batch of activations is megabytes)
-            if (lastUse[l.input()] == li && l.input() != 0) {
-                vals[l.input()] = null;
-            }
-            if (l.hasResidual() && lastUse[l.residual()] == li && l.residual() != 0) {
-                vals[l.residual()] = null;
+            return result;
+        } finally {
+            for (Slot v : vals) {
+                if (v != null) {
+                    v.close();
+                }
             }
         }
-        if (result == null) {
-            result = widen(vals[vals.length - 1]);
+    }
+
+    /**
+     * One value during a run: a Java array, a backend tensor, or both (each made from the other when first needed).
+     * Byte-sized values travel between the int8 layers as INT8/UINT8 tensors and never come back to Java.
+     */
+    private static final class Slot implements AutoCloseable {
+        private int[] array;
+        private Tensor tensor;
+
+        Slot(int[] array, Tensor tensor) {
+            this.array = array;
+            this.tensor = tensor;
         }
-        return result;
+
+        static DType dtypeFor(IntValue v) {
+            return v.lo() >= -128 && v.hi() <= 127 ? DType.INT8 : v.lo() >= 0 && v.hi() <= 255 ? DType.UINT8
+                    : DType.INT32;
+        }
+
+        int[] ints() {
+            if (array == null) {
+                if (tensor.dtype() == DType.INT32) {
+                    array = tensor.toIntArray();
+                } else {
+                    byte[] b = tensor.toByteArray();
+                    array = new int[b.length];
+                    boolean unsigned = tensor.dtype() == DType.UINT8;
+                    for (int i = 0; i < b.length; i++) {
+                        array[i] = unsigned ? b[i] & 0xFF : b[i];
+                    }
+                }
+            }
+            return array;
+        }
+
+        /** As a byte tensor (the value fits a byte: IntValue.fitsByte). */
+        Tensor bytes(Backend b, IntValue v, int n) {
+            return tensor(b, v, n);
+        }
+
+        /** As a tensor of the value's dtype on {@code b}. */
+        Tensor tensor(Backend b, IntValue v, int n) {
+            if (tensor == null) {
+                int[] shape = new int[v.shape().length + 1];
+                shape[0] = n;
+                System.arraycopy(v.shape(), 0, shape, 1, v.shape().length);
+                DType dt = dtypeFor(v);
+                if (dt == DType.INT32) {
+                    tensor = b.fromInts(array, shape);
+                } else {
+                    byte[] x = new byte[array.length];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = (byte) array[i];
+                    }
+                    tensor = b.fromBytes(x, dt, shape);
+                }
+            }
+            return tensor;
+        }
+
+        @Override
+        public void close() {
+            if (tensor != null) {
+                tensor.close();
+                tensor = null;
+            }
+        }
+    }
+
+    private Tensor weightTensor(Backend backend, int layer) {
+        IntLayer l = layers.get(layer);
+        return backend.fromBytes(weightBytes[layer], DType.INT8, l.weightShape());
+    }
+
+    /** Backend.requantizeResidual's worst-case headroom rule, from the dtypes alone (else the 64-bit Java kernel). */
+    private boolean fitsBackendEpilogue(IntLayer l) {
+        long resMax = l.hasResidual() ? (Slot.dtypeFor(values.get(l.residual())) == DType.INT32 ? 1L << 31 : 255) : 0;
+        for (int c = 0; c < l.multiplier().length; c++) {
+            double worst = Math.scalb(Math.abs((double) l.multiplier()[c]), 31) + Math.abs((double) l.bias()[c])
+                    + (l.hasResidual() ? resMax * Math.abs((double) l.residualMultiplier()[c]) : 0);
+            if (worst >= Math.scalb(1.0, 62)) {
+                return false;
+            }
+        }
+        return l.qmin() >= Integer.MIN_VALUE && l.qmax() <= Integer.MAX_VALUE;
     }
 
     /** Whether layer {@code l}'s convolution runs in the backend's int8 kernel (else in 64-bit Java). */

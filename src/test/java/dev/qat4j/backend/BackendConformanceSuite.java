@@ -108,6 +108,63 @@ abstract class BackendConformanceSuite {
         return b;
     }
 
+    /**
+     * The integer model's epilogue, exact: every rounding, residual of each dtype (or none), every output dtype, with
+     * ties forced (multiplier 2^(s-1) makes every odd accumulator a tie) and multipliers near the headroom limit.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void requantizeWithResidual(long seed) {
+        SplittableRandom r = new SplittableRandom(seed * 977);
+        for (int trial = 0; trial < 8; trial++) {
+            int n = pick(r, 1, 3), c = pick(r, 1, 5, 16), sp = pick(r, 1, 7, 64);
+            int[] acc = new int[n * c * sp];
+            boolean ties = r.nextBoolean();
+            for (int i = 0; i < acc.length; i++) {
+                acc[i] = ties ? r.nextInt(-9, 10) : (r.nextInt(6) == 0 ? pick(r, Integer.MIN_VALUE, Integer.MAX_VALUE)
+                        : r.nextInt(-(1 << 24), 1 << 24));
+            }
+            DType resType = new DType[] {null, DType.INT8, DType.UINT8, DType.INT32}[r.nextInt(4)];
+            int[] mult = new int[c], shift = new int[c], resMult = resType == null ? null : new int[c];
+            long[] bias = new long[c];
+            for (int ch = 0; ch < c; ch++) {
+                shift[ch] = ties ? r.nextInt(0, 31) : r.nextInt(0, 48);
+                mult[ch] = ties ? 1 << Math.max(0, shift[ch] - 1) : r.nextInt(-(1 << 30), 1 << 30);
+                bias[ch] = ties ? 0 : r.nextLong(-(1L << 40), 1L << 40);
+                if (resMult != null) {
+                    resMult[ch] = resType == DType.INT32 ? r.nextInt(-(1 << 20), 1 << 20) : r.nextInt();
+                }
+            }
+            Rounding rounding = Rounding.values()[r.nextInt(Rounding.values().length)];
+            DType out = new DType[] {DType.INT8, DType.UINT8, DType.INT32}[r.nextInt(3)];
+            int qmin = out == DType.UINT8 ? 0 : out == DType.INT8 ? -127 : -100_000, qmax = out == DType.INT8 ? 127
+                    : out == DType.UINT8 ? 255 : 100_000;
+            byte[] resBytes = new byte[acc.length];
+            int[] resInts = new int[acc.length];
+            for (int i = 0; i < acc.length; i++) {
+                resBytes[i] = (byte) r.nextInt(256);
+                resInts[i] = r.nextInt(-(1 << 20), 1 << 20);
+            }
+            String where = "seed " + seed + " trial " + trial + " " + rounding + " residual " + resType + " -> " + out;
+            try (TensorScope s = new TensorScope()) {
+                String expected = null;
+                for (Backend b : java.util.stream.Stream.concat(java.util.stream.Stream.of((Backend) REF),
+                        integerVariants().stream()).toList()) {
+                    Tensor res = resType == null ? null : resType == DType.INT32
+                            ? s.track(b.fromInts(resInts, n, c, sp)) : s.track(b.fromBytes(resBytes, resType, n, c, sp));
+                    Tensor y = s.track(b.requantizeResidual(s.track(b.fromInts(acc, n, c, sp)), res, mult, shift, bias,
+                            resMult, rounding, qmin, qmax, out));
+                    String got = out == DType.INT32 ? Arrays.toString(y.toIntArray()) : Arrays.toString(y.toByteArray());
+                    if (expected == null) {
+                        expected = got;
+                    } else {
+                        assertEquals(expected, got, "requantizeResidual on " + label(b) + " " + where);
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("seeds")
     void convolutionsForwardAndBackward(long seed) {

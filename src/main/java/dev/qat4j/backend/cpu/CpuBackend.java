@@ -483,6 +483,20 @@ public final class CpuBackend extends Backend {
     }
 
     @Override
+    protected Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
+                                          int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
+        int[] s = acc.shape();
+        Tensor y = allocate(out, s);
+        if (acc.numel() > 0) {
+            int resKind = residual == null ? 0 : residual.dtype() == DType.INT8 ? 1 : residual.dtype() == DType.UINT8 ? 2 : 3;
+            NativeKernels.qat4j_requantize_residual_s32(ip(acc), residual == null ? null : ptr(residual), resKind,
+                    multiplier, shift, bias, residualMultiplier, rounding.ordinal(), qmin, qmax, ptr(y),
+                    out.byteSize(), acc.numel(), s[1], Math.max(inner(s), 1));
+        }
+        return y;
+    }
+
+    @Override
     protected Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                   int qmin, int qmax, DType out) {
         int[] s = acc.shape();

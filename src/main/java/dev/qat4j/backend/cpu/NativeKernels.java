@@ -130,6 +130,15 @@ public final class NativeKernels {
                                                    int qmin, int qmax, Pointer out, int outBytes, long len,
                                                    int channels, long inner);
 
+    public static native void qat4j_requantize_residual_s32(@Cast("const int32_t*") IntPointer acc,
+                                                            @Cast("const void*") Pointer residual, int residualKind,
+                                                            @Cast("const int32_t*") int[] mult,
+                                                            @Cast("const int32_t*") int[] shift,
+                                                            @Cast("const int64_t*") long[] bias,
+                                                            @Cast("const int32_t*") int[] residualMult, int rounding,
+                                                            int qmin, int qmax, Pointer out, int outBytes, long len,
+                                                            int channels, long inner);
+
     public static native void qat4j_fake_quant_conv2d_f32(@Const FloatPointer x, @Const FloatPointer wt, FloatPointer y,
                                                           int kind, int abits, float alpha, float fixedClip, int wbits,
                                                           int n, int c, int h, int w, int co, int kh, int kw, int sh,

@@ -472,6 +472,38 @@ public final class CudaBackend extends Backend {
         return c;
     }
 
+    /**
+     * Runs on the host: the accumulators (and residual) are copied back, requantized by the reference loop and copied
+     * up again. Correct, not fast; a CUDA kernel comes when a GPU is at hand to test it.
+     */
+    @Override
+    protected Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
+                                          int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
+        int[] s = acc.shape();
+        int[] res = null;
+        if (residual != null) {
+            if (residual.dtype() == DType.INT32) {
+                res = readInts(residual);
+            } else {
+                byte[] b = readBytes(residual);
+                res = new int[b.length];
+                for (int i = 0; i < b.length; i++) {
+                    res[i] = residual.dtype() == DType.UINT8 ? b[i] & 0xFF : b[i];
+                }
+            }
+        }
+        int[] y = dev.qat4j.backend.ref.RefKernels.requantizeResidual(readInts(acc), s[1], (int) Math.max(inner(s), 1),
+                multiplier, shift, bias, res, residualMultiplier, rounding, qmin, qmax);
+        if (out == DType.INT32) {
+            return fromInts(y, s);
+        }
+        byte[] b = new byte[y.length];
+        for (int i = 0; i < y.length; i++) {
+            b[i] = (byte) y[i];
+        }
+        return fromBytes(b, out, s);
+    }
+
     @Override
     protected Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                   int qmin, int qmax, DType out) {

@@ -286,6 +286,27 @@ public final class RefBackend extends Backend {
     }
 
     @Override
+    protected Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
+                                          int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
+        int[] s = acc.shape();
+        int inner = 1;
+        for (int i = 2; i < s.length; i++) {
+            inner *= s[i];
+        }
+        int[] res = residual == null ? null : residual.dtype() == DType.INT32 ? i32(residual) : codes(residual);
+        int[] y = RefKernels.requantizeResidual(i32(acc), s[1], inner, multiplier, shift, bias, res,
+                residualMultiplier, rounding, qmin, qmax);
+        if (out == DType.INT32) {
+            return wrapInts(y, s);
+        }
+        byte[] b = new byte[y.length];
+        for (int i = 0; i < y.length; i++) {
+            b[i] = (byte) y[i];
+        }
+        return new Tensor(this, out, s, new HeapStorage(b));
+    }
+
+    @Override
     protected Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                   int qmin, int qmax, DType out) {
         int[] s = acc.shape();
