@@ -118,26 +118,64 @@ extern "C" void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, co
     }
 }
 
-extern "C" void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind,
-                                              const int32_t* mult, const int32_t* shift, const int64_t* bias,
-                                              const int32_t* res_mult, int rounding, int qmin, int qmax, void* out,
-                                              int out_bytes, int64_t len, int channels, int64_t inner) {
+namespace {
+
+// One (image, channel) plane of the epilogue, specialised on the residual's type (RK: 0 none, 1 int8, 2 uint8,
+// 3 int32) and the output width, with half-to-even inline: (v + 2^(s-1) - 1 + lsb(v >> s)) >> s is div_pow2's
+// HALF_EVEN for |v| < 2^62 (an arithmetic shift: GCC's, as everywhere in this file).
+template <int RK, typename Out>
+void requant_plane(const int32_t* acc, const void* residual, int64_t m, int64_t b, int64_t rm, int s, int rounding,
+                   int64_t qmin, int64_t qmax, Out* out, int64_t begin, int64_t end) {
+    const bool half_even = rounding == 0 && s > 0;
+    const int64_t half = s > 0 ? ((int64_t)1 << (s - 1)) - 1 : 0;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t v = (int64_t)acc[i] * m + b;
+        if (RK == 1) v += (int64_t)((const int8_t*)residual)[i] * rm;
+        if (RK == 2) v += (int64_t)((const uint8_t*)residual)[i] * rm;
+        if (RK == 3) v += (int64_t)((const int32_t*)residual)[i] * rm;
+        int64_t y = half_even ? (v + half + ((v >> s) & 1)) >> s : qat4j::div_pow2(v, s, rounding);
+        y = y < qmin ? qmin : (y > qmax ? qmax : y);
+        out[i] = (Out)y;
+    }
+}
+
+template <int RK, typename Out>
+void requant_all(const int32_t* acc, const void* residual, const int32_t* mult, const int32_t* shift,
+                 const int64_t* bias, const int32_t* res_mult, int rounding, int qmin, int qmax, Out* out,
+                 int64_t len, int channels, int64_t inner) {
     const int64_t planes = len / inner;
 #pragma omp parallel for schedule(static) if (len > (1 << 15))
     for (int64_t plane = 0; plane < planes; plane++) {
         const int ch = (int)(plane % channels);
-        const int64_t m = mult[ch], b = bias[ch], rm = residual_kind ? res_mult[ch] : 0;
-        const int s = shift[ch];
-        for (int64_t i = plane * inner; i < (plane + 1) * inner; i++) {
-            int64_t v = (int64_t)acc[i] * m + b;
-            if (residual_kind == 1) v += (int64_t)((const int8_t*)residual)[i] * rm;
-            else if (residual_kind == 2) v += (int64_t)((const uint8_t*)residual)[i] * rm;
-            else if (residual_kind == 3) v += (int64_t)((const int32_t*)residual)[i] * rm;
-            int64_t y = qat4j::div_pow2(v, s, rounding);
-            y = y < qmin ? qmin : (y > qmax ? qmax : y);
-            if (out_bytes == 1) ((int8_t*)out)[i] = (int8_t)y;
-            else ((int32_t*)out)[i] = (int32_t)y;
-        }
+        requant_plane<RK, Out>(acc, residual, mult[ch], bias[ch], RK ? res_mult[ch] : 0, shift[ch], rounding, qmin,
+                               qmax, out, plane * inner, (plane + 1) * inner);
+    }
+}
+
+template <typename Out>
+void requant_dispatch(const int32_t* acc, const void* residual, int residual_kind, const int32_t* mult,
+                      const int32_t* shift, const int64_t* bias, const int32_t* res_mult, int rounding, int qmin,
+                      int qmax, Out* out, int64_t len, int channels, int64_t inner) {
+    switch (residual_kind) {
+        case 1: requant_all<1, Out>(acc, residual, mult, shift, bias, res_mult, rounding, qmin, qmax, out, len, channels, inner); break;
+        case 2: requant_all<2, Out>(acc, residual, mult, shift, bias, res_mult, rounding, qmin, qmax, out, len, channels, inner); break;
+        case 3: requant_all<3, Out>(acc, residual, mult, shift, bias, res_mult, rounding, qmin, qmax, out, len, channels, inner); break;
+        default: requant_all<0, Out>(acc, residual, mult, shift, bias, res_mult, rounding, qmin, qmax, out, len, channels, inner);
+    }
+}
+
+}  // namespace
+
+extern "C" void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind,
+                                              const int32_t* mult, const int32_t* shift, const int64_t* bias,
+                                              const int32_t* res_mult, int rounding, int qmin, int qmax, void* out,
+                                              int out_bytes, int64_t len, int channels, int64_t inner) {
+    if (out_bytes == 1) {
+        requant_dispatch<int8_t>(acc, residual, residual_kind, mult, shift, bias, res_mult, rounding, qmin, qmax,
+                                 (int8_t*)out, len, channels, inner);
+    } else {
+        requant_dispatch<int32_t>(acc, residual, residual_kind, mult, shift, bias, res_mult, rounding, qmin, qmax,
+                                  (int32_t*)out, len, channels, inner);
     }
 }
 
