@@ -7,6 +7,7 @@
 //
 // Usage: kernel_driver [iterations=300] [seed=1]
 #include "qat4j_kernels.h"
+#include "quant_common.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -322,6 +323,48 @@ static void requantize() {
     checks++;
 }
 
+// The integer model's epilogue against div_pow2 element by element (the kernel's half-to-even path is inline),
+// inside the headroom Backend.requantizeResidual enforces: |acc * m| + |res * rm| + |b| < 2^62.
+static void requantize_residual() {
+    int n = rint_in(1, 3), c = rint_in(1, 8);
+    int64_t inner = rint_in(1, 40), len = n * c * inner;
+    int kind = rint_in(0, 3), rounding = rint_in(0, 4), out_bytes = (int)(rng() & 1) ? 1 : 4;
+    bool ties = rng() & 1;
+    std::vector<int32_t> acc((size_t)len), mult(c), shift(c), res_mult(c), res32((size_t)len);
+    std::vector<int64_t> bias(c);
+    std::vector<uint8_t> res8((size_t)len);
+    for (int i = 0; i < c; i++) {
+        shift[i] = ties ? rint_in(0, 30) : rint_in(0, 62);
+        mult[i] = ties ? (1 << (shift[i] > 0 ? shift[i] - 1 : 0)) : (int32_t)(rng() & 0x3FFFFFFF) - (1 << 29);
+        res_mult[i] = (int32_t)(rng() & 0xFFFFF) - (1 << 19);
+        bias[i] = ties ? 0 : (int64_t)(rng() & 0xFFFFFFFFFFULL) - ((int64_t)1 << 39);
+    }
+    for (int64_t i = 0; i < len; i++) {
+        acc[(size_t)i] = ties ? rint_in(-9, 9) : (int32_t)(rng() & 0xFFFFFFFF);
+        res8[(size_t)i] = (uint8_t)(rng() & 0xFF);
+        res32[(size_t)i] = (int32_t)(rng() & 0xFFFFF) - (1 << 19);
+    }
+    const void* res = kind == 0 ? nullptr : kind == 3 ? (const void*)res32.data() : (const void*)res8.data();
+    int qmin = out_bytes == 1 ? -128 : -1000000, qmax = out_bytes == 1 ? 127 : 1000000;
+    std::vector<int32_t> o32((size_t)len);
+    std::vector<int8_t> o8((size_t)len);
+    qat4j_requantize_residual_s32(acc.data(), res, kind, mult.data(), shift.data(), bias.data(), res_mult.data(),
+                                  rounding, qmin, qmax, out_bytes == 1 ? (void*)o8.data() : (void*)o32.data(),
+                                  out_bytes, len, c, inner);
+    bool same = true;
+    for (int64_t i = 0; i < len; i++) {
+        int ch = (int)((i / inner) % c);
+        int64_t v = (int64_t)acc[(size_t)i] * mult[ch] + bias[ch];
+        if (kind == 1) v += (int64_t)(int8_t)res8[(size_t)i] * res_mult[ch];
+        if (kind == 2) v += (int64_t)res8[(size_t)i] * res_mult[ch];
+        if (kind == 3) v += (int64_t)res32[(size_t)i] * res_mult[ch];
+        int64_t y = qat4j::div_pow2(v, shift[ch], rounding);
+        y = y < qmin ? qmin : (y > qmax ? qmax : y);
+        same &= (out_bytes == 1 ? (int64_t)o8[(size_t)i] : (int64_t)o32[(size_t)i]) == y;
+    }
+    CHECK(same, "requantize_residual kind %d rounding %d ties %d", kind, rounding, (int)ties);
+}
+
 int main(int argc, char** argv) {
     int iters = argc > 1 ? atoi(argv[1]) : 300;
     rng.seed(argc > 2 ? strtoull(argv[2], nullptr, 10) : 1);
@@ -338,6 +381,7 @@ int main(int argc, char** argv) {
         fused_conv(max_isa, special);
         float_ops(special);
         requantize();
+        requantize_residual();
     }
     // sizes that cross the parallel thresholds once
     {
