@@ -23,6 +23,33 @@ import dev.qat4j.tensor.Tensor;
  * of {@link #batchNorm2dTrain}, which update in place.
  */
 public abstract class Backend {
+    private volatile OpTimer opTimer;
+
+    /**
+     * Receives the host wall time of every compute op of this backend (by op name), for the per-op split of a training
+     * step ({@code StepTimer --ops}); null turns it off. On cuda ops are asynchronous: use its own GPU profiling.
+     */
+    @FunctionalInterface
+    public interface OpTimer {
+        void record(String op, long nanos);
+    }
+
+    public final void setOpTimer(OpTimer timer) {
+        this.opTimer = timer;
+    }
+
+    private <T> T timed(String op, java.util.function.Supplier<T> call) {
+        OpTimer t = opTimer;
+        if (t == null) {
+            return call.get();
+        }
+        long t0 = System.nanoTime();
+        try {
+            return call.get();
+        } finally {
+            t.record(op, System.nanoTime() - t0);
+        }
+    }
 
     /** Short name used by {@code QAT4J_BACKEND}: ref, cpu, cuda. */
     public abstract String name();
@@ -107,7 +134,7 @@ public abstract class Backend {
                 throw bad(op, "bias " + desc(bias) + " must have C_out = " + w.dim(0) + " elements");
             }
         }
-        return doConv2d(x, w, bias, p);
+        return timed("conv2d", () -> doConv2d(x, w, bias, p));
     }
 
     /** dx of {@link #conv2d} for an input of shape {@code xShape}. */
@@ -118,7 +145,7 @@ public abstract class Backend {
         checkShapeArg(op, "xShape", xShape, 4);
         checkConv(op, xShape, w.shape(), p);
         requireShape(op, "dy", dy, convOutShape(xShape, w.shape(), p));
-        return doConv2dBackwardData(dy, w, xShape.clone(), p);
+        return timed("conv2dBackwardData", () -> doConv2dBackwardData(dy, w, xShape.clone(), p));
     }
 
     /** dw of {@link #conv2d} for a weight of shape {@code wShape}. */
@@ -129,7 +156,7 @@ public abstract class Backend {
         checkShapeArg(op, "wShape", wShape, 4);
         checkConv(op, x.shape(), wShape, p);
         requireShape(op, "dy", dy, convOutShape(x.shape(), wShape, p));
-        return doConv2dBackwardWeight(dy, x, wShape.clone(), p);
+        return timed("conv2dBackwardWeight", () -> doConv2dBackwardWeight(dy, x, wShape.clone(), p));
     }
 
     /** Sum of dy over every axis but 1: the bias gradient of conv2d ([N,C,H,W] to [C]) and linear ([N,C] to [C]). */
@@ -140,7 +167,7 @@ public abstract class Backend {
         if (dy.rank() < 2) {
             throw bad(op, "dy must have rank >= 2 (channels on axis 1), got " + desc(dy));
         }
-        return doBiasBackward(dy);
+        return timed("biasBackward", () -> doBiasBackward(dy));
     }
 
     /** y[N,out] = x[N,in] w[out,in]^T + bias[out] (bias may be null). */
@@ -157,7 +184,7 @@ public abstract class Backend {
                 throw bad(op, "bias " + desc(bias) + " must have " + w.dim(0) + " elements");
             }
         }
-        return doLinear(x, w, bias);
+        return timed("linear", () -> doLinear(x, w, bias));
     }
 
     public final Tensor linearBackwardData(Tensor dy, Tensor w) {
@@ -167,7 +194,7 @@ public abstract class Backend {
         if (dy.dim(1) != w.dim(0)) {
             throw bad(op, "dy " + desc(dy) + " does not match w " + desc(w));
         }
-        return doLinearBackwardData(dy, w);
+        return timed("linearBackwardData", () -> doLinearBackwardData(dy, w));
     }
 
     public final Tensor linearBackwardWeight(Tensor dy, Tensor x) {
@@ -177,7 +204,7 @@ public abstract class Backend {
         if (dy.dim(0) != x.dim(0)) {
             throw bad(op, "dy " + desc(dy) + " and x " + desc(x) + " have different batch sizes");
         }
-        return doLinearBackwardWeight(dy, x);
+        return timed("linearBackwardWeight", () -> doLinearBackwardWeight(dy, x));
     }
 
     // ---------------------------------------------------------------- batch norm, activations, pooling, add
@@ -202,7 +229,7 @@ public abstract class Backend {
         if ((long) x.dim(0) * x.dim(2) * x.dim(3) < 2) {
             throw bad(op, "needs more than one value per channel to compute a variance, got x " + desc(x));
         }
-        return doBatchNorm2dTrain(x, gamma, beta, runningMean, runningVar, momentum, eps);
+        return timed("batchNorm2dTrain", () -> doBatchNorm2dTrain(x, gamma, beta, runningMean, runningVar, momentum, eps));
     }
 
     public final Tensor batchNorm2dEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
@@ -211,7 +238,7 @@ public abstract class Backend {
         floats(op, "x", x, 4);
         checkChannelVectors(op, x.dim(1), gamma, beta, runningMean, runningVar);
         checkEps(op, eps);
-        return doBatchNorm2dEval(x, gamma, beta, runningMean, runningVar, eps);
+        return timed("batchNorm2dEval", () -> doBatchNorm2dEval(x, gamma, beta, runningMean, runningVar, eps));
     }
 
     /** Backward of {@link #batchNorm2dTrain} given the batch statistics it returned. */
@@ -221,29 +248,29 @@ public abstract class Backend {
         floats(op, "x", x, 4);
         requireShape(op, "dy", dy, x.shape());
         checkChannelVectors(op, x.dim(1), gamma, mean, invStd);
-        return doBatchNorm2dBackward(dy, x, gamma, mean, invStd);
+        return timed("batchNorm2dBackward", () -> doBatchNorm2dBackward(dy, x, gamma, mean, invStd));
     }
 
     public final Tensor relu(Tensor x) {
         anyFloats("relu", "x", x);
-        return doClamp(x, 0f, Float.POSITIVE_INFINITY);
+        return timed("clamp", () -> doClamp(x, 0f, Float.POSITIVE_INFINITY));
     }
 
     public final Tensor relu6(Tensor x) {
         anyFloats("relu6", "x", x);
-        return doClamp(x, 0f, 6f);
+        return timed("clamp", () -> doClamp(x, 0f, 6f));
     }
 
     /** dx = dy where 0 &lt; x (torch's convention: the gradient at exactly 0 is 0). */
     public final Tensor reluBackward(Tensor dy, Tensor x) {
         sameFloats("reluBackward", dy, x);
-        return doClampBackward(dy, x, 0f, Float.POSITIVE_INFINITY);
+        return timed("clampBackward", () -> doClampBackward(dy, x, 0f, Float.POSITIVE_INFINITY));
     }
 
     /** dx = dy where 0 &lt; x &lt; 6 (torch's hardtanh convention). */
     public final Tensor relu6Backward(Tensor dy, Tensor x) {
         sameFloats("relu6Backward", dy, x);
-        return doClampBackward(dy, x, 0f, 6f);
+        return timed("clampBackward", () -> doClampBackward(dy, x, 0f, 6f));
     }
 
     /** Average pooling with zero padding counted in the divisor (torch's count_include_pad=true). */
@@ -251,7 +278,7 @@ public abstract class Backend {
         String op = "avgPool2d";
         floats(op, "x", x, 4);
         checkPool(op, x.shape(), kernel, stride, pad);
-        return doAvgPool2d(x, kernel, stride, pad);
+        return timed("avgPool2d", () -> doAvgPool2d(x, kernel, stride, pad));
     }
 
     public final Tensor avgPool2dBackward(Tensor dy, int[] xShape, int kernel, int stride, int pad) {
@@ -262,7 +289,7 @@ public abstract class Backend {
         int oh = (xShape[2] + 2 * pad - kernel) / stride + 1;
         int ow = (xShape[3] + 2 * pad - kernel) / stride + 1;
         requireShape(op, "dy", dy, new int[] {xShape[0], xShape[1], oh, ow});
-        return doAvgPool2dBackward(dy, xShape.clone(), kernel, stride, pad);
+        return timed("avgPool2dBackward", () -> doAvgPool2dBackward(dy, xShape.clone(), kernel, stride, pad));
     }
 
     /** torch's adaptive average pooling: output cell i covers [floor(i*H/OH), ceil((i+1)*H/OH)). */
@@ -273,7 +300,7 @@ public abstract class Backend {
             throw bad(op, "output size " + outH + "x" + outW + " must be in 1.." + x.dim(2) + "x" + x.dim(3)
                     + " for x " + desc(x));
         }
-        return doAdaptiveAvgPool2d(x, outH, outW);
+        return timed("adaptiveAvgPool2d", () -> doAdaptiveAvgPool2d(x, outH, outW));
     }
 
     public final Tensor adaptiveAvgPool2dBackward(Tensor dy, int[] xShape) {
@@ -284,13 +311,13 @@ public abstract class Backend {
                 || dy.dim(2) < 1 || dy.dim(3) < 1) {
             throw bad(op, "dy " + desc(dy) + " is not an adaptive pooling of " + Shape.str(xShape));
         }
-        return doAdaptiveAvgPool2dBackward(dy, xShape.clone());
+        return timed("adaptiveAvgPool2dBackward", () -> doAdaptiveAvgPool2dBackward(dy, xShape.clone()));
     }
 
     /** Elementwise a + b (same shape). Its backward passes the gradient to both operands unchanged. */
     public final Tensor add(Tensor a, Tensor b) {
         sameFloats("add", a, b);
-        return doAdd(a, b);
+        return timed("add", () -> doAdd(a, b));
     }
 
     /**
@@ -318,7 +345,7 @@ public abstract class Backend {
                 throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (classes - 1));
             }
         }
-        return doSoftmaxCrossEntropy(logits, labels, labelSmoothing);
+        return timed("softmaxCrossEntropy", () -> doSoftmaxCrossEntropy(logits, labels, labelSmoothing));
     }
 
     /** In place: updates {@code param} and {@code momentumBuffer} (same shape as param; zeros before step 1). */
@@ -332,7 +359,10 @@ public abstract class Backend {
         if (param.storage() == grad.storage() || param.storage() == momentumBuffer.storage()) {
             throw bad(op, "param must not share memory with grad or momentumBuffer");
         }
-        doSgdStep(param, grad, momentumBuffer, p);
+        timed("sgdStep", () -> {
+            doSgdStep(param, grad, momentumBuffer, p);
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------- quantizers
@@ -342,14 +372,14 @@ public abstract class Backend {
         String op = "actQuant";
         anyFloats(op, "x", x);
         checkQuantizer(op, q, alpha);
-        return doActQuant(x, q, alpha);
+        return timed("actQuant", () -> doActQuant(x, q, alpha));
     }
 
     public final ActQuantGrads actQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {
         String op = "actQuantBackward";
         sameFloats(op, dy, x);
         checkQuantizer(op, q, alpha);
-        return doActQuantBackward(dy, x, q, alpha);
+        return timed("actQuantBackward", () -> doActQuantBackward(dy, x, q, alpha));
     }
 
     /** The seed's DoReFa weight fake-quantizer, per tensor (see {@link WeightQuantizer}). */
@@ -357,14 +387,14 @@ public abstract class Backend {
         String op = "weightQuant";
         anyFloats(op, "w", w);
         WeightQuantizer.checkBits(op, bits);
-        return doWeightQuant(w, bits);
+        return timed("weightQuant", () -> doWeightQuant(w, bits));
     }
 
     public final Tensor weightQuantBackward(Tensor dwq, Tensor w, int bits) {
         String op = "weightQuantBackward";
         sameFloats(op, dwq, w);
         WeightQuantizer.checkBits(op, bits);
-        return doWeightQuantBackward(dwq, w, bits);
+        return timed("weightQuantBackward", () -> doWeightQuantBackward(dwq, w, bits));
     }
 
     /**
@@ -386,7 +416,7 @@ public abstract class Backend {
             throw bad(op, "reduction length " + k + " could overflow the int32 accumulator of the integer path ("
                     + xq.bits() + "-bit x, " + wbits + "-bit w)");
         }
-        return doFakeQuantConv2d(x, w, xq, alpha, wbits, p);
+        return timed("fakeQuantConv2d", () -> doFakeQuantConv2d(x, w, xq, alpha, wbits, p));
     }
 
     /** Backward of {@link #fakeQuantConv2d}: conv gradients through the straight-through masks of both quantizers. */
@@ -400,7 +430,7 @@ public abstract class Backend {
         requireShape(op, "dy", dy, convOutShape(x.shape(), w.shape(), p));
         checkQuantizer(op, xq, alpha);
         WeightQuantizer.checkBits(op, wbits);
-        return doFakeQuantConv2dBackward(dy, x, w, xq, alpha, wbits, p);
+        return timed("fakeQuantConv2dBackward", () -> doFakeQuantConv2dBackward(dy, x, w, xq, alpha, wbits, p));
     }
 
     // ---------------------------------------------------------------- integer inference
@@ -422,7 +452,7 @@ public abstract class Backend {
         if (k * 255L * 128L > Integer.MAX_VALUE) {
             throw bad(op, "reduction length " + k + " could overflow an int32 accumulator");
         }
-        return doConv2dInt(x, w, p);
+        return timed("conv2dInt", () -> doConv2dInt(x, w, p));
     }
 
     /** c[M,N] (INT32) = a[M,K] (INT8) x b[K,N] (INT8 or UINT8), exact int32 accumulation. */
@@ -442,7 +472,7 @@ public abstract class Backend {
         if ((long) a.dim(1) * 255L * 128L > Integer.MAX_VALUE) {
             throw bad(op, "K = " + a.dim(1) + " could overflow an int32 accumulator");
         }
-        return doGemmInt(a, b);
+        return timed("gemmInt", () -> doGemmInt(a, b));
     }
 
     /**
@@ -491,7 +521,7 @@ public abstract class Backend {
         if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
             throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
         }
-        return doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out);
+        return timed("requantize", () -> doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out));
     }
 
     /**
@@ -551,8 +581,9 @@ public abstract class Backend {
         if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
             throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
         }
-        return doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(), bias.clone(),
-                residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax, out);
+        return timed("requantizeResidual", () -> doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(),
+                bias.clone(), residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax,
+                out));
     }
 
     // ---------------------------------------------------------------- compositions shared by the fast backends

@@ -29,7 +29,8 @@ import java.util.SplittableRandom;
  * Output lines: {@code STEP <model>:<bits> <backend> <phase> median_ms <m> p10_ms <a> p90_ms <b> steps <n>}, phases
  * {@code train} (whole step, one synchronisation at its end), {@code infer}, and the split of a step into
  * {@code forward}, {@code backward} (loss included) and {@code optimizer} (synchronised after each part). With
- * {@code --profile} on cuda, the GPU time of each op over 5 more steps follows.
+ * {@code --profile} on cuda, the GPU time of each op over 5 more steps follows; with {@code --ops} (cpu, ref), the host
+ * time of each op per training step (Backend.setOpTimer), so the next bottleneck is visible.
  */
 public final class StepTimer {
     private StepTimer() {
@@ -37,7 +38,7 @@ public final class StepTimer {
 
     public static void main(String[] args) throws IOException {
         String backendName = "cuda", model = "resnet20", bits = "int8", json = null;
-        boolean profile = false;
+        boolean profile = false, ops = false;
         int batch = 128, steps = 30, warmup = 5;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -52,6 +53,10 @@ public final class StepTimer {
                 case "--profile" -> {
                     profile = true;
                     i--; // a flag without a value
+                }
+                case "--ops" -> {
+                    ops = true;
+                    i--;
                 }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
@@ -131,6 +136,43 @@ public final class StepTimer {
                     c.setProfiling(false);
                     System.out.println("PROFILE " + tag + ": GPU time per op over " + n + " training steps");
                     System.out.print(c.profileReport());
+                }
+                if (ops) {
+                    // host wall time per op over 5 training steps (cpu/ref: ops are synchronous)
+                    int n = 5;
+                    java.util.Map<String, long[]> per = new java.util.concurrent.ConcurrentHashMap<>();
+                    b.setOpTimer((op, nanos) -> {
+                        long[] a = per.computeIfAbsent(op, k -> new long[2]);
+                        synchronized (a) {
+                            a[0] += nanos;
+                            a[1]++;
+                        }
+                    });
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < n; i++) {
+                        try (Step s = new Step(b, true)) {
+                            Tensor logits = m.forward(s, images);
+                            try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
+                                m.backward(s, loss.dlogits());
+                                opt.step(0.01f);
+                            }
+                        }
+                    }
+                    sync(b);
+                    double stepMs = (System.nanoTime() - t0) / 1e6 / n;
+                    b.setOpTimer(null);
+                    System.out.printf(java.util.Locale.ROOT, "OPS %s: host time per training step by op (%d steps, "
+                            + "%.1f ms per step)%n", tag, n, stepMs);
+                    double timed = 0;
+                    for (var e : per.entrySet().stream()
+                            .sorted((a1, a2) -> Long.compare(a2.getValue()[0], a1.getValue()[0])).toList()) {
+                        double ms = e.getValue()[0] / 1e6 / n;
+                        timed += ms;
+                        System.out.printf(java.util.Locale.ROOT, "OPS %s %-26s %8.1f ms %5.1f%% %5d calls%n", tag,
+                                e.getKey(), ms, 100 * ms / stepMs, e.getValue()[1] / n);
+                    }
+                    System.out.printf(java.util.Locale.ROOT, "OPS %s %-26s %8.1f ms %5.1f%%%n", tag,
+                            "(outside ops: Java, GC)", stepMs - timed, 100 * (stepMs - timed) / stepMs);
                 }
                 String[] names = {"train", "infer", "forward", "backward", "optimizer"};
                 double[][] all = {train, infer, fwd, bwd, upd};
