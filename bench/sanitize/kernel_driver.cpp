@@ -63,7 +63,7 @@ static Geo geometry(bool depthwise) {
     q.g = depthwise ? rint_in(1, 6) : rint_in(1, 3);
     int cg = depthwise ? 1 : rint_in(1, 5);
     int cog = depthwise ? rint_in(1, 2) : rint_in(1, 17);
-    q.n = rint_in(1, 3);
+    q.n = rng() % 3 == 0 ? rint_in(4, 9) : rint_in(1, 3); // n >= 2 x threads: the per-image int8 conv path
     q.c = q.g * cg;
     q.co = q.g * cog;
     q.h = rint_in(1, 11);

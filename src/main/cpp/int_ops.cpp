@@ -4,6 +4,7 @@
 #include "qat4j_kernels.h"
 #include "quant_common.h"
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,34 @@ void depthwise_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* 
     }
 }
 
-// Integer conv of byte codes into acc [n, co, oh, ow] through a [co][n*P] GEMM result.
+// One image's byte im2col, serial (called by one thread): col[k][p], k = (ic*kh + ky)*kw + kx; padding is code 0.
+void im2col_u8_image(const uint8_t* img, uint8_t* col, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int cig, int group, int oh, int ow) {
+    const int64_t P = (int64_t)oh * ow;
+    for (int ic = 0; ic < cig; ic++) {
+        const uint8_t* plane = img + ((int64_t)group * cig + ic) * h * w;
+        for (int kk = 0; kk < kh * kw; kk++) {
+            const int ky = kk / kw, kx = kk % kw;
+            uint8_t* row = col + ((int64_t)ic * kh * kw + kk) * P;
+            for (int oy = 0; oy < oh; oy++) {
+                const int iy = oy * sh - ph + ky;
+                uint8_t* o = row + (int64_t)oy * ow;
+                if (iy < 0 || iy >= h) {
+                    memset(o, 0, ow);
+                    continue;
+                }
+                const uint8_t* in = plane + (int64_t)iy * w;
+                for (int ox = 0; ox < ow; ox++) {
+                    const int ix = ox * sw - pw + kx;
+                    o[ox] = (ix >= 0 && ix < w) ? in[ix] : 0;
+                }
+            }
+        }
+    }
+}
+
+// Integer conv of byte codes into acc [n, co, oh, ow]: per image when the batch can feed every thread, else one
+// [co][n*P] GEMM per group and a transposing copy.
 void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w, int co,
                 int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
@@ -84,6 +112,26 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
         return;
     }
     const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;
+    if (n >= 2 * omp_get_max_threads()) {
+        // Threads over images: each builds its image's im2col panel (K x P bytes, cache-sized for these layers) and
+        // runs the GEMM straight into acc[b] ([co][P] is the output layout), so nothing is transposed afterwards.
+        // The GEMM inside a parallel region runs on its calling thread (nested parallelism is off), and every
+        // accumulator is the same exact int32 sum whichever path computes it.
+#pragma omp parallel
+        {
+            uint8_t* col = (uint8_t*)alloc_bytes(K * P);
+#pragma omp for schedule(static)
+            for (int b = 0; b < n; b++) {
+                for (int g = 0; g < groups; g++) {
+                    im2col_u8_image(x + (int64_t)b * c * h * w, col, c, h, w, kh, kw, sh, sw, ph, pw, cig, g, oh, ow);
+                    qat4j_gemm_s8_s32(cog, P, K, wt + (int64_t)g * cog * K, col, x_signed,
+                                      acc + ((int64_t)b * co + (int64_t)g * cog) * P, isa);
+                }
+            }
+            free(col);
+        }
+        return;
+    }
     uint8_t* col = (uint8_t*)alloc_bytes(K * NP);
     int32_t* t = (int32_t*)alloc_bytes((int64_t)co * NP * 4);
     for (int g = 0; g < groups; g++) {

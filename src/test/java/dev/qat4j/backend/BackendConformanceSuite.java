@@ -431,7 +431,7 @@ abstract class BackendConformanceSuite {
         for (int i = 0; i < b.length; i++) {
             b[i] = (byte) (r.nextInt(4) == 0 ? pick(r, 0, 255, -128, 127) : r.nextInt(0, 256));
         }
-        int n = pick(r, 1, 2), c = pick(r, 1, 3, 16), h = pick(r, 3, 5, 8), w = pick(r, 3, 7);
+        int n = pick(r, 1, 2, 5, 9), c = pick(r, 1, 3, 16), h = pick(r, 3, 5, 8), w = pick(r, 3, 7); // n >= 4: the per-image path
         int groups = r.nextInt(3) == 0 ? c : 1;
         int cout = groups == c ? c : pick(r, 1, 4, 17), k = pick(r, 1, 2, 3), stride = pick(r, 1, 2), pad = k / 2;
         ConvParams p = new ConvParams(stride, stride, pad, pad, groups);
