@@ -30,6 +30,10 @@ public final class HardwareReport {
 
     /** Rows for {@code m}; {@code observed} (may be null) supplies the accumulator ranges seen by IntegerEval. */
     public static List<Row> rows(IntegerModel m, IntegerEval.Result observed) {
+        if (observed != null && observed.layers().size() != m.layers().size()) {
+            throw new IllegalArgumentException("hardware report: the observed figures have " + observed.layers().size()
+                    + " layers, the model " + m.layers().size() + " (another model's evaluation?)");
+        }
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < m.layers().size(); i++) {
             IntLayer l = m.layers().get(i);

@@ -80,6 +80,11 @@ public final class IntKernels {
 
     /** Sums over k x k windows with stride k (no padding); {@code k = 0} sums each whole channel (global pooling). */
     public static int[] sumPool(int[] x, int n, int c, int h, int w, int k) {
+        if (x == null || n < 1 || c < 1 || h < 1 || w < 1 || k < 0 || (long) n * c * h * w != x.length
+                || (k > 0 && (h % k != 0 || w % k != 0))) {
+            throw new IllegalArgumentException("IntKernels.sumPool: " + (x == null ? "null" : x.length + " values")
+                    + " for [" + n + "," + c + "," + h + "," + w + "] with window " + k + " (it must tile H and W)");
+        }
         int kh = k == 0 ? h : k, kw = k == 0 ? w : k;
         int oh = h / kh, ow = w / kw;
         int[] out = new int[n * c * oh * ow];

@@ -125,11 +125,18 @@ public final class IntegerModel implements AutoCloseable {
 
     /** Images [N,3,32,32] (float, normalized) to logits [N * classes] in int64. */
     public long[] logits(Backend backend, Tensor images) {
+        if (backend == null || images == null) {
+            throw new IllegalArgumentException("integer model: backend and images must not be null");
+        }
         return runIntegers(backend, boundaryCodes(backend, images), images.dim(0), null);
     }
 
     /** The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. */
     public int[] boundaryCodes(Backend backend, Tensor images) {
+        if (images == null || images.rank() != 4) {
+            throw new IllegalArgumentException("integer model: images must be [N, C, H, W], got "
+                    + (images == null ? "null" : java.util.Arrays.toString(images.shape())));
+        }
         try (Step step = new Step(backend, false)) {
             Tensor x = images;
             for (Module m : prefix) {
@@ -162,6 +169,9 @@ public final class IntegerModel implements AutoCloseable {
      * model ends without a linear layer). {@code trace} may be null.
      */
     public long[] runIntegers(Backend backend, int[] codes, int n, Trace trace) {
+        if (backend == null) {
+            throw new IllegalArgumentException("integer model: backend is null");
+        }
         IntValue first = values.get(0);
         if (codes == null || n < 1 || codes.length != (long) n * first.numel()) {
             throw new IllegalArgumentException("integer model: expected " + n + " x " + first.numel()

@@ -184,6 +184,12 @@ class IntegerModelTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> exact.runIntegers(cpu, new int[n + 1], 1, null));
         assertTrue(e.getMessage().contains("boundary codes"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> exact.runIntegers(null, new int[n], 1, null));
+        assertThrows(IllegalArgumentException.class, () -> exact.logits(cpu, null));
+        try (Tensor flat = cpu.fromFloats(new float[3072], 1, 3072)) {
+            assertThrows(IllegalArgumentException.class, () -> exact.logits(cpu, flat));
+        }
+        assertThrows(IllegalArgumentException.class, () -> IntKernels.sumPool(new int[10], 1, 1, 3, 3, 2));
         int[] codes = new int[n];
         codes[7] = 300;
         e = assertThrows(IllegalArgumentException.class, () -> exact.runIntegers(cpu, codes, 1, null));
