@@ -15,6 +15,24 @@ void* alloc_bytes(int64_t bytes) {
     return aligned_alloc(64, b);
 }
 
+// One im2col row segment: the output rows of one (kernel offset ky, kx) over one input plane; padding is code 0.
+inline void im2col_plane_rows(const uint8_t* plane, uint8_t* dst, int h, int w, int ky, int kx, int sh, int sw,
+                              int ph, int pw, int oh, int ow) {
+    for (int oy = 0; oy < oh; oy++) {
+        const int iy = oy * sh - ph + ky;
+        uint8_t* o = dst + (int64_t)oy * ow;
+        if (iy < 0 || iy >= h) {
+            memset(o, 0, ow);
+            continue;
+        }
+        const uint8_t* in = plane + (int64_t)iy * w;
+        for (int ox = 0; ox < ow; ox++) {
+            const int ix = ox * sw - pw + kx;
+            o[ox] = (ix >= 0 && ix < w) ? in[ix] : 0;
+        }
+    }
+}
+
 // Byte im2col: col[k][b*P + p], k = (ic*kh + ky)*kw + kx; padding is code 0.
 void im2col_u8(const uint8_t* x, uint8_t* col, int n, int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
                int pw, int cig, int group, int oh, int ow) {
@@ -26,19 +44,7 @@ void im2col_u8(const uint8_t* x, uint8_t* col, int n, int c, int h, int w, int k
             uint8_t* row = col + ((int64_t)ic * kh * kw + kk) * NP;
             for (int b = 0; b < n; b++) {
                 const uint8_t* plane = x + ((int64_t)b * c + (int64_t)group * cig + ic) * h * w;
-                for (int oy = 0; oy < oh; oy++) {
-                    const int iy = oy * sh - ph + ky;
-                    uint8_t* o = row + (int64_t)b * P + (int64_t)oy * ow;
-                    if (iy < 0 || iy >= h) {
-                        memset(o, 0, ow);
-                        continue;
-                    }
-                    const uint8_t* in = plane + (int64_t)iy * w;
-                    for (int ox = 0; ox < ow; ox++) {
-                        const int ix = ox * sw - pw + kx;
-                        o[ox] = (ix >= 0 && ix < w) ? in[ix] : 0;
-                    }
-                }
+                im2col_plane_rows(plane, row + (int64_t)b * P, h, w, ky, kx, sh, sw, ph, pw, oh, ow);
             }
         }
     }
@@ -83,20 +89,7 @@ void im2col_u8_image(const uint8_t* img, uint8_t* col, int c, int h, int w, int 
         const uint8_t* plane = img + ((int64_t)group * cig + ic) * h * w;
         for (int kk = 0; kk < kh * kw; kk++) {
             const int ky = kk / kw, kx = kk % kw;
-            uint8_t* row = col + ((int64_t)ic * kh * kw + kk) * P;
-            for (int oy = 0; oy < oh; oy++) {
-                const int iy = oy * sh - ph + ky;
-                uint8_t* o = row + (int64_t)oy * ow;
-                if (iy < 0 || iy >= h) {
-                    memset(o, 0, ow);
-                    continue;
-                }
-                const uint8_t* in = plane + (int64_t)iy * w;
-                for (int ox = 0; ox < ow; ox++) {
-                    const int ix = ox * sw - pw + kx;
-                    o[ox] = (ix >= 0 && ix < w) ? in[ix] : 0;
-                }
-            }
+            im2col_plane_rows(plane, col + ((int64_t)ic * kh * kw + kk) * P, h, w, ky, kx, sh, sw, ph, pw, oh, ow);
         }
     }
 }

@@ -512,15 +512,7 @@ public abstract class Backend {
                 throw bad(op, "bias " + desc(bias) + " must have the multiplier's shape [" + c + "]");
             }
         }
-        if (rounding == null) {
-            throw bad(op, "rounding is null");
-        }
-        if (out == null || out == DType.FLOAT32) {
-            throw bad(op, "output dtype must be INT8, UINT8 or INT32, got " + out);
-        }
-        if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
-            throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
-        }
+        checkRequantOutput(op, rounding, qmin, qmax, out);
         return timed("requantize", () -> doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out));
     }
 
@@ -572,6 +564,14 @@ public abstract class Backend {
                         + "| can reach 2^62 (int64 headroom)");
             }
         }
+        checkRequantOutput(op, rounding, qmin, qmax, out);
+        return timed("requantizeResidual", () -> doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(),
+                bias.clone(), residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax,
+                out));
+    }
+
+    /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */
+    private static void checkRequantOutput(String op, Rounding rounding, int qmin, int qmax, DType out) {
         if (rounding == null) {
             throw bad(op, "rounding is null");
         }
@@ -581,9 +581,6 @@ public abstract class Backend {
         if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
             throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
         }
-        return timed("requantizeResidual", () -> doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(),
-                bias.clone(), residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax,
-                out));
     }
 
     // ---------------------------------------------------------------- compositions shared by the fast backends

@@ -9,7 +9,8 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class MainTest {
-    private static String capture(int[] exit, String... args) {
+    /** Runs {@code qat4j args} in this JVM; returns stdout, the exit code goes to exit[0]. */
+    static String capture(int[] exit, String... args) {
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));

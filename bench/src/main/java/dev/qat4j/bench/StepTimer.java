@@ -83,13 +83,7 @@ public final class StepTimer {
                 double[] fwd = new double[steps], bwd = new double[steps], upd = new double[steps];
                 for (int i = -warmup; i < steps; i++) {
                     long t0 = System.nanoTime();
-                    try (Step s = new Step(b, true)) {
-                        Tensor logits = m.forward(s, images);
-                        try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
-                            m.backward(s, loss.dlogits());
-                            opt.step(0.01f);
-                        }
-                    }
+                    trainStep(b, m, opt, images, labels);
                     sync(b);
                     long t1 = System.nanoTime();
                     try (Step s = new Step(b, false)) {
@@ -125,13 +119,7 @@ public final class StepTimer {
                     c.profileReport(); // drop anything recorded before
                     c.setProfiling(true);
                     for (int i = 0; i < n; i++) {
-                        try (Step s = new Step(b, true)) {
-                            Tensor logits = m.forward(s, images);
-                            try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
-                                m.backward(s, loss.dlogits());
-                                opt.step(0.01f);
-                            }
-                        }
+                        trainStep(b, m, opt, images, labels);
                     }
                     c.setProfiling(false);
                     System.out.println("PROFILE " + tag + ": GPU time per op over " + n + " training steps");
@@ -150,13 +138,7 @@ public final class StepTimer {
                     });
                     long t0 = System.nanoTime();
                     for (int i = 0; i < n; i++) {
-                        try (Step s = new Step(b, true)) {
-                            Tensor logits = m.forward(s, images);
-                            try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
-                                m.backward(s, loss.dlogits());
-                                opt.step(0.01f);
-                            }
-                        }
+                        trainStep(b, m, opt, images, labels);
                     }
                     sync(b);
                     double stepMs = (System.nanoTime() - t0) / 1e6 / n;
@@ -196,6 +178,17 @@ public final class StepTimer {
     private static void sync(Backend b) {
         if (b instanceof CudaBackend c) {
             c.synchronize();
+        }
+    }
+
+    /** One training step: forward, cross-entropy, backward, SGD (not synchronised). */
+    private static void trainStep(Backend b, QuantModel m, Optimizer opt, Tensor images, Tensor labels) {
+        try (Step s = new Step(b, true)) {
+            Tensor logits = m.forward(s, images);
+            try (Loss loss = b.softmaxCrossEntropy(logits, labels, 0f)) {
+                m.backward(s, loss.dlogits());
+                opt.step(0.01f);
+            }
         }
     }
 }

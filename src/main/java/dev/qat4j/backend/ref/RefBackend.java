@@ -296,14 +296,7 @@ public final class RefBackend extends Backend {
         int[] res = residual == null ? null : residual.dtype() == DType.INT32 ? i32(residual) : codes(residual);
         int[] y = RefKernels.requantizeResidual(i32(acc), s[1], inner, multiplier, shift, bias, res,
                 residualMultiplier, rounding, qmin, qmax);
-        if (out == DType.INT32) {
-            return wrapInts(y, s);
-        }
-        byte[] b = new byte[y.length];
-        for (int i = 0; i < y.length; i++) {
-            b[i] = (byte) y[i];
-        }
-        return new Tensor(this, out, s, new HeapStorage(b));
+        return wrapCodes(y, out, s);
     }
 
     @Override
@@ -317,13 +310,18 @@ public final class RefBackend extends Backend {
         }
         int[] y = RefKernels.requantize(i32(acc), channels, inner, i32(multiplier), i32(shift),
                 bias == null ? null : i32(bias), rounding, qmin, qmax);
+        return wrapCodes(y, out, s);
+    }
+
+    /** Requantized values as a tensor of {@code out}: INT32 as they are, INT8/UINT8 as their low bytes. */
+    private Tensor wrapCodes(int[] y, DType out, int[] shape) {
         if (out == DType.INT32) {
-            return wrapInts(y, s);
+            return wrapInts(y, shape);
         }
         byte[] b = new byte[y.length];
         for (int i = 0; i < y.length; i++) {
             b[i] = (byte) y[i];
         }
-        return new Tensor(this, out, s, new HeapStorage(b));
+        return new Tensor(this, out, shape, new HeapStorage(b));
     }
 }
