@@ -536,7 +536,6 @@ public abstract class Backend {
                 || bias.length != c) {
             throw bad(op, "multiplier, shift and bias need one entry per channel (" + c + ") of acc " + desc(acc));
         }
-        long resMax = 0;
         if (residual != null) {
             own(op, "residual", residual);
             if (!(residual.dtype().isByte() || residual.dtype() == DType.INT32)
@@ -547,7 +546,6 @@ public abstract class Backend {
             if (residualMultiplier == null || residualMultiplier.length != c) {
                 throw bad(op, "a residual needs one residual multiplier per channel (" + c + ")");
             }
-            resMax = residual.dtype() == DType.INT32 ? 1L << 31 : 255;
         } else if (residualMultiplier != null) {
             throw bad(op, "residual multipliers given without a residual");
         }
@@ -555,19 +553,36 @@ public abstract class Backend {
             if (shift[ch] < 0 || shift[ch] > Rounding.MAX_SHIFT) {
                 throw bad(op, "shift " + shift[ch] + " of channel " + ch + " is outside 0.." + Rounding.MAX_SHIFT);
             }
-            // |acc| <= 2^31 and |residual| <= resMax: each product stays below 2^62, their sum must too
-            double worst = Math.scalb(Math.abs((double) multiplier[ch]), 31) + Math.abs((double) bias[ch])
-                    + (residual == null ? 0 : resMax * Math.abs((double) residualMultiplier[ch]));
-            if (worst >= Math.scalb(1.0, 62)) {
-                throw bad(op, "channel " + ch + ": |acc * " + multiplier[ch] + " + residual * "
-                        + (residual == null ? 0 : residualMultiplier[ch]) + " + " + bias[ch]
-                        + "| can reach 2^62 (int64 headroom)");
-            }
+        }
+        int ch = requantizeResidualOverflowChannel(multiplier, bias, residualMultiplier,
+                residual == null ? null : residual.dtype());
+        if (ch >= 0) {
+            throw bad(op, "channel " + ch + ": |acc * " + multiplier[ch] + " + residual * "
+                    + (residual == null ? 0 : residualMultiplier[ch]) + " + " + bias[ch]
+                    + "| can reach 2^62 (int64 headroom)");
         }
         checkRequantOutput(op, rounding, qmin, qmax, out);
         return timed("requantizeResidual", () -> doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(),
                 bias.clone(), residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax,
                 out));
+    }
+
+    /**
+     * The headroom rule of {@link #requantizeResidual}, from the parameters and the residual's dtype alone (null: no
+     * residual): the first channel where {@code 2^31 |multiplier| + max|residual| |residualMultiplier| + |bias|} can
+     * reach 2^62, or -1 when none can (then no int32 accumulator and no residual value can overflow the sum).
+     */
+    public static int requantizeResidualOverflowChannel(int[] multiplier, long[] bias, int[] residualMultiplier,
+                                                        DType residualType) {
+        long resMax = residualType == null ? 0 : residualType == DType.INT32 ? 1L << 31 : 255;
+        for (int ch = 0; ch < multiplier.length; ch++) {
+            double worst = Math.scalb(Math.abs((double) multiplier[ch]), 31) + Math.abs((double) bias[ch])
+                    + (residualType == null ? 0 : resMax * Math.abs((double) residualMultiplier[ch]));
+            if (worst >= Math.scalb(1.0, 62)) {
+                return ch;
+            }
+        }
+        return -1;
     }
 
     /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */

@@ -74,7 +74,7 @@ final class Eval implements Callable<Integer> {
             return 2;
         }
         if (IntegerModelIO.KIND.equals(c.metaString("kind")) || integer) {
-            return evaluateInteger(b, test);
+            return evaluateInteger(c, b, test);
         }
         String modelName = c.model();
         String bitsYaml = c.metaString(ModelState.BITS_KEY);
@@ -93,19 +93,19 @@ final class Eval implements Callable<Integer> {
     }
 
     /** The integer model's accuracy: a .qim as it is, or a training checkpoint converted now. */
-    private int evaluateInteger(Backend b, Dataset test) {
+    private int evaluateInteger(Checkpoint c, Backend b, Dataset test) {
         IntegerModel im;
         QuantModel source = null;
         try {
-            if (IntegerModelIO.KIND.equals(CheckpointIO.read(checkpoint).metaString("kind"))) {
+            if (IntegerModelIO.KIND.equals(c.metaString("kind"))) {
                 if (format != null) {
                     System.err.println("qat4j eval: --format applies when converting a training checkpoint; "
                             + checkpoint + " is already an integer model (" + "convert it again to change the format)");
                     return 2;
                 }
-                im = IntegerModelIO.read(checkpoint, b);
+                im = IntegerModelIO.fromCheckpoint(c, checkpoint, b);
             } else {
-                source = ModelLoading.load(checkpoint, null, b);
+                source = ModelLoading.load(c, checkpoint, null, b);
                 im = IntegerConverter.convert(source, ModelLoading.options(format, false));
             }
         } catch (IOException | IllegalArgumentException | IllegalStateException e) {

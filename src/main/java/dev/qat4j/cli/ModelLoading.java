@@ -22,7 +22,11 @@ final class ModelLoading {
      * and mismatches are IllegalArgumentExceptions or IOExceptions naming the file.
      */
     static QuantModel load(Path checkpoint, String expectedModel, Backend b) throws IOException {
-        Checkpoint c = CheckpointIO.read(checkpoint);
+        return load(CheckpointIO.read(checkpoint), checkpoint, expectedModel, b);
+    }
+
+    /** {@link #load(Path, String, Backend)} of a checkpoint already read from {@code checkpoint}. */
+    static QuantModel load(Checkpoint c, Path checkpoint, String expectedModel, Backend b) {
         if ("qat4j-integer-model".equals(c.metaString("kind"))) {
             throw new IllegalArgumentException(checkpoint + " is an integer model (.qim), not a training checkpoint");
         }

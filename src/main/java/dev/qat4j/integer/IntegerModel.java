@@ -196,9 +196,7 @@ public final class IntegerModel implements AutoCloseable {
                     case REQUANT -> {
                         if (epilogueInBackend[li]) {
                             // the whole layer in the backend: int8 conv, then the requant epilogue; values stay there
-                            try (Tensor wt = weightTensor(backend, li);
-                                 Tensor acc = backend.conv2dInt(vals[l.input()].bytes(backend, in, n), wt,
-                                         ConvParams.of(l.stride(), l.pad(), l.groups()))) {
+                            try (Tensor acc = convInBackend(backend, li, vals[l.input()], n)) {
                                 if (trace != null) {
                                     long[] r = range(acc.toIntArray());
                                     accMin = r[0];
@@ -211,8 +209,11 @@ public final class IntegerModel implements AutoCloseable {
                                         (int) l.qmax(), Slot.dtypeFor(out)));
                             }
                         } else {
-                            int[] x = vals[l.input()].ints();
-                            Object acc = l.hasConv() ? conv(backend, l, in, x, n) : x;
+                            Object acc = !l.hasConv() ? vals[l.input()].ints() : runsInBackend(l)
+                                    ? intsOf(convInBackend(backend, li, vals[l.input()], n))
+                                    : IntKernels.conv2d(vals[l.input()].ints(), n, in.shape()[0], in.shape()[1],
+                                            in.shape()[2], l.weights(), l.weightShape()[0], l.weightShape()[2],
+                                            l.weightShape()[3], l.stride(), l.pad(), l.groups());
                             if (trace != null) {
                                 long[] r = range(acc);
                                 accMin = r[0];
@@ -284,23 +285,9 @@ public final class IntegerModel implements AutoCloseable {
 
         int[] ints() {
             if (array == null) {
-                if (tensor.dtype() == DType.INT32) {
-                    array = tensor.toIntArray();
-                } else {
-                    byte[] b = tensor.toByteArray();
-                    array = new int[b.length];
-                    boolean unsigned = tensor.dtype() == DType.UINT8;
-                    for (int i = 0; i < b.length; i++) {
-                        array[i] = unsigned ? b[i] & 0xFF : b[i];
-                    }
-                }
+                array = tensor.toIntCodes();
             }
             return array;
-        }
-
-        /** As a byte tensor (the value fits a byte: IntValue.fitsByte). */
-        Tensor bytes(Backend b, IntValue v, int n) {
-            return tensor(b, v, n);
         }
 
         /** As a tensor of the value's dtype on {@code b}. */
@@ -332,22 +319,11 @@ public final class IntegerModel implements AutoCloseable {
         }
     }
 
-    private Tensor weightTensor(Backend backend, int layer) {
-        IntLayer l = layers.get(layer);
-        return backend.fromBytes(weightBytes[layer], DType.INT8, l.weightShape());
-    }
-
-    /** Backend.requantizeResidual's worst-case headroom rule, from the dtypes alone (else the 64-bit Java kernel). */
+    /** Whether Backend.requantizeResidual accepts the layer's parameters (else the 64-bit Java kernel runs it). */
     private boolean fitsBackendEpilogue(IntLayer l) {
-        long resMax = l.hasResidual() ? (Slot.dtypeFor(values.get(l.residual())) == DType.INT32 ? 1L << 31 : 255) : 0;
-        for (int c = 0; c < l.multiplier().length; c++) {
-            double worst = Math.scalb(Math.abs((double) l.multiplier()[c]), 31) + Math.abs((double) l.bias()[c])
-                    + (l.hasResidual() ? resMax * Math.abs((double) l.residualMultiplier()[c]) : 0);
-            if (worst >= Math.scalb(1.0, 62)) {
-                return false;
-            }
-        }
-        return l.qmin() >= Integer.MIN_VALUE && l.qmax() <= Integer.MAX_VALUE;
+        DType res = l.hasResidual() ? Slot.dtypeFor(values.get(l.residual())) : null;
+        return Backend.requantizeResidualOverflowChannel(l.multiplier(), l.bias(), l.residualMultiplier(), res) < 0
+                && l.qmin() >= Integer.MIN_VALUE && l.qmax() <= Integer.MAX_VALUE;
     }
 
     /** Whether layer {@code l}'s convolution runs in the backend's int8 kernel (else in 64-bit Java). */
@@ -376,26 +352,18 @@ public final class IntegerModel implements AutoCloseable {
         return new long[] {lo, hi};
     }
 
-    /** int32 accumulators (int[]) from the backend's int8 conv, or int64 (long[]) from the 64-bit kernel. */
-    private Object conv(Backend backend, IntLayer l, IntValue in, int[] x, int n) {
-        int[] s = in.shape(), ws = l.weightShape();
-        if (!runsInBackend(l)) {
-            return IntKernels.conv2d(x, n, s[0], s[1], s[2], l.weights(), ws[0], ws[2], ws[3], l.stride(), l.pad(),
-                    l.groups());
+    /** Layer {@code li}'s int8 conv in the backend: int32 accumulators [n, C, H, W], to be closed by the caller. */
+    private Tensor convInBackend(Backend backend, int li, Slot x, int n) {
+        IntLayer l = layers.get(li);
+        try (Tensor wt = backend.fromBytes(weightBytes[li], DType.INT8, l.weightShape())) {
+            return backend.conv2dInt(x.tensor(backend, values.get(l.input()), n), wt,
+                    ConvParams.of(l.stride(), l.pad(), l.groups()));
         }
-        byte[] xb = new byte[x.length];
-        for (int i = 0; i < x.length; i++) {
-            xb[i] = (byte) x[i];
-        }
-        byte[] wb = new byte[l.weights().length];
-        for (int i = 0; i < wb.length; i++) {
-            wb[i] = (byte) l.weights()[i];
-        }
-        DType dt = in.lo() >= -128 && in.hi() <= 127 ? DType.INT8 : DType.UINT8;
-        try (Tensor xt = backend.fromBytes(xb, dt, n, s[0], s[1], s[2]);
-             Tensor wt = backend.fromBytes(wb, DType.INT8, ws);
-             Tensor acc = backend.conv2dInt(xt, wt, ConvParams.of(l.stride(), l.pad(), l.groups()))) {
-            return acc.toIntArray();
+    }
+
+    private static int[] intsOf(Tensor t) {
+        try (t) {
+            return t.toIntArray();
         }
     }
 

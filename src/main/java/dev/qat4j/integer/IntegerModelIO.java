@@ -94,7 +94,11 @@ public final class IntegerModelIO {
 
     /** Reads a {@code .qim}; its float prefix lives on {@code backend}. */
     public static IntegerModel read(Path file, Backend backend) throws IOException {
-        Checkpoint c = CheckpointIO.read(file);
+        return fromCheckpoint(CheckpointIO.read(file), file, backend);
+    }
+
+    /** The integer model in an already read {@code .qim} container ({@code file} names it in errors). */
+    public static IntegerModel fromCheckpoint(Checkpoint c, Path file, Backend backend) throws IOException {
         String where = "integer model " + file;
         if (!KIND.equals(c.metaString("kind"))) {
             throw new CheckpointFormatException(file, "not a qat4j integer model (meta kind is "

@@ -111,6 +111,23 @@ public final class Tensor implements AutoCloseable {
         return backend.readInts(this);
     }
 
+    /** The values of an integer tensor as ints: INT8 sign-extended, UINT8 zero-extended, INT32 as they are. */
+    public int[] toIntCodes() {
+        if (dtype == DType.INT32) {
+            return toIntArray();
+        }
+        if (!dtype.isByte()) {
+            throw new IllegalArgumentException("toIntCodes: " + dtype + " is not an integer dtype");
+        }
+        byte[] b = toByteArray();
+        int[] out = new int[b.length];
+        boolean unsigned = dtype == DType.UINT8;
+        for (int i = 0; i < b.length; i++) {
+            out[i] = unsigned ? b[i] & 0xFF : b[i];
+        }
+        return out;
+    }
+
     /** Frees the memory now (views free nothing). Closing twice is allowed. */
     @Override
     public void close() {

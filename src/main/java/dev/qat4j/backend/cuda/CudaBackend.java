@@ -480,18 +480,7 @@ public final class CudaBackend extends Backend {
     protected Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
                                           int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
         int[] s = acc.shape();
-        int[] res = null;
-        if (residual != null) {
-            if (residual.dtype() == DType.INT32) {
-                res = readInts(residual);
-            } else {
-                byte[] b = readBytes(residual);
-                res = new int[b.length];
-                for (int i = 0; i < b.length; i++) {
-                    res[i] = residual.dtype() == DType.UINT8 ? b[i] & 0xFF : b[i];
-                }
-            }
-        }
+        int[] res = residual == null ? null : residual.toIntCodes();
         int[] y = dev.qat4j.backend.ref.RefKernels.requantizeResidual(readInts(acc), s[1], (int) Math.max(inner(s), 1),
                 multiplier, shift, bias, res, residualMultiplier, rounding, qmin, qmax);
         if (out == DType.INT32) {
