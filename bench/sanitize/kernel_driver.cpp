@@ -156,6 +156,26 @@ static void sgemm(int max_isa) {
     }
 }
 
+// C[M,N] += A[M,Q] B[N,Q]^T, the weight-gradient GEMM: every (i, j) checked on its own, so a result landing in the
+// wrong element (the 16-way lane reduction) cannot hide.
+static void sgemm_nt(int max_isa) {
+    int64_t M = rint_in(1, 13), N = rint_in(1, 13), Q = rint_in(1, 90);
+    int64_t lda = Q + rint_in(0, 3), ldb = Q + rint_in(0, 3), ldc = N + rint_in(0, 3);
+    auto A = floats((size_t)(M - 1) * lda + Q), B = floats((size_t)(N - 1) * ldb + Q);
+    auto C0 = floats((size_t)(M - 1) * ldc + N);
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> C = C0;
+        qat4j_sgemm_nt_acc_f32(M, N, Q, A.data(), lda, B.data(), ldb, C.data(), ldc, isa);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double s = C0[i * ldc + j];
+                for (int64_t q = 0; q < Q; q++) s += (double)A[i * lda + q] * B[j * ldb + q];
+                CHECK(close_to(C[i * ldc + j], (float)s, 1e-4f * (1 + fabsf((float)s))), "sgemm_nt isa %d (%ld,%ld)",
+                      isa, (long)i, (long)j);
+            }
+    }
+}
+
 static void gemm_s8(int max_isa) {
     int64_t M = rint_in(1, 70), N = rint_in(1, 300), K = rint_in(1, 200);
     int b_signed = (int)(rng() & 1);
@@ -375,6 +395,7 @@ int main(int argc, char** argv) {
         bool special = it % 3 == 2;
         conv_f32(max_isa);
         sgemm(max_isa);
+        sgemm_nt(max_isa);
         gemm_s8(max_isa);
         conv_s8(max_isa);
         fake_quant(max_isa, special);

@@ -1,14 +1,13 @@
 // Float convolution and linear layers of the cpu backend.
-// Variants: im2col per image + our small-M sgemm (sgemm_f32.cpp) per group for dense and grouped convs (OpenBLAS
-// for the weight gradient's long reductions), and direct
-// loops for depthwise convs (one input channel per group), where an im2col GEMM would have M = 1.
-// The im2col layout is col[k][b*P + p] with k = (ic*kh + ky)*kw + kx and P = oh*ow; the convs below build it one
-// image at a time, so a GEMM writes straight into NCHW.
+// Dense and grouped convs: implicit GEMMs over a padded copy of each image (below, and sgemm_f32.cpp); depthwise
+// convs (one input channel per group, where a GEMM would have M = 1): direct loops; linear layers: OpenBLAS.
 #include "qat4j_kernels.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <vector>
 
 namespace {
 
@@ -26,61 +25,6 @@ struct ConvGeom {
 float* alloc_floats(int64_t count) {
     size_t bytes = ((size_t)(count > 0 ? count : 1) * sizeof(float) + 63) & ~(size_t)63;
     return (float*)aligned_alloc(64, bytes);
-}
-
-// col[k][b*P + p] for the input channels of group g.
-template <typename T>
-void im2col(const T* x, T* col, const ConvGeom& g, int group) {
-    const int oh = g.oh(), ow = g.ow(), cig = g.cig();
-    const int64_t P = g.p(), NP = (int64_t)g.n * P;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int ic = 0; ic < cig; ic++) {
-        for (int kk = 0; kk < g.kh * g.kw; kk++) {
-            const int ky = kk / g.kw, kx = kk % g.kw;
-            T* row = col + ((int64_t)ic * g.kh * g.kw + kk) * NP;
-            for (int b = 0; b < g.n; b++) {
-                const T* plane = x + ((int64_t)b * g.c + (int64_t)group * cig + ic) * g.h * g.w;
-                T* out = row + (int64_t)b * P;
-                for (int oy = 0; oy < oh; oy++) {
-                    const int iy = oy * g.sh - g.ph + ky;
-                    T* o = out + (int64_t)oy * ow;
-                    if (iy < 0 || iy >= g.h) {
-                        memset(o, 0, sizeof(T) * ow);
-                        continue;
-                    }
-                    const T* in = plane + (int64_t)iy * g.w;
-                    for (int ox = 0; ox < ow; ox++) {
-                        const int ix = ox * g.sw - g.pw + kx;
-                        o[ox] = (ix >= 0 && ix < g.w) ? in[ix] : (T)0;
-                    }
-                }
-            }
-        }
-    }
-}
-
-// dx (accumulated) from dcol of group g; parallel over (b, channel) so no two threads write one plane.
-void col2im(const float* col, float* dx, const ConvGeom& g, int group) {
-    const int oh = g.oh(), ow = g.ow(), cig = g.cig();
-    const int64_t P = g.p(), NP = (int64_t)g.n * P;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < g.n; b++) {
-        for (int ic = 0; ic < cig; ic++) {
-            float* plane = dx + ((int64_t)b * g.c + (int64_t)group * cig + ic) * g.h * g.w;
-            for (int kk = 0; kk < g.kh * g.kw; kk++) {
-                const int ky = kk / g.kw, kx = kk % g.kw;
-                const float* row = col + ((int64_t)ic * g.kh * g.kw + kk) * NP + (int64_t)b * P;
-                for (int oy = 0; oy < oh; oy++) {
-                    const int iy = oy * g.sh - g.ph + ky;
-                    if (iy < 0 || iy >= g.h) continue;
-                    for (int ox = 0; ox < ow; ox++) {
-                        const int ix = ox * g.sw - g.pw + kx;
-                        if (ix >= 0 && ix < g.w) plane[(int64_t)iy * g.w + ix] += row[(int64_t)oy * ow + ox];
-                    }
-                }
-            }
-        }
-    }
 }
 
 void depthwise_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {
@@ -164,12 +108,17 @@ void depthwise_bwd_weight(const float* dy, const float* x, float* dw, const Conv
 
 }  // namespace
 
-// Threads split the batch: each takes a contiguous range of images and, image by image, builds a K x P im2col
-// panel (small enough to stay in L2) and multiplies it straight into that image's NCHW output. No batch-sized
-// buffers, no reorder pass: the panel is the only temporary. One threading model (OpenMP) for the whole op:
-// OpenBLAS's own pool, spinning beside OpenMP's on a 2-core machine, made convolutions 10x slower. The helpers
-// above hold `omp parallel` loops that run serially here (nested parallelism is off).
-static int batch_chunks(int n) {
+// ------------------------------------------------------------------------------------------------ dense and grouped
+// Implicit GEMMs (sgemm_f32.cpp): no im2col. Threads split the batch; image by image, a thread copies the image once
+// into a padded layout and multiplies shifted views of it (one offset per reduction index k) straight into a "wide"
+// output whose rows are as long as the padded rows, then keeps the valid columns. One threading model (OpenMP) for
+// the whole op: OpenBLAS's own pool, spinning beside OpenMP's on a 2-core machine, made convolutions 10x slower.
+
+namespace {
+
+int64_t cdiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+int batch_chunks(int n) {
     const int t = omp_get_max_threads();
     return n < t ? (n > 0 ? n : 1) : t;
 }
@@ -181,11 +130,164 @@ struct BatchChunk {
         : b0((int)((int64_t)n * t / chunks)), nb((int)((int64_t)n * (t + 1) / chunks) - (int)((int64_t)n * t / chunks)) {}
 };
 
-static ConvGeom one_image(const ConvGeom& g) {
-    ConvGeom c = g;
-    c.n = 1;
-    return c;
-}
+// One image's input channels of one group, zero-padded and split by stride phase, so that every (ic, ky, kx) of a
+// strided conv is a plain shifted view: padded position (yp, xp) of channel ic lives at
+// ((py*psw + px)*cn + ic)*plane + (yp/sh)*Wh + xp/sw with (py, px) = (yp % sh, xp % sw). Only the phases some tap
+// reads are kept (py < psh = min(sh, kh), px < psw = min(sw, kw)): a stride larger than the kernel skips the rest. Output pixel (oy, ox)
+// then reads tap (ic, ky, kx) at offset(ic, ky, kx) + oy*Wh + ox. Output rows are Wh wide; columns ox >= ow read
+// neighbouring values and are discarded, and the GEMM stops at the last valid pixel, (oh-1)*Wh + ow, so no read
+// leaves the plane. `direct`: a 1x1 stride-1 unpadded conv reads the NCHW input itself.
+struct InputLayout {
+    int c_n, h, w, kh, kw, sh, sw, ph, pw, psh, psw, Hh, Wh;
+    int64_t plane, floats;
+    bool direct;
+
+    InputLayout(const ConvGeom& g)
+        : c_n(g.cig()), h(g.h), w(g.w), kh(g.kh), kw(g.kw), sh(g.sh), sw(g.sw), ph(g.ph), pw(g.pw),
+          psh(g.sh < g.kh ? g.sh : g.kh), psw(g.sw < g.kw ? g.sw : g.kw), Hh((int)cdiv(g.h + 2 * g.ph, g.sh)), Wh((int)cdiv(g.w + 2 * g.pw, g.sw)) {
+        direct = g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.kw == 1;
+        if (direct) Hh = g.h, Wh = g.w;
+        plane = (int64_t)Hh * Wh;
+        floats = (int64_t)psh * psw * c_n * plane;
+    }
+
+    int64_t offset(int ic, int ky, int kx) const {
+        if (direct) return (int64_t)ic * plane + (int64_t)ky * Wh + kx;
+        return ((int64_t)((ky % sh) * psw + kx % sw) * c_n + ic) * plane + (int64_t)(ky / sh) * Wh + kx / sw;
+    }
+
+    // src: channel 0 of this group in one image (NCHW planes of h*w).
+    const float* fill(const float* src, float* buf) const {
+        if (direct) return src;
+        for (int py = 0; py < psh; py++)
+            for (int px = 0; px < psw; px++) {
+                for (int ic = 0; ic < c_n; ic++) {
+                    float* dst = buf + ((int64_t)(py * psw + px) * c_n + ic) * plane;
+                    const float* in = src + (int64_t)ic * h * w;
+                    for (int r = 0; r < Hh; r++) {
+                        float* row = dst + (int64_t)r * Wh;
+                        const int iy = r * sh + py - ph;
+                        if (iy < 0 || iy >= h) {
+                            memset(row, 0, sizeof(float) * Wh);
+                            continue;
+                        }
+                        const float* s = in + (int64_t)iy * w;
+                        if (sw == 1) {
+                            // Columns pw .. pw+w-1 hold the row (clipped to Wh), the rest is padding.
+                            const int lead = pw < Wh ? pw : Wh, len = (w < Wh - lead) ? w : Wh - lead;
+                            memset(row, 0, sizeof(float) * lead);
+                            memcpy(row + lead, s, sizeof(float) * len);
+                            memset(row + lead + len, 0, sizeof(float) * (Wh - lead - len));
+                        } else {
+                            for (int col = 0; col < Wh; col++) {
+                                const int ix = col * sw + px - pw;
+                                row[col] = ix >= 0 && ix < w ? s[ix] : 0.0f;
+                            }
+                        }
+                    }
+                }
+            }
+        return buf;
+    }
+};
+
+// Weight panels of every group packed once per call: group g at Ap + g * stride.
+struct PackedWeights {
+    float* data;
+    int64_t stride;
+    PackedWeights(int groups, int64_t M, int64_t K) : stride(qat4j_sgemm_packed_a_floats(M, K)) {
+        data = alloc_floats(stride * groups);
+    }
+    ~PackedWeights() { free(data); }
+    float* group(int g) const { return data + stride * g; }
+};
+
+// Backward data of a strided conv, split by the stride phase (ry, rx) of the padded input position: the positions
+// yp = u*sh + ry receive only taps ky = a*sh + ry, from output rows oy = u - a. Per phase that is a stride-1 "full"
+// correlation of dy (zero-padded by A-1 rows, B-1 columns) with the flipped, transposed sub-kernel
+// W'[ic][oc][a'][b'] = W[oc][ic][(A-1-a')*sh + ry][(B-1-b')*sw + rx], computed only for the u (v) whose positions
+// are real input rows (columns): u0 .. u0+U-1. dyp holds dy[oy = u0 + i - (A-1)][ox = v0 + j - (B-1)], Ud x Wd.
+struct DataPhase {
+    int ry, rx, A, B, u0, U, v0, V, Ud, Wd;
+    bool dy_direct, dx_direct;  // dyp is dy itself / the wide output is dx itself (no copies)
+    int64_t K;
+    std::vector<int64_t> off;
+
+    DataPhase(const ConvGeom& g, int ry_, int rx_) : ry(ry_), rx(rx_) {
+        A = (int)cdiv(g.kh - ry, g.sh);
+        B = (int)cdiv(g.kw - rx, g.sw);
+        u0 = (int)(g.ph - ry > 0 ? cdiv(g.ph - ry, g.sh) : 0);
+        v0 = (int)(g.pw - rx > 0 ? cdiv(g.pw - rx, g.sw) : 0);
+        U = (int)cdiv(g.ph + g.h - ry, g.sh) - u0;
+        V = (int)cdiv(g.pw + g.w - rx, g.sw) - v0;
+        if (A < 0) A = 0;
+        if (B < 0) B = 0;
+        Ud = U + A - 1;
+        Wd = V + B - 1;
+        K = (int64_t)g.cog() * A * B;
+        dy_direct = u0 - (A - 1) == 0 && v0 - (B - 1) == 0 && Ud == g.oh() && Wd == g.ow();
+        dx_direct = g.sh == 1 && g.sw == 1 && U == g.h && V == g.w && Wd == g.w;
+        if (!empty()) {
+            off.resize((size_t)K);
+            for (int oc = 0; oc < g.cog(); oc++)
+                for (int a = 0; a < A; a++)
+                    for (int b = 0; b < B; b++)
+                        off[((size_t)oc * A + a) * B + b] = ((int64_t)oc * Ud + a) * Wd + b;
+        }
+    }
+
+    bool empty() const { return A <= 0 || B <= 0 || U <= 0 || V <= 0; }
+    int64_t dyp_floats(int cog) const { return empty() || dy_direct ? 0 : (int64_t)cog * Ud * Wd; }
+    int64_t wide_floats(int cig) const { return empty() || dx_direct ? 0 : (int64_t)cig * U * Wd; }
+
+    void pack(const float* wt, const ConvGeom& g, int grp, float* Ap) const {
+        const int cig = g.cig(), cog = g.cog();
+        std::vector<float> t((size_t)cig * K);
+        for (int ic = 0; ic < cig; ic++)
+            for (int oc = 0; oc < cog; oc++)
+                for (int a = 0; a < A; a++)
+                    for (int b = 0; b < B; b++) {
+                        const int ky = (A - 1 - a) * g.sh + ry, kx = (B - 1 - b) * g.sw + rx;
+                        t[(size_t)ic * K + ((size_t)oc * A + a) * B + b] =
+                            wt[(((int64_t)grp * cog + oc) * cig + ic) * g.kh * g.kw + (int64_t)ky * g.kw + kx];
+                    }
+        qat4j_sgemm_pack_a_f32(cig, K, t.data(), K, Ap);
+    }
+
+    // dy: channel 0 of this group in one image.
+    const float* fill(const float* dy, const ConvGeom& g, float* dyp) const {
+        if (dy_direct) return dy;
+        const int oh = g.oh(), ow = g.ow();
+        const int j0 = (B - 1 - v0) > 0 ? B - 1 - v0 : 0;
+        int j1 = ow + B - 1 - v0;
+        if (j1 > Wd) j1 = Wd;
+        for (int oc = 0; oc < g.cog(); oc++)
+            for (int i = 0; i < Ud; i++) {
+                float* row = dyp + ((int64_t)oc * Ud + i) * Wd;
+                const int oy = u0 + i - (A - 1);
+                memset(row, 0, sizeof(float) * Wd);
+                if (oy < 0 || oy >= oh || j1 <= j0) continue;
+                memcpy(row + j0, dy + ((int64_t)oc * oh + oy) * ow + (j0 + v0 - (B - 1)), sizeof(float) * (j1 - j0));
+            }
+        return dyp;
+    }
+
+    // wide [cig][U][Wd] -> dx positions of this phase (channel 0 of this group in one image).
+    void scatter(const float* wide, const ConvGeom& g, float* dx) const {
+        for (int ic = 0; ic < g.cig(); ic++)
+            for (int i = 0; i < U; i++) {
+                const int iy = (u0 + i) * g.sh + ry - g.ph;
+                const float* s = wide + ((int64_t)ic * U + i) * Wd;
+                float* d = dx + ((int64_t)ic * g.h + iy) * g.w;
+                const int ix0 = v0 * g.sw + rx - g.pw;
+                if (g.sw == 1) memcpy(d + ix0, s, sizeof(float) * V);
+                else
+                    for (int j = 0; j < V; j++) d[ix0 + j * g.sw] = s[j];
+            }
+    }
+};
+
+}  // namespace
 
 extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
                                  int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
@@ -195,28 +297,45 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
         return;
     }
     const int64_t K = g.k(), P = g.p();
-    const int cog = g.cog(), chunks = batch_chunks(n);
-    const ConvGeom g1 = one_image(g);
+    const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
+    const InputLayout L(g);
+    const int64_t ld = (int64_t)oh * L.Wh, N = ld - (L.Wh - ow);  // wide row stride; pixels computed
+    const bool wide_is_y = L.Wh == ow;
+    std::vector<int64_t> off((size_t)K);
+    for (int ic = 0; ic < cig; ic++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = L.offset(ic, ky, kx);
+    PackedWeights Ap(groups, cog, K);
+    for (int grp = 0; grp < groups; grp++) qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
-        float* col = alloc_floats(K * P);
+        float* buf = L.direct ? nullptr : alloc_floats(L.floats);
+        float* wide = wide_is_y ? nullptr : alloc_floats((int64_t)cog * ld);
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
-            const float* xb = x + (int64_t)b * c * h * w;
-            float* yb = y + (int64_t)b * co * P;
             for (int grp = 0; grp < groups; grp++) {
-                im2col(xb, col, g1, grp);
-                qat4j_sgemm_nn_f32(cog, P, K, wt + (int64_t)grp * cog * K, K, col, P, yb + (int64_t)grp * cog * P, P,
-                                   isa);
-            }
-            if (bias) {
-                for (int oc = 0; oc < co; oc++) {
-                    float* o = yb + (int64_t)oc * P;
-                    for (int64_t i = 0; i < P; i++) o[i] += bias[oc];
+                const float* B = L.fill(x + ((int64_t)b * c + (int64_t)grp * cig) * h * w, buf);
+                float* yg = y + ((int64_t)b * co + (int64_t)grp * cog) * P;
+                qat4j_sgemm_off_nn_f32(cog, N, K, Ap.group(grp), B, off.data(), wide_is_y ? yg : wide,
+                                       wide_is_y ? P : ld, isa);
+                for (int o = 0; o < cog; o++) {
+                    const float bo = bias ? bias[grp * cog + o] : 0.0f;
+                    float* yo = yg + (int64_t)o * P;
+                    if (wide_is_y) {
+                        if (bias)
+                            for (int64_t i = 0; i < P; i++) yo[i] += bo;
+                        continue;
+                    }
+                    for (int oy = 0; oy < oh; oy++) {
+                        const float* s = wide + (int64_t)o * ld + (int64_t)oy * L.Wh;
+                        float* d = yo + (int64_t)oy * ow;
+                        for (int ox = 0; ox < ow; ox++) d[ox] = s[ox] + bo;
+                    }
                 }
             }
         }
-        free(col);
+        free(buf);
+        free(wide);
     }
 }
 
@@ -227,30 +346,53 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
         depthwise_bwd_data(dy, wt, dx, g);
         return;
     }
-    const int64_t K = g.k(), P = g.p();
-    const int cog = g.cog(), chunks = batch_chunks(n);
-    const ConvGeom g1 = one_image(g);
-    // W_g^T [K, cog] for every group, once: dcol[K, P] = W_g^T * dY_g[cog, P] is then a plain NN GEMM.
-    float* wT = alloc_floats(K * co);
-    for (int grp = 0; grp < groups; grp++)
-        for (int64_t k = 0; k < K; k++)
-            for (int o = 0; o < cog; o++) wT[(int64_t)grp * K * cog + k * cog + o] = wt[((int64_t)grp * cog + o) * K + k];
+    const int cig = g.cig(), cog = g.cog(), chunks = batch_chunks(n);
+    const int64_t P = g.p();
+    std::vector<DataPhase> phases;
+    // Phases ry >= kh (rx >= kw) receive no tap: only the first min(stride, kernel) per axis can be non-empty.
+    for (int ry = 0; ry < sh && ry < kh; ry++)
+        for (int rx = 0; rx < sw && rx < kw; rx++) {
+            DataPhase d(g, ry, rx);
+            if (!d.empty()) phases.push_back(std::move(d));
+        }
+    // dx positions no phase writes (taps that never reach them) stay 0: every image is zeroed first, unless one
+    // stride-1 phase covers all of dx.
+    const bool covers_all = phases.size() == 1 && sh == 1 && sw == 1 && phases[0].U == h && phases[0].V == w;
+    int64_t dyp_max = 0, wide_max = 0;
+    std::vector<PackedWeights*> packs;
+    for (const DataPhase& d : phases) {
+        if (d.dyp_floats(cog) > dyp_max) dyp_max = d.dyp_floats(cog);
+        if (d.wide_floats(cig) > wide_max) wide_max = d.wide_floats(cig);
+        PackedWeights* p = new PackedWeights(groups, cig, d.K);
+        for (int grp = 0; grp < groups; grp++) d.pack(wt, g, grp, p->group(grp));
+        packs.push_back(p);
+    }
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
-        float* dcol = alloc_floats(K * P);
+        float* dyp = dyp_max ? alloc_floats(dyp_max) : nullptr;
+        float* wide = wide_max ? alloc_floats(wide_max) : nullptr;
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
             float* dxb = dx + (int64_t)b * c * h * w;
-            memset(dxb, 0, sizeof(float) * (int64_t)c * h * w);
+            if (!covers_all) memset(dxb, 0, sizeof(float) * (int64_t)c * h * w);
             for (int grp = 0; grp < groups; grp++) {
-                qat4j_sgemm_nn_f32(K, P, cog, wT + (int64_t)grp * K * cog, cog, dy + ((int64_t)b * co + (int64_t)grp * cog) * P,
-                                   P, dcol, P, isa);
-                col2im(dcol, dxb, g1, grp);
+                float* dxg = dxb + (int64_t)grp * cig * h * w;
+                for (size_t f = 0; f < phases.size(); f++) {
+                    const DataPhase& d = phases[f];
+                    const float* B = d.fill(dy + ((int64_t)b * co + (int64_t)grp * cog) * P, g, dyp);
+                    // Rows U x Wd; the last one only up to its last valid column, so no read leaves dyp.
+                    const int64_t ld = (int64_t)d.U * d.Wd, N = ld - (d.Wd - d.V);
+                    qat4j_sgemm_off_nn_f32(cig, N, d.K, packs[f]->group(grp), B, d.off.data(), d.dx_direct ? dxg : wide,
+                                           ld, isa);
+                    if (!d.dx_direct) d.scatter(wide, g, dxg);
+                }
             }
         }
-        free(dcol);
+        free(dyp);
+        free(wide);
     }
-    free(wT);
+    for (PackedWeights* p : packs) delete p;
+    if (phases.empty()) memset(dx, 0, sizeof(float) * (int64_t)n * c * h * w);
 }
 
 extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
@@ -261,10 +403,15 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         depthwise_bwd_weight(dy, x, dw, g);
         return;
     }
-    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
-    const int cog = g.cog(), chunks = batch_chunks(n);
-    const ConvGeom g1 = one_image(g);
+    const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
+    const InputLayout L(g);
+    const int64_t ld = (int64_t)oh * L.Wh, N = ld - (L.Wh - ow);
+    const bool wide_is_dy = L.Wh == ow;
+    std::vector<int64_t> off((size_t)K);
+    for (int ic = 0; ic < cig; ic++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = L.offset(ic, ky, kx);
     // One partial dW per chunk, accumulated image by image, summed afterwards in chunk order (deterministic for a
     // given thread count).
     float* partial = alloc_floats(wlen * chunks);
@@ -273,20 +420,25 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         const BatchChunk ch(n, t, chunks);
         float* pw_t = partial + wlen * t;
         memset(pw_t, 0, sizeof(float) * wlen);
-        float* col = alloc_floats(K * P);
+        float* buf = L.direct ? nullptr : alloc_floats(L.floats);
+        // dy rows widened to Wh with zeros in the extra columns, so the neighbours those columns read add nothing.
+        float* dyw = wide_is_dy ? nullptr : alloc_floats((int64_t)cog * ld);
+        if (dyw) memset(dyw, 0, sizeof(float) * (int64_t)cog * ld);
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
             for (int grp = 0; grp < groups; grp++) {
-                im2col(x + (int64_t)b * c * h * w, col, g1, grp);
+                const float* B = L.fill(x + ((int64_t)b * c + (int64_t)grp * cig) * h * w, buf);
                 const float* dyg = dy + ((int64_t)b * co + (int64_t)grp * cog) * P;
-                float* dwg = pw_t + (int64_t)grp * cog * K;
-                // Our AVX-512 NT kernel where the CPU has it; below that OpenBLAS (vectorised for AVX2) beats a
-                // portable loop.
-                if (isa >= QAT4J_ISA_AVX512VNNI) qat4j_sgemm_nt_acc_f32(cog, K, P, dyg, P, col, P, dwg, K, isa);
-                else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cog, (int)K, (int)P, 1.0f, dyg, (int)P, col,
-                                 (int)P, 1.0f, dwg, (int)K);
+                if (dyw)
+                    for (int o = 0; o < cog; o++)
+                        for (int oy = 0; oy < oh; oy++)
+                            memcpy(dyw + (int64_t)o * ld + (int64_t)oy * L.Wh, dyg + (int64_t)o * P + (int64_t)oy * ow,
+                                   sizeof(float) * ow);
+                qat4j_sgemm_off_nt_acc_f32(cog, K, N, dyw ? dyw : dyg, dyw ? ld : P, B, off.data(),
+                                           pw_t + (int64_t)grp * cog * K, K, isa);
             }
         }
-        free(col);
+        free(buf);
+        free(dyw);
     }
     for (int64_t i = 0; i < wlen; i++) {
         float s = partial[i];

@@ -41,7 +41,8 @@ void qat4j_act_quant_f32(const float* x, float* y, int64_t n, int kind, int bits
 
 // ---------------------------------------------------------------- float convolution and linear (conv_f32.cpp)
 // Geometry: x [n, c, h, w], weights [co, c/groups, kh, kw], y [n, co, oh, ow], oh = (h + 2ph - kh)/sh + 1.
-// Float GEMMs run in OpenBLAS on im2col panels of the whole batch; depthwise convs run direct loops.
+// Dense convs are implicit GEMMs over a padded copy of each image (threads over the batch); depthwise convs run
+// direct loops.
 // isa selects the sgemm variant (QAT4J_ISA_AUTO or a level <= qat4j_cpu_max_isa()).
 void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h, int w,
                       int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
@@ -54,6 +55,16 @@ void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float*
 void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out);
 void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out);
 
+// Implicit GEMMs of the convolutions (sgemm_f32.cpp), single-threaded; row k of B starts at B + off[k].
+// A is packed once by qat4j_sgemm_pack_a_f32 into qat4j_sgemm_packed_a_floats(M, K) floats.
+int64_t qat4j_sgemm_packed_a_floats(int64_t M, int64_t K);
+void qat4j_sgemm_pack_a_f32(int64_t M, int64_t K, const float* A, int64_t lda, float* Ap);
+// C[M,N] (row stride ldc) = A[M,K] x B_k[n], reading B + off[k] + n for n < N only.
+void qat4j_sgemm_off_nn_f32(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, const int64_t* off,
+                            float* C, int64_t ldc, int isa);
+// C[M,N] += sum_{q<Q} A[m*lda + q] * B[off[n] + q].
+void qat4j_sgemm_off_nt_acc_f32(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda, const float* B,
+                                const int64_t* off, float* C, int64_t ldc, int isa);
 // C[M,N] = A[M,K] * B[K,N] (row-major, leading dimensions given), single-threaded; for the conv panels (sgemm_f32.cpp).
 void qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                         float* C, int64_t ldc, int isa);

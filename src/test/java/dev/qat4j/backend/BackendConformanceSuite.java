@@ -185,9 +185,31 @@ abstract class BackendConformanceSuite {
         }
         int h = Math.max(k, pick(r, 1, 5, 7, 8, 9, 16)), w = Math.max(k, pick(r, 1, 6, 8, 11));
         ConvParams p = new ConvParams(stride, stride, pad, pad, groups);
-        int[] xs = {n, cin, h, w}, ws = {cout, cin / groups, k, k};
+        checkConvolution(cpu, r, seed, new int[] {n, cin, h, w}, new int[] {cout, cin / groups, k, k}, p);
+    }
+
+    /**
+     * The cpu convs are implicit GEMMs over padded, stride-phase-split copies of each image: kernels taller than
+     * wide, strides that differ per axis or exceed the kernel, pads larger than the kernel, and batches that give
+     * every thread several images are where their index arithmetic could go wrong.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void convolutionsWithUnequalAxesAndLargerBatches(long seed) {
+        SplittableRandom r = new SplittableRandom(seed ^ 0x5eed);
+        Backend cpu = underTest(seed);
+        int groups = pick(r, 1, 1, 2), kh = pick(r, 1, 2, 3, 5), kw = pick(r, 1, 3, 4);
+        int cin = groups * pick(r, 1, 3, 8, 16), cout = groups * pick(r, 1, 7, 16);
+        ConvParams p = new ConvParams(pick(r, 1, 2, 3), pick(r, 1, 2), r.nextInt(0, 4), r.nextInt(0, 3), groups);
+        int h = Math.max(kh, pick(r, 2, 8, 13, 32)), w = Math.max(kw, pick(r, 3, 8, 17, 32));
+        checkConvolution(cpu, r, seed, new int[] {pick(r, 4, 7), cin, h, w}, new int[] {cout, cin / groups, kh, kw}, p);
+    }
+
+    /** conv2d, both backward convs and biasBackward of cpu against the reference, within the float error bound. */
+    private void checkConvolution(Backend cpu, SplittableRandom r, long seed, int[] xs, int[] ws, ConvParams p) {
+        int n = xs[0], cin = xs[1], h = xs[2], w = xs[3], cout = ws[0];
         int[] ys = Backend.convOutShape(xs, ws, p);
-        float[] x = gaussian(r, n * cin * h * w, 1), wt = gaussian(r, ws[0] * ws[1] * k * k, 0.5);
+        float[] x = gaussian(r, n * cin * h * w, 1), wt = gaussian(r, ws[0] * ws[1] * ws[2] * ws[3], 0.5);
         float[] bias = gaussian(r, cout, 1), dy = gaussian(r, ys[0] * ys[1] * ys[2] * ys[3], 1);
         String ctx = "seed " + seed + " on " + label(cpu) + " x" + Arrays.toString(xs) + " w" + Arrays.toString(ws)
                 + " " + p;
@@ -204,11 +226,11 @@ abstract class BackendConformanceSuite {
                 absFwd[i] += Math.abs(bias[i / (ys[2] * ys[3]) % cout]);
             }
             assertWithin(s.track(REF.conv2d(xr, wr, br, p)).toFloatArray(),
-                    s.track(cpu.conv2d(xc, wc, bc, p)).toFloatArray(), gemmBound(absFwd, (long) ws[1] * k * k + 1),
+                    s.track(cpu.conv2d(xc, wc, bc, p)).toFloatArray(), gemmBound(absFwd, (long) ws[1] * ws[2] * ws[3] + 1),
                     "conv2d " + ctx);
             assertWithin(s.track(REF.conv2dBackwardData(dyr, wr, xs, p)).toFloatArray(),
                     s.track(cpu.conv2dBackwardData(dyc, wc, xs, p)).toFloatArray(),
-                    gemmBound(s.track(REF.conv2dBackwardData(adyr, awr, xs, p)).toFloatArray(), (long) cout * k * k),
+                    gemmBound(s.track(REF.conv2dBackwardData(adyr, awr, xs, p)).toFloatArray(), (long) cout * ws[2] * ws[3]),
                     "conv2dBackwardData " + ctx);
             assertWithin(s.track(REF.conv2dBackwardWeight(dyr, xr, ws, p)).toFloatArray(),
                     s.track(cpu.conv2dBackwardWeight(dyc, xc, ws, p)).toFloatArray(),
