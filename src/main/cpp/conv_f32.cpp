@@ -133,60 +133,64 @@ struct BatchChunk {
 // One image's input channels of one group, zero-padded and split by stride phase, so that every (ic, ky, kx) of a
 // strided conv is a plain shifted view: padded position (yp, xp) of channel ic lives at
 // ((py*psw + px)*cn + ic)*plane + (yp/sh)*Wh + xp/sw with (py, px) = (yp % sh, xp % sw). Only the phases some tap
-// reads are kept (py < psh = min(sh, kh), px < psw = min(sw, kw)): a stride larger than the kernel skips the rest. Output pixel (oy, ox)
+// reads are kept (py < psh = min(sh, kh), px < psw = min(sw, kw)): a stride larger than the kernel skips the rest.
+// With `images` > 1 the planes of consecutive images follow each other per channel (plane slot
+// ((phase*cn + ic)*images + img)), so one shifted view runs through all of them: the weight gradient then sums over
+// several images per dot product instead of reducing short per-image ones. Output pixel (oy, ox)
 // then reads tap (ic, ky, kx) at offset(ic, ky, kx) + oy*Wh + ox. Output rows are Wh wide; columns ox >= ow read
 // neighbouring values and are discarded, and the GEMM stops at the last valid pixel, (oh-1)*Wh + ow, so no read
 // leaves the plane. `direct`: a 1x1 stride-1 unpadded conv reads the NCHW input itself.
 struct InputLayout {
-    int c_n, h, w, kh, kw, sh, sw, ph, pw, psh, psw, Hh, Wh;
+    int c_n, h, w, kh, kw, sh, sw, ph, pw, psh, psw, Hh, Wh, images;
     int64_t plane, floats;
     bool direct;
 
-    InputLayout(const ConvGeom& g)
-        : c_n(g.cig()), h(g.h), w(g.w), kh(g.kh), kw(g.kw), sh(g.sh), sw(g.sw), ph(g.ph), pw(g.pw),
+    InputLayout(const ConvGeom& g, int images_ = 1)
+        : c_n(g.cig()), h(g.h), w(g.w), kh(g.kh), kw(g.kw), sh(g.sh), sw(g.sw), ph(g.ph), pw(g.pw), images(images_),
           psh(g.sh < g.kh ? g.sh : g.kh), psw(g.sw < g.kw ? g.sw : g.kw), Hh((int)cdiv(g.h + 2 * g.ph, g.sh)), Wh((int)cdiv(g.w + 2 * g.pw, g.sw)) {
-        direct = g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.kw == 1;
+        direct = images == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.kw == 1;
         if (direct) Hh = g.h, Wh = g.w;
         plane = (int64_t)Hh * Wh;
-        floats = (int64_t)psh * psw * c_n * plane;
+        floats = (int64_t)psh * psw * c_n * images * plane;
     }
 
     int64_t offset(int ic, int ky, int kx) const {
         if (direct) return (int64_t)ic * plane + (int64_t)ky * Wh + kx;
-        return ((int64_t)((ky % sh) * psw + kx % sw) * c_n + ic) * plane + (int64_t)(ky / sh) * Wh + kx / sw;
+        return ((int64_t)((ky % sh) * psw + kx % sw) * c_n + ic) * images * plane + (int64_t)(ky / sh) * Wh + kx / sw;
     }
 
-    // src: channel 0 of this group in one image (NCHW planes of h*w).
-    const float* fill(const float* src, float* buf) const {
+    // src: channel 0 of this group in the first image (NCHW planes of h*w); count <= images images, image_stride
+    // floats apart.
+    const float* fill(const float* src, float* buf, int count = 1, int64_t image_stride = 0) const {
         if (direct) return src;
         for (int py = 0; py < psh; py++)
-            for (int px = 0; px < psw; px++) {
-                for (int ic = 0; ic < c_n; ic++) {
-                    float* dst = buf + ((int64_t)(py * psw + px) * c_n + ic) * plane;
-                    const float* in = src + (int64_t)ic * h * w;
-                    for (int r = 0; r < Hh; r++) {
-                        float* row = dst + (int64_t)r * Wh;
-                        const int iy = r * sh + py - ph;
-                        if (iy < 0 || iy >= h) {
-                            memset(row, 0, sizeof(float) * Wh);
-                            continue;
-                        }
-                        const float* s = in + (int64_t)iy * w;
-                        if (sw == 1) {
-                            // Columns pw .. pw+w-1 hold the row (clipped to Wh), the rest is padding.
-                            const int lead = pw < Wh ? pw : Wh, len = (w < Wh - lead) ? w : Wh - lead;
-                            memset(row, 0, sizeof(float) * lead);
-                            memcpy(row + lead, s, sizeof(float) * len);
-                            memset(row + lead + len, 0, sizeof(float) * (Wh - lead - len));
-                        } else {
-                            for (int col = 0; col < Wh; col++) {
-                                const int ix = col * sw + px - pw;
-                                row[col] = ix >= 0 && ix < w ? s[ix] : 0.0f;
+            for (int px = 0; px < psw; px++)
+                for (int ic = 0; ic < c_n; ic++)
+                    for (int img = 0; img < count; img++) {
+                        float* dst = buf + (((int64_t)(py * psw + px) * c_n + ic) * images + img) * plane;
+                        const float* in = src + img * image_stride + (int64_t)ic * h * w;
+                        for (int r = 0; r < Hh; r++) {
+                            float* row = dst + (int64_t)r * Wh;
+                            const int iy = r * sh + py - ph;
+                            if (iy < 0 || iy >= h) {
+                                memset(row, 0, sizeof(float) * Wh);
+                                continue;
+                            }
+                            const float* s = in + (int64_t)iy * w;
+                            if (sw == 1) {
+                                // Columns pw .. pw+w-1 hold the row (clipped to Wh), the rest is padding.
+                                const int lead = pw < Wh ? pw : Wh, len = (w < Wh - lead) ? w : Wh - lead;
+                                memset(row, 0, sizeof(float) * lead);
+                                memcpy(row + lead, s, sizeof(float) * len);
+                                memset(row + lead + len, 0, sizeof(float) * (Wh - lead - len));
+                            } else {
+                                for (int col = 0; col < Wh; col++) {
+                                    const int ix = col * sw + px - pw;
+                                    row[col] = ix >= 0 && ix < w ? s[ix] : 0.0f;
+                                }
                             }
                         }
                     }
-                }
-            }
         return buf;
     }
 };
@@ -405,15 +409,21 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
     }
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
     const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
-    const InputLayout L(g);
-    const int64_t ld = (int64_t)oh * L.Wh, N = ld - (L.Wh - ow);
-    const bool wide_is_dy = L.Wh == ow;
+    // Images per dot product: enough that a reduction runs over ~1024 pixels (a 4x4 block of dot products ends in a
+    // 16-way lane reduction: on 8x8 planes of one image that costs as much as the products).
+    const InputLayout L1(g);
+    int images = (int)(1024 / (L1.plane > 0 ? L1.plane : 1));
+    if (images > (n + chunks - 1) / chunks) images = (n + chunks - 1) / chunks;
+    if (images < 1) images = 1;
+    const InputLayout L(g, images);
+    const int64_t ld = L.plane, N1 = (int64_t)oh * L.Wh - (L.Wh - ow);  // pixels of one image, last valid + 1
+    const bool dy_direct = images == 1 && L.Wh == ow;
     std::vector<int64_t> off((size_t)K);
     for (int ic = 0; ic < cig; ic++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = L.offset(ic, ky, kx);
-    // One partial dW per chunk, accumulated image by image, summed afterwards in chunk order (deterministic for a
-    // given thread count).
+    // One partial dW per chunk, accumulated image group by group, summed afterwards in chunk order (deterministic
+    // for a given thread count).
     float* partial = alloc_floats(wlen * chunks);
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
     for (int t = 0; t < chunks; t++) {
@@ -421,19 +431,24 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         float* pw_t = partial + wlen * t;
         memset(pw_t, 0, sizeof(float) * wlen);
         float* buf = L.direct ? nullptr : alloc_floats(L.floats);
-        // dy rows widened to Wh with zeros in the extra columns, so the neighbours those columns read add nothing.
-        float* dyw = wide_is_dy ? nullptr : alloc_floats((int64_t)cog * ld);
-        if (dyw) memset(dyw, 0, sizeof(float) * (int64_t)cog * ld);
-        for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
+        // dy as [o][image][plane]: rows widened to Wh and planes to Hh rows with zeros, so the neighbours the
+        // extra positions read add nothing.
+        const int64_t dyw_floats = (int64_t)cog * images * ld;
+        float* dyw = dy_direct ? nullptr : alloc_floats(dyw_floats);
+        if (dyw) memset(dyw, 0, sizeof(float) * dyw_floats);
+        for (int b0 = ch.b0; b0 < ch.b0 + ch.nb; b0 += images) {
+            const int count = ch.b0 + ch.nb - b0 < images ? ch.b0 + ch.nb - b0 : images;
+            const int64_t Q = (int64_t)(count - 1) * ld + N1;
             for (int grp = 0; grp < groups; grp++) {
-                const float* B = L.fill(x + ((int64_t)b * c + (int64_t)grp * cig) * h * w, buf);
-                const float* dyg = dy + ((int64_t)b * co + (int64_t)grp * cog) * P;
+                const float* B = L.fill(x + ((int64_t)b0 * c + (int64_t)grp * cig) * h * w, buf, count, (int64_t)c * h * w);
+                const float* dyg = dy + ((int64_t)b0 * co + (int64_t)grp * cog) * P;
                 if (dyw)
                     for (int o = 0; o < cog; o++)
-                        for (int oy = 0; oy < oh; oy++)
-                            memcpy(dyw + (int64_t)o * ld + (int64_t)oy * L.Wh, dyg + (int64_t)o * P + (int64_t)oy * ow,
-                                   sizeof(float) * ow);
-                qat4j_sgemm_off_nt_acc_f32(cog, K, N, dyw ? dyw : dyg, dyw ? ld : P, B, off.data(),
+                        for (int img = 0; img < count; img++)
+                            for (int oy = 0; oy < oh; oy++)
+                                memcpy(dyw + ((int64_t)o * images + img) * ld + (int64_t)oy * L.Wh,
+                                       dyg + (int64_t)img * co * P + (int64_t)o * P + (int64_t)oy * ow, sizeof(float) * ow);
+                qat4j_sgemm_off_nt_acc_f32(cog, K, Q, dyw ? dyw : dyg, dyw ? images * ld : P, B, off.data(),
                                            pw_t + (int64_t)grp * cog * K, K, isa);
             }
         }
