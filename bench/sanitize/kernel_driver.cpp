@@ -221,6 +221,34 @@ static void conv_s8(int max_isa) {
     }
 }
 
+// The conv of two quantized tensors: values code * step (unsigned or signed activation codes, int8 weight codes)
+// must give exactly (float) int_conv * (x_step * w_step) + bias; a value off its grid (special) must return 0 and
+// leave y alone.
+static void grid_conv(int max_isa, bool special) {
+    Geo q = geometry(rng() % 4 == 0);
+    const int x_signed = (int)(rng() & 1), xlo = x_signed ? -127 : 0, xhi = x_signed ? 127 : 255;
+    const float xstep = rfloat(0.001f, 0.5f), wstep = 1.0f / 127;
+    std::vector<int> xc((size_t)q.n * q.c * q.h * q.w), wc((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    std::vector<float> x(xc.size()), wt(wc.size()), bias = floats(q.co);
+    for (size_t i = 0; i < xc.size(); i++) xc[i] = rint_in(xlo, xhi), x[i] = (float)xc[i] * xstep;
+    for (size_t i = 0; i < wc.size(); i++) wc[i] = rint_in(-127, 127), wt[i] = (float)wc[i] / 127;
+    if (special && !x.empty()) x[rng() % x.size()] = NAN;
+    auto want = naive_conv(xc.data(), wc.data(), q);
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> y(want.size(), 7.0f);
+        const int done = qat4j_conv2d_grid_f32(x.data(), xstep, x_signed, xlo, xhi, wt.data(), wstep, -127, 127,
+                                               bias.data(), y.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh, q.sw,
+                                               q.ph, q.pw, q.g, isa);
+        CHECK(done == (special ? 0 : 1), "conv2d_grid isa %d: returned %d", isa, done);
+        bool same = true;
+        for (size_t i = 0; i < y.size(); i++) {
+            const float expect = special ? 7.0f : (float)(int32_t)want[i] * (xstep * wstep) + bias[(i / ((size_t)q.oh * q.ow)) % q.co];
+            same &= y[i] == expect;
+        }
+        CHECK(same, "conv2d_grid isa %d", isa);
+    }
+}
+
 static void fake_quant(int max_isa, bool special) {
     int64_t n = rint_in(0, 200);
     // buffers hold at least one element, as the cpu backend allocates them (JavaCPP refuses zero-size memory)
@@ -398,6 +426,7 @@ int main(int argc, char** argv) {
         sgemm_nt(max_isa);
         gemm_s8(max_isa);
         conv_s8(max_isa);
+        grid_conv(max_isa, special);
         fake_quant(max_isa, special);
         fused_conv(max_isa, special);
         float_ops(special);

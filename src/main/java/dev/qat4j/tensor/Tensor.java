@@ -19,6 +19,7 @@ public final class Tensor implements AutoCloseable {
     private final Storage storage;
     private final Tensor base; // non-null for views; the base owns the storage
     private volatile boolean closed;
+    private volatile QuantGrid quantGrid; // set once by the op that made the values, never for views
 
     /** For backends only: wraps storage the backend has allocated. */
     public Tensor(Backend backend, DType dtype, int[] shape, Storage storage) {
@@ -126,6 +127,22 @@ public final class Tensor implements AutoCloseable {
             out[i] = unsigned ? b[i] & 0xFF : b[i];
         }
         return out;
+    }
+
+    /** The quantization grid its values lie on, when the backend op that computed them knows it; else null. */
+    public QuantGrid quantGrid() {
+        return quantGrid;
+    }
+
+    /**
+     * For backends only: records that the op which just computed this tensor's values put every one of them on
+     * {@code grid}. Set at most once, by that op, before the tensor is handed out.
+     */
+    public void markQuantGrid(QuantGrid grid) {
+        if (quantGrid != null) {
+            throw new IllegalStateException("markQuantGrid: " + this + " already has " + quantGrid);
+        }
+        quantGrid = grid;
     }
 
     /** Frees the memory now (views free nothing). Closing twice is allowed. */

@@ -221,15 +221,18 @@ class ModelsTest {
      * threshold lands on a neighbouring level on one backend, and each such flip (one step, ~1% of the value at 8
      * bits) propagates through every later quantizer. So each top-level block is checked on the same input (the
      * reference's), forward and backward. Unquantized, that leaves float rounding: 1e-5. Quantized, it leaves the
-     * flips inside the block (a few per ten thousand values) and their effect on sums that cancel (BN's dβ = Σdy):
-     * measured up to 3% of the norm at 4-6 bits, so 6e-2; a wiring or kernel error is O(1).
+     * flips inside the block (a few per ten thousand values) and their effect on sums that cancel (BN's dβ = Σdy).
+     * Measured on toynet cfg3 (batch 2): 4-6% of the norm on most of its blocks' gradients with the cpu float conv,
+     * up to 7% (s1.b2 bn.bias) since the cpu forward conv of quantized operands is an exact integer sum (which moves
+     * BN's inputs by float rounding and so moves values across clip and rounding thresholds); hence 1e-1. A wiring
+     * or kernel error is O(1).
      */
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource({"toynet, fp32", "resnet20, fp32", "mobilenetv2, fp32", "toynet, cfg1-star", "resnet20, int8",
         "mobilenetv2, cfg1-star", "toynet, cfg3", "resnet20, int4"})
     void blocksAgreeBetweenRefAndCpuOnTheSameInputs(String model, String preset) {
         CpuBackend cpu = CpuBackend.get();
-        double tol = preset.equals("fp32") ? 1e-5 : 6e-2;
+        double tol = preset.equals("fp32") ? 1e-5 : 1e-1;
         int n = 2;
         try (QuantModel mr = Models.build(model, BitWidths.preset(model, preset), REF, 7);
              QuantModel mc = Models.build(model, BitWidths.preset(model, preset), REF, 7);

@@ -12,6 +12,7 @@ import dev.qat4j.backend.ref.RefKernels;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
+import dev.qat4j.tensor.QuantGrid;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
 import org.bytedeco.javacpp.BytePointer;
@@ -207,7 +208,31 @@ public final class CpuBackend extends Backend {
         float a = alpha == null ? 0f : ((FloatPointer) ptr(alpha)).get(0);
         NativeKernels.qat4j_act_quant_f32((FloatPointer) ptr(x), (FloatPointer) ptr(y), x.numel(), q.kind().ordinal(),
                 q.bits(), a, q.fixedClip(), isaLevel);
+        float step = q.step(a);
+        if (q.bits() <= 8 && step > 0f && Float.isFinite(step)) {
+            y.markQuantGrid(new QuantGrid(step, q.minCode(), q.maxCode()));
+        }
         return y;
+    }
+
+    /**
+     * Whether conv2d multiplies the codes of quantized operands in int8 (exact int32 sums, one float scale) instead
+     * of their values in float: on with VNNI, off with {@code -Dqat4j.cpu.gridConv=false} (to time the two).
+     */
+    private static final int ISA_AVX512VNNI = 2; // QAT4J_ISA_AVX512VNNI of qat4j_kernels.h
+    private static final boolean GRID_CONV = !"false".equals(System.getProperty("qat4j.cpu.gridConv"));
+
+    /** Both operands on int8-sized grids whose int32 sums cannot overflow: the forward conv can run on codes. */
+    private boolean gridConvApplies(Tensor x, Tensor w) {
+        QuantGrid gx = x.quantGrid(), gw = w.quantGrid();
+        if (!GRID_CONV || isa < ISA_AVX512VNNI || gx == null || gw == null) {
+            return false;
+        }
+        if (!(gx.fitsUint8() || gx.fitsInt8()) || !gw.fitsInt8()) {
+            return false;
+        }
+        long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
+        return k * gx.maxAbsCode() * gw.maxAbsCode() <= Integer.MAX_VALUE;
     }
 
     // ---------------------------------------------------------------- native ops
@@ -236,6 +261,16 @@ public final class CpuBackend extends Backend {
     protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, ConvParams p) {
         int[] xs = x.shape(), ws = w.shape();
         Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
+        if (y.numel() > 0 && gridConvApplies(x, w)) {
+            QuantGrid gx = x.quantGrid(), gw = w.quantGrid();
+            int done = NativeKernels.qat4j_conv2d_grid_f32(fp(x), gx.step(), gx.fitsUint8() ? 0 : 1, gx.minCode(),
+                    gx.maxCode(), fp(w), gw.step(), gw.minCode(), gw.maxCode(), fp(bias), fp(y), xs[0], xs[1], xs[2],
+                    xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+            if (done == 1) {
+                return y;
+            }
+            // a value off its grid (NaN, inf): the float conv below propagates it as the reference does
+        }
         if (y.numel() > 0) {
             NativeKernels.qat4j_conv2d_f32(fp(x), fp(w), fp(bias), fp(y), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
                     ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
@@ -427,6 +462,10 @@ public final class CpuBackend extends Backend {
     protected Tensor doWeightQuant(Tensor w, int bits) {
         Tensor wq = allocate(DType.FLOAT32, w.shape());
         NativeKernels.qat4j_weight_quant_f32(fp(w), fp(wq), w.numel(), bits);
+        if (bits >= 3 && bits <= 8) { // value = code / (2^(b-1) - 1); 1 and 2 bits have data-dependent or unit steps
+            int max = (1 << (bits - 1)) - 1;
+            wq.markQuantGrid(new QuantGrid(1f / max, -max, max));
+        }
         return wq;
     }
 

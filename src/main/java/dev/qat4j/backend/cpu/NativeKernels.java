@@ -20,7 +20,7 @@ import org.bytedeco.openblas.presets.openblas;
 @Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
         include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "sgemm_f32.cpp", "conv_f32.cpp", "ops_f32.cpp",
-            "gemm_s8.cpp", "int_ops.cpp"}))
+            "gemm_s8.cpp", "int_ops.cpp", "grid_conv.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();
@@ -138,6 +138,12 @@ public final class NativeKernels {
                                                             @Cast("const int32_t*") int[] residualMult, int rounding,
                                                             int qmin, int qmax, Pointer out, int outBytes, long len,
                                                             int channels, long inner);
+
+    public static native int qat4j_conv2d_grid_f32(@Const FloatPointer x, float xStep, int xSigned, int xMin, int xMax,
+                                                   @Const FloatPointer wt, float wStep, int wMin, int wMax,
+                                                   @Const FloatPointer bias, FloatPointer y, int n, int c, int h, int w,
+                                                   int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
+                                                   int isa);
 
     public static native void qat4j_fake_quant_conv2d_f32(@Const FloatPointer x, @Const FloatPointer wt, FloatPointer y,
                                                           int kind, int abits, float alpha, float fixedClip, int wbits,

@@ -1,0 +1,70 @@
+// The forward conv of quantized training: when both operands lie on quantization grids (x = code_x * step_x from an
+// activation quantizer, w = code_w * step_w from the weight quantizer), their conv is step_x * step_w times an
+// integer conv of the codes. The codes go through the exact int8 conv (int_ops.cpp, VNNI) and one float scale, so
+// the result is the exact sum rounded once, where a float conv of the values rounds at every partial sum.
+#include "qat4j_kernels.h"
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace qat4j_grid_conv {
+namespace {
+
+void* grid_alloc(int64_t bytes) {
+    const size_t b = ((size_t)(bytes > 0 ? bytes : 1) + 63) & ~(size_t)63;
+    return aligned_alloc(64, b);
+}
+
+// codes[i] = rint(v[i] / step) as bytes; false when a value is not finite or its code leaves [lo, hi] (the values
+// were not made by the quantizer the grid claims: the caller then runs the float conv, which propagates NaN/inf).
+// The quantizers compute value(code) with their own float formula, within a few ulp of code * step, so for
+// |code| <= 255 the rounding recovers the code exactly.
+bool to_codes(const float* v, int64_t len, float step, int lo, int hi, uint8_t* codes) {
+    const double inv = 1.0 / (double)step;
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (len > (1 << 15))
+    for (int64_t i = 0; i < len; i++) {
+        const float x = v[i];
+        const double c = rint((double)x * inv);
+        if (!(c >= lo && c <= hi)) {  // also catches NaN and inf
+            bad = 1;
+            codes[i] = 0;
+            continue;
+        }
+        codes[i] = (uint8_t)(int8_t)(int)c;  // two's complement byte for signed codes, the byte itself for unsigned
+    }
+    return bad == 0;
+}
+
+}  // namespace
+}  // namespace qat4j_grid_conv
+
+extern "C" int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed, int x_min, int x_max, const float* wt,
+                                     float w_step, int w_min, int w_max, const float* bias, float* y, int n, int c,
+                                     int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
+                                     int isa) {
+    const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * (c / groups) * kh * kw;
+    const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+    const int64_t P = (int64_t)oh * ow, ylen = (int64_t)n * co * P;
+    uint8_t* xc = (uint8_t*)qat4j_grid_conv::grid_alloc(xlen);
+    uint8_t* wc = (uint8_t*)qat4j_grid_conv::grid_alloc(wlen);
+    int32_t* acc = (int32_t*)qat4j_grid_conv::grid_alloc(ylen * 4);
+    int done = 0;
+    if (xc && wc && acc && qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) && qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc)) {
+        qat4j_conv2d_s8_s32(xc, x_signed, (const int8_t*)wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
+        const float scale = x_step * w_step;
+#pragma omp parallel for schedule(static) if (ylen > (1 << 15))
+        for (int64_t plane = 0; plane < (int64_t)n * co; plane++) {
+            const float b = bias ? bias[plane % co] : 0.0f;
+            const int32_t* a = acc + plane * P;
+            float* o = y + plane * P;
+            for (int64_t i = 0; i < P; i++) o[i] = (float)a[i] * scale + b;
+        }
+        done = 1;
+    }
+    free(xc);
+    free(wc);
+    free(acc);
+    return done;
+}
