@@ -1,6 +1,6 @@
 // Float convolution and linear layers of the cpu backend.
-// Dense and grouped convs: implicit GEMMs over a padded copy of each image (below, and sgemm_f32.cpp); depthwise
-// convs (one input channel per group, where a GEMM would have M = 1): direct loops; linear layers: OpenBLAS.
+// Convolutions (dense, grouped and depthwise): implicit GEMMs over a padded copy of each image (below, and
+// sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel); linear layers: OpenBLAS.
 #include "qat4j_kernels.h"
 #include <cblas.h>
 #include <omp.h>
@@ -25,85 +25,6 @@ struct ConvGeom {
 float* alloc_floats(int64_t count) {
     size_t bytes = ((size_t)(count > 0 ? count : 1) * sizeof(float) + 63) & ~(size_t)63;
     return (float*)aligned_alloc(64, bytes);
-}
-
-void depthwise_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {
-    const int oh = g.oh(), ow = g.ow();
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < g.n; b++) {
-        for (int ch = 0; ch < g.c; ch++) {
-            const float* in = x + ((int64_t)b * g.c + ch) * g.h * g.w;
-            const float* k = wt + (int64_t)ch * g.kh * g.kw;
-            float* out = y + ((int64_t)b * g.co + ch) * oh * ow;
-            const float b0 = bias ? bias[ch] : 0.0f;
-            for (int oy = 0; oy < oh; oy++) {
-                for (int ox = 0; ox < ow; ox++) {
-                    float acc = 0.0f;
-                    for (int ky = 0; ky < g.kh; ky++) {
-                        const int iy = oy * g.sh - g.ph + ky;
-                        if (iy < 0 || iy >= g.h) continue;
-                        for (int kx = 0; kx < g.kw; kx++) {
-                            const int ix = ox * g.sw - g.pw + kx;
-                            if (ix >= 0 && ix < g.w) acc += in[(int64_t)iy * g.w + ix] * k[ky * g.kw + kx];
-                        }
-                    }
-                    out[(int64_t)oy * ow + ox] = acc + b0;
-                }
-            }
-        }
-    }
-}
-
-void depthwise_bwd_data(const float* dy, const float* wt, float* dx, const ConvGeom& g) {
-    const int oh = g.oh(), ow = g.ow();
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < g.n; b++) {
-        for (int ch = 0; ch < g.c; ch++) {
-            float* d = dx + ((int64_t)b * g.c + ch) * g.h * g.w;
-            const float* k = wt + (int64_t)ch * g.kh * g.kw;
-            const float* gy = dy + ((int64_t)b * g.co + ch) * oh * ow;
-            memset(d, 0, sizeof(float) * g.h * g.w);
-            for (int oy = 0; oy < oh; oy++) {
-                for (int ox = 0; ox < ow; ox++) {
-                    const float v = gy[(int64_t)oy * ow + ox];
-                    for (int ky = 0; ky < g.kh; ky++) {
-                        const int iy = oy * g.sh - g.ph + ky;
-                        if (iy < 0 || iy >= g.h) continue;
-                        for (int kx = 0; kx < g.kw; kx++) {
-                            const int ix = ox * g.sw - g.pw + kx;
-                            if (ix >= 0 && ix < g.w) d[(int64_t)iy * g.w + ix] += v * k[ky * g.kw + kx];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-void depthwise_bwd_weight(const float* dy, const float* x, float* dw, const ConvGeom& g) {
-    const int oh = g.oh(), ow = g.ow();
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < g.c; ch++) {
-        for (int kk = 0; kk < g.kh * g.kw; kk++) {
-            const int ky = kk / g.kw, kx = kk % g.kw;
-            double acc = 0.0;
-            for (int b = 0; b < g.n; b++) {
-                const float* in = x + ((int64_t)b * g.c + ch) * g.h * g.w;
-                const float* gy = dy + ((int64_t)b * g.co + ch) * oh * ow;
-                float part = 0.0f;
-                for (int oy = 0; oy < oh; oy++) {
-                    const int iy = oy * g.sh - g.ph + ky;
-                    if (iy < 0 || iy >= g.h) continue;
-                    for (int ox = 0; ox < ow; ox++) {
-                        const int ix = ox * g.sw - g.pw + kx;
-                        if (ix >= 0 && ix < g.w) part += gy[(int64_t)oy * ow + ox] * in[(int64_t)iy * g.w + ix];
-                    }
-                }
-                acc += part;
-            }
-            dw[(int64_t)ch * g.kh * g.kw + kk] = (float)acc;
-        }
-    }
 }
 
 }  // namespace
@@ -296,10 +217,6 @@ struct DataPhase {
 extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
                                  int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
-    if (g.depthwise()) {
-        depthwise_fwd(x, wt, bias, y, g);
-        return;
-    }
     const int64_t K = g.k(), P = g.p();
     const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
     const InputLayout L(g);
@@ -346,10 +263,6 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
 extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
                                           int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
-    if (g.depthwise()) {
-        depthwise_bwd_data(dy, wt, dx, g);
-        return;
-    }
     const int cig = g.cig(), cog = g.cog(), chunks = batch_chunks(n);
     const int64_t P = g.p();
     std::vector<DataPhase> phases;
@@ -403,10 +316,6 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
                                             int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
                                             int isa) {
     const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
-    if (g.depthwise()) {
-        depthwise_bwd_weight(dy, x, dw, g);
-        return;
-    }
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
     const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
     // Images per dot product: enough that a reduction runs over ~1024 pixels (a 4x4 block of dot products ends in a

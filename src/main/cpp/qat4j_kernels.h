@@ -41,8 +41,8 @@ void qat4j_act_quant_f32(const float* x, float* y, int64_t n, int kind, int bits
 
 // ---------------------------------------------------------------- float convolution and linear (conv_f32.cpp)
 // Geometry: x [n, c, h, w], weights [co, c/groups, kh, kw], y [n, co, oh, ow], oh = (h + 2ph - kh)/sh + 1.
-// Dense convs are implicit GEMMs over a padded copy of each image (threads over the batch); depthwise convs run
-// direct loops.
+// Every conv (dense, grouped, depthwise) is an implicit GEMM over a padded copy of each image, threads over the
+// batch (conv_f32.cpp).
 // isa selects the sgemm variant (QAT4J_ISA_AUTO or a level <= qat4j_cpu_max_isa()).
 void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h, int w,
                       int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);

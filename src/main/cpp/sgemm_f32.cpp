@@ -78,8 +78,36 @@ __attribute__((target("avx512f"))) inline void nn_tile(int64_t K, const float* a
 }
 #undef QAT4J_R8
 
+// M = 1 (a depthwise conv: one output channel per group): 1 x 128 columns, 8 accumulators, one load of B per FMA.
+__attribute__((target("avx512f"))) void nn_row_avx512(int64_t N, int64_t K, const float* Ap, const float* B,
+                                                      const int64_t* off, float* C) {
+    int64_t n0 = 0;
+    for (; n0 + 128 <= N; n0 += 128) {
+        __m512 c[8];
+        for (int v = 0; v < 8; v++) c[v] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k++) {
+            const __m512 a = _mm512_set1_ps(Ap[k * MR]);
+            const float* b = B + off[k] + n0;
+            for (int v = 0; v < 8; v++) c[v] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16 * v), c[v]);
+        }
+        for (int v = 0; v < 8; v++) _mm512_storeu_ps(C + n0 + 16 * v, c[v]);
+    }
+    for (; n0 < N; n0 += 16) {
+        const int64_t left = N - n0;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        __m512 c = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k++)
+            c = _mm512_fmadd_ps(_mm512_set1_ps(Ap[k * MR]), _mm512_maskz_loadu_ps(m, B + off[k] + n0), c);
+        _mm512_mask_storeu_ps(C + n0, m, c);
+    }
+}
+
 __attribute__((target("avx512f"))) void nn_avx512(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
                                                   const int64_t* off, float* C, int64_t ldc) {
+    if (M == 1) {
+        nn_row_avx512(N, K, Ap, B, off, C);
+        return;
+    }
     const int64_t mblocks = (M + MR - 1) / MR;
     for (int64_t n0 = 0; n0 < N; n0 += NR) {
         const int64_t left = N - n0;
@@ -129,9 +157,36 @@ __attribute__((target("avx512f"))) inline __m512 reduce16(const __m512 v[4][4]) 
     return r;
 }
 
+// M = 1 (depthwise): one row of A against 8 rows of B at a time, 8 accumulators, lane sums at the end.
+__attribute__((target("avx512f"))) void nt_row_avx512(int64_t N, int64_t Q, const float* A, const float* B,
+                                                      const int64_t* off, float* C) {
+    const int64_t q_full = Q / 16 * 16;
+    const __mmask16 tail = (__mmask16)((1u << (Q - q_full)) - 1u);
+    for (int64_t n0 = 0; n0 < N; n0 += 8) {
+        const int nr = (int)(N - n0 < 8 ? N - n0 : 8);
+        const float* b[8];
+        for (int j = 0; j < 8; j++) b[j] = B + off[n0 + (j < nr ? j : nr - 1)];  // clamped: results unused
+        __m512 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_ps();
+        for (int64_t q = 0; q < q_full; q += 16) {
+            const __m512 a = _mm512_loadu_ps(A + q);
+            for (int j = 0; j < 8; j++) acc[j] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b[j] + q), acc[j]);
+        }
+        if (tail) {
+            const __m512 a = _mm512_maskz_loadu_ps(tail, A + q_full);
+            for (int j = 0; j < 8; j++) acc[j] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(tail, b[j] + q_full), acc[j]);
+        }
+        for (int j = 0; j < nr; j++) C[n0 + j] += _mm512_reduce_add_ps(acc[j]);
+    }
+}
+
 // 4 rows of A x 4 rows of B per block; the block's B rows stay in L1 while every 4-row block of A passes over them.
 __attribute__((target("avx512f"))) void nt_avx512(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
                                                   const float* B, const int64_t* off, float* C, int64_t ldc) {
+    if (M == 1) {
+        nt_row_avx512(N, Q, A, B, off, C);
+        return;
+    }
     const int64_t q_full = Q / 16 * 16;
     const __mmask16 tail = (__mmask16)((1u << (Q - q_full)) - 1u);
     for (int64_t n0 = 0; n0 < N; n0 += 4) {
