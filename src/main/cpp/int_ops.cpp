@@ -1,5 +1,6 @@
 // Integer inference kernels and the fused fake-quant convolution of the cpu backend.
-// Convolutions become one exact int8 GEMM per group (qat4j_gemm_s8_s32, ISA variants in gemm_s8.cpp) over an
+// Convolutions: with AVX-512 VNNI an implicit GEMM over a padded, channel-interleaved copy of each image
+// (conv_s8.cpp); otherwise one exact int8 GEMM per group (qat4j_gemm_s8_s32, ISA variants in gemm_s8.cpp) over an
 // im2col of the byte codes; requantization is 64-bit integer arithmetic, identical to dev.qat4j.quant.Requantizer.
 #include "qat4j_kernels.h"
 #include "quant_common.h"
@@ -102,6 +103,12 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
     const int cig = c / groups, cog = co / groups;
     if (groups > 1 && cig == 1 && cog == 1) {
         depthwise_codes(x, x_signed, wt, acc, n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow);
+        return;
+    }
+    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
+    if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();  // never run instructions the CPU lacks
+    if (isa >= QAT4J_ISA_AVX512VNNI) {
+        qat4j_conv2d_s8_s32_vnni(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
         return;
     }
     const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;
