@@ -8,15 +8,18 @@
 //   one dword = the 4 channels of a reduction group of vpdpbusd. Padding and the channel tail are code 0.
 //   A signed image is made unsigned with XOR 0x80 (code 0 -> 0x80 everywhere) and the accumulators start at
 //   -128*rowsum(w), as in gemm_s8.cpp.
-//   Outputs are computed in "wide" coordinates q = oy*Wh + ox, ox in [0, Wh): the B operand of output q for the
+//   Outputs are addressed in "wide" coordinates q = oy*Wh + ox, ox in [0, Wh): the B operand of output q for the
 //   reduction group g = (ic4, ky, kx) is the dword at off[g] + 4q, off[g] = phase(ky%sh, kx%sw) +
 //   ((ic4*Hh + ky/sh)*Wh + kx/sw)*4. So each row of B is a base pointer plus a constant, and 16 consecutive outputs
-//   are one unaligned 64-byte load. Columns ox >= ow wrap into the next row: computed, then dropped on the copy
-//   out. Valid outputs only read inside their phase; the buffer has slack for the garbage ones.
+//   are one unaligned 64-byte load. Columns ox >= ow are not outputs: the vectors (16 wide outputs each) are laid
+//   over the valid ones only (cover()), and a vector that spans a row end (narrow rows) computes its garbage lanes
+//   and compresses them out on the store. Valid outputs only read inside their phase; garbage lanes may read past
+//   it, into the next phase or the buffer's slack (allocated and initialised).
 // Weights are packed once per call: [group][co tile][g][MR][4 bytes] plus the signed correction per row.
+// Register tile: MR = 4 output channels x NV = 4 vectors (16 zmm accumulators), as gemm_s8.cpp's; the results go
+// straight into acc (plain stores for a full row segment).
 // Work items are (image, group, chunk of co tiles); chunks > 1 only when the batch cannot feed every thread.
-// Each thread keeps one packed image (its padding is written once: only the interior changes between images), a
-// wide [MR][Qt] output strip, and copies the valid columns of the strip into acc.
+// Each thread keeps one packed image; its padding is written once (only the interior changes between images).
 #include "qat4j_kernels.h"
 #include <immintrin.h>
 #include <omp.h>
@@ -34,7 +37,7 @@ namespace qat4j_conv_s8 {
 namespace {
 
 constexpr int MR = 4;       // output channels per register tile
-constexpr int NR = 64;      // outputs per register tile (4 zmm of 16 dwords)
+constexpr int NV = 4;       // vectors of 16 outputs per register tile
 constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -50,32 +53,51 @@ void* alloc64(size_t bytes) {
 struct Geo {
     int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow;
     int cig, cog, c4;
-    int64_t hh, wh, phase_bytes, buf_bytes, qt, G, mtiles;
+    int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles;
 };
 
-// R rows x NV vectors of 16 outputs; B read straight from the packed image at b + off[g].
+// One vector of 16 consecutive wide outputs q..q+15 of an image: where its B dwords start in the packed image, and
+// where its valid lanes (ox < ow, inside the image) go. Valid lanes are consecutive outputs (row oy's last column is
+// followed by row oy+1's first): they are compressed together and stored at out. The first lane is always valid.
+struct Vec {
+    int64_t b;          // 4*q
+    int64_t out;        // oy*ow + ox of the first lane
+    __mmask16 lanes;    // valid lanes
+    __mmask16 stored;   // the first popcount(lanes) lanes
+};
+
+QAT4J_VNNI inline void store_vec(int32_t* c, const Vec& v, __m512i x) {
+    if (v.lanes == 0xFFFF) _mm512_storeu_si512((void*)(c + v.out), x);
+    else _mm512_mask_storeu_epi32((void*)(c + v.out), v.stored, _mm512_maskz_compress_epi32(v.lanes, x));
+}
+
+// R rows x NV vectors; vector v reads B at img + vec[v].b + off[g]. C: the tile's first output plane, planes P apart.
 template <int R, int NV>
-QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* b, const int64_t* off, int64_t G, const int32_t* init,
-                     int32_t* C, int64_t ldc) {
+QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+                     const int32_t* init, int32_t* C, int64_t P) {
 #define QAT4J_ROWS(X) X(0) X(1) X(2) X(3)
 #define QAT4J_DECL(r)                                                  \
     __m512i c##r##_0, c##r##_1, c##r##_2, c##r##_3;                    \
     if constexpr (R > r) c##r##_0 = c##r##_1 = c##r##_2 = c##r##_3 = _mm512_set1_epi32(init[r]);
     QAT4J_ROWS(QAT4J_DECL)
 #undef QAT4J_DECL
+    const uint8_t* p0 = img + vec[0].b;
+    const uint8_t* p1 = NV > 1 ? img + vec[1].b : p0;
+    const uint8_t* p2 = NV > 2 ? img + vec[2].b : p0;
+    const uint8_t* p3 = NV > 3 ? img + vec[3].b : p0;
     const int32_t* a32 = (const int32_t*)Ap;
     for (int64_t g = 0; g < G; g++) {
-        const uint8_t* bg = b + off[g];
+        const int64_t o = off[g];
         __m512i b0, b1, b2, b3;
-        b0 = _mm512_loadu_si512((const void*)bg);
-        if constexpr (NV > 1) b1 = _mm512_loadu_si512((const void*)(bg + 64));
-        if constexpr (NV > 2) b2 = _mm512_loadu_si512((const void*)(bg + 128));
-        if constexpr (NV > 3) b3 = _mm512_loadu_si512((const void*)(bg + 192));
+        b0 = _mm512_loadu_si512((const void*)(p0 + o));
+        if constexpr (NV > 1) b1 = _mm512_loadu_si512((const void*)(p1 + o));
+        if constexpr (NV > 2) b2 = _mm512_loadu_si512((const void*)(p2 + o));
+        if constexpr (NV > 3) b3 = _mm512_loadu_si512((const void*)(p3 + o));
         const int32_t* ag = a32 + g * MR;
-#define QAT4J_STEP(r)                                         \
-        if constexpr (R > r) {                                \
-            const __m512i a = _mm512_set1_epi32(ag[r]);       \
-            QAT4J_DPBUSD(c##r##_0, b0, a);                    \
+#define QAT4J_STEP(r)                                            \
+        if constexpr (R > r) {                                   \
+            const __m512i a = _mm512_set1_epi32(ag[r]);          \
+            QAT4J_DPBUSD(c##r##_0, b0, a);                       \
             if constexpr (NV > 1) QAT4J_DPBUSD(c##r##_1, b1, a); \
             if constexpr (NV > 2) QAT4J_DPBUSD(c##r##_2, b2, a); \
             if constexpr (NV > 3) QAT4J_DPBUSD(c##r##_3, b3, a); \
@@ -83,13 +105,13 @@ QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* b, const int64_t* off, in
         QAT4J_ROWS(QAT4J_STEP)
 #undef QAT4J_STEP
     }
-#define QAT4J_STORE(r)                                                              \
-    if constexpr (R > r) {                                                          \
-        int32_t* cr = C + r * ldc;                                                  \
-        _mm512_storeu_si512((void*)cr, c##r##_0);                                   \
-        if constexpr (NV > 1) _mm512_storeu_si512((void*)(cr + 16), c##r##_1);      \
-        if constexpr (NV > 2) _mm512_storeu_si512((void*)(cr + 32), c##r##_2);      \
-        if constexpr (NV > 3) _mm512_storeu_si512((void*)(cr + 48), c##r##_3);      \
+#define QAT4J_STORE(r)                                             \
+    if constexpr (R > r) {                                         \
+        int32_t* cr = C + r * P;                                   \
+        store_vec(cr, vec[0], c##r##_0);                           \
+        if constexpr (NV > 1) store_vec(cr, vec[1], c##r##_1);     \
+        if constexpr (NV > 2) store_vec(cr, vec[2], c##r##_2);     \
+        if constexpr (NV > 3) store_vec(cr, vec[3], c##r##_3);     \
     }
     QAT4J_ROWS(QAT4J_STORE)
 #undef QAT4J_STORE
@@ -97,24 +119,42 @@ QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* b, const int64_t* off, in
 }
 
 template <int R>
-void tile_nv(int nv, const uint8_t* Ap, const uint8_t* b, const int64_t* off, int64_t G, const int32_t* init,
-             int32_t* C, int64_t ldc) {
+void tile_nv(int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+             const int32_t* init, int32_t* C, int64_t P) {
     switch (nv) {
-        case 4: tile<R, 4>(Ap, b, off, G, init, C, ldc); break;
-        case 3: tile<R, 3>(Ap, b, off, G, init, C, ldc); break;
-        case 2: tile<R, 2>(Ap, b, off, G, init, C, ldc); break;
-        default: tile<R, 1>(Ap, b, off, G, init, C, ldc); break;
+        case 4: tile<R, 4>(Ap, img, vec, off, G, init, C, P); break;
+        case 3: tile<R, 3>(Ap, img, vec, off, G, init, C, P); break;
+        case 2: tile<R, 2>(Ap, img, vec, off, G, init, C, P); break;
+        default: tile<R, 1>(Ap, img, vec, off, G, init, C, P); break;
     }
 }
 
-void tile_any(int rows, int nv, const uint8_t* Ap, const uint8_t* b, const int64_t* off, int64_t G,
-              const int32_t* init, int32_t* C, int64_t ldc) {
+void tile_any(int rows, int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+              const int32_t* init, int32_t* C, int64_t P) {
     switch (rows) {
-        case 4: tile_nv<4>(nv, Ap, b, off, G, init, C, ldc); break;
-        case 3: tile_nv<3>(nv, Ap, b, off, G, init, C, ldc); break;
-        case 2: tile_nv<2>(nv, Ap, b, off, G, init, C, ldc); break;
-        default: tile_nv<1>(nv, Ap, b, off, G, init, C, ldc); break;
+        case 4: tile_nv<4>(nv, Ap, img, vec, off, G, init, C, P); break;
+        case 3: tile_nv<3>(nv, Ap, img, vec, off, G, init, C, P); break;
+        case 2: tile_nv<2>(nv, Ap, img, vec, off, G, init, C, P); break;
+        default: tile_nv<1>(nv, Ap, img, vec, off, G, init, C, P); break;
     }
+}
+
+// Covers the valid wide outputs with vectors, greedily: each starts at the first valid output after the previous
+// one. Rows of ow = 16k cost k vectors (no garbage lanes); narrow rows share vectors. Returns the count.
+int64_t cover(const Geo& q, Vec* vec) {
+    const int64_t end = (int64_t)q.oh * q.wh;
+    int64_t nvec = 0;
+    for (int64_t s = 0; s < end;) {
+        unsigned lanes = 0;
+        for (int i = 0; i < 16; i++)
+            if (s + i < end && (s + i) % q.wh < q.ow) lanes |= 1u << i;
+        const int cnt = __builtin_popcount(lanes);
+        vec[nvec++] = Vec{4 * s, (s / q.wh) * q.ow + s % q.wh, (__mmask16)lanes,
+                          (__mmask16)(cnt == 16 ? 0xFFFF : (1u << cnt) - 1)};
+        s += 16;
+        if (s % q.wh >= q.ow) s = (s / q.wh + 1) * q.wh;
+    }
+    return nvec;
 }
 
 // 4 channel rows of w codes (nullptr: past cig, code 0) -> w dwords [4 channel bytes] at dst, XOR flip.
@@ -169,23 +209,6 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
     }
 }
 
-// rows x ow valid columns of the wide strip (ld qt, row stride wh) into acc rows (oh*ow each).
-QAT4J_VNNI void copy_out(const Geo& q, int rows, const int32_t* wide, int32_t* out) {
-    const int64_t P = (int64_t)q.oh * q.ow;
-    for (int r = 0; r < rows; r++) {
-        for (int oy = 0; oy < q.oh; oy++) {
-            const int32_t* s = wide + r * q.qt + oy * q.wh;
-            int32_t* d = out + r * P + (int64_t)oy * q.ow;
-            int x = 0;
-            for (; x + 16 <= q.ow; x += 16) _mm512_storeu_si512((void*)(d + x), _mm512_loadu_si512((const void*)(s + x)));
-            if (x < q.ow) {
-                const __mmask16 mk = (__mmask16)((1u << (q.ow - x)) - 1);
-                _mm512_mask_storeu_epi32((void*)(d + x), mk, _mm512_maskz_loadu_epi32(mk, s + x));
-            }
-        }
-    }
-}
-
 void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1;
     q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
@@ -195,7 +218,6 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     q.hh = ceil_div(q.h + 2 * q.ph, q.sh);
     q.wh = ceil_div(q.w + 2 * q.pw, q.sw);
     q.phase_bytes = q.c4 * q.hh * q.wh * 4;
-    q.qt = ceil_div((int64_t)q.oh * q.wh, 16) * 16;
     q.G = (int64_t)q.c4 * q.kh * q.kw;
     q.mtiles = ceil_div(q.cog, MR);
     const int64_t K = (int64_t)q.cig * q.kh * q.kw;
@@ -210,9 +232,11 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
                 off[(ic4 * q.kh + ky) * q.kw + kx] = o;
                 if (o > max_off) max_off = o;
             }
-    // The last tile reads qt outputs from the largest offset; everything it reads is allocated and initialised.
+    Vec* vec = (Vec*)alloc64(sizeof(Vec) * (size_t)(q.oh * ceil_div(q.ow, 16)));  // <= ceil(ow/16) starts a row
+    const int64_t nvec = cover(q, vec);
+    // The last vector reads 64 bytes from the largest offset: everything a vector reads is allocated and initialised.
     q.buf_bytes = (int64_t)q.sh * q.sw * q.phase_bytes;
-    if (max_off + q.qt * 4 > q.buf_bytes) q.buf_bytes = max_off + q.qt * 4;
+    if (max_off + vec[nvec - 1].b + 64 > q.buf_bytes) q.buf_bytes = max_off + vec[nvec - 1].b + 64;
 
     // Weights: Ap[group][tile][g][r][4], g = (ic4*kh + ky)*kw + kx; zero past cig and past cog.
     const int64_t tile_bytes = q.G * MR * 4;
@@ -251,7 +275,6 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
         uint8_t* buf = (uint8_t*)alloc64((size_t)q.buf_bytes);
         memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
         uint32_t* rowtmp = (uint32_t*)alloc64((size_t)q.w * 4 + 64);
-        int32_t* wide = (int32_t*)alloc64((size_t)(MR * q.qt * 4));
         int64_t packed = -1;
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < nitems; it++) {
@@ -265,19 +288,17 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
                 const int rows = (int)min64(MR, q.cog - t * MR);
                 const int8_t* at = Ap + (gr * q.mtiles + t) * tile_bytes;
                 const int32_t* it0 = init + (gr * q.mtiles + t) * MR;
-                for (int64_t q0 = 0; q0 < q.qt; q0 += NR) {
-                    const int nv = (int)min64(4, (q.qt - q0) / 16);
-                    tile_any(rows, nv, (const uint8_t*)at, buf + q0 * 4, off, q.G, it0, wide + q0, q.qt);
-                }
-                copy_out(q, rows, wide, acc + (b * q.co + gr * q.cog + t * MR) * P);
+                int32_t* c = acc + (b * q.co + gr * q.cog + t * MR) * P;
+                for (int64_t v = 0; v < nvec; v += NV)
+                    tile_any(rows, (int)min64(NV, nvec - v), (const uint8_t*)at, buf, vec + v, off, q.G, it0, c, P);
             }
         }
-        free(wide);
         free(rowtmp);
         free(buf);
     }
     free(init);
     free(Ap);
+    free(vec);
     free(off);
 }
 
