@@ -224,8 +224,15 @@ static void conv_s8_wide(int max_isa) {
     if (q.kw > q.w + 2 * q.pw) q.kw = 1;
     q.sh = rint_in(1, 2);
     q.sw = rng() % 4 == 0 ? rint_in(1, 3) : q.sh;
-    q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1;
-    q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
+    const int odd = rint_in(0, 19);
+    if (odd == 0) q.sh = 2147483647;  // strides past the image: only the phases of the kernel rows are packed
+    if (odd == 1) q.sw = 1000000;
+    if (odd == 2) {  // a padded copy far larger than the image: the im2col fallback
+        q.h = rint_in(1, 3), q.w = rint_in(1, 3), q.ph = q.pw = 150, q.kh = q.kw = 1, q.sh = q.sw = 1;
+        if (q.c > 17) q.c = q.g * 3;
+    }
+    q.oh = (int)(((int64_t)q.h + 2 * q.ph - q.kh) / q.sh + 1);
+    q.ow = (int)(((int64_t)q.w + 2 * q.pw - q.kw) / q.sw + 1);
     int x_signed = (int)(rng() & 1);
     std::vector<uint8_t> x((size_t)q.n * q.c * q.h * q.w);
     std::vector<int8_t> wt((size_t)q.co * (q.c / q.g) * q.kh * q.kw);

@@ -7,7 +7,8 @@
 //   modulo the stride, each phase [C4 = ceil(cig/4)][Hh = ceil(Hp/sh)][Wh = ceil(Wp/sw)][4 channel bytes]:
 //   one dword = the 4 channels of a reduction group of vpdpbusd. Padding and the channel tail are code 0.
 //   A signed image is made unsigned with XOR 0x80 (code 0 -> 0x80 everywhere) and the accumulators start at
-//   -128*rowsum(w), as in gemm_s8.cpp.
+//   -128*rowsum(w), as in gemm_s8.cpp. Only the phases a kernel offset reads are kept (min(sh, kh) x min(sw, kw):
+//   a 1x1 stride-2 conv packs a quarter of the image).
 //   Outputs are addressed in "wide" coordinates q = oy*Wh + ox, ox in [0, Wh): the B operand of output q for the
 //   reduction group g = (ic4, ky, kx) is the dword at off[g] + 4q, off[g] = phase(ky%sh, kx%sw) +
 //   ((ic4*Hh + ky/sh)*Wh + kx/sw)*4. So each row of B is a base pointer plus a constant, and 16 consecutive outputs
@@ -53,6 +54,7 @@ void* alloc64(size_t bytes) {
 struct Geo {
     int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow;
     int cig, cog, c4;
+    int64_t phy, phx;  // phases kept: min(sh, kh) x min(sw, kw) (rows or columns of other phases are never read)
     int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles;
 };
 
@@ -193,15 +195,17 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
         for (int iy = 0; iy < q.h; iy++) {
             const uint8_t* r[4];
             for (int j = 0; j < 4; j++) r[j] = p[j] ? p[j] + (int64_t)iy * q.w : nullptr;
-            const int Y = iy + q.ph, py = Y % q.sh, yy = Y / q.sh;
+            const int64_t Y = (int64_t)iy + q.ph, py = Y % q.sh, yy = Y / q.sh;
+            if (py >= q.phy) continue;
             if (q.sw == 1) {
                 uint8_t* dst = buf + py * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + q.pw) * 4;
                 interleave_row(r, q.w, f, dst);
             } else {
                 interleave_row(r, q.w, f, (uint8_t*)rowtmp);
                 for (int ix = 0; ix < q.w; ix++) {
-                    const int X = ix + q.pw, px = X % q.sw, xx = X / q.sw;
-                    memcpy(buf + (py * q.sw + px) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + xx) * 4, rowtmp + ix,
+                    const int64_t X = (int64_t)ix + q.pw, px = X % q.sw, xx = X / q.sw;
+                    if (px >= q.phx) continue;
+                    memcpy(buf + (py * q.phx + px) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + xx) * 4, rowtmp + ix,
                            4);
                 }
             }
@@ -209,14 +213,19 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
     }
 }
 
-void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
-    q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1;
-    q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
+// Returns false (nothing done) when the padded copy would be much larger than the image (huge pads or strides):
+// the caller then takes the im2col path.
+bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
+    q.oh = (int)(((int64_t)q.h + 2 * (int64_t)q.ph - q.kh) / q.sh + 1);
+    q.ow = (int)(((int64_t)q.w + 2 * (int64_t)q.pw - q.kw) / q.sw + 1);
     q.cig = q.c / q.groups;
     q.cog = q.co / q.groups;
     q.c4 = (int)ceil_div(q.cig, 4);
-    q.hh = ceil_div(q.h + 2 * q.ph, q.sh);
-    q.wh = ceil_div(q.w + 2 * q.pw, q.sw);
+    q.phy = min64(q.sh, q.kh);
+    q.phx = min64(q.sw, q.kw);
+    q.hh = ceil_div((int64_t)q.h + 2 * (int64_t)q.ph, q.sh);
+    q.wh = ceil_div((int64_t)q.w + 2 * (int64_t)q.pw, q.sw);
+    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return false;
     q.phase_bytes = q.c4 * q.hh * q.wh * 4;
     q.G = (int64_t)q.c4 * q.kh * q.kw;
     q.mtiles = ceil_div(q.cog, MR);
@@ -227,7 +236,7 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     for (int ic4 = 0; ic4 < q.c4; ic4++)
         for (int ky = 0; ky < q.kh; ky++)
             for (int kx = 0; kx < q.kw; kx++) {
-                const int64_t o = ((ky % q.sh) * q.sw + kx % q.sw) * q.phase_bytes +
+                const int64_t o = ((ky % q.sh) * q.phx + kx % q.sw) * q.phase_bytes +
                                   ((ic4 * q.hh + ky / q.sh) * q.wh + kx / q.sw) * 4;
                 off[(ic4 * q.kh + ky) * q.kw + kx] = o;
                 if (o > max_off) max_off = o;
@@ -235,7 +244,7 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     Vec* vec = (Vec*)alloc64(sizeof(Vec) * (size_t)(q.oh * ceil_div(q.ow, 16)));  // <= ceil(ow/16) starts a row
     const int64_t nvec = cover(q, vec);
     // The last vector reads 64 bytes from the largest offset: everything a vector reads is allocated and initialised.
-    q.buf_bytes = (int64_t)q.sh * q.sw * q.phase_bytes;
+    q.buf_bytes = q.phy * q.phx * q.phase_bytes;
     if (max_off + vec[nvec - 1].b + 64 > q.buf_bytes) q.buf_bytes = max_off + vec[nvec - 1].b + 64;
 
     // Weights: Ap[group][tile][g][r][4], g = (ic4*kh + ky)*kw + kx; zero past cig and past cog.
@@ -300,18 +309,19 @@ void conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     free(Ap);
     free(vec);
     free(off);
+    return true;
 }
 
 }  // namespace
 }  // namespace qat4j_conv_s8
 
-extern "C" void qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n,
+extern "C" int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n,
                                          int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw,
                                          int groups) {
     qat4j_conv_s8::Geo q{};
     q.n = n, q.c = c, q.h = h, q.w = w, q.co = co, q.kh = kh, q.kw = kw, q.sh = sh, q.sw = sw, q.ph = ph, q.pw = pw;
     q.groups = groups;
-    qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, q);
+    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, q) ? 1 : 0;
 }
 
 #undef QAT4J_DPBUSD

@@ -107,8 +107,8 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
     }
     if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
     if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();  // never run instructions the CPU lacks
-    if (isa >= QAT4J_ISA_AVX512VNNI) {
-        qat4j_conv2d_s8_s32_vnni(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
+    if (isa >= QAT4J_ISA_AVX512VNNI &&
+        qat4j_conv2d_s8_s32_vnni(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups)) {
         return;
     }
     const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;

@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * strides 1..3 (phase split, sh != sw), kernels 1x1/3x3/5x5 and kh != kw, pads 0..2, input channels not multiples
  * of 4, output channels not multiples of its 4-row tile, output rows not multiples of 16 and wide rows spanning
  * several 64-column tiles, groups, signed and unsigned codes, extreme codes, batch 1 (output-channel chunks across
- * threads) and batches of at least 2 x threads (images across threads). Seed: -Dqat4j.convs8.seed=N.
+ * threads), batches of at least 2 x threads (images across threads), a stride past the image and pads that
+ * make the padded copy far larger than the image (the im2col fallback). Seed: -Dqat4j.convs8.seed=N.
  */
 class ConvS8ImplicitGemmTest {
     private static final long SEED = Long.getLong("qat4j.convs8.seed", 20261126L);
@@ -43,6 +44,10 @@ class ConvS8ImplicitGemmTest {
         out.add(Arguments.of(new int[] {2 * threads + 1, 16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1}, true));
         out.add(Arguments.of(new int[] {1, 32, 16, 16, 64, 1, 1, 2, 2, 0, 0, 1}, false));
         out.add(Arguments.of(new int[] {1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1}, true));
+        // A stride past the image (only the kernel rows' phases are packed), and pads that make the padded copy far
+        // larger than the image (the im2col fallback).
+        out.add(Arguments.of(new int[] {2 * threads, 5, 7, 9, 6, 3, 3, Integer.MAX_VALUE, 2, 1, 1, 1}, true));
+        out.add(Arguments.of(new int[] {1, 3, 2, 2, 4, 1, 1, 1, 1, 150, 150, 1}, false));
         for (int i = 0; i < CASES; i++) {
             int groups = rnd.nextInt(4) == 0 ? rnd.nextInt(2, 4) : 1;
             int cig = CHANNELS[rnd.nextInt(CHANNELS.length)], cog = CHANNELS[rnd.nextInt(CHANNELS.length)];
