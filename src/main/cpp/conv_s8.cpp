@@ -188,6 +188,8 @@ QAT4J_VNNI void interleave_row(const uint8_t* const r[4], int w, __m128i flip, u
 // Interior of one image's group into buf (padding already there). img: the group's first channel plane.
 QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t* buf, uint32_t* rowtmp) {
     const __m128i f = _mm_set1_epi8(flip ? (char)0x80 : 0);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const int64_t plane = (int64_t)q.h * q.w;
     for (int ic4 = 0; ic4 < q.c4; ic4++) {
         const uint8_t* p[4];
@@ -200,6 +202,27 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
             if (q.sw == 1) {
                 uint8_t* dst = buf + py * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + q.pw) * 4;
                 interleave_row(r, q.w, f, dst);
+            } else if (q.sw == 2) {
+                // Even and odd dwords of the row to their two phases, 32 input columns at a time. X0 = ix0 + pw
+                // has the parity of pw: the even lanes (X = X0 + 2j) go to phase X0 % 2 at column X0/2 + j, the
+                // odd lanes to the other phase at column (X0 + 1)/2 + j.
+                interleave_row(r, q.w, f, (uint8_t*)rowtmp);
+                const int64_t pe = q.pw % 2, po = 1 - pe;
+                uint8_t* row_e = buf + (py * q.phx + pe) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh) * 4;
+                uint8_t* row_o = buf + (py * q.phx + po) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh) * 4;
+                for (int ix0 = 0; ix0 < q.w; ix0 += 32) {
+                    const int cnt = q.w - ix0 < 32 ? q.w - ix0 : 32;
+                    const __m512i a = _mm512_loadu_si512((const void*)(rowtmp + ix0));
+                    const __m512i b = _mm512_loadu_si512((const void*)(rowtmp + ix0 + 16));
+                    const int64_t X0 = (int64_t)ix0 + q.pw;
+                    const int ne = (cnt + 1) / 2, no = cnt / 2;
+                    if (pe < q.phx)
+                        _mm512_mask_storeu_epi32((void*)(row_e + X0 / 2 * 4), (__mmask16)((1u << ne) - 1),
+                                                 _mm512_permutex2var_epi32(a, even, b));
+                    if (po < q.phx && no > 0)
+                        _mm512_mask_storeu_epi32((void*)(row_o + (X0 + 1) / 2 * 4), (__mmask16)((1u << no) - 1),
+                                                 _mm512_permutex2var_epi32(a, odd, b));
+                }
             } else {
                 interleave_row(r, q.w, f, (uint8_t*)rowtmp);
                 for (int ix = 0; ix < q.w; ix++) {
@@ -283,7 +306,8 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
     {
         uint8_t* buf = (uint8_t*)alloc64((size_t)q.buf_bytes);
         memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
-        uint32_t* rowtmp = (uint32_t*)alloc64((size_t)q.w * 4 + 64);
+        uint32_t* rowtmp = (uint32_t*)alloc64((size_t)(q.w + 32) * 4);  // the stride-2 split reads 32 at a time
+        memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
         int64_t packed = -1;
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < nitems; it++) {
