@@ -68,15 +68,26 @@ struct Vec {
     __mmask16 stored;   // the first popcount(lanes) lanes
 };
 
-QAT4J_VNNI inline void store_vec(int32_t* c, const Vec& v, __m512i x) {
-    if (v.lanes == 0xFFFF) _mm512_storeu_si512((void*)(c + v.out), x);
-    else _mm512_mask_storeu_epi32((void*)(c + v.out), v.stored, _mm512_maskz_compress_epi32(v.lanes, x));
+// F: float output (float)sum * scale, the fused fake-quant conv's epilogue (the same operations as its scalar pass).
+template <bool F>
+QAT4J_VNNI inline void store_vec(void* c, const Vec& v, __m512i x, __m512 scale) {
+    if constexpr (F) {
+        float* o = (float*)c + v.out;
+        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+        if (v.lanes == 0xFFFF) _mm512_storeu_ps(o, f);
+        else _mm512_mask_storeu_ps(o, v.stored, _mm512_maskz_compress_ps(v.lanes, f));
+    } else {
+        int32_t* o = (int32_t*)c + v.out;
+        if (v.lanes == 0xFFFF) _mm512_storeu_si512((void*)o, x);
+        else _mm512_mask_storeu_epi32((void*)o, v.stored, _mm512_maskz_compress_epi32(v.lanes, x));
+    }
 }
 
-// R rows x NV vectors; vector v reads B at img + vec[v].b + off[g]. C: the tile's first output plane, planes P apart.
-template <int R, int NV>
+// R rows x NV vectors; vector v reads B at img + vec[v].b + off[g]. C: the tile's first output plane (int32, or
+// float when F), planes P elements apart.
+template <int R, int NV, bool F>
 QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
-                     const int32_t* init, int32_t* C, int64_t P) {
+                     const int32_t* init, void* C, int64_t P, float yscale) {
 #define QAT4J_ROWS(X) X(0) X(1) X(2) X(3)
 #define QAT4J_DECL(r)                                                  \
     __m512i c##r##_0, c##r##_1, c##r##_2, c##r##_3;                    \
@@ -107,37 +118,39 @@ QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, cons
         QAT4J_ROWS(QAT4J_STEP)
 #undef QAT4J_STEP
     }
-#define QAT4J_STORE(r)                                             \
-    if constexpr (R > r) {                                         \
-        int32_t* cr = C + r * P;                                   \
-        store_vec(cr, vec[0], c##r##_0);                           \
-        if constexpr (NV > 1) store_vec(cr, vec[1], c##r##_1);     \
-        if constexpr (NV > 2) store_vec(cr, vec[2], c##r##_2);     \
-        if constexpr (NV > 3) store_vec(cr, vec[3], c##r##_3);     \
+    const __m512 scale = _mm512_set1_ps(yscale);
+#define QAT4J_STORE(r)                                                  \
+    if constexpr (R > r) {                                              \
+        void* cr = (uint8_t*)C + r * P * 4;                             \
+        store_vec<F>(cr, vec[0], c##r##_0, scale);                      \
+        if constexpr (NV > 1) store_vec<F>(cr, vec[1], c##r##_1, scale); \
+        if constexpr (NV > 2) store_vec<F>(cr, vec[2], c##r##_2, scale); \
+        if constexpr (NV > 3) store_vec<F>(cr, vec[3], c##r##_3, scale); \
     }
     QAT4J_ROWS(QAT4J_STORE)
 #undef QAT4J_STORE
 #undef QAT4J_ROWS
 }
 
-template <int R>
+template <int R, bool F>
 void tile_nv(int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
-             const int32_t* init, int32_t* C, int64_t P) {
+             const int32_t* init, void* C, int64_t P, float yscale) {
     switch (nv) {
-        case 4: tile<R, 4>(Ap, img, vec, off, G, init, C, P); break;
-        case 3: tile<R, 3>(Ap, img, vec, off, G, init, C, P); break;
-        case 2: tile<R, 2>(Ap, img, vec, off, G, init, C, P); break;
-        default: tile<R, 1>(Ap, img, vec, off, G, init, C, P); break;
+        case 4: tile<R, 4, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 3: tile<R, 3, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 2: tile<R, 2, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        default: tile<R, 1, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
     }
 }
 
+template <bool F>
 void tile_any(int rows, int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
-              const int32_t* init, int32_t* C, int64_t P) {
+              const int32_t* init, void* C, int64_t P, float yscale) {
     switch (rows) {
-        case 4: tile_nv<4>(nv, Ap, img, vec, off, G, init, C, P); break;
-        case 3: tile_nv<3>(nv, Ap, img, vec, off, G, init, C, P); break;
-        case 2: tile_nv<2>(nv, Ap, img, vec, off, G, init, C, P); break;
-        default: tile_nv<1>(nv, Ap, img, vec, off, G, init, C, P); break;
+        case 4: tile_nv<4, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 3: tile_nv<3, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 2: tile_nv<2, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        default: tile_nv<1, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
     }
 }
 
@@ -238,7 +251,8 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
 
 // Returns false (nothing done) when the padded copy would be much larger than the image (huge pads or strides):
 // the caller then takes the im2col path.
-bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
+// Output: acc (int32), or y = (float)sum * yscale when y is given.
+bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale, Geo& q) {
     q.oh = (int)(((int64_t)q.h + 2 * (int64_t)q.ph - q.kh) / q.sh + 1);
     q.ow = (int)(((int64_t)q.w + 2 * (int64_t)q.pw - q.kw) / q.sw + 1);
     q.cig = q.c / q.groups;
@@ -321,9 +335,12 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
                 const int rows = (int)min64(MR, q.cog - t * MR);
                 const int8_t* at = Ap + (gr * q.mtiles + t) * tile_bytes;
                 const int32_t* it0 = init + (gr * q.mtiles + t) * MR;
-                int32_t* c = acc + (b * q.co + gr * q.cog + t * MR) * P;
-                for (int64_t v = 0; v < nvec; v += NV)
-                    tile_any(rows, (int)min64(NV, nvec - v), (const uint8_t*)at, buf, vec + v, off, q.G, it0, c, P);
+                const int64_t o = (b * q.co + gr * q.cog + t * MR) * P;
+                for (int64_t v = 0; v < nvec; v += NV) {
+                    const int nv = (int)min64(NV, nvec - v);
+                    if (y) tile_any<true>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, y + o, P, yscale);
+                    else tile_any<false>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, acc + o, P, 0.0f);
+                }
             }
         }
         free(rowtmp);
@@ -341,11 +358,11 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, Geo& q) {
 
 extern "C" int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n,
                                          int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw,
-                                         int groups) {
+                                         int groups, float* y, float y_scale) {
     qat4j_conv_s8::Geo q{};
     q.n = n, q.c = c, q.h = h, q.w = w, q.co = co, q.kh = kh, q.kw = kw, q.sh = sh, q.sw = sw, q.ph = ph, q.pw = pw;
     q.groups = groups;
-    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, q) ? 1 : 0;
+    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q) ? 1 : 0;
 }
 
 #undef QAT4J_DPBUSD

@@ -109,7 +109,7 @@ void conv_codes(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, 
     if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
     if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();  // never run instructions the CPU lacks
     if (isa >= QAT4J_ISA_AVX512VNNI &&
-        qat4j_conv2d_s8_s32_vnni(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups)) {
+        qat4j_conv2d_s8_s32_vnni(x, x_signed, wt, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, nullptr, 0.0f)) {
         return;
     }
     const int64_t K = (int64_t)cig * kh * kw, P = (int64_t)oh * ow, NP = (int64_t)n * P;
@@ -291,12 +291,19 @@ extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, flo
         wstep = qat4j::weight_step(wbits, wbits == 1 ? qat4j::mean_abs_normalized(t, wlen, m) : 0.0f);
     }
     free(t);
-    int32_t* acc = (int32_t*)alloc_bytes(ylen * 4);
-    conv_codes(xc, kind == QAT4J_ACT_MPACT, wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
     const float out_scale = (p.zero ? 0.0f : qat4j::act_step(kind, abits, alpha, fixed_clip)) * wstep;
+    // With VNNI the conv's stores apply the scale (same operations); otherwise an int32 pass, then the scale.
+    const int cig = c / groups, cog = co / groups;
+    const bool depthwise = groups > 1 && cig == 1 && cog == 1;
+    if (depthwise || isa < QAT4J_ISA_AVX512VNNI ||
+        !qat4j_conv2d_s8_s32_vnni(xc, kind == QAT4J_ACT_MPACT, wc, nullptr, n, c, h, w, co, kh, kw, sh, sw, ph, pw,
+                                  groups, y, out_scale)) {
+        int32_t* acc = (int32_t*)alloc_bytes(ylen * 4);
+        conv_codes(xc, kind == QAT4J_ACT_MPACT, wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
 #pragma omp parallel for schedule(static) if (ylen > (1 << 15))
-    for (int64_t i = 0; i < ylen; i++) y[i] = (float)acc[i] * out_scale;
+        for (int64_t i = 0; i < ylen; i++) y[i] = (float)acc[i] * out_scale;
+        free(acc);
+    }
     free(xc);
     free(wc);
-    free(acc);
 }

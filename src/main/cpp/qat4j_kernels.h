@@ -98,9 +98,11 @@ void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32
                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
 // The AVX-512 VNNI variant of qat4j_conv2d_s8_s32 (implicit GEMM, conv_s8.cpp); only on a CPU with VNNI, no
 // depthwise special case. qat4j_conv2d_s8_s32 calls it for isa >= QAT4J_ISA_AVX512VNNI. Returns 0, having done
-// nothing, when its padded copy of an image would be far larger than the image (huge pads or strides).
+// nothing, when its padded copy of an image would be far larger than the image (huge pads or strides). With y
+// non-null it writes y = (float) acc * y_scale instead of acc (the fused fake-quant conv's output).
 int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h,
-                              int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
+                              int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, float* y,
+                              float y_scale);
 // out = clamp(round((acc * mult[ch] + bias[ch]) / 2^shift[ch]), qmin, qmax); ch = (i / inner) % channels,
 // or 0 for all when per_tensor. rounding: the order of dev.qat4j.quant.Rounding. out_bytes: 0 int32, 1 int8/uint8.
 void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t* shift, const int32_t* bias,
