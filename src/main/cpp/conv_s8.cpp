@@ -18,7 +18,8 @@
 //   it, into the next phase or the buffer's slack (allocated and initialised).
 // Weights are packed once per call: [group][co tile][g][MR][4 bytes] plus the signed correction per row.
 // Register tile: MR = 4 output channels x NV = 4 vectors (16 zmm accumulators), as gemm_s8.cpp's; the results go
-// straight into acc (plain stores for a full row segment).
+// straight into acc (plain stores for a full row segment), or, for the fused fake-quant conv, into its float output
+// as (float)acc * scale.
 // Work items are (image, group, chunk of co tiles); chunks > 1 only when the batch cannot feed every thread.
 // Each thread keeps one packed image; its padding is written once (only the interior changes between images).
 #include "qat4j_kernels.h"
