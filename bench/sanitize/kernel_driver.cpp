@@ -249,6 +249,61 @@ static void grid_conv(int max_isa, bool special) {
     }
 }
 
+// The VNNI implicit-GEMM conv (conv_s8.cpp) on the geometries its layout has edge cases for: channel counts that
+// are not multiples of 4, widths whose output rows are not multiples of 16 (and wide rows spanning register tiles),
+// strides 1..3 (phases), kh != kw, output channel tails, groups, batches below and above 2 x threads.
+static void conv_s8_wide(int max_isa) {
+    static const int chans[] = {1, 3, 4, 5, 8, 17, 64};
+    Geo q;
+    q.g = rng() % 4 == 0 ? rint_in(2, 3) : 1;
+    int cg = chans[rng() % 7], cog = chans[rng() % 7];
+    if (q.g > 1 && cg > 17) cg = 5;
+    q.n = rng() % 2 ? 1 : rint_in(4, 6);
+    q.c = q.g * cg;
+    q.co = q.g * cog;
+    q.h = rint_in(1, 20);
+    q.w = rint_in(1, 40);
+    q.ph = rint_in(0, 2);
+    q.pw = rint_in(0, 2);
+    static const int ks[] = {1, 3, 5};
+    q.kh = ks[rng() % 3];
+    q.kw = rng() % 3 == 0 ? ks[rng() % 3] : q.kh;
+    if (q.kh > q.h + 2 * q.ph) q.kh = 1;
+    if (q.kw > q.w + 2 * q.pw) q.kw = 1;
+    q.sh = rint_in(1, 2);
+    q.sw = rng() % 4 == 0 ? rint_in(1, 3) : q.sh;
+    const int odd = rint_in(0, 19);
+    if (odd == 0) q.sh = 2147483647;  // strides past the image: only the phases of the kernel rows are packed
+    if (odd == 1) q.sw = 1000000;
+    if (odd == 2) {  // a padded copy far larger than the image: the im2col fallback
+        q.h = rint_in(1, 3), q.w = rint_in(1, 3), q.ph = q.pw = 150, q.kh = q.kw = 1, q.sh = q.sw = 1;
+        if (q.c > 17) q.c = q.g * 3;
+    }
+    q.oh = (int)(((int64_t)q.h + 2 * q.ph - q.kh) / q.sh + 1);
+    q.ow = (int)(((int64_t)q.w + 2 * q.pw - q.kw) / q.sw + 1);
+    int x_signed = (int)(rng() & 1);
+    std::vector<uint8_t> x((size_t)q.n * q.c * q.h * q.w);
+    std::vector<int8_t> wt((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    for (auto& v : x) v = (uint8_t)(rng() & 0xFF);
+    for (auto& v : wt) v = (int8_t)(rng() & 0xFF);
+    std::vector<double> want;
+    if (x_signed) {
+        std::vector<int8_t> xs(x.begin(), x.end());
+        want = naive_conv(xs.data(), wt.data(), q);
+    } else {
+        want = naive_conv(x.data(), wt.data(), q);
+    }
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<int32_t> acc(want.size());
+        qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
+                            q.sw, q.ph, q.pw, q.g, isa);
+        bool same = true;
+        for (size_t i = 0; i < acc.size(); i++) same &= acc[i] == (int32_t)want[i];
+        CHECK(same, "conv2d_s8 wide isa %d n=%d c=%d co=%d h=%d w=%d k=%dx%d s=%d,%d p=%d,%d g=%d signed=%d", isa, q.n,
+              q.c, q.co, q.h, q.w, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, q.g, x_signed);
+    }
+}
+
 static void fake_quant(int max_isa, bool special) {
     int64_t n = rint_in(0, 200);
     // buffers hold at least one element, as the cpu backend allocates them (JavaCPP refuses zero-size memory)
@@ -427,6 +482,7 @@ int main(int argc, char** argv) {
         gemm_s8(max_isa);
         conv_s8(max_isa);
         grid_conv(max_isa, special);
+        conv_s8_wide(max_isa);
         fake_quant(max_isa, special);
         fused_conv(max_isa, special);
         float_ops(special);

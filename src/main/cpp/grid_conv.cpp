@@ -49,22 +49,36 @@ extern "C" int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed,
     const int64_t P = (int64_t)oh * ow, ylen = (int64_t)n * co * P;
     uint8_t* xc = (uint8_t*)qat4j_grid_conv::grid_alloc(xlen);
     uint8_t* wc = (uint8_t*)qat4j_grid_conv::grid_alloc(wlen);
-    int32_t* acc = (int32_t*)qat4j_grid_conv::grid_alloc(ylen * 4);
+    if (!xc || !wc) abort();  // bytes of the input and weights: nothing sensible to return through a C ABI
     int done = 0;
-    if (xc && wc && acc && qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) && qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc)) {
-        qat4j_conv2d_s8_s32(xc, x_signed, (const int8_t*)wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
+    if (qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) &&
+        qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc)) {
         const float scale = x_step * w_step;
+        const bool grouped_depthwise = groups > 1 && c == groups && co == groups;  // int_ops' direct kernel is faster
+        if (isa >= QAT4J_ISA_AVX512VNNI && isa <= qat4j_cpu_max_isa() && !grouped_depthwise &&
+            qat4j_conv2d_s8_s32_vnni(xc, x_signed, (const int8_t*)wc, nullptr, n, c, h, w, co, kh, kw, sh, sw, ph, pw,
+                                     groups, y, scale)) {
+            // the VNNI conv stored y = (float) acc * scale itself
+        } else {
+            int32_t* acc = (int32_t*)qat4j_grid_conv::grid_alloc(ylen * 4);
+            if (!acc) abort();
+            qat4j_conv2d_s8_s32(xc, x_signed, (const int8_t*)wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups,
+                                isa);
 #pragma omp parallel for schedule(static) if (ylen > (1 << 15))
-        for (int64_t plane = 0; plane < (int64_t)n * co; plane++) {
-            const float b = bias ? bias[plane % co] : 0.0f;
-            const int32_t* a = acc + plane * P;
-            float* o = y + plane * P;
-            for (int64_t i = 0; i < P; i++) o[i] = (float)a[i] * scale + b;
+            for (int64_t i = 0; i < ylen; i++) y[i] = (float)acc[i] * scale;
+            free(acc);
+        }
+        if (bias) {
+#pragma omp parallel for schedule(static) if (ylen > (1 << 15))
+            for (int64_t plane = 0; plane < (int64_t)n * co; plane++) {
+                const float b = bias[plane % co];
+                float* o = y + plane * P;
+                for (int64_t i = 0; i < P; i++) o[i] += b;
+            }
         }
         done = 1;
     }
     free(xc);
     free(wc);
-    free(acc);
     return done;
 }

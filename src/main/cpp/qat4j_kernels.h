@@ -100,13 +100,20 @@ float qat4j_act_quant_bwd_f32(const float* dy, const float* x, float* dx, int64_
 void qat4j_weight_quant_f32(const float* w, float* wq, int64_t len, int bits);
 void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float* dw, int64_t len, int bits);
 
-// ---------------------------------------------------------------- integer ops (gemm_s8.cpp, int_ops.cpp)
+// ---------------------------------------------------------------- integer ops (gemm_s8.cpp, conv_s8.cpp, int_ops.cpp)
 // C[M,N] (int32) = A[M,K] (int8) x B[K,N] (uint8, or int8 when b_signed), exact (K*255*128 < 2^31).
 void qat4j_gemm_s8_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, int b_signed,
                        int32_t* C, int isa);
 // Integer conv of codes (zero padding): x bytes (uint8 or int8 when x_signed), w int8, acc int32 [n, co, oh, ow].
 void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h, int w,
                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
+// The AVX-512 VNNI variant of qat4j_conv2d_s8_s32 (implicit GEMM, conv_s8.cpp); only on a CPU with VNNI, no
+// depthwise special case. qat4j_conv2d_s8_s32 calls it for isa >= QAT4J_ISA_AVX512VNNI. Returns 0, having done
+// nothing, when its padded copy of an image would be far larger than the image (huge pads or strides). With y
+// non-null it writes y = (float) acc * y_scale instead of acc (the fused fake-quant conv's output).
+int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h,
+                              int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, float* y,
+                              float y_scale);
 // out = clamp(round((acc * mult[ch] + bias[ch]) / 2^shift[ch]), qmin, qmax); ch = (i / inner) % channels,
 // or 0 for all when per_tensor. rounding: the order of dev.qat4j.quant.Rounding. out_bytes: 0 int32, 1 int8/uint8.
 void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t* shift, const int32_t* bias,

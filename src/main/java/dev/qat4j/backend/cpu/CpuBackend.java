@@ -231,6 +231,9 @@ public final class CpuBackend extends Backend {
         if (!(gx.fitsUint8() || gx.fitsInt8()) || !gw.fitsInt8()) {
             return false;
         }
+        if (w.dim(1) == 1 && x.dim(1) > 1) { // depthwise: the float implicit GEMM beats the int8 direct loops
+            return false;
+        }
         long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
         return k * gx.maxAbsCode() * gw.maxAbsCode() <= Integer.MAX_VALUE;
     }

@@ -20,7 +20,7 @@ import org.bytedeco.openblas.presets.openblas;
 @Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
         include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "sgemm_f32.cpp", "conv_f32.cpp", "ops_f32.cpp",
-            "gemm_s8.cpp", "int_ops.cpp", "grid_conv.cpp"}))
+            "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "grid_conv.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();

@@ -1,0 +1,371 @@
+// Exact int8 convolution of byte codes by implicit GEMM (AVX-512 VNNI): no im2col, no per-call repacking of B.
+// acc [n, co, oh, ow] (int32) = conv(x [n, c, h, w] codes (uint8, or int8 when signed), w [co, c/groups, kh, kw]).
+// Integer arithmetic only: the same bits as the im2col + gemm path of int_ops.cpp (qat4j_conv2d_s8_s32).
+//
+// Layout (per image and group, packed once by the thread that convolves it):
+//   The group's cig channels, zero-padded (ph, pw) to Hp x Wp, split into sh*sw phases (py, px) by the position
+//   modulo the stride, each phase [C4 = ceil(cig/4)][Hh = ceil(Hp/sh)][Wh = ceil(Wp/sw)][4 channel bytes]:
+//   one dword = the 4 channels of a reduction group of vpdpbusd. Padding and the channel tail are code 0.
+//   A signed image is made unsigned with XOR 0x80 (code 0 -> 0x80 everywhere) and the accumulators start at
+//   -128*rowsum(w), as in gemm_s8.cpp. Only the phases a kernel offset reads are kept (min(sh, kh) x min(sw, kw):
+//   a 1x1 stride-2 conv packs a quarter of the image).
+//   Outputs are addressed in "wide" coordinates q = oy*Wh + ox, ox in [0, Wh): the B operand of output q for the
+//   reduction group g = (ic4, ky, kx) is the dword at off[g] + 4q, off[g] = phase(ky%sh, kx%sw) +
+//   ((ic4*Hh + ky/sh)*Wh + kx/sw)*4. So each row of B is a base pointer plus a constant, and 16 consecutive outputs
+//   are one unaligned 64-byte load. Columns ox >= ow are not outputs: the vectors (16 wide outputs each) are laid
+//   over the valid ones only (cover()), and a vector that spans a row end (narrow rows) computes its garbage lanes
+//   and compresses them out on the store. Valid outputs only read inside their phase; garbage lanes may read past
+//   it, into the next phase or the buffer's slack (allocated and initialised).
+// Weights are packed once per call: [group][co tile][g][MR][4 bytes] plus the signed correction per row.
+// Register tile: MR = 4 output channels x NV = 4 vectors (16 zmm accumulators), as gemm_s8.cpp's; the results go
+// straight into acc (plain stores for a full row segment), or, for the fused fake-quant conv, into its float output
+// as (float)acc * scale.
+// Work items are (image, group, chunk of co tiles); chunks > 1 only when the batch cannot feed every thread.
+// Each thread keeps one packed image; its padding is written once (only the interior changes between images).
+#include "qat4j_kernels.h"
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define QAT4J_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+// Inline asm, as in gemm_s8.cpp: gcc 12 copies accumulators around _mm512_dpbusd_epi32.
+#define QAT4J_DPBUSD(acc, b, a) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a))
+
+namespace qat4j_conv_s8 {
+namespace {
+
+constexpr int MR = 4;       // output channels per register tile
+constexpr int NV = 4;       // vectors of 16 outputs per register tile
+constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+void* alloc64(size_t bytes) {
+    const size_t n = (bytes + 63) & ~(size_t)63;
+    void* p = aligned_alloc(64, n ? n : 64);
+    if (!p) abort();
+    return p;
+}
+
+struct Geo {
+    int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow;
+    int cig, cog, c4;
+    int64_t phy, phx;  // phases kept: min(sh, kh) x min(sw, kw) (rows or columns of other phases are never read)
+    int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles;
+};
+
+// One vector of 16 consecutive wide outputs q..q+15 of an image: where its B dwords start in the packed image, and
+// where its valid lanes (ox < ow, inside the image) go. Valid lanes are consecutive outputs (row oy's last column is
+// followed by row oy+1's first): they are compressed together and stored at out. The first lane is always valid.
+struct Vec {
+    int64_t b;          // 4*q
+    int64_t out;        // oy*ow + ox of the first lane
+    __mmask16 lanes;    // valid lanes
+    __mmask16 stored;   // the first popcount(lanes) lanes
+};
+
+// F: float output (float)sum * scale, the fused fake-quant conv's epilogue (the same operations as its scalar pass).
+template <bool F>
+QAT4J_VNNI inline void store_vec(void* c, const Vec& v, __m512i x, __m512 scale) {
+    if constexpr (F) {
+        float* o = (float*)c + v.out;
+        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+        if (v.lanes == 0xFFFF) _mm512_storeu_ps(o, f);
+        else _mm512_mask_storeu_ps(o, v.stored, _mm512_maskz_compress_ps(v.lanes, f));
+    } else {
+        int32_t* o = (int32_t*)c + v.out;
+        if (v.lanes == 0xFFFF) _mm512_storeu_si512((void*)o, x);
+        else _mm512_mask_storeu_epi32((void*)o, v.stored, _mm512_maskz_compress_epi32(v.lanes, x));
+    }
+}
+
+// R rows x NV vectors; vector v reads B at img + vec[v].b + off[g]. C: the tile's first output plane (int32, or
+// float when F), planes P elements apart.
+template <int R, int NV, bool F>
+QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+                     const int32_t* init, void* C, int64_t P, float yscale) {
+#define QAT4J_ROWS(X) X(0) X(1) X(2) X(3)
+#define QAT4J_DECL(r)                                                  \
+    __m512i c##r##_0, c##r##_1, c##r##_2, c##r##_3;                    \
+    if constexpr (R > r) c##r##_0 = c##r##_1 = c##r##_2 = c##r##_3 = _mm512_set1_epi32(init[r]);
+    QAT4J_ROWS(QAT4J_DECL)
+#undef QAT4J_DECL
+    const uint8_t* p0 = img + vec[0].b;
+    const uint8_t* p1 = NV > 1 ? img + vec[1].b : p0;
+    const uint8_t* p2 = NV > 2 ? img + vec[2].b : p0;
+    const uint8_t* p3 = NV > 3 ? img + vec[3].b : p0;
+    const int32_t* a32 = (const int32_t*)Ap;
+    for (int64_t g = 0; g < G; g++) {
+        const int64_t o = off[g];
+        __m512i b0, b1, b2, b3;
+        b0 = _mm512_loadu_si512((const void*)(p0 + o));
+        if constexpr (NV > 1) b1 = _mm512_loadu_si512((const void*)(p1 + o));
+        if constexpr (NV > 2) b2 = _mm512_loadu_si512((const void*)(p2 + o));
+        if constexpr (NV > 3) b3 = _mm512_loadu_si512((const void*)(p3 + o));
+        const int32_t* ag = a32 + g * MR;
+#define QAT4J_STEP(r)                                            \
+        if constexpr (R > r) {                                   \
+            const __m512i a = _mm512_set1_epi32(ag[r]);          \
+            QAT4J_DPBUSD(c##r##_0, b0, a);                       \
+            if constexpr (NV > 1) QAT4J_DPBUSD(c##r##_1, b1, a); \
+            if constexpr (NV > 2) QAT4J_DPBUSD(c##r##_2, b2, a); \
+            if constexpr (NV > 3) QAT4J_DPBUSD(c##r##_3, b3, a); \
+        }
+        QAT4J_ROWS(QAT4J_STEP)
+#undef QAT4J_STEP
+    }
+    const __m512 scale = _mm512_set1_ps(yscale);
+#define QAT4J_STORE(r)                                                  \
+    if constexpr (R > r) {                                              \
+        void* cr = (uint8_t*)C + r * P * 4;                             \
+        store_vec<F>(cr, vec[0], c##r##_0, scale);                      \
+        if constexpr (NV > 1) store_vec<F>(cr, vec[1], c##r##_1, scale); \
+        if constexpr (NV > 2) store_vec<F>(cr, vec[2], c##r##_2, scale); \
+        if constexpr (NV > 3) store_vec<F>(cr, vec[3], c##r##_3, scale); \
+    }
+    QAT4J_ROWS(QAT4J_STORE)
+#undef QAT4J_STORE
+#undef QAT4J_ROWS
+}
+
+template <int R, bool F>
+void tile_nv(int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+             const int32_t* init, void* C, int64_t P, float yscale) {
+    switch (nv) {
+        case 4: tile<R, 4, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 3: tile<R, 3, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 2: tile<R, 2, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+        default: tile<R, 1, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
+    }
+}
+
+template <bool F>
+void tile_any(int rows, int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
+              const int32_t* init, void* C, int64_t P, float yscale) {
+    switch (rows) {
+        case 4: tile_nv<4, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 3: tile_nv<3, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        case 2: tile_nv<2, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+        default: tile_nv<1, F>(nv, Ap, img, vec, off, G, init, C, P, yscale); break;
+    }
+}
+
+// Covers the valid wide outputs with vectors, greedily: each starts at the first valid output after the previous
+// one. Rows of ow = 16k cost k vectors (no garbage lanes); narrow rows share vectors. Returns the count.
+int64_t cover(const Geo& q, Vec* vec) {
+    const int64_t end = (int64_t)q.oh * q.wh;
+    int64_t nvec = 0;
+    for (int64_t s = 0; s < end;) {
+        unsigned lanes = 0;
+        for (int i = 0; i < 16; i++)
+            if (s + i < end && (s + i) % q.wh < q.ow) lanes |= 1u << i;
+        const int cnt = __builtin_popcount(lanes);
+        vec[nvec++] = Vec{4 * s, (s / q.wh) * q.ow + s % q.wh, (__mmask16)lanes,
+                          (__mmask16)(cnt == 16 ? 0xFFFF : (1u << cnt) - 1)};
+        s += 16;
+        if (s % q.wh >= q.ow) s = (s / q.wh + 1) * q.wh;
+    }
+    return nvec;
+}
+
+// 4 channel rows of w codes (nullptr: past cig, code 0) -> w dwords [4 channel bytes] at dst, XOR flip.
+QAT4J_VNNI void interleave_row(const uint8_t* const r[4], int w, __m128i flip, uint8_t* dst) {
+    for (int x = 0; x < w; x += 16) {
+        const int left = w - x;
+        const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __m128i v[4];
+        for (int j = 0; j < 4; j++)
+            v[j] = _mm_xor_si128(r[j] ? _mm_maskz_loadu_epi8(mk, r[j] + x) : _mm_setzero_si128(), flip);
+        const __m128i t0 = _mm_unpacklo_epi8(v[0], v[1]), t1 = _mm_unpackhi_epi8(v[0], v[1]);
+        const __m128i t2 = _mm_unpacklo_epi8(v[2], v[3]), t3 = _mm_unpackhi_epi8(v[2], v[3]);
+        const __m128i o[4] = {_mm_unpacklo_epi16(t0, t2), _mm_unpackhi_epi16(t0, t2), _mm_unpacklo_epi16(t1, t3),
+                              _mm_unpackhi_epi16(t1, t3)};  // pixels x..x+3, x+4..x+7, ...
+        uint8_t* d = dst + (int64_t)x * 4;
+        if (left >= 16) {
+            for (int j = 0; j < 4; j++) _mm_storeu_si128((__m128i*)(d + 16 * j), o[j]);
+        } else {
+            for (int j = 0; j < 4; j++) {
+                const int px = left - 4 * j;  // pixels of this quarter
+                if (px <= 0) break;
+                const __mmask16 sm = px >= 4 ? (__mmask16)0xFFFF : (__mmask16)((1u << (4 * px)) - 1);
+                _mm_mask_storeu_epi8(d + 16 * j, sm, o[j]);
+            }
+        }
+    }
+}
+
+// Interior of one image's group into buf (padding already there). img: the group's first channel plane.
+QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t* buf, uint32_t* rowtmp) {
+    const __m128i f = _mm_set1_epi8(flip ? (char)0x80 : 0);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const int64_t plane = (int64_t)q.h * q.w;
+    for (int ic4 = 0; ic4 < q.c4; ic4++) {
+        const uint8_t* p[4];
+        for (int j = 0; j < 4; j++) p[j] = ic4 * 4 + j < q.cig ? img + (ic4 * 4 + j) * plane : nullptr;
+        for (int iy = 0; iy < q.h; iy++) {
+            const uint8_t* r[4];
+            for (int j = 0; j < 4; j++) r[j] = p[j] ? p[j] + (int64_t)iy * q.w : nullptr;
+            const int64_t Y = (int64_t)iy + q.ph, py = Y % q.sh, yy = Y / q.sh;
+            if (py >= q.phy) continue;
+            if (q.sw == 1) {
+                uint8_t* dst = buf + py * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + q.pw) * 4;
+                interleave_row(r, q.w, f, dst);
+            } else if (q.sw == 2) {
+                // Even and odd dwords of the row to their two phases, 32 input columns at a time. X0 = ix0 + pw
+                // has the parity of pw: the even lanes (X = X0 + 2j) go to phase X0 % 2 at column X0/2 + j, the
+                // odd lanes to the other phase at column (X0 + 1)/2 + j.
+                interleave_row(r, q.w, f, (uint8_t*)rowtmp);
+                const int64_t pe = q.pw % 2, po = 1 - pe;
+                uint8_t* row_e = buf + (py * q.phx + pe) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh) * 4;
+                uint8_t* row_o = buf + (py * q.phx + po) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh) * 4;
+                for (int ix0 = 0; ix0 < q.w; ix0 += 32) {
+                    const int cnt = q.w - ix0 < 32 ? q.w - ix0 : 32;
+                    const __m512i a = _mm512_loadu_si512((const void*)(rowtmp + ix0));
+                    const __m512i b = _mm512_loadu_si512((const void*)(rowtmp + ix0 + 16));
+                    const int64_t X0 = (int64_t)ix0 + q.pw;
+                    const int ne = (cnt + 1) / 2, no = cnt / 2;
+                    if (pe < q.phx)
+                        _mm512_mask_storeu_epi32((void*)(row_e + X0 / 2 * 4), (__mmask16)((1u << ne) - 1),
+                                                 _mm512_permutex2var_epi32(a, even, b));
+                    if (po < q.phx && no > 0)
+                        _mm512_mask_storeu_epi32((void*)(row_o + (X0 + 1) / 2 * 4), (__mmask16)((1u << no) - 1),
+                                                 _mm512_permutex2var_epi32(a, odd, b));
+                }
+            } else {
+                interleave_row(r, q.w, f, (uint8_t*)rowtmp);
+                for (int ix = 0; ix < q.w; ix++) {
+                    const int64_t X = (int64_t)ix + q.pw, px = X % q.sw, xx = X / q.sw;
+                    if (px >= q.phx) continue;
+                    memcpy(buf + (py * q.phx + px) * q.phase_bytes + ((ic4 * q.hh + yy) * q.wh + xx) * 4, rowtmp + ix,
+                           4);
+                }
+            }
+        }
+    }
+}
+
+// Returns false (nothing done) when the padded copy would be much larger than the image (huge pads or strides):
+// the caller then takes the im2col path.
+// Output: acc (int32), or y = (float)sum * yscale when y is given.
+bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale, Geo& q) {
+    q.oh = (int)(((int64_t)q.h + 2 * (int64_t)q.ph - q.kh) / q.sh + 1);
+    q.ow = (int)(((int64_t)q.w + 2 * (int64_t)q.pw - q.kw) / q.sw + 1);
+    q.cig = q.c / q.groups;
+    q.cog = q.co / q.groups;
+    q.c4 = (int)ceil_div(q.cig, 4);
+    q.phy = min64(q.sh, q.kh);
+    q.phx = min64(q.sw, q.kw);
+    q.hh = ceil_div((int64_t)q.h + 2 * (int64_t)q.ph, q.sh);
+    q.wh = ceil_div((int64_t)q.w + 2 * (int64_t)q.pw, q.sw);
+    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return false;
+    q.phase_bytes = q.c4 * q.hh * q.wh * 4;
+    q.G = (int64_t)q.c4 * q.kh * q.kw;
+    q.mtiles = ceil_div(q.cog, MR);
+    const int64_t K = (int64_t)q.cig * q.kh * q.kw;
+
+    int64_t* off = (int64_t*)alloc64((size_t)q.G * 8);
+    int64_t max_off = 0;
+    for (int ic4 = 0; ic4 < q.c4; ic4++)
+        for (int ky = 0; ky < q.kh; ky++)
+            for (int kx = 0; kx < q.kw; kx++) {
+                const int64_t o = ((ky % q.sh) * q.phx + kx % q.sw) * q.phase_bytes +
+                                  ((ic4 * q.hh + ky / q.sh) * q.wh + kx / q.sw) * 4;
+                off[(ic4 * q.kh + ky) * q.kw + kx] = o;
+                if (o > max_off) max_off = o;
+            }
+    Vec* vec = (Vec*)alloc64(sizeof(Vec) * (size_t)(q.oh * ceil_div(q.ow, 16)));  // <= ceil(ow/16) starts a row
+    const int64_t nvec = cover(q, vec);
+    // The last vector reads 64 bytes from the largest offset: everything a vector reads is allocated and initialised.
+    q.buf_bytes = q.phy * q.phx * q.phase_bytes;
+    if (max_off + vec[nvec - 1].b + 64 > q.buf_bytes) q.buf_bytes = max_off + vec[nvec - 1].b + 64;
+
+    // Weights: Ap[group][tile][g][r][4], g = (ic4*kh + ky)*kw + kx; zero past cig and past cog.
+    const int64_t tile_bytes = q.G * MR * 4;
+    int8_t* Ap = (int8_t*)alloc64((size_t)(q.groups * q.mtiles * tile_bytes));
+    int32_t* init = (int32_t*)alloc64((size_t)(q.groups * q.mtiles * MR * 4));
+    const int khw = q.kh * q.kw;
+    for (int gr = 0; gr < q.groups; gr++)
+        for (int64_t t = 0; t < q.mtiles; t++)
+            for (int r = 0; r < MR; r++) {
+                const int64_t oc = t * MR + r;
+                int8_t* dst = Ap + (gr * q.mtiles + t) * tile_bytes + r * 4;
+                int32_t sum = 0;
+                for (int ic4 = 0; ic4 < q.c4; ic4++)
+                    for (int kk = 0; kk < khw; kk++)
+                        for (int j = 0; j < 4; j++) {
+                            const int ic = ic4 * 4 + j;
+                            const int8_t a = (oc < q.cog && ic < q.cig)
+                                                 ? wt[((gr * q.cog + oc) * q.cig + ic) * (int64_t)khw + kk]
+                                                 : 0;
+                            dst[(ic4 * khw + kk) * MR * 4 + j] = a;
+                            sum += a;
+                        }
+                init[(gr * q.mtiles + t) * MR + r] = xs ? -128 * sum : 0;
+            }
+
+    const int64_t macs = (int64_t)q.n * q.co * K * q.oh * q.ow;
+    const int nth = macs < kParallelMinMacs ? 1 : omp_get_max_threads();
+    const int64_t images = (int64_t)q.n * q.groups;
+    const int64_t chunks = images >= 2 * nth ? 1 : min64(ceil_div(2 * nth, images), q.mtiles);
+    const int64_t per = ceil_div(q.mtiles, chunks);
+    const int64_t nitems = images * chunks;
+    const int64_t P = (int64_t)q.oh * q.ow;
+
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        uint8_t* buf = (uint8_t*)alloc64((size_t)q.buf_bytes);
+        memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
+        uint32_t* rowtmp = (uint32_t*)alloc64((size_t)(q.w + 32) * 4);  // the stride-2 split reads 32 at a time
+        memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
+        int64_t packed = -1;
+#pragma omp for schedule(dynamic)
+        for (int64_t it = 0; it < nitems; it++) {
+            const int64_t img = it / chunks, ch = it % chunks;
+            const int64_t b = img / q.groups, gr = img % q.groups;
+            if (img != packed) {
+                pack_image(q, x + (b * q.c + gr * q.cig) * (int64_t)q.h * q.w, xs, buf, rowtmp);
+                packed = img;
+            }
+            for (int64_t t = ch * per, t1 = min64(t + per, q.mtiles); t < t1; t++) {
+                const int rows = (int)min64(MR, q.cog - t * MR);
+                const int8_t* at = Ap + (gr * q.mtiles + t) * tile_bytes;
+                const int32_t* it0 = init + (gr * q.mtiles + t) * MR;
+                const int64_t o = (b * q.co + gr * q.cog + t * MR) * P;
+                for (int64_t v = 0; v < nvec; v += NV) {
+                    const int nv = (int)min64(NV, nvec - v);
+                    if (y) tile_any<true>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, y + o, P, yscale);
+                    else tile_any<false>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, acc + o, P, 0.0f);
+                }
+            }
+        }
+        free(rowtmp);
+        free(buf);
+    }
+    free(init);
+    free(Ap);
+    free(vec);
+    free(off);
+    return true;
+}
+
+}  // namespace
+}  // namespace qat4j_conv_s8
+
+extern "C" int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n,
+                                         int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw,
+                                         int groups, float* y, float y_scale) {
+    qat4j_conv_s8::Geo q{};
+    q.n = n, q.c = c, q.h = h, q.w = w, q.co = co, q.kh = kh, q.kw = kw, q.sh = sh, q.sw = sw, q.ph = ph, q.pw = pw;
+    q.groups = groups;
+    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q) ? 1 : 0;
+}
+
+#undef QAT4J_DPBUSD
+#undef QAT4J_VNNI
+#pragma GCC diagnostic pop
