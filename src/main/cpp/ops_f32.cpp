@@ -522,9 +522,14 @@ extern "C" void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float
         memcpy(dw, g, sizeof(float) * len);
         return;
     }
+    // tanh once per weight (it was evaluated in each of the three loops), in parallel; the max and the sum stay
+    // sequential over the stored values, in the reference's order.
+    std::vector<double> t((size_t)len);
+#pragma omp parallel for schedule(static) if (len > QAT4J_PAR_MIN / 8)
+    for (int64_t i = 0; i < len; i++) t[i] = tanh((double)w[i]);
     double m = 0.0;
     for (int64_t i = 0; i < len; i++) {
-        const double a = fabs(tanh((double)w[i]));
+        const double a = fabs(t[i]);
         m = (a > m || a != a) ? a : m;  // a NaN weight makes the max NaN (Java's Math.max): every gradient NaN
         if (m != m) break;
     }
@@ -535,15 +540,13 @@ extern "C" void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float
     double sum_gt = 0.0;
     int64_t ties = 0;
     for (int64_t i = 0; i < len; i++) {
-        const double t = tanh((double)w[i]);
-        sum_gt += g[i] * t;
-        if (fabs(t) == m) ties++;
+        sum_gt += g[i] * t[i];
+        if (fabs(t[i]) == m) ties++;
     }
 #pragma omp parallel for schedule(static) if (len > QAT4J_PAR_MIN)
     for (int64_t i = 0; i < len; i++) {
-        const double t = tanh((double)w[i]);
         double dt = g[i] / m;
-        if (fabs(t) == m) dt -= (t > 0 ? 1.0 : -1.0) * sum_gt / (m * m) / (double)ties;
-        dw[i] = (float)(dt * (1.0 - t * t));
+        if (fabs(t[i]) == m) dt -= (t[i] > 0 ? 1.0 : -1.0) * sum_gt / (m * m) / (double)ties;
+        dw[i] = (float)(dt * (1.0 - t[i] * t[i]));
     }
 }
