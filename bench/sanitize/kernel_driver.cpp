@@ -304,6 +304,27 @@ static void conv_s8_wide(int max_isa) {
     }
 }
 
+// Both variants of the activation quantizer's backward against act_grad_x / act_grad_alpha element by element: dx
+// bit for bit, dalpha (a double sum in another order, then rounded to float) to a float ulp of sum |dy|.
+static void act_quant_bwd(int max_isa, const std::vector<float>& dy, const std::vector<float>& x, int64_t n, int kind,
+                          int bits, float alpha) {
+    std::vector<float> want(dy.size());
+    double dalpha = 0.0, mag = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        want[(size_t)i] = dy[(size_t)i] * qat4j::act_grad_x(x[(size_t)i], kind, alpha, 4.0f);
+        dalpha += (double)dy[(size_t)i] * qat4j::act_grad_alpha(x[(size_t)i], kind, alpha);
+        mag += fabs((double)dy[(size_t)i]);
+    }
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> dx(dy.size());
+        float got = qat4j_act_quant_bwd_f32(dy.data(), x.data(), dx.data(), n, kind, bits, alpha, 4.0f, isa);
+        CHECK(n == 0 || memcmp(dx.data(), want.data(), sizeof(float) * n) == 0, "act_quant_bwd dx isa %d kind %d n %ld",
+              isa, kind, (long)n);
+        CHECK(close_to(got, (float)dalpha, (float)(2.4e-7 * mag) + 1e-30f) || (isinf(got) && got == (float)dalpha),
+              "act_quant_bwd dalpha isa %d kind %d: %g vs %g", isa, kind, got, dalpha);
+    }
+}
+
 static void fake_quant(int max_isa, bool special) {
     int64_t n = rint_in(0, 200);
     // buffers hold at least one element, as the cpu backend allocates them (JavaCPP refuses zero-size memory)
@@ -321,8 +342,11 @@ static void fake_quant(int max_isa, bool special) {
         CHECK(n == 0 || memcmp(y.data(), y0.data(), sizeof(float) * n) == 0, "act_quant isa %d differs from scalar", isa);
     }
     auto dy = floats(cap);
+    if (special) specials(dy);
+    static const float odd_alpha[] = {0.0f, -0.0f, NAN, INFINITY};
+    if (rng() % 8 == 0) alpha = odd_alpha[rng() % 4];
+    act_quant_bwd(max_isa, dy, x, n, kind, bits, alpha);
     std::vector<float> dx(cap);
-    qat4j_act_quant_bwd_f32(dy.data(), x.data(), dx.data(), n, kind, bits, alpha, 4.0f);
     // weight quantizer and its backward
     int wbits = rng() % 5 == 0 ? 32 : rint_in(1, 16);
     std::vector<float> wq(cap), dw(cap);
@@ -354,7 +378,45 @@ static void fused_conv(int max_isa, bool special) {
     }
 }
 
-static void float_ops(bool special) {
+// Batch norm (train and backward) and clamp backward on every ISA level: clamp backward bit for bit against the
+// reference's select, batch norm against the scalar variant (double sums in another order: float rounding).
+static void float_ops_isa(int max_isa, const std::vector<float>& x, const std::vector<float>& dy, int n, int c,
+                          int64_t hw, bool special) {
+    const int64_t len = (int64_t)n * c * hw;
+    auto gamma = floats(c), beta = floats(c);
+    std::vector<float> y0((size_t)len), mean0(c), inv0(c), rm0(c, 0.5f), rv0(c, 1.0f), dx0((size_t)len), dg0(c), db0(c);
+    std::vector<float> want((size_t)len);
+    const float lo = (rng() & 1) ? 0.0f : -1.0f, hi = (rng() & 1) ? 6.0f : INFINITY;
+    for (int64_t i = 0; i < len; i++) want[(size_t)i] = (x[(size_t)i] > lo && x[(size_t)i] < hi) ? dy[(size_t)i] : 0.0f;
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> dx((size_t)len);
+        qat4j_clamp_bwd_f32(dy.data(), x.data(), dx.data(), len, lo, hi, isa);
+        CHECK(memcmp(dx.data(), want.data(), sizeof(float) * len) == 0, "clamp_bwd isa %d len %ld", isa, (long)len);
+        std::vector<float> y((size_t)len), mean(c), inv(c), rm(c, 0.5f), rv(c, 1.0f), dg(c), db(c);
+        qat4j_bn_train_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(), mean.data(),
+                           inv.data(), n, c, hw, isa);
+        qat4j_bn_bwd_f32(dy.data(), x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(), db.data(), n,
+                         c, hw, isa);
+        if (isa == 0) {
+            y0 = y, mean0 = mean, inv0 = inv, rm0 = rm, rv0 = rv, dx0 = dx, dg0 = dg, db0 = db;
+            continue;
+        }
+        if (special) continue;  // NaN and inf spread over a channel the same way, but not comparably
+        for (int ch = 0; ch < c; ch++) {
+            CHECK(close_to(mean[ch], mean0[ch], 1e-6f * (fabsf(mean0[ch]) + 1e-3f)), "bn mean isa %d", isa);
+            CHECK(close_to(inv[ch], inv0[ch], 1e-6f * fabsf(inv0[ch])), "bn inv_std isa %d", isa);
+            CHECK(close_to(rv[ch], rv0[ch], 1e-6f * fabsf(rv0[ch])), "bn running var isa %d", isa);
+            CHECK(close_to(dg[ch], dg0[ch], 1e-5f * (fabsf(dg0[ch]) + (float)(n * hw))), "bn dgamma isa %d", isa);
+            CHECK(close_to(db[ch], db0[ch], 1e-5f * (fabsf(db0[ch]) + (float)(n * hw))), "bn dbeta isa %d", isa);
+        }
+        for (int64_t i = 0; i < len; i++) {
+            CHECK(close_to(y[(size_t)i], y0[(size_t)i], 1e-5f * (fabsf(y0[(size_t)i]) + 1)), "bn y isa %d", isa);
+            CHECK(close_to(dx[(size_t)i], dx0[(size_t)i], 1e-4f * (fabsf(dx0[(size_t)i]) + 1)), "bn dx isa %d", isa);
+        }
+    }
+}
+
+static void float_ops(int max_isa, bool special) {
     int n = rint_in(1, 4), c = rint_in(1, 9), h = rint_in(1, 9), w = rint_in(1, 9);
     int64_t hw = (int64_t)h * w, len = (int64_t)n * c * hw;
     auto x = floats((size_t)len);
@@ -362,14 +424,14 @@ static void float_ops(bool special) {
     auto dy = floats((size_t)len);
     auto gamma = floats(c), beta = floats(c), rm = floats(c), rv = floats(c, 0.5f, 2);
     std::vector<float> y((size_t)len), mean(c), inv(c), dx((size_t)len), dg(c), db(c);
+    float_ops_isa(max_isa, x, dy, n, c, hw, special);
     qat4j_bn_train_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(),
-                       mean.data(), inv.data(), n, c, hw);
+                       mean.data(), inv.data(), n, c, hw, QAT4J_ISA_AUTO);
     qat4j_bn_eval_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5f, y.data(), n, c, hw);
     qat4j_bn_bwd_f32(dy.data(), x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(), db.data(), n,
-                     c, hw);
+                     c, hw, QAT4J_ISA_AUTO);
     qat4j_bias_bwd_f32(dy.data(), db.data(), n, c, hw);
     qat4j_clamp_f32(x.data(), y.data(), len, 0.0f, 6.0f);
-    qat4j_clamp_bwd_f32(dy.data(), x.data(), dx.data(), len, 0.0f, 6.0f);
     qat4j_add_f32(x.data(), dy.data(), y.data(), len);
     int k = rint_in(1, h < w ? h : w), pad = rint_in(0, k / 2), s = rint_in(1, 3);
     int oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
@@ -485,7 +547,7 @@ int main(int argc, char** argv) {
         conv_s8_wide(max_isa);
         fake_quant(max_isa, special);
         fused_conv(max_isa, special);
-        float_ops(special);
+        float_ops(max_isa, special);
         requantize();
         requantize_residual();
     }
@@ -497,6 +559,9 @@ int main(int argc, char** argv) {
         qat4j_weight_quant_bwd_f32(g.data(), w.data(), dw.data(), (int64_t)w.size(), 4);
         std::vector<float> y(1 << 16);
         for (int isa = 0; isa <= max_isa; isa++) qat4j_act_quant_f32(w.data(), y.data(), (int64_t)w.size(), 1, 8, 2.0f, 0, isa);
+        for (int kind = 0; kind < 4; kind++) act_quant_bwd(max_isa, g, w, (int64_t)w.size() - 3, kind, 8, 1.5f);
+        std::vector<float> bx = floats(5 * 3 * 67 * 67), bdy = floats(bx.size());
+        float_ops_isa(max_isa, bx, bdy, 5, 3, 67 * 67, false);
     }
     printf("kernel_driver: %ld checks, %d mismatches\n", checks, failures);
     return failures == 0 ? 0 : 1;

@@ -73,17 +73,18 @@ void qat4j_sgemm_nt_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int
                             int64_t ldb, float* C, int64_t ldc, int isa);
 
 // ---------------------------------------------------------------- other float ops (ops_f32.cpp)
+// isa (where taken): QAT4J_ISA_AUTO or a level <= qat4j_cpu_max_isa(); the AVX-512 variants need AVX512VNNI's level.
 void qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);
 void qat4j_bn_train_f32(const float* x, const float* gamma, const float* beta, float* running_mean,
                         float* running_var, float momentum, float eps, float* y, float* mean, float* inv_std,
-                        int n, int c, int64_t hw);
+                        int n, int c, int64_t hw, int isa);
 void qat4j_bn_eval_f32(const float* x, const float* gamma, const float* beta, const float* running_mean,
                        const float* running_var, float eps, float* y, int n, int c, int64_t hw);
 void qat4j_bn_bwd_f32(const float* dy, const float* x, const float* gamma, const float* mean, const float* inv_std,
-                      float* dx, float* dgamma, float* dbeta, int n, int c, int64_t hw);
+                      float* dx, float* dgamma, float* dbeta, int n, int c, int64_t hw, int isa);
 void qat4j_clamp_f32(const float* x, float* y, int64_t len, float lo, float hi);
 // dx = dy where lo < x < hi (open interval), else 0.
-void qat4j_clamp_bwd_f32(const float* dy, const float* x, float* dx, int64_t len, float lo, float hi);
+void qat4j_clamp_bwd_f32(const float* dy, const float* x, float* dx, int64_t len, float lo, float hi, int isa);
 void qat4j_add_f32(const float* a, const float* b, float* y, int64_t len);
 void qat4j_avg_pool_f32(const float* x, float* y, int nc, int h, int w, int k, int stride, int pad);
 void qat4j_avg_pool_bwd_f32(const float* dy, float* dx, int nc, int h, int w, int k, int stride, int pad);
@@ -95,7 +96,7 @@ void qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, flo
                    float weight_decay, int nesterov);
 // Activation quantizer backward: dx = dy * dy/dx (STE), returns sum(dy * dy/dalpha).
 float qat4j_act_quant_bwd_f32(const float* dy, const float* x, float* dx, int64_t len, int kind, int bits,
-                              float alpha, float fixed_clip);
+                              float alpha, float fixed_clip, int isa);
 // DoReFa weight quantizer (per tensor) and its backward; bits 1..16 or 32.
 void qat4j_weight_quant_f32(const float* w, float* wq, int64_t len, int bits);
 void qat4j_weight_quant_bwd_f32(const float* g, const float* w, float* dw, int64_t len, int bits);

@@ -116,6 +116,52 @@ QAT4J_HD inline float act_grad_alpha(float x, int kind, float alpha) {
     return 0.0f;
 }
 
+// The same derivatives as selects on per-call thresholds, branch-free so that loops over them vectorise (and
+// the AVX-512 kernels do the same compares): grad_x = x_lo <= x <= x_hi ? x_val : 0, grad_alpha = x >= a_hi ? a_pos
+// : (x <= a_lo ? a_neg : 0). Every case of act_grad_x / act_grad_alpha maps to these, NaN x and NaN alpha included
+// (each comparison is false: 0, as there).
+struct ActGradParams {
+    float x_lo, x_hi, x_val;
+    float a_hi, a_pos, a_lo, a_neg;
+};
+
+QAT4J_HD inline ActGradParams make_grad_params(int kind, float alpha, float fixed_clip) {
+    ActGradParams p{};
+    p.a_hi = INFINITY; p.a_lo = -INFINITY;  // with a_pos = a_neg = 0: grad_alpha is 0 (kinds without alpha)
+    switch (kind) {
+        case QAT4J_ACT_PACT:
+            p.x_lo = 0.0f; p.x_hi = alpha; p.x_val = alpha > 0.0f ? 1.0f : 0.0f;
+            p.a_hi = alpha; p.a_pos = alpha > 0.0f ? 1.0f : 0.0f;
+            break;
+        case QAT4J_ACT_MPACT: {
+            // |x| <= |alpha| is -|alpha| <= x <= |alpha| (both false for a NaN x or alpha)
+            const float a = fabsf(alpha);
+            p.x_lo = -a; p.x_hi = a; p.x_val = alpha != 0.0f ? 1.0f : 0.0f;
+            if (a != 0.0f) {
+                const float sign = alpha > 0.0f ? 1.0f : -1.0f;
+                p.a_hi = a; p.a_pos = sign; p.a_lo = -a; p.a_neg = -sign;
+            }
+            break;
+        }
+        case QAT4J_ACT_FIXED_CLIP:
+            p.x_lo = 0.0f; p.x_hi = fixed_clip; p.x_val = 1.0f;
+            break;
+        default:  // DoReFa
+            p.x_lo = 0.0f; p.x_hi = 10.0f; p.x_val = 0.1f;
+            break;
+    }
+    return p;
+}
+
+QAT4J_HD inline float act_grad_x_sel(float x, const ActGradParams& p) {
+    return ((x >= p.x_lo) & (x <= p.x_hi)) ? p.x_val : 0.0f;
+}
+
+QAT4J_HD inline float act_grad_alpha_sel(float x, const ActGradParams& p) {
+    const float below = x <= p.a_lo ? p.a_neg : 0.0f;
+    return x >= p.a_hi ? p.a_pos : below;
+}
+
 // Java's (int) of a float, which the reference uses to turn codes into integers: NaN gives 0 and out-of-range
 // values saturate. C++'s (int) cast is undefined behaviour for NaN and out-of-range values (UBSan's
 // float-cast-overflow), so every float code becomes an integer through this.

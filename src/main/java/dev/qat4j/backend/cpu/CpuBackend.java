@@ -353,7 +353,7 @@ public final class CpuBackend extends Backend {
         Tensor mean = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor invStd = allocate(DType.FLOAT32, new int[] {s[1]});
         NativeKernels.qat4j_bn_train_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), momentum, eps,
-                fp(y), fp(mean), fp(invStd), s[0], s[1], inner(s));
+                fp(y), fp(mean), fp(invStd), s[0], s[1], inner(s), isa);
         return new BatchNormForward(y, mean, invStd);
     }
 
@@ -374,7 +374,7 @@ public final class CpuBackend extends Backend {
         Tensor dgamma = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor dbeta = allocate(DType.FLOAT32, new int[] {s[1]});
         NativeKernels.qat4j_bn_bwd_f32(fp(dy), fp(x), fp(gamma), fp(mean), fp(invStd), fp(dx), fp(dgamma), fp(dbeta),
-                s[0], s[1], inner(s));
+                s[0], s[1], inner(s), isa);
         return new BatchNormGrads(dx, dgamma, dbeta);
     }
 
@@ -388,7 +388,7 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi);
+        NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi, isa);
         return dx;
     }
 
@@ -456,7 +456,7 @@ public final class CpuBackend extends Backend {
             Pointer.memcpy(ptr(dx), ptr(dy), 4L * x.numel());
         } else {
             dAlpha = NativeKernels.qat4j_act_quant_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), q.kind().ordinal(),
-                    q.bits(), alphaOf(alpha), q.fixedClip());
+                    q.bits(), alphaOf(alpha), q.fixedClip(), isa);
         }
         return new ActQuantGrads(dx, q.hasAlpha() ? doFromFloats(new float[] {dAlpha}, new int[] {1}) : null);
     }

@@ -70,7 +70,8 @@ public final class NativeKernels {
     public static native void qat4j_bn_train_f32(@Const FloatPointer x, @Const FloatPointer gamma,
                                                  @Const FloatPointer beta, FloatPointer runningMean,
                                                  FloatPointer runningVar, float momentum, float eps, FloatPointer y,
-                                                 FloatPointer mean, FloatPointer invStd, int n, int c, long hw);
+                                                 FloatPointer mean, FloatPointer invStd, int n, int c, long hw,
+                                                 int isa);
 
     public static native void qat4j_bn_eval_f32(@Const FloatPointer x, @Const FloatPointer gamma,
                                                 @Const FloatPointer beta, @Const FloatPointer runningMean,
@@ -79,12 +80,13 @@ public final class NativeKernels {
 
     public static native void qat4j_bn_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, @Const FloatPointer gamma,
                                                @Const FloatPointer mean, @Const FloatPointer invStd, FloatPointer dx,
-                                               FloatPointer dgamma, FloatPointer dbeta, int n, int c, long hw);
+                                               FloatPointer dgamma, FloatPointer dbeta, int n, int c, long hw,
+                                               int isa);
 
     public static native void qat4j_clamp_f32(@Const FloatPointer x, FloatPointer y, long len, float lo, float hi);
 
     public static native void qat4j_clamp_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, FloatPointer dx,
-                                                  long len, float lo, float hi);
+                                                  long len, float lo, float hi, int isa);
 
     public static native void qat4j_add_f32(@Const FloatPointer a, @Const FloatPointer b, FloatPointer y, long len);
 
@@ -107,7 +109,8 @@ public final class NativeKernels {
                                             float lr, float momentum, float weightDecay, int nesterov);
 
     public static native float qat4j_act_quant_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, FloatPointer dx,
-                                                       long len, int kind, int bits, float alpha, float fixedClip);
+                                                       long len, int kind, int bits, float alpha, float fixedClip,
+                                                       int isa);
 
     public static native void qat4j_weight_quant_f32(@Const FloatPointer w, FloatPointer wq, long len, int bits);
 
