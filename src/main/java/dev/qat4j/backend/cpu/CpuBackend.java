@@ -92,7 +92,7 @@ public final class CpuBackend extends Backend {
 
     @Override
     public String description() {
-        return "C++ kernels via JavaCPP (OpenBLAS sgemm, int8 GEMM " + isaName() + "), " + threads() + " threads";
+        return "C++ kernels via JavaCPP (implicit-GEMM convs, int8 " + isaName() + "), " + threads() + " threads";
     }
 
     /** The ISA level of this instance's kernels. */
