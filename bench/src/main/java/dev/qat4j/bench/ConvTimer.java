@@ -13,8 +13,10 @@ import java.util.SplittableRandom;
 import java.util.function.Supplier;
 
 /**
- * Wall-clock timer of ResNet20's 3x3 convolutions at batch 128 on one backend: float conv2d, the fused fake-quant
- * conv (8-bit mPACT activations and DoReFa weights, codes multiplied exactly in int8) and the plain int8 conv of codes
+ * Wall-clock timer of ResNet20's 3x3 convolutions at batch 128 on one backend: float conv2d and its two backward
+ * convs (data, weights), the forward conv of quantized operands as a training step runs it (actQuant output x
+ * weightQuant output: on the cpu backend an int8 conv of their codes, see CpuBackend), the fused fake-quant conv
+ * (8-bit mPACT activations and DoReFa weights, codes multiplied exactly in int8) and the plain int8 conv of codes
  * (uint8 x int8 -> int32). Medians of 30 calls after 5, synchronised per call on cuda.
  *
  * <pre>java -cp ... dev.qat4j.bench.ConvTimer [--backend cuda]</pre>
@@ -46,9 +48,14 @@ public final class ConvTimer {
             }
             try (Tensor xt = b.fromFloats(x, xs); Tensor wt = b.fromFloats(w, ws);
                  Tensor xq = b.fromBytes(xb, DType.UINT8, xs); Tensor wq = b.fromBytes(wb, DType.INT8, ws);
-                 Tensor alpha = b.fromFloats(new float[] {3f}, 1)) {
+                 Tensor alpha = b.fromFloats(new float[] {3f}, 1);
+                 Tensor xa = b.actQuant(xt, ActQuantizer.pact(8), alpha); Tensor wa = b.weightQuant(wt, 8);
+                 Tensor dy = b.conv2d(xt, wt, null, p)) {
                 String tag = c + "@" + hw;
                 time(b, tag, "conv2d_f32", macs, () -> b.conv2d(xt, wt, null, p));
+                time(b, tag, "conv2d_bwd_data_f32", macs, () -> b.conv2dBackwardData(dy, wt, xs, p));
+                time(b, tag, "conv2d_bwd_weight_f32", macs, () -> b.conv2dBackwardWeight(dy, xt, ws, p));
+                time(b, tag, "conv2d_quantized_operands", macs, () -> b.conv2d(xa, wa, null, p));
                 time(b, tag, "fake_quant_conv_int8", macs, () -> b.fakeQuantConv2d(xt, wt, ActQuantizer.mpact(8), alpha, 8, p));
                 time(b, tag, "conv2d_int8", macs, () -> b.conv2dInt(xq, wq, p));
             }
