@@ -5,21 +5,29 @@
 # threads (or --threads N); then qat4j's integer inference of the trained ResNet20 int8-mPACT (IntegerModel.logits,
 # batch 128) against ONNX Runtime (Java, CPU) running its ONNX export (OrtInferTimer, onnxruntime, bench only).
 # Prints `RATIO <name> <threads> <qat4j ms> <peer ms> <qat4j/peer>` (medians).
+# --models picks the QAT networks (default resnet20), each with its preset: resnet20 -> int8, toynet and
+# mobilenetv2 -> cfg1-star (rows qat_step_<model>_<preset>, fakequant_infer_<model>_<preset>). MobileNetV2 runs at
+# most 3 steps after 1 warm-up (a qat4j step takes seconds; libtorch peaks near 9 GB RSS at batch 128).
 #
 #   bench/run.sh -h >/dev/null    # once: builds qat4j, installs it, builds bench/target/benchmarks.jar
-#   bench/compare.sh [--threads N] [--steps S] [--infer-steps S] [--only qat|int8]
+#   bench/compare.sh [--threads N] [--steps S] [--warmup W] [--infer-steps S] [--only qat|int8]
+#                    [--models "resnet20 toynet mobilenetv2"]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jar=bench/target/benchmarks.jar
 [ -f "$jar" ] || { echo "compare: $jar missing: run bench/run.sh first" >&2; exit 2; }
 threads=(1 2)
 steps=5
+warmup=2
 infer_steps=10
 only=
+models=(resnet20)
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=("$2"); shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --models) read -r -a models <<< "$2"; shift 2 ;;
     --infer-steps) infer_steps="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     *) echo "compare: unknown option $1" >&2; exit 2 ;;
@@ -29,14 +37,24 @@ median() { awk -v phase="$1" '$1 == "STEP" && $4 == phase { print $6 }'; }
 ratio() { awk -v n="$1" -v t="$2" -v a="$3" -v b="$4" 'BEGIN { printf "RATIO %s %s %.1f %.1f %.2f\n", n, t, a, b, a / b }'; }
 for t in "${threads[@]}"; do
   if [ "$only" != int8 ]; then
-    q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.StepTimer --backend cpu --model resnet20 \
-          --bits int8 --steps "$steps" --warmup 2)
-    p=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 java -cp "$jar" dev.qat4j.bench.LibtorchStepTimer --threads "$t" \
-          --steps "$steps" --warmup 2)
-    for phase in train infer; do
-      a=$(echo "$q" | median "$phase"); b=$(echo "$p" | median "$phase")
-      name=$([ "$phase" = train ] && echo qat_step_resnet20_int8 || echo fakequant_infer_resnet20_int8)
-      ratio "$name" "$t" "$a" "$b"
+    for model in "${models[@]}"; do
+      jvm=(); s=$steps; w=$warmup
+      case "$model" in
+        resnet20) bits=int8 ;;
+        toynet) bits=cfg1-star ;;
+        mobilenetv2) bits=cfg1-star; jvm=(-Dorg.bytedeco.javacpp.maxBytes=16g)
+          s=$((s < 3 ? s : 3)); w=$((w < 1 ? w : 1)) ;;
+        *) echo "compare: unknown model $model (resnet20, toynet, mobilenetv2)" >&2; exit 2 ;;
+      esac
+      q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java "${jvm[@]}" -cp "$jar" dev.qat4j.bench.StepTimer --backend cpu \
+            --model "$model" --bits "$bits" --steps "$s" --warmup "$w")
+      p=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 java -cp "$jar" dev.qat4j.bench.LibtorchStepTimer --threads "$t" \
+            --model "$model" --bits "$bits" --steps "$s" --warmup "$w")
+      for phase in train infer; do
+        a=$(echo "$q" | median "$phase"); b=$(echo "$p" | median "$phase")
+        name=$([ "$phase" = train ] && echo "qat_step_${model}_${bits}" || echo "fakequant_infer_${model}_${bits}")
+        ratio "$name" "$t" "$a" "$b"
+      done
     done
   fi
   if [ "$only" != qat ]; then
