@@ -490,7 +490,7 @@ static void requantize() {
 
 // The integer model's epilogue against div_pow2 element by element (the kernel's half-to-even path is inline),
 // inside the headroom Backend.requantizeResidual enforces: |acc * m| + |res * rm| + |b| < 2^62.
-static void requantize_residual() {
+static void requantize_residual(int max_isa) {
     int n = rint_in(1, 3), c = rint_in(1, 8);
     int64_t inner = rint_in(1, 40), len = n * c * inner;
     int kind = rint_in(0, 3), rounding = rint_in(0, 4), out_bytes = (int)(rng() & 1) ? 1 : 4;
@@ -511,11 +511,12 @@ static void requantize_residual() {
     }
     const void* res = kind == 0 ? nullptr : kind == 3 ? (const void*)res32.data() : (const void*)res8.data();
     int qmin = out_bytes == 1 ? -128 : -1000000, qmax = out_bytes == 1 ? 127 : 1000000;
+    for (int isa = 0; isa <= max_isa; isa++) {  // the AVX-512 variant (HALF_EVEN) and the scalar loop
     std::vector<int32_t> o32((size_t)len);
     std::vector<int8_t> o8((size_t)len);
     qat4j_requantize_residual_s32(acc.data(), res, kind, mult.data(), shift.data(), bias.data(), res_mult.data(),
                                   rounding, qmin, qmax, out_bytes == 1 ? (void*)o8.data() : (void*)o32.data(),
-                                  out_bytes, len, c, inner);
+                                  out_bytes, len, c, inner, isa);
     bool same = true;
     for (int64_t i = 0; i < len; i++) {
         int ch = (int)((i / inner) % c);
@@ -527,7 +528,8 @@ static void requantize_residual() {
         y = y < qmin ? qmin : (y > qmax ? qmax : y);
         same &= (out_bytes == 1 ? (int64_t)o8[(size_t)i] : (int64_t)o32[(size_t)i]) == y;
     }
-    CHECK(same, "requantize_residual kind %d rounding %d ties %d", kind, rounding, (int)ties);
+    CHECK(same, "requantize_residual isa %d kind %d rounding %d ties %d", isa, kind, rounding, (int)ties);
+    }
 }
 
 int main(int argc, char** argv) {
@@ -549,7 +551,7 @@ int main(int argc, char** argv) {
         fused_conv(max_isa, special);
         float_ops(max_isa, special);
         requantize();
-        requantize_residual();
+        requantize_residual(max_isa);
     }
     // sizes that cross the parallel thresholds once
     {

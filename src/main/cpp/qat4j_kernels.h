@@ -122,11 +122,12 @@ void qat4j_requantize_s32(const int32_t* acc, const int32_t* mult, const int32_t
                           int64_t len, int channels, int64_t inner);
 // The integer model's epilogue: out = clamp(round((acc * mult[ch] + res * res_mult[ch] + bias[ch]) / 2^shift[ch]),
 // qmin, qmax), ch = (i / inner) % channels; residual_kind 0 none, 1 int8, 2 uint8, 3 int32; the caller guarantees
-// |sum| < 2^62 (Backend.requantizeResidual checks it from the dtypes).
+// |sum| < 2^62 (Backend.requantizeResidual checks it from the dtypes). isa: AVX-512 (8 int64 lanes) for HALF_EVEN,
+// else the scalar loop; the same bits either way.
 void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind, const int32_t* mult,
                                    const int32_t* shift, const int64_t* bias, const int32_t* res_mult, int rounding,
                                    int qmin, int qmax, void* out, int out_bytes, int64_t len, int channels,
-                                   int64_t inner);
+                                   int64_t inner, int isa);
 // Forward conv of two quantized tensors (grid_conv.cpp): x = code * x_step with codes in [x_min, x_max] (bytes,
 // signed when x_signed), w = code * w_step with codes in [w_min, w_max] (int8); y = (float) int_conv * (x_step *
 // w_step) + bias. Returns 1 when done; 0 when a value is off its grid (NaN, inf, code out of range) and y is untouched.

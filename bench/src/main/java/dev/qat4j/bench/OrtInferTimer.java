@@ -33,7 +33,8 @@ import java.util.SplittableRandom;
  * compare.sh runs them, so the two thread pools never meet.
  *
  * <pre>java -cp bench/target/benchmarks.jar dev.qat4j.bench.OrtInferTimer --engine qat4j|ort [--threads N]
- *      [--steps 10] [--warmup 2] [--checkpoint FILE]</pre>
+ *      [--steps 10] [--warmup 2] [--checkpoint FILE] [--ops true]</pre> (--ops: the time of each backend op of one
+ *      integer forward, qat4j engine)
  *
  * The checkpoint defaults to the trained one in bench/results (random weights of the int8-mpact preset when it is
  * missing: the same graph, so the same work). Output:
@@ -48,6 +49,7 @@ public final class OrtInferTimer {
     public static void main(String[] args) throws Exception {
         String engine = "ort", checkpoint = DEFAULT_CHECKPOINT;
         int threads = 1, batch = 128, steps = 10, warmup = 2;
+        boolean ops = false;
         for (int i = 0; i + 1 < args.length; i += 2) {
             String v = args[i + 1];
             switch (args[i]) {
@@ -57,6 +59,7 @@ public final class OrtInferTimer {
                 case "--steps" -> steps = Integer.parseInt(v);
                 case "--warmup" -> warmup = Integer.parseInt(v);
                 case "--checkpoint" -> checkpoint = v;
+                case "--ops" -> ops = Boolean.parseBoolean(v);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -73,7 +76,13 @@ public final class OrtInferTimer {
         try (QuantModel m = load(b, Path.of(checkpoint));
              IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact())) {
             ms = switch (engine) {
-                case "qat4j" -> timeQat4j(b, im, x, batch, steps, warmup);
+                case "qat4j" -> {
+                    double[] t = timeQat4j(b, im, x, batch, steps, warmup);
+                    if (ops) {
+                        printOps(b, im, x, batch);
+                    }
+                    yield t;
+                }
                 case "ort" -> timeOrt(b, im, x, batch, threads, steps, warmup);
                 default -> throw new IllegalArgumentException("unknown engine " + engine + " (qat4j or ort)");
             };
@@ -93,6 +102,40 @@ public final class OrtInferTimer {
                 file.toString()), b, 0);
         ModelState.load(m, c);
         return m;
+    }
+
+    /** Host time of each backend op of one integer forward, over 5 forwards (cpu ops are synchronous). */
+    private static void printOps(Backend b, IntegerModel im, float[] x, int batch) {
+        int n = 5;
+        java.util.Map<String, long[]> per = new java.util.concurrent.ConcurrentHashMap<>();
+        double totalMs;
+        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
+            b.setOpTimer((op, nanos) -> {
+                long[] a = per.computeIfAbsent(op, k -> new long[2]);
+                synchronized (a) {
+                    a[0] += nanos;
+                    a[1]++;
+                }
+            });
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                im.logits(b, images);
+            }
+            totalMs = (System.nanoTime() - t0) / 1e6 / n;
+            b.setOpTimer(null);
+        }
+        System.out.printf(Locale.ROOT, "OPS int8_infer: host time per forward by op (%d forwards, %.1f ms each)%n", n,
+                totalMs);
+        double timed = 0;
+        for (var e : per.entrySet().stream().sorted((a1, a2) -> Long.compare(a2.getValue()[0], a1.getValue()[0]))
+                .toList()) {
+            double ms = e.getValue()[0] / 1e6 / n;
+            timed += ms;
+            System.out.printf(Locale.ROOT, "OPS int8_infer %-26s %8.1f ms %5.1f%% %5d calls%n", e.getKey(), ms,
+                    100 * ms / totalMs, e.getValue()[1] / n);
+        }
+        System.out.printf(Locale.ROOT, "OPS int8_infer %-26s %8.1f ms %5.1f%%%n", "(outside ops: Java kernels, GC)",
+                totalMs - timed, 100 * (totalMs - timed) / totalMs);
     }
 
     private static double[] timeQat4j(Backend b, IntegerModel im, float[] x, int batch, int steps, int warmup) {

@@ -533,7 +533,7 @@ public final class CpuBackend extends Backend {
             int resKind = residual == null ? 0 : residual.dtype() == DType.INT8 ? 1 : residual.dtype() == DType.UINT8 ? 2 : 3;
             NativeKernels.qat4j_requantize_residual_s32(ip(acc), residual == null ? null : ptr(residual), resKind,
                     multiplier, shift, bias, residualMultiplier, rounding.ordinal(), qmin, qmax, ptr(y),
-                    out.byteSize(), acc.numel(), s[1], Math.max(inner(s), 1));
+                    out.byteSize(), acc.numel(), s[1], Math.max(inner(s), 1), isa);
         }
         return y;
     }

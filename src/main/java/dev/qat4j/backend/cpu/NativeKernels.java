@@ -140,7 +140,7 @@ public final class NativeKernels {
                                                             @Cast("const int64_t*") long[] bias,
                                                             @Cast("const int32_t*") int[] residualMult, int rounding,
                                                             int qmin, int qmax, Pointer out, int outBytes, long len,
-                                                            int channels, long inner);
+                                                            int channels, long inner, int isa);
 
     public static native int qat4j_conv2d_grid_f32(@Const FloatPointer x, float xStep, int xSigned, int xMin, int xMax,
                                                    @Const FloatPointer wt, float wStep, int wMin, int wMax,
