@@ -55,20 +55,21 @@ struct BatchChunk {
 // strided conv is a plain shifted view: padded position (yp, xp) of channel ic lives at
 // ((py*psw + px)*cn + ic)*plane + (yp/sh)*Wh + xp/sw with (py, px) = (yp % sh, xp % sw). Only the phases some tap
 // reads are kept (py < psh = min(sh, kh), px < psw = min(sw, kw)): a stride larger than the kernel skips the rest.
-// With `images` > 1 the planes of consecutive images follow each other per channel (plane slot
-// ((phase*cn + ic)*images + img)), so one shifted view runs through all of them: the weight gradient then sums over
-// several images per dot product instead of reducing short per-image ones. Output pixel (oy, ox)
-// then reads tap (ic, ky, kx) at offset(ic, ky, kx) + oy*Wh + ox. Output rows are Wh wide; columns ox >= ow read
+// Output pixel (oy, ox) then reads tap (ic, ky, kx) at offset(ic, ky, kx) + oy*Wh + ox. Output rows are Wh wide; columns ox >= ow read
 // neighbouring values and are discarded, and the GEMM stops at the last valid pixel, (oh-1)*Wh + ow, so no read
 // leaves the plane. `direct`: a 1x1 stride-1 unpadded conv reads the NCHW input itself.
+// With `images` > 1 the planes of consecutive images follow each other per channel (plane slot
+// ((phase*cn + ic)*images + img)), so one shifted view runs through all of them: the weight gradient then sums over
+// several images per dot product instead of reducing short per-image ones.
 struct InputLayout {
     int c_n, h, w, kh, kw, sh, sw, ph, pw, psh, psw, Hh, Wh, images;
     int64_t plane, floats;
     bool direct;
 
     InputLayout(const ConvGeom& g, int images_ = 1)
-        : c_n(g.cig()), h(g.h), w(g.w), kh(g.kh), kw(g.kw), sh(g.sh), sw(g.sw), ph(g.ph), pw(g.pw), images(images_),
-          psh(g.sh < g.kh ? g.sh : g.kh), psw(g.sw < g.kw ? g.sw : g.kw), Hh((int)cdiv(g.h + 2 * g.ph, g.sh)), Wh((int)cdiv(g.w + 2 * g.pw, g.sw)) {
+        : c_n(g.cig()), h(g.h), w(g.w), kh(g.kh), kw(g.kw), sh(g.sh), sw(g.sw), ph(g.ph), pw(g.pw),
+          psh(g.sh < g.kh ? g.sh : g.kh), psw(g.sw < g.kw ? g.sw : g.kw), Hh((int)cdiv(g.h + 2 * g.ph, g.sh)),
+          Wh((int)cdiv(g.w + 2 * g.pw, g.sw)), images(images_) {
         direct = images == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.kw == 1;
         if (direct) Hh = g.h, Wh = g.w;
         plane = (int64_t)Hh * Wh;
