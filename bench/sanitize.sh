@@ -4,8 +4,8 @@
 #   bench/sanitize.sh [iterations] [seed]   C++ driver only (bench/sanitize/kernel_driver.cpp): every kernel of the
 #                                           C ABI on random shapes, every ISA level of this CPU compared, no JVM
 #   bench/sanitize.sh --jvm                 also runs CpuConformanceTest, GemmS8Test, ConvS8ImplicitGemmTest,
-#                                           NativeConformanceTest and BoundaryFuzzTest against an ASan/UBSan build
-#                                           of the JNI library (after
+#                                           GridConvTest, RequantizeResidualBoundaryTest, NativeConformanceTest and
+#                                           BoundaryFuzzTest against an ASan/UBSan build of the JNI library (after
 #                                           `mvn -B package -DskipTests`), with libasan preloaded into the JVM
 #
 # Any sanitizer report aborts the run with a non-zero exit status (-fno-sanitize-recover=all). Outputs go to
@@ -75,7 +75,8 @@ if [ "$jvm" = 1 ]; then
     java -Xss4m -jar "$console" execute -cp "$out/native:$here/target/test-classes:$cp_main:$cpath" \
       --disable-banner --details=summary \
       --select-class dev.qat4j.backend.CpuConformanceTest --select-class dev.qat4j.backend.cpu.GemmS8Test \
-      --select-class dev.qat4j.backend.cpu.ConvS8ImplicitGemmTest \
+      --select-class dev.qat4j.backend.cpu.ConvS8ImplicitGemmTest --select-class dev.qat4j.backend.cpu.GridConvTest \
+      --select-class dev.qat4j.backend.RequantizeResidualBoundaryTest \
       --select-class dev.qat4j.backend.NativeConformanceTest --select-class dev.qat4j.backend.BoundaryFuzzTest
 fi
 echo "sanitize: clean"
