@@ -78,9 +78,8 @@ extern "C" int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed,
     const int64_t P = (int64_t)oh * ow, ylen = (int64_t)n * co * P;
     uint8_t* xc = (uint8_t*)qat4j_grid_conv::grid_alloc(xlen);
     uint8_t* wc = (uint8_t*)qat4j_grid_conv::grid_alloc(wlen);
-    if (!xc || !wc) abort();  // bytes of the input and weights: nothing sensible to return through a C ABI
-    int done = 0;
-    if (qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) &&
+    int done = 0;  // out of memory for the codes: 0, and the caller runs the float conv instead
+    if (xc && wc && qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) &&
         qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc)) {
         const float scale = x_step * w_step;
         const bool grouped_depthwise = groups > 1 && c == groups && co == groups;  // int_ops' direct kernel is faster
@@ -90,7 +89,11 @@ extern "C" int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed,
             // the VNNI conv stored y = (float) acc * scale itself
         } else {
             int32_t* acc = (int32_t*)qat4j_grid_conv::grid_alloc(ylen * 4);
-            if (!acc) abort();
+            if (!acc) {
+                free(xc);
+                free(wc);
+                return 0;  // y untouched: the caller runs the float conv
+            }
             qat4j_conv2d_s8_s32(xc, x_signed, (const int8_t*)wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups,
                                 isa);
 #pragma omp parallel for schedule(static) if (ylen > (1 << 15))

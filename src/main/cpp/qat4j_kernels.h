@@ -130,7 +130,8 @@ void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int
                                    int64_t inner, int isa);
 // Forward conv of two quantized tensors (grid_conv.cpp): x = code * x_step with codes in [x_min, x_max] (bytes,
 // signed when x_signed), w = code * w_step with codes in [w_min, w_max] (int8); y = (float) int_conv * (x_step *
-// w_step) + bias. Returns 1 when done; 0 when a value is off its grid (NaN, inf, code out of range) and y is untouched.
+// w_step) + bias. Returns 1 when done; 0, with y untouched, when a value is off its grid (NaN, inf, code out of range)
+// or the code buffers cannot be allocated: the caller then runs the float conv.
 int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed, int x_min, int x_max, const float* wt,
                           float w_step, int w_min, int w_max, const float* bias, float* y, int n, int c, int h, int w,
                           int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
