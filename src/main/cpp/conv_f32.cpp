@@ -81,6 +81,15 @@ struct InputLayout {
         return ((int64_t)((ky % sh) * psw + kx % sw) * c_n + ic) * images * plane + (int64_t)(ky / sh) * Wh + kx / sw;
     }
 
+    // The B-row offset of every reduction index k = (ic*kh + ky)*kw + kx (the weights' own order).
+    std::vector<int64_t> offsets() const {
+        std::vector<int64_t> off((size_t)c_n * kh * kw);
+        for (int ic = 0; ic < c_n; ic++)
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = offset(ic, ky, kx);
+        return off;
+    }
+
     // src: channel 0 of this group in the first image (NCHW planes of h*w); count <= images images, image_stride
     // floats apart.
     const float* fill(const float* src, float* buf, int count = 1, int64_t image_stride = 0) const {
@@ -223,10 +232,7 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
     const InputLayout L(g);
     const int64_t ld = (int64_t)oh * L.Wh, N = ld - (L.Wh - ow);  // wide row stride; pixels computed
     const bool wide_is_y = L.Wh == ow;
-    std::vector<int64_t> off((size_t)K);
-    for (int ic = 0; ic < cig; ic++)
-        for (int ky = 0; ky < kh; ky++)
-            for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = L.offset(ic, ky, kx);
+    const std::vector<int64_t> off = L.offsets();
     PackedWeights Ap(groups, cog, K);
     for (int grp = 0; grp < groups; grp++) qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
@@ -328,10 +334,7 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
     const InputLayout L(g, images);
     const int64_t ld = L.plane, N1 = (int64_t)oh * L.Wh - (L.Wh - ow);  // pixels of one image, last valid + 1
     const bool dy_direct = images == 1 && L.Wh == ow;
-    std::vector<int64_t> off((size_t)K);
-    for (int ic = 0; ic < cig; ic++)
-        for (int ky = 0; ky < kh; ky++)
-            for (int kx = 0; kx < kw; kx++) off[((size_t)ic * kh + ky) * kw + kx] = L.offset(ic, ky, kx);
+    const std::vector<int64_t> off = L.offsets();
     // One partial dW per chunk, accumulated image group by group, summed afterwards in chunk order (deterministic
     // for a given thread count).
     float* partial = alloc_floats(wlen * chunks);

@@ -51,9 +51,8 @@ __attribute__((target("avx512f"))) bool to_codes_avx512(const float* v, int64_t 
     return bad == 0 && tail_ok;
 }
 
-bool to_codes(const float* v, int64_t len, float step, int lo, int hi, uint8_t* codes) {
+bool to_codes(const float* v, int64_t len, float step, int lo, int hi, uint8_t* codes, bool simd) {
     const float inv = 1.0f / step;
-    const bool simd = qat4j_cpu_active_isa() >= QAT4J_ISA_AVX512VNNI;
     const int64_t chunk = 1 << 16;
     const int64_t chunks = (len + chunk - 1) / chunk;
     int bad = 0;
@@ -76,14 +75,16 @@ extern "C" int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed,
     const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * (c / groups) * kh * kw;
     const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
     const int64_t P = (int64_t)oh * ow, ylen = (int64_t)n * co * P;
+    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
+    if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();  // never run instructions the CPU lacks
+    const bool vnni = isa >= QAT4J_ISA_AVX512VNNI;
     uint8_t* xc = (uint8_t*)qat4j_grid_conv::grid_alloc(xlen);
     uint8_t* wc = (uint8_t*)qat4j_grid_conv::grid_alloc(wlen);
     int done = 0;  // out of memory for the codes: 0, and the caller runs the float conv instead
-    if (xc && wc && qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc) &&
-        qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc)) {
+    if (xc && wc && qat4j_grid_conv::to_codes(x, xlen, x_step, x_min, x_max, xc, vnni) &&
+        qat4j_grid_conv::to_codes(wt, wlen, w_step, w_min, w_max, wc, vnni)) {
         const float scale = x_step * w_step;
-        const bool grouped_depthwise = groups > 1 && c == groups && co == groups;  // int_ops' direct kernel is faster
-        if (isa >= QAT4J_ISA_AVX512VNNI && isa <= qat4j_cpu_max_isa() && !grouped_depthwise &&
+        if (vnni &&
             qat4j_conv2d_s8_s32_vnni(xc, x_signed, (const int8_t*)wc, nullptr, n, c, h, w, co, kh, kw, sh, sw, ph, pw,
                                      groups, y, scale)) {
             // the VNNI conv stored y = (float) acc * scale itself

@@ -104,38 +104,12 @@ public final class OrtInferTimer {
         return m;
     }
 
-    /** Host time of each backend op of one integer forward, over 5 forwards (cpu ops are synchronous). */
+    /** Host time of each backend op of one integer forward, over 5 forwards. */
     private static void printOps(Backend b, IntegerModel im, float[] x, int batch) {
-        int n = 5;
-        java.util.Map<String, long[]> per = new java.util.concurrent.ConcurrentHashMap<>();
-        double totalMs;
         try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
-            b.setOpTimer((op, nanos) -> {
-                long[] a = per.computeIfAbsent(op, k -> new long[2]);
-                synchronized (a) {
-                    a[0] += nanos;
-                    a[1]++;
-                }
-            });
-            long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) {
-                im.logits(b, images);
-            }
-            totalMs = (System.nanoTime() - t0) / 1e6 / n;
-            b.setOpTimer(null);
+            OpTimes.measure(b, 5, "int8_infer", "host time per forward by op (%d forwards, %.1f ms each)",
+                    "(outside ops: Java kernels, GC)", () -> im.logits(b, images), () -> { });
         }
-        System.out.printf(Locale.ROOT, "OPS int8_infer: host time per forward by op (%d forwards, %.1f ms each)%n", n,
-                totalMs);
-        double timed = 0;
-        for (var e : per.entrySet().stream().sorted((a1, a2) -> Long.compare(a2.getValue()[0], a1.getValue()[0]))
-                .toList()) {
-            double ms = e.getValue()[0] / 1e6 / n;
-            timed += ms;
-            System.out.printf(Locale.ROOT, "OPS int8_infer %-26s %8.1f ms %5.1f%% %5d calls%n", e.getKey(), ms,
-                    100 * ms / totalMs, e.getValue()[1] / n);
-        }
-        System.out.printf(Locale.ROOT, "OPS int8_infer %-26s %8.1f ms %5.1f%%%n", "(outside ops: Java kernels, GC)",
-                totalMs - timed, 100 * (totalMs - timed) / totalMs);
     }
 
     private static double[] timeQat4j(Backend b, IntegerModel im, float[] x, int batch, int steps, int warmup) {

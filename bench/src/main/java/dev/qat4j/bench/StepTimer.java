@@ -127,34 +127,8 @@ public final class StepTimer {
                 }
                 if (ops) {
                     // host wall time per op over 5 training steps (cpu/ref: ops are synchronous)
-                    int n = 5;
-                    java.util.Map<String, long[]> per = new java.util.concurrent.ConcurrentHashMap<>();
-                    b.setOpTimer((op, nanos) -> {
-                        long[] a = per.computeIfAbsent(op, k -> new long[2]);
-                        synchronized (a) {
-                            a[0] += nanos;
-                            a[1]++;
-                        }
-                    });
-                    long t0 = System.nanoTime();
-                    for (int i = 0; i < n; i++) {
-                        trainStep(b, m, opt, images, labels);
-                    }
-                    sync(b);
-                    double stepMs = (System.nanoTime() - t0) / 1e6 / n;
-                    b.setOpTimer(null);
-                    System.out.printf(java.util.Locale.ROOT, "OPS %s: host time per training step by op (%d steps, "
-                            + "%.1f ms per step)%n", tag, n, stepMs);
-                    double timed = 0;
-                    for (var e : per.entrySet().stream()
-                            .sorted((a1, a2) -> Long.compare(a2.getValue()[0], a1.getValue()[0])).toList()) {
-                        double ms = e.getValue()[0] / 1e6 / n;
-                        timed += ms;
-                        System.out.printf(java.util.Locale.ROOT, "OPS %s %-26s %8.1f ms %5.1f%% %5d calls%n", tag,
-                                e.getKey(), ms, 100 * ms / stepMs, e.getValue()[1] / n);
-                    }
-                    System.out.printf(java.util.Locale.ROOT, "OPS %s %-26s %8.1f ms %5.1f%%%n", tag,
-                            "(outside ops: Java, GC)", stepMs - timed, 100 * (stepMs - timed) / stepMs);
+                    OpTimes.measure(b, 5, tag, "host time per training step by op (%d steps, %.1f ms per step)",
+                            "(outside ops: Java, GC)", () -> trainStep(b, m, opt, images, labels), () -> sync(b));
                 }
                 String[] names = {"train", "infer", "forward", "backward", "optimizer"};
                 double[][] all = {train, infer, fwd, bwd, upd};
