@@ -12,6 +12,15 @@ import java.util.List;
  * <p>Block names follow the spec tables: ToyNet and MobileNetV2 stages count from 0 ({@code s1.b1} is the second
  * block of the second stage, as in the A5 ToyNet table); ResNet20 uses the seed's own module names
  * ({@code stage2.unit1}, as {@code ResNet_CF.py} and pytorchcv name them).
+ *
+ * <p><b>Quantizer kinds and placements.</b> The seed places its activation quantizers per model with one kind each:
+ * mPACT in ToyNet and MobileNetV2 (DoReFa on the raw image and, in MobileNetV2, on the FC input), DoReFa in
+ * ResNet20. A configuration may choose another kind (DoReFa, PACT, mPACT or fixed-clip PACT, see
+ * {@link BitWidths#withActivation}); the seed's code defines each model's placement for its one kind only, so the
+ * chosen kind goes exactly where the seed's kind sits, at every index but the raw-image quantizer
+ * ({@link #kindChoosable}), which stays DoReFa as the seed writes it. No quantizer is added or moved with the kind:
+ * a DoReFa or PACT quantizer where ToyNet has no ReLU (after a BN, on a residual sum) cuts the negative half, exactly
+ * as the seed's "w/o mPACT" runs did.
  */
 final class BitLayout {
     /** One residual block, for the descriptions only. */
@@ -29,6 +38,8 @@ final class BitLayout {
     private final String[] abitLong;
     private final String[] abitShort;
     private final ActQuantizer.Kind[] abitKind;
+    /** Whether abit[i]'s quantizer takes the kind a configuration chooses (false only for the one on the raw image). */
+    private final boolean[] abitChoosable;
     private final String[] wbitLong;
     private final String[] wbitShort;
 
@@ -38,6 +49,10 @@ final class BitLayout {
         this.abitLong = abitLong.toArray(new String[0]);
         this.abitShort = abitShort.toArray(new String[0]);
         this.abitKind = abitKind.toArray(new ActQuantizer.Kind[0]);
+        this.abitChoosable = new boolean[this.abitKind.length];
+        for (int i = 0; i < abitChoosable.length; i++) {
+            abitChoosable[i] = !abitShort.get(i).equals(NETWORK_INPUT);
+        }
         this.wbitLong = wbitLong.toArray(new String[0]);
         this.wbitShort = wbitShort.toArray(new String[0]);
         if (this.abitShort.length != this.abitLong.length || this.abitKind.length != this.abitLong.length
@@ -59,6 +74,9 @@ final class BitLayout {
         }
         throw new IllegalArgumentException("unknown model " + quote(model) + " (valid: " + String.join(", ", modelNames()) + ")");
     }
+
+    /** Short label of the quantizer on the raw image, the one index whose kind is fixed. */
+    private static final String NETWORK_INPUT = "input";
 
     static String quote(String s) {
         return s == null ? "null" : "'" + s + "'";
@@ -84,9 +102,18 @@ final class BitLayout {
         return abitKind[index];
     }
 
-    /** Smallest non-32 bit width the quantizer at that index accepts: mPACT's R(1) = 2^0 - 1 = 0 has no nonzero code. */
-    int minBits(boolean activation, int index) {
-        return activation && abitKind[index] == ActQuantizer.Kind.MPACT ? 2 : 1;
+    /**
+     * Whether the quantizer at abit[index] takes the activation kind a configuration chooses: every one except the
+     * DoReFa on the raw image (ToyNet's and MobileNetV2's abit[0], off in every seed config), which stays DoReFa.
+     */
+    boolean kindChoosable(int index) {
+        checkIndex(true, index, "index");
+        return abitChoosable[index];
+    }
+
+    /** Smallest non-32 bit width a quantizer of this kind accepts: mPACT's R(1) = 2^0 - 1 = 0 has no nonzero code. */
+    static int minBits(boolean activation, ActQuantizer.Kind kind) {
+        return activation && kind == ActQuantizer.Kind.MPACT ? 2 : 1;
     }
 
     /** Every index with a short label, e.g. {@code abit: 0 input, 1 stem out = b1 in, ...}. */
@@ -139,7 +166,7 @@ final class BitLayout {
         List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
         List<ActQuantizer.Kind> aK = new ArrayList<>();
         aL.add("network input (DoReFa on the image, before the stem)");
-        aS.add("input");
+        aS.add(NETWORK_INPUT);
         aK.add(ActQuantizer.Kind.DOREFA);
         aL.add("stem output (stem ConvNorm, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
         aS.add("stem out = b1 in");
@@ -198,7 +225,7 @@ final class BitLayout {
         List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
         List<ActQuantizer.Kind> aK = new ArrayList<>();
         aL.add("network input (DoReFa on the image, before the stem; the seed's actq_input)");
-        aS.add("input");
+        aS.add(NETWORK_INPUT);
         aK.add(ActQuantizer.Kind.DOREFA);
         aL.add("stem output (after stem BN + ReLU, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
         aS.add("stem out = b1 in");
@@ -234,8 +261,10 @@ final class BitLayout {
     }
 
     /**
-     * ResNet20: one abit and one wbit per block; every activation quantizer is DoReFa. Stem and FC are outside
-     * the arrays (stem FP32 weights, unquantized output; FC weights 16 bits, FP input), as in the seed.
+     * ResNet20: one abit and one wbit per block (indices 0..8); every activation quantizer is DoReFa. abit[9] is the
+     * stem output's quantizer, off (32) by default as in the seed; it sits last so that indices 0..8 keep meaning
+     * block i and files written before it existed (9 entries) still read. Stem weights (FP32) and the FC (16-bit
+     * weights, FP input) are outside the arrays, as in the seed.
      */
     private static BitLayout resnet20() {
         int[] widths = {16, 32, 64};
@@ -261,6 +290,9 @@ final class BitLayout {
                 + (b.projection() ? ", shortcut 1x1 " + b.cin() + "->" + b.cout() : ""));
             wS.add(b.name());
         }
+        aL.add("stem output after its ReLU (the seed's actq_first; 32 = off, as in every seed config)");
+        aS.add("stem out");
+        aK.add(ActQuantizer.Kind.DOREFA);
         return new BitLayout(BitWidths.RESNET20, aL, aS, aK, wL, wS);
     }
 }

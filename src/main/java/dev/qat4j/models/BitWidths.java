@@ -37,16 +37,21 @@ import java.util.Objects;
  *                      i block i in = block i-1 out, i = 2..17 (mPACT)               18 head conv1x1 320-&gt;1280
  *                      18 block 17 out = head conv in (mPACT)                        19 FC 1280-&gt;10
  *                      19 FC input after avg_pool (DoReFa, the seed's actq_last)
- *   resnet20     9     i: every quantizer of block i (DoReFa)                  9     i: every conv of block i
+ *   resnet20     10    i = 0..8: every quantizer of block i (DoReFa)           9     i: every conv of block i
+ *                      9 stem output (the seed's actq_first; 32 = off, as the seed)
  * </pre>
  * MobileNetV2's abit[0]: A3 starts the network at the stem, but the seed's {@code MobileNetv2.py} applies
  * {@code actq_input = activation_quant(layer_abit[0])} to the image first, exactly like ToyNet; its config keeps it
  * at 32. abit[18] is the output of the last block (the head conv's input); the head's own BN + ReLU output is not
  * quantized in the seed, so no index stands for it.
  *
- * <p>ResNet20 holds one entry per block (9) and nothing for stem and FC, which the seed fixes in
- * {@code resnet20_cifar10_Q}: stem weights FP32 with an unquantized (32-bit) stem output, FC weights 16 bits with
- * an FP32 input. Those are properties of the model, not of a configuration, so they are not adjustable here.
+ * <p>ResNet20 holds one entry per block (0..8) and, last, abit[9] for the stem output's quantizer (off in the seed;
+ * placed last so that a 9-entry abit written before it existed still means the same network). Stem weights (FP32)
+ * and the FC (16-bit weights, FP32 input) are fixed by the seed's {@code resnet20_cifar10_Q} and not adjustable.
+ *
+ * <p>Beyond the arrays a configuration chooses the activation quantizer kind ({@link #withActivation}: DoReFa,
+ * PACT, mPACT, or fixed-clip PACT with its clip; placements in {@link BitLayout}) and, for ResNet20, whether the
+ * shortcut branch's output is quantized ({@link #withBranchOutputQuant}).
  *
  * <p>Accepted bit widths are 1..16 and 32 ({@code algorithms.md}: all quantizers assert bit &lt;= 16 or = 32),
  * narrowed per index by the quantizer that reads it ({@link #activationKind(int)}):
@@ -68,10 +73,12 @@ import java.util.Objects;
  *   toynet       cfg2       as cfg1                                    [32, 8, 6,6,6, 6,6,6, 8,8,8, 16, 16]   w=6 blocks 2-7
  *   toynet       cfg3       [32, 8, 6,6,6, 6,6,6, 6,6,6, 32, 32]       [32, 8, 6,6,6, 6,6,6, 6,6,6, 16, 16]   a/w=6 blocks 2-10
  *   mobilenetv2  cfg1-star  [32, 8 (x17), 32, 32]                      [32, 8 (x17), 16, 16]                  README "cfg-1*"
- *   resnet20     int8       [8] * 9                                    [8] * 9                                README INT8 column
- *   resnet20     int6       [6] * 9                                    [6] * 9                                README INT6 column
- *   resnet20     int4       [4] * 9                                    [4] * 9                                README INT4 column
- *   resnet20     int8-mpact int8 with every activation quantizer mPACT  (likewise int6-mpact, int4-mpact)       README mPACT column
+ *   mobilenetv2  int8/6/4   [32, n (x17), 32, 32]                      [32, n (x17), 16, 16]                  INT-n columns (ends as cfg1-star)
+ *   resnet20     int8       [8] * 9 + [32]                             [8] * 9                                README INT8 column (DoReFa)
+ *   resnet20     int6       [6] * 9 + [32]                             [6] * 9                                README INT6 column
+ *   resnet20     int4       [4] * 9 + [32]                             [4] * 9                                README INT4 column
+ *   resnet20     int8-pact  int8 with every activation quantizer PACT  (likewise int6-pact, int4-pact)         README PACT column
+ *   resnet20     int8-mpact int8 with every activation quantizer mPACT (likewise int6-mpact, int4-mpact)        README mPACT column
  *   every model  fp32       [32] * n                                   [32] * n                               full precision
  * </pre>
  * ({@code cfg1-star} spells the README's "*"; the ResNet20 presets are uniform per block, as the seed's
@@ -93,14 +100,24 @@ public final class BitWidths {
     private final String model;
     private final int[] abit;
     private final int[] wbit;
-    /** null: the seed's quantizer kinds (class table); else every activation quantizer of the model is this kind. */
+    /** null: the seed's quantizer kinds (class table); else every choosable activation quantizer is this kind. */
     private final ActQuantizer.Kind activationOverride;
+    /** The clip c of a FIXED_CLIP override; 0 for every other kind. */
+    private final float activationClip;
+    /** ResNet20: whether the shortcut branch's output is quantized (the seed's default; off in its 92.344 row). */
+    private final boolean branchOutputQuant;
 
-    private BitWidths(String model, int[] abit, int[] wbit, ActQuantizer.Kind activationOverride) {
+    /** The seed's {@code act_pactFixed} default clip c = 2 (it also tried 4, 6, 8 and 10). */
+    public static final float DEFAULT_FIXED_CLIP = 2f;
+
+    private BitWidths(String model, int[] abit, int[] wbit, ActQuantizer.Kind activationOverride, float activationClip,
+                      boolean branchOutputQuant) {
         this.model = model;
         this.abit = abit;
         this.wbit = wbit;
         this.activationOverride = activationOverride;
+        this.activationClip = activationClip;
+        this.branchOutputQuant = branchOutputQuant;
     }
 
     /**
@@ -110,43 +127,136 @@ public final class BitWidths {
      */
     public static BitWidths of(String model, int[] abit, int[] wbit) {
         BitLayout layout = BitLayout.of(model);
+        int[] a = withStemIndex(layout, abit);
         List<String> problems = new ArrayList<>();
-        check(layout, true, abit, problems);
-        check(layout, false, wbit, problems);
+        check(layout, true, a, null, problems);
+        check(layout, false, wbit, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, abit.clone(), wbit.clone(), null);
+        return new BitWidths(model, a.clone(), wbit.clone(), null, 0f, true);
     }
 
     /**
-     * These bit widths with every activation quantizer of the model of one kind: DOREFA, PACT or MPACT (the seed's
-     * three ResNet20 columns), or null for the seed's default kinds. Only ResNet20 offers the choice; ToyNet and
-     * MobileNetV2 keep the seed's fixed kinds.
+     * Bit widths from a file's parts ({@link BitWidthsFile}): full arrays, sparse overrides over them, the kind
+     * choice and the branch switch, validated together so that a bit width is checked against the kind that will
+     * read it (a 1-bit activation is fine for DoReFa even where the seed has mPACT). Every problem is reported at once.
      */
-    public BitWidths withActivationKind(ActQuantizer.Kind kind) {
-        if (kind == activationOverride) {
-            return this;
-        }
-        if (kind == ActQuantizer.Kind.FIXED_CLIP) {
-            throw new IllegalArgumentException(model + ": activation quantizer must be dorefa, pact or mpact, not a fixed clip");
-        }
-        if (kind != null && !model.equals(RESNET20)) {
-            throw new IllegalArgumentException(model + ": only resnet20 has a choice of activation quantizer (dorefa, "
-                + "pact, mpact); " + model + " uses the seed's kinds");
-        }
-        if (kind != null && kind != ActQuantizer.Kind.DOREFA) {
-            for (int i = 0; i < abit.length; i++) {
-                if (abit[i] != FP && abit[i] < 2) {
-                    throw new IllegalArgumentException(model + ": " + kind + " needs at least 2 bits, abit[" + i + "] is "
-                        + abit[i]);
-                }
-            }
-        }
-        return new BitWidths(model, abit, wbit, kind);
+    static BitWidths fromParts(String model, int[] abit, int[] wbit, Map<Integer, Integer> abitOverrides,
+                               Map<Integer, Integer> wbitOverrides, ActQuantizer.Kind kind, float clip,
+                               boolean branchOutputQuant) {
+        BitLayout layout = BitLayout.of(model);
+        List<String> problems = new ArrayList<>();
+        int[] a = applyOverrides(layout, true, withStemIndex(layout, abit), abitOverrides, problems);
+        int[] w = applyOverrides(layout, false, wbit, wbitOverrides, problems);
+        check(layout, true, a, kind, problems);
+        check(layout, false, w, null, problems);
+        throwIfAny(layout, problems);
+        BitWidths seedKinds = new BitWidths(model, a, w, null, 0f, true);
+        return seedKinds.withActivation(kind, clip).withBranchOutputQuant(branchOutputQuant);
     }
 
-    /** The kind every activation quantizer has when the bit widths choose one, or null for the seed's kinds. */
+    /**
+     * ResNet20's abit gained index 9 (the stem output, off in the seed) after bit-width files and checkpoints with 9
+     * entries were written: those mean the same network with the stem output unquantized, so 32 is appended.
+     */
+    private static int[] withStemIndex(BitLayout layout, int[] abit) {
+        if (layout == BitLayout.RESNET20 && abit != null && abit.length == RESNET20_BLOCKS) {
+            int[] a = Arrays.copyOf(abit, RESNET20_BLOCKS + 1);
+            a[RESNET20_BLOCKS] = FP;
+            return a;
+        }
+        return abit;
+    }
+
+    /** ResNet20's blocks: abit[0..8] and wbit[0..8]; abit[9] is its stem output. */
+    static final int RESNET20_BLOCKS = 9;
+    /** ResNet20's abit index of the stem-output quantizer (the seed's {@code actq_first}). */
+    public static final int RESNET20_STEM_OUTPUT = 9;
+
+    /**
+     * These bit widths with every choosable activation quantizer of the model of one kind (see {@link BitLayout}:
+     * all but the raw-image DoReFa): DOREFA, PACT, MPACT, or FIXED_CLIP with clip {@code clip} (ignored by the other
+     * kinds); null restores the seed's kinds. Every bit width must suit the new kind (mPACT needs 2 bits or more),
+     * else an IllegalArgumentException names the index.
+     */
+    public BitWidths withActivation(ActQuantizer.Kind kind, float clip) {
+        float c = kind == ActQuantizer.Kind.FIXED_CLIP ? clip : 0f;
+        if (kind == ActQuantizer.Kind.FIXED_CLIP && !(clip > 0f && Float.isFinite(clip))) {
+            throw new IllegalArgumentException(model + ": the fixed clip of fixed-clip PACT must be a positive finite "
+                + "number, got " + clip);
+        }
+        if (kind == activationOverride && c == activationClip) {
+            return this;
+        }
+        BitLayout layout = BitLayout.of(model);
+        List<String> problems = new ArrayList<>();
+        check(layout, true, abit, kind, problems);
+        if (!problems.isEmpty()) {
+            problems.add(0, model + ": the activation quantizers cannot all be " + kindName(kind) + " with these bit widths");
+        }
+        throwIfAny(layout, problems);
+        return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant);
+    }
+
+    /** {@link #withActivation(ActQuantizer.Kind, float)} with the seed's default clip 2 for FIXED_CLIP. */
+    public BitWidths withActivationKind(ActQuantizer.Kind kind) {
+        return withActivation(kind, DEFAULT_FIXED_CLIP);
+    }
+
+    /** The kind every choosable activation quantizer has when the bit widths choose one, or null for the seed's kinds. */
     public ActQuantizer.Kind activationOverride() {
         return activationOverride;
+    }
+
+    /** The clip c of fixed-clip PACT when that kind is chosen, else 0. */
+    public float activationClip() {
+        return activationClip;
+    }
+
+    /**
+     * ResNet20 with ({@code true}, the seed's default) or without the quantizer on the shortcut branch's output (the
+     * seed's "w/o branch_out quant" row). The other models refuse {@code false}: their branch quantizers are part of
+     * the seed's block (MobileNetV2) or they have no conv branch (ToyNet).
+     */
+    public BitWidths withBranchOutputQuant(boolean on) {
+        if (on == branchOutputQuant) {
+            return this;
+        }
+        if (!model.equals(RESNET20)) {
+            throw new IllegalArgumentException(model + ": only resnet20 can switch off its branch-output quantizer");
+        }
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, on);
+    }
+
+    /** Whether ResNet20's shortcut branch output is quantized (always true for the other models). */
+    public boolean branchOutputQuant() {
+        return branchOutputQuant;
+    }
+
+    /** The activation quantizer reading abit[index]: its kind, bit width and (fixed clip) clip. */
+    public ActQuantizer quantizer(int index) {
+        ActQuantizer.Kind kind = activationKind(index);
+        return new ActQuantizer(kind, abit[index], kind == ActQuantizer.Kind.FIXED_CLIP ? activationClip : 0f);
+    }
+
+    /** The kinds a configuration can choose, as written in files and options: dorefa, pact, mpact, fixed-clip. */
+    public static final List<String> KIND_NAMES = List.of("dorefa", "pact", "mpact", "fixed-clip");
+
+    /** The kind a name stands for ({@link #KIND_NAMES}, any case, '_' for '-'); anything else is refused listing them. */
+    public static ActQuantizer.Kind parseKind(String name) {
+        String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+        return switch (n) {
+            case "dorefa" -> ActQuantizer.Kind.DOREFA;
+            case "pact" -> ActQuantizer.Kind.PACT;
+            case "mpact" -> ActQuantizer.Kind.MPACT;
+            case "fixed-clip" -> ActQuantizer.Kind.FIXED_CLIP;
+            default -> throw new IllegalArgumentException("unknown activation quantizer " + BitLayout.quote(name)
+                + " (valid: " + String.join(", ", KIND_NAMES) + ")");
+        };
+    }
+
+    /** The name of a kind as files and options write it; "the seed's kinds" for null. */
+    public static String kindName(ActQuantizer.Kind kind) {
+        return kind == null ? "the seed's kinds" : kind.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** The model names: {@code toynet}, {@code mobilenetv2}, {@code resnet20}. */
@@ -173,10 +283,14 @@ public final class BitWidths {
         return describeIndex(model, activation, index);
     }
 
-    /** The seed's quantizer kind reading abit[index]: DOREFA or MPACT (see the class table). */
+    /** The kind of the quantizer reading abit[index]: the chosen kind, or the seed's (see the class table). */
     public ActQuantizer.Kind activationKind(int index) {
-        ActQuantizer.Kind seed = BitLayout.of(model).activationKind(index);
-        return activationOverride != null ? activationOverride : seed;
+        return effectiveKind(BitLayout.of(model), index, activationOverride);
+    }
+
+    private static ActQuantizer.Kind effectiveKind(BitLayout layout, int index, ActQuantizer.Kind override) {
+        ActQuantizer.Kind seed = layout.activationKind(index);
+        return override != null && layout.kindChoosable(index) ? override : seed;
     }
 
     public String model() {
@@ -217,10 +331,10 @@ public final class BitWidths {
         List<String> problems = new ArrayList<>();
         int[] a = applyOverrides(layout, true, abit, abitOverrides, problems);
         int[] w = applyOverrides(layout, false, wbit, wbitOverrides, problems);
-        check(layout, true, a, problems);
-        check(layout, false, w, problems);
+        check(layout, true, a, activationOverride, problems);
+        check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a, w, activationOverride);
+        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant);
     }
 
     private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,
@@ -288,26 +402,54 @@ public final class BitWidths {
         Map<String, BitWidths> mb = new LinkedHashMap<>();
         mb.put("fp32", uniform(MOBILENETV2, FP));
         // the seed's MBv2 config: abit = [32, 8 x17, 32, 32], wbit = [32, 8 x17, 16, 16]
-        mb.put("cfg1-star", of(MOBILENETV2,
-            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 32, 32},
-            new int[] {32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16}));
+        mb.put("cfg1-star", mobileNetV2Middle(8));
+        // The seed's INT4 / INT6 / INT8 columns: the middle 17 blocks at N bits, the ends as cfg1-star (the seed keeps
+        // its sensitive first and last layers at 32 / 16 bits in every configuration it lists).
+        mb.put("int8", mobileNetV2Middle(8));
+        mb.put("int6", mobileNetV2Middle(6));
+        mb.put("int4", mobileNetV2Middle(4));
         all.put(MOBILENETV2, mb);
 
         Map<String, BitWidths> rn = new LinkedHashMap<>();
         rn.put("fp32", uniform(RESNET20, FP));
-        rn.put("int8", uniform(RESNET20, 8));
-        rn.put("int6", uniform(RESNET20, 6));
-        rn.put("int4", uniform(RESNET20, 4));
-        // The seed's mPACT column: value-preserving activations, the ones to fine-tune an FP32 checkpoint into.
-        rn.put("int8-mpact", uniform(RESNET20, 8).withActivationKind(ActQuantizer.Kind.MPACT));
-        rn.put("int6-mpact", uniform(RESNET20, 6).withActivationKind(ActQuantizer.Kind.MPACT));
-        rn.put("int4-mpact", uniform(RESNET20, 4).withActivationKind(ActQuantizer.Kind.MPACT));
+        for (int n : new int[] {8, 6, 4}) {
+            rn.put("int" + n, resNet20Blocks(n));
+        }
+        // The seed's PACT and mPACT columns (int8 etc. are its DoReFa column); mPACT keeps values signed, the kind to
+        // fine-tune an FP32 checkpoint into.
+        for (ActQuantizer.Kind kind : new ActQuantizer.Kind[] {ActQuantizer.Kind.PACT, ActQuantizer.Kind.MPACT}) {
+            for (int n : new int[] {8, 6, 4}) {
+                rn.put("int" + n + "-" + kindName(kind), resNet20Blocks(n).withActivationKind(kind));
+            }
+        }
         all.put(RESNET20, rn);
 
         for (Map.Entry<String, Map<String, BitWidths>> e : all.entrySet()) {
             e.setValue(Collections.unmodifiableMap(e.getValue()));
         }
         return Collections.unmodifiableMap(all);
+    }
+
+    /** MobileNetV2 with its 17 blocks at {@code bits} and cfg1-star's ends: abit [32, n x17, 32, 32], wbit [32, n x17, 16, 16]. */
+    private static BitWidths mobileNetV2Middle(int bits) {
+        int[] a = new int[20];
+        int[] w = new int[20];
+        Arrays.fill(a, bits);
+        Arrays.fill(w, bits);
+        a[0] = FP;
+        a[18] = FP;
+        a[19] = FP;
+        w[0] = FP;
+        w[18] = 16;
+        w[19] = 16;
+        return of(MOBILENETV2, a, w);
+    }
+
+    /** ResNet20 with every block at {@code bits} and the stem output unquantized, as the seed's {@code [n]*9}. */
+    private static BitWidths resNet20Blocks(int bits) {
+        int[] w = new int[RESNET20_BLOCKS];
+        Arrays.fill(w, bits);
+        return of(RESNET20, w.clone(), w);
     }
 
     private static BitWidths uniform(String model, int bits) {
@@ -380,8 +522,13 @@ public final class BitWidths {
             .append(abit.length).append(" entries, wbit ").append(wbit.length).append(" entries\n");
         sb.append("model: ").append(model).append('\n');
         if (activationOverride != null) {
-            sb.append("act: ").append(activationOverride.name().toLowerCase(Locale.ROOT))
-                .append("  # every activation quantizer\n");
+            sb.append("act: ").append(kindName(activationOverride)).append("  # every activation quantizer\n");
+            if (activationOverride == ActQuantizer.Kind.FIXED_CLIP) {
+                sb.append("act_clip: ").append(activationClip).append("  # the fixed clip c\n");
+            }
+        }
+        if (!branchOutputQuant) {
+            sb.append("branch_out_quant: false  # shortcut branch output not quantized\n");
         }
         appendList(sb, layout, true, abit);
         appendList(sb, layout, false, wbit);
@@ -399,7 +546,9 @@ public final class BitWidths {
 
     // ---- validation -------------------------------------------------------------------------------------------
 
-    private static void check(BitLayout layout, boolean activation, int[] bits, List<String> problems) {
+    /** Adds to {@code problems} what is wrong with one array; activation indices are checked against their kind. */
+    private static void check(BitLayout layout, boolean activation, int[] bits, ActQuantizer.Kind override,
+                              List<String> problems) {
         String name = BitLayout.arrayName(activation);
         int n = layout.length(activation);
         if (bits == null) {
@@ -412,21 +561,23 @@ public final class BitWidths {
             return;
         }
         for (int i = 0; i < n; i++) {
-            String bad = badBits(layout, activation, i, bits[i]);
+            ActQuantizer.Kind kind = activation ? effectiveKind(layout, i, override) : null;
+            String bad = badBits(layout, activation, i, bits[i], Long.toString(bits[i]), kind);
             if (bad != null) {
                 problems.add(bad);
             }
         }
     }
 
-    /** Why {@code bits} is not accepted at that index, or null. */
-    static String badBits(BitLayout layout, boolean activation, int index, long bits) {
-        return badBits(layout, activation, index, bits, Long.toString(bits));
+    /** Why {@code bits} is not accepted at that index by the seed's quantizer there, or null. */
+    static String badBits(BitLayout layout, boolean activation, int index, long bits, String shown) {
+        return badBits(layout, activation, index, bits, shown, activation ? layout.activationKind(index) : null);
     }
 
-    /** As above, showing the value as {@code shown} (a number too large for a long, as written in a file). */
-    static String badBits(BitLayout layout, boolean activation, int index, long bits, String shown) {
-        int min = layout.minBits(activation, index);
+    /** As above for a quantizer of {@code kind}, showing the value as {@code shown} (as written in a file). */
+    static String badBits(BitLayout layout, boolean activation, int index, long bits, String shown,
+                          ActQuantizer.Kind kind) {
+        int min = BitLayout.minBits(activation, kind);
         if ((bits >= min && bits <= 16) || bits == FP) {
             return null;
         }
@@ -434,11 +585,12 @@ public final class BitWidths {
         String who;
         if (!activation) {
             who = "weights take 1..16 or 32";
-        } else if (layout.activationKind(index) == ActQuantizer.Kind.MPACT) {
+        } else if (kind == ActQuantizer.Kind.MPACT) {
             who = "this activation is quantized by mPACT, which takes 2..16 or 32"
                 + (bits == 1 ? " (1 bit leaves mPACT only the code 0: 2^(1-1) - 1 = 0)" : "");
         } else {
-            who = "this activation is quantized by DoReFa, which takes 1..16 or 32";
+            who = "this activation is quantized by " + (kind == ActQuantizer.Kind.DOREFA ? "DoReFa" : kindName(kind))
+                + ", which takes 1..16 or 32";
         }
         return layout.model + " " + name + "[" + index + "] = " + shown + " is not a valid bit width: " + who + " ["
             + layout.describe(activation, index) + "; " + layout.model + " " + name + " has "
@@ -466,17 +618,21 @@ public final class BitWidths {
     @Override
     public boolean equals(Object o) {
         return o instanceof BitWidths b && model.equals(b.model) && Arrays.equals(abit, b.abit)
-            && Arrays.equals(wbit, b.wbit) && activationOverride == b.activationOverride;
+            && Arrays.equals(wbit, b.wbit) && activationOverride == b.activationOverride
+            && Float.compare(activationClip, b.activationClip) == 0 && branchOutputQuant == b.branchOutputQuant;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit), activationOverride);
+        return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit), activationOverride, activationClip,
+            branchOutputQuant);
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s]", model, Arrays.toString(abit),
-            Arrays.toString(wbit), activationOverride == null ? "" : " act=" + activationOverride);
+        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s%s%s]", model, Arrays.toString(abit),
+            Arrays.toString(wbit), activationOverride == null ? "" : " act=" + kindName(activationOverride),
+            activationOverride == ActQuantizer.Kind.FIXED_CLIP ? " clip=" + activationClip : "",
+            branchOutputQuant ? "" : " branch_out_quant=false");
     }
 }

@@ -31,8 +31,11 @@ import java.util.regex.Pattern;
  *   base    no        a preset of that model (default fp32) that sparse overrides apply to
  *   abit    no        a full list of abit entries, or a sparse map {index: bits} over base's abit
  *   wbit    no        the same for wbit
- *   act     no        dorefa | pact | mpact: every activation quantizer of that kind (resnet20 only; default: the
- *                     base preset's, else the seed's kinds)
+ *   act     no        dorefa | pact | mpact | fixed-clip: every activation quantizer of that kind, at the seed's
+ *                     placements (all but the DoReFa on the raw image; default: the base preset's, else the
+ *                     seed's kinds)
+ *   act_clip no       the clip c of fixed-clip PACT (default 2, the seed's); only with act: fixed-clip
+ *   branch_out_quant no  resnet20: false drops the quantizer on the shortcut branch output (default true)
  * </pre>
  * For example, cfg3 of ToyNet with block 3's input and block 2's output at 4 bits:
  * <pre>
@@ -52,7 +55,8 @@ final class BitWidthsFile {
     /** Largest accepted file: 1 MiB. */
     static final int MAX_BYTES = 1 << 20;
 
-    private static final List<String> KEYS = List.of("model", "base", "abit", "wbit", "act");
+    private static final List<String> KEYS = List.of("model", "base", "abit", "wbit", "act", "act_clip",
+        "branch_out_quant");
     private static final Pattern INDEX = Pattern.compile("-?[0-9]{1,9}");
 
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -209,20 +213,35 @@ final class BitWidthsFile {
         ActQuantizer.Kind act = base.activationOverride();
         JsonNode actNode = root.get("act");
         if (actNode != null) {
-            String v = actNode.isTextual() ? actNode.asText().toLowerCase(Locale.ROOT) : null;
-            if ("dorefa".equals(v) || "pact".equals(v) || "mpact".equals(v)) {
-                act = ActQuantizer.Kind.valueOf(v.toUpperCase(Locale.ROOT));
+            try {
+                act = BitWidths.parseKind(actNode.isTextual() ? actNode.asText() : null);
+            } catch (IllegalArgumentException e) {
+                problems.add("'act' must be one of " + String.join(", ", BitWidths.KIND_NAMES) + ", not "
+                    + (actNode.isTextual() ? BitLayout.quote(actNode.asText()) : "a " + kind(actNode)));
+            }
+        }
+        float clip = base.activationClip() > 0 ? base.activationClip() : BitWidths.DEFAULT_FIXED_CLIP;
+        JsonNode clipNode = root.get("act_clip");
+        if (clipNode != null) {
+            if (!clipNode.isNumber() || !(clipNode.floatValue() > 0f) || !Float.isFinite(clipNode.floatValue())) {
+                problems.add("'act_clip' must be a positive number (the fixed clip c), not " + clipNode);
+            } else if (act != ActQuantizer.Kind.FIXED_CLIP) {
+                problems.add("'act_clip' is only for act: fixed-clip (act is " + BitWidths.kindName(act) + ")");
             } else {
-                problems.add("'act' must be dorefa, pact or mpact, not " + (v == null ? "a " + kind(actNode)
-                    : BitLayout.quote(actNode.asText())));
+                clip = clipNode.floatValue();
+            }
+        }
+        boolean branch = base.branchOutputQuant();
+        JsonNode branchNode = root.get("branch_out_quant");
+        if (branchNode != null) {
+            if (!branchNode.isBoolean()) {
+                problems.add("'branch_out_quant' must be true or false, not " + branchNode);
+            } else {
+                branch = branchNode.booleanValue();
             }
         }
         BitWidths.throwIfAny(layout, problems);
-        try {
-            return BitWidths.of(model, a, w).withOverrides(aOverrides, wOverrides).withActivationKind(act);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("act: " + e.getMessage(), e);
-        }
+        return BitWidths.fromParts(model, a, w, aOverrides, wOverrides, act, clip, branch);
     }
 
     /**

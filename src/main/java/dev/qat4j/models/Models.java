@@ -45,8 +45,8 @@ public final class Models {
         }
         Ctx c = new Ctx(backend, new SplittableRandom(seed), withQuantLayers);
         Module net = switch (model) {
-            case "toynet" -> toyNet(bits.abit(), bits.wbit(), c);
-            case "mobilenetv2" -> mobileNetV2(bits.abit(), bits.wbit(), c);
+            case "toynet" -> toyNet(bits, c);
+            case "mobilenetv2" -> mobileNetV2(bits, c);
             case "resnet20" -> resNet20(bits, c);
             default -> throw new IllegalArgumentException("unknown model '" + model + "' (known: " + NAMES + ")");
         };
@@ -55,22 +55,12 @@ public final class Models {
 
     /** What every builder needs: the backend, the weight RNG, and whether quantizer layers are built. */
     private record Ctx(Backend b, SplittableRandom rnd, boolean quant) {
-        ActQuant mpact(String name, int bits, float alpha) {
-            return quant ? new ActQuant(name, b, ActQuantizer.mpact(bits), alpha) : null;
-        }
-
-        /** The activation quantizer {@code kind} (DoReFa, PACT or mPACT), PACT/mPACT with α initialised to {@code alpha}. */
-        ActQuant act(String name, ActQuantizer.Kind kind, int bits, float alpha) {
-            return switch (kind) {
-                case DOREFA -> dorefa(name, bits);
-                case MPACT -> mpact(name, bits, alpha);
-                case PACT -> quant ? new ActQuant(name, b, ActQuantizer.pact(bits), alpha) : null;
-                case FIXED_CLIP -> throw new IllegalArgumentException(name + ": a fixed clip is not a model quantizer");
-            };
-        }
-
-        ActQuant dorefa(String name, int bits) {
-            return quant ? new ActQuant(name, b, ActQuantizer.dorefa(bits), 0f) : null;
+        /**
+         * The activation quantizer {@code q} (the bit widths' kind at its index: DoReFa, PACT, mPACT or fixed clip);
+         * PACT and mPACT start with α = {@code alpha}, the seed's initial clip at that place.
+         */
+        ActQuant act(String name, ActQuantizer q, float alpha) {
+            return quant ? new ActQuant(name, b, q, alpha) : null;
         }
 
         QConv2d conv(String name, Init init, int cin, int cout, int k, int stride, int pad, int groups, int wbits) {
@@ -105,26 +95,27 @@ public final class Models {
      * ain = abit[i], aout = abit[i+1], w = wbit[i]) -> header ConvNorm 64->512 1x1 (w[11], a[12]) -> adaptive
      * avgpool -> mPACT(abit[12], α 6) -> FC 512->10 (w[12]). Kaiming-normal (fan_out) convs, N(0, 0.001) FC.
      */
-    private static Module toyNet(int[] a, int[] w, Ctx c) {
+    private static Module toyNet(BitWidths bits, Ctx c) {
+        int[] w = bits.wbit();
         Init init = Init.KAIMING_NORMAL_FAN_OUT;
         List<Module> layers = new ArrayList<>();
-        layers.add(c.dorefa("input_q", a[0]));
+        layers.add(c.act("input_q", bits.quantizer(0), 0f));
         layers.add(new ConvNorm("stem", c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]), c.bn("stem.bn", 16),
-                c.mpact("stem.q", a[1], 6f)));
+                c.act("stem.q", bits.quantizer(1), 6f)));
         int cin = 16, block = 1;
         for (int s = 0; s < TOYNET_WIDTHS.length; s++) {
             for (int j = 0; j < TOYNET_DEPTHS[s]; j++) {
                 int stride = j == 0 ? TOYNET_STRIDES[s] : 1;
-                layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, TOYNET_WIDTHS[s], stride, a[block],
-                        a[block + 1], w[block]));
+                layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, TOYNET_WIDTHS[s], stride,
+                        bits.quantizer(block), bits.quantizer(block + 1), w[block]));
                 cin = TOYNET_WIDTHS[s];
                 block++;
             }
         }
         layers.add(new ConvNorm("header", c.conv("header.conv", init, 64, 512, 1, 1, 0, 1, w[11]),
-                c.bn("header.bn", 512), c.mpact("header.q", a[12], 6f)));
+                c.bn("header.bn", 512), c.act("header.q", bits.quantizer(12), 6f)));
         layers.add(Pool.global("pool"));
-        layers.add(c.mpact("fc.q", a[12], 6f));
+        layers.add(c.act("fc.q", bits.quantizer(12), 6f));
         layers.add(new Flatten("flatten"));
         layers.add(new QLinear("fc", c.b(), c.rnd(), Init.NORMAL_STD_0_001, true, 512, 10, w[12]));
         return c.seq("toynet", layers.toArray(new Module[0]));
@@ -135,23 +126,23 @@ public final class Models {
      * then out = Q_out(conv1x1(Q_in(ReLU(conv1x1_expand(Q_in(BN(dw3x3(x))))))) + x). Every quantizer use is its own
      * mPACT (α 10): 3 per block, 4 with the downsample, 32 in all, as the seed's 35 α (with stem, header, last).
      */
-    private static Module convNeXtBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int ain, int aout,
-                                        int wbits) {
+    private static Module convNeXtBlock(Ctx c, String n, Init init, int cin, int cout, int stride, ActQuantizer ain,
+                                        ActQuantizer aout, int wbits) {
         Module pre = null;
         if (stride != 1 || cin != cout) {
             pre = c.seq(n + ".down", c.bn(n + ".down.bn", cin),
                     c.conv(n + ".down.conv", init, cin, cout, stride, stride, 0, 1, wbits),
-                    c.mpact(n + ".down.q", ain, 10f));
+                    c.act(n + ".down.q", ain, 10f));
         }
         Module main = c.seq(n + ".main",
                 c.conv(n + ".dw", init, cout, cout, 3, 1, 1, cout, wbits),
                 c.bn(n + ".bn", cout),
-                c.mpact(n + ".dw.q", ain, 10f),
+                c.act(n + ".dw.q", ain, 10f),
                 c.conv(n + ".pw1", init, cout, 4 * cout, 1, 1, 0, 1, wbits),
                 Clamp.relu(n + ".relu"),
-                c.mpact(n + ".pw1.q", ain, 10f),
+                c.act(n + ".pw1.q", ain, 10f),
                 c.conv(n + ".pw2", init, 4 * cout, cout, 1, 1, 0, 1, wbits));
-        return new ResidualBlock(n, pre, main, null, c.mpact(n + ".out.q", aout, 10f));
+        return new ResidualBlock(n, pre, main, null, c.act(n + ".out.q", aout, 10f));
     }
 
     // ---------------------------------------------------------------- MobileNetV2
@@ -165,19 +156,20 @@ public final class Models {
      * aout = abit[i+1], w = wbit[i]) -> head 1x1 320->1280 (w[18]) -> BN -> ReLU -> avg_pool(4) -> DoReFa Q(abit[19])
      * -> FC 1280->10 (w[19]). torch default initialisation.
      */
-    private static Module mobileNetV2(int[] a, int[] w, Ctx c) {
+    private static Module mobileNetV2(BitWidths bits, Ctx c) {
+        int[] w = bits.wbit();
         Init init = Init.TORCH_DEFAULT;
         List<Module> layers = new ArrayList<>();
         layers.add(c.conv("stem.conv", init, 3, 32, 3, 1, 1, 1, w[0]));
         layers.add(c.bn("stem.bn", 32));
         layers.add(Clamp.relu("stem.relu"));
-        layers.add(c.mpact("stem.q", a[1], 10f));
+        layers.add(c.act("stem.q", bits.quantizer(1), 10f));
         int cin = 32, block = 1;
         for (int[] stage : MBV2_CFG) {
             for (int j = 0; j < stage[2]; j++) {
                 int stride = j == 0 ? stage[3] : 1;
-                layers.add(mobileNetV2Block(c, "b" + block, init, cin, stage[1], stage[0], stride, a[block],
-                        a[block + 1], w[block]));
+                layers.add(mobileNetV2Block(c, "b" + block, init, cin, stage[1], stage[0], stride,
+                        bits.quantizer(block), bits.quantizer(block + 1), w[block]));
                 cin = stage[1];
                 block++;
             }
@@ -186,7 +178,7 @@ public final class Models {
         layers.add(c.bn("head.bn", 1280));
         layers.add(Clamp.relu("head.relu"));
         layers.add(Pool.avg("pool", 4, Pool.Counting.FUNCTIONAL));
-        layers.add(c.dorefa("fc.q", a[19]));
+        layers.add(c.act("fc.q", bits.quantizer(19), 10f));
         layers.add(new Flatten("flatten"));
         layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 1280, 10, w[19]));
         return c.seq("mobilenetv2", layers.toArray(new Module[0]));
@@ -198,27 +190,27 @@ public final class Models {
      * out = Q_out(h).
      */
     private static Module mobileNetV2Block(Ctx c, String n, Init init, int cin, int cout, int expansion, int stride,
-                                           int ain, int aout, int wbits) {
+                                           ActQuantizer ain, ActQuantizer aout, int wbits) {
         int planes = expansion * cin;
         Module main = c.seq(n + ".main",
                 c.conv(n + ".pw1", init, cin, planes, 1, 1, 0, 1, wbits),
                 c.bn(n + ".bn1", planes),
                 Clamp.relu6(n + ".relu1"),
-                c.mpact(n + ".q1", ain, 10f),
+                c.act(n + ".q1", ain, 10f),
                 c.conv(n + ".dw", init, planes, planes, 3, stride, 1, planes, wbits),
                 c.bn(n + ".bn2", planes),
                 Clamp.relu6(n + ".relu2"),
-                c.mpact(n + ".q2", ain, 10f),
+                c.act(n + ".q2", ain, 10f),
                 c.conv(n + ".pw2", init, planes, cout, 1, 1, 0, 1, wbits),
                 c.bn(n + ".bn3", cout));
         if (stride != 1) {
-            return c.seq(n, main, c.mpact(n + ".out.q", aout, 10f));
+            return c.seq(n, main, c.act(n + ".out.q", aout, 10f));
         }
         Module shortcut = c.seq(n + ".shortcut",
                 c.conv(n + ".shortcut.conv", init, cin, cout, 1, 1, 0, 1, wbits),
                 c.bn(n + ".shortcut.bn", cout),
-                c.mpact(n + ".shortcut.q", aout, 10f));
-        return new ResidualBlock(n, null, main, shortcut, c.mpact(n + ".out.q", aout, 10f));
+                c.act(n + ".shortcut.q", aout, 10f));
+        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", aout, 10f));
     }
 
     // ---------------------------------------------------------------- ResNet20
@@ -236,13 +228,16 @@ public final class Models {
         layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, 32));
         layers.add(c.bn("stem.bn", 16));
         layers.add(Clamp.relu("stem.relu"));
+        if (a[BitWidths.RESNET20_STEM_OUTPUT] != BitWidths.FP) { // the seed's actq_first, off in its configs
+            layers.add(c.act("stem.q", bits.quantizer(BitWidths.RESNET20_STEM_OUTPUT), RESNET_ALPHA));
+        }
         int cin = 16, block = 0;
         for (int s = 0; s < 3; s++) {
             int cout = 16 << s;
             for (int j = 0; j < 3; j++) {
                 int stride = (j == 0 && s > 0) ? 2 : 1;
-                layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, a[block], w[block],
-                        bits.activationKind(block)));
+                layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, bits.quantizer(block),
+                        w[block], bits.branchOutputQuant()));
                 cin = cout;
                 block++;
             }
@@ -264,13 +259,13 @@ public final class Models {
      * The seed's basic block: id = resize ? Q(BN(conv1x1_s(x))) : x; h = Q(ReLU(BN(conv3x3_s(x))));
      * out = Q(BN(conv3x3(h)) + id), with no ReLU after the add (only the quantizer's clamp).
      */
-    private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, int abits, int wbits,
-                                      ActQuantizer.Kind kind) {
+    private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, ActQuantizer q,
+                                      int wbits, boolean branchOutputQuant) {
         Module main = c.seq(n + ".main",
                 c.conv(n + ".conv1", init, cin, cout, 3, stride, 1, 1, wbits),
                 c.bn(n + ".bn1", cout),
                 Clamp.relu(n + ".relu"),
-                c.act(n + ".q1", kind, abits, RESNET_ALPHA),
+                c.act(n + ".q1", q, RESNET_ALPHA),
                 c.conv(n + ".conv2", init, cout, cout, 3, 1, 1, 1, wbits),
                 c.bn(n + ".bn2", cout));
         Module shortcut = null;
@@ -278,8 +273,8 @@ public final class Models {
             shortcut = c.seq(n + ".shortcut",
                     c.conv(n + ".shortcut.conv", init, cin, cout, 1, stride, 0, 1, wbits),
                     c.bn(n + ".shortcut.bn", cout),
-                    c.act(n + ".shortcut.q", kind, abits, RESNET_ALPHA));
+                    branchOutputQuant ? c.act(n + ".shortcut.q", q, RESNET_ALPHA) : null);
         }
-        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", kind, abits, RESNET_ALPHA));
+        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", q, RESNET_ALPHA));
     }
 }

@@ -52,6 +52,13 @@ class BitWidthsTest {
         return a;
     }
 
+    /** ResNet20's abit with every block at {@code v} and the stem output (index 9) off, as the seed. */
+    private static int[] rnAbit(int v) {
+        int[] a = filled(10, v);
+        a[9] = 32;
+        return a;
+    }
+
     // ---- presets, literally from algorithms.md A3 / the seed README ---------------------------------------------
 
     private static void assertPreset(String model, String name, int[] abit, int[] wbit) {
@@ -92,11 +99,13 @@ class BitWidthsTest {
 
     @Test
     void resnet20PresetsAreUniformPerBlock() {
-        assertPreset(RN, "int8", new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8}, new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8});
-        assertPreset(RN, "int6", new int[] {6, 6, 6, 6, 6, 6, 6, 6, 6}, new int[] {6, 6, 6, 6, 6, 6, 6, 6, 6});
-        assertPreset(RN, "int4", new int[] {4, 4, 4, 4, 4, 4, 4, 4, 4}, new int[] {4, 4, 4, 4, 4, 4, 4, 4, 4});
-        assertPreset(RN, "fp32", new int[] {32, 32, 32, 32, 32, 32, 32, 32, 32},
+        assertPreset(RN, "int8", new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 32}, new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8});
+        assertPreset(RN, "int6", new int[] {6, 6, 6, 6, 6, 6, 6, 6, 6, 32}, new int[] {6, 6, 6, 6, 6, 6, 6, 6, 6});
+        assertPreset(RN, "int4", new int[] {4, 4, 4, 4, 4, 4, 4, 4, 4, 32}, new int[] {4, 4, 4, 4, 4, 4, 4, 4, 4});
+        assertPreset(RN, "fp32", new int[] {32, 32, 32, 32, 32, 32, 32, 32, 32, 32},
             new int[] {32, 32, 32, 32, 32, 32, 32, 32, 32});
+        assertEquals(ActQuantizer.Kind.PACT, BitWidths.preset(RN, "int4-pact").activationKind(0));
+        assertArrayEquals(rnAbit(4), BitWidths.preset(RN, "int4-pact").abit());
     }
 
     @Test
@@ -123,18 +132,15 @@ class BitWidthsTest {
             } catch (IOException e) {
                 throw new RuntimeException(e);
             }
-        }).getMessage(), "'act' must be dorefa, pact or mpact", "relu");
-        assertContainsAll(refused(() -> BitWidths.preset(TOY, "cfg1").withActivationKind(ActQuantizer.Kind.PACT))
-            .getMessage(), "only resnet20");
-        assertContainsAll(refused(() -> m8.withActivationKind(ActQuantizer.Kind.FIXED_CLIP)).getMessage(), "fixed clip");
+        }).getMessage(), "'act' must be one of dorefa, pact, mpact, fixed-clip", "relu");
     }
 
     @Test
     void presetNamesAreExactlyThese() {
         assertEquals(List.of("fp32", "cfg1", "cfg1-star", "cfg2", "cfg3"), BitWidths.presetNames(TOY));
-        assertEquals(List.of("fp32", "cfg1-star"), BitWidths.presetNames(MB));
-        assertEquals(List.of("fp32", "int8", "int6", "int4", "int8-mpact", "int6-mpact", "int4-mpact"),
-            BitWidths.presetNames(RN));
+        assertEquals(List.of("fp32", "cfg1-star", "int8", "int6", "int4"), BitWidths.presetNames(MB));
+        assertEquals(List.of("fp32", "int8", "int6", "int4", "int8-pact", "int6-pact", "int4-pact", "int8-mpact",
+            "int6-mpact", "int4-mpact"), BitWidths.presetNames(RN));
         assertEquals(List.of("toynet", "mobilenetv2", "resnet20"), BitWidths.models());
     }
 
@@ -160,7 +166,7 @@ class BitWidthsTest {
         assertEquals(13, BitWidths.expectedLength(TOY, false));
         assertEquals(20, BitWidths.expectedLength(MB, true));
         assertEquals(20, BitWidths.expectedLength(MB, false));
-        assertEquals(9, BitWidths.expectedLength(RN, true));
+        assertEquals(10, BitWidths.expectedLength(RN, true));
         assertEquals(9, BitWidths.expectedLength(RN, false));
     }
 
@@ -310,10 +316,10 @@ class BitWidthsTest {
         assertContainsAll(m, "mobilenetv2 wbit has 21 entries, expected 20", "0 stem", "1 b1 s0.b0", "17 b17 s6.b0",
             "18 head", "19 FC");
         m = refused(() -> BitWidths.of(RN, filled(13, 8), filled(9, 8))).getMessage();
-        assertContainsAll(m, "resnet20 abit has 13 entries, expected 9", "0 stage1.unit1", "3 stage2.unit1",
-            "8 stage3.unit3");
+        assertContainsAll(m, "resnet20 abit has 13 entries, expected 10", "0 stage1.unit1", "3 stage2.unit1",
+            "8 stage3.unit3", "9 stem out");
         m = refused(() -> BitWidths.of(RN, null, filled(9, 8))).getMessage();
-        assertContainsAll(m, "resnet20 abit is null, expected 9 entries");
+        assertContainsAll(m, "resnet20 abit is null, expected 10 entries");
     }
 
     @ParameterizedTest
@@ -329,7 +335,7 @@ class BitWidthsTest {
         a[4] = bits;
         m = refused(() -> BitWidths.of(RN, a, filled(9, 8))).getMessage();
         assertContainsAll(m, "resnet20 abit[4] = " + bits, "DoReFa, which takes 1..16 or 32",
-            "abit[4]: stage2.unit2", "resnet20 abit has 9 entries");
+            "abit[4]: stage2.unit2", "resnet20 abit has 10 entries");
     }
 
     @Test
@@ -371,7 +377,7 @@ class BitWidthsTest {
         BitWidths m = BitWidths.of(MB, mb, filled(20, 8));
         assertEquals(1, m.abit(0));
         assertEquals(1, m.abit(19));
-        assertArrayEquals(filled(9, 1), BitWidths.of(RN, filled(9, 1), filled(9, 1)).abit());
+        assertArrayEquals(rnAbit(1), BitWidths.of(RN, filled(9, 1), filled(9, 1)).abit());
     }
 
     @Test
@@ -447,18 +453,18 @@ class BitWidthsTest {
 
         Path j = write("o.json", "{\"model\": \"resnet20\", \"base\": \"int8\", \"wbit\": {\"0\": 4, \"8\": 4}}");
         BitWidths r = BitWidths.load(j, RN);
-        assertArrayEquals(new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8}, r.abit());
+        assertArrayEquals(rnAbit(8), r.abit());
         assertArrayEquals(new int[] {4, 8, 8, 8, 8, 8, 8, 8, 4}, r.wbit());
     }
 
     @Test
     void baseDefaultsToFp32AndArraysMayMix() throws IOException {
         BitWidths b = BitWidths.load(write("m.yaml", "model: resnet20\nabit: {2: 4}\n"), RN);
-        assertArrayEquals(new int[] {32, 32, 4, 32, 32, 32, 32, 32, 32}, b.abit());
+        assertArrayEquals(new int[] {32, 32, 4, 32, 32, 32, 32, 32, 32, 32}, b.abit());
         assertArrayEquals(filled(9, 32), b.wbit());
         BitWidths mixed = BitWidths.load(write("mix.yaml",
             "model: resnet20\nbase: int4\nabit: [8, 8, 8, 8, 8, 8, 8, 8, 8]\nwbit: {0: 8}\n"), RN);
-        assertArrayEquals(filled(9, 8), mixed.abit());
+        assertArrayEquals(rnAbit(8), mixed.abit());
         assertArrayEquals(new int[] {8, 4, 4, 4, 4, 4, 4, 4, 4}, mixed.wbit());
         assertEquals(BitWidths.preset(MB, "fp32"), BitWidths.load(write("only-model.json", "{\"model\":\"mobilenetv2\"}"), MB));
     }
@@ -498,7 +504,7 @@ class BitWidthsTest {
         assertContainsAll(m, "abit[0] = 99999999999999999999 is not a valid bit width");
         Path r = write("scalar.yaml", "model: resnet20\nabit: 8\n");
         m = refused(() -> BitWidths.load(r, RN)).getMessage();
-        assertContainsAll(m, "abit must be a list of 9 bit widths or a map {index: bits}, not a number");
+        assertContainsAll(m, "abit must be a list of 10 bit widths or a map {index: bits}, not a number");
     }
 
     @Test
@@ -551,7 +557,7 @@ class BitWidthsTest {
         assertContainsAll(m, "bit widths file " + two, "malformed YAML");
         Path list = write("list.yaml", "- 32\n- 8\n");
         m = refused(() -> BitWidths.load(list, TOY)).getMessage();
-        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, act, not a array");
+        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, act, act_clip, branch_out_quant, not a array");
         Path empty = write("empty.yaml", "");
         m = refused(() -> BitWidths.load(empty, TOY)).getMessage();
         assertContainsAll(m, "bit widths file " + empty, "is empty");
@@ -605,7 +611,7 @@ class BitWidthsTest {
         m = refused(() -> BitWidths.resolve(RN, missing.toString())).getMessage();
         assertContainsAll(m, "bit widths file " + missing, "does not exist");
         m = refused(() -> BitWidths.resolve(RN, "int8 ")).getMessage();
-        assertContainsAll(m, "'int8 '", "resnet20 preset (fp32, int8, int6, int4, int8-mpact, int6-mpact, int4-mpact)");
+        assertContainsAll(m, "'int8 '", "resnet20 preset (fp32, int8, int6, int4, int8-pact, int6-pact, int4-pact, int8-mpact, int6-mpact, int4-mpact)");
         m = refused(() -> BitWidths.resolve("resnet18", "int8")).getMessage();
         assertContainsAll(m, "unknown model 'resnet18'");
     }
