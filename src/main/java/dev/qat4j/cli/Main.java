@@ -13,8 +13,8 @@ import picocli.CommandLine.Command;
 /** The {@code qat4j} command line. Commands arrive with later issues; {@code info} reports the runtime. */
 @Command(name = "qat4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Quantization-aware training and bit-exact integer inference of small CNNs.",
-        subcommands = {Main.Info.class, Summary.class, Train.class, Eval.class, Convert.class, IntEval.class, Export.class,
-            CommandLine.HelpCommand.class})
+        subcommands = {Main.Info.class, Summary.class, Experiments.class, Train.class, Eval.class, Convert.class, IntEval.class, Export.class,
+            Report.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {

@@ -175,8 +175,10 @@ public final class BitWidths {
     /**
      * These bit widths with every choosable activation quantizer of the model of one kind (see {@link BitLayout}:
      * all but the raw-image DoReFa): DOREFA, PACT, MPACT, or FIXED_CLIP with clip {@code clip} (ignored by the other
-     * kinds); null restores the seed's kinds. Every bit width must suit the new kind (mPACT needs 2 bits or more),
-     * else an IllegalArgumentException names the index.
+     * kinds); null restores the seed's kinds. A kind that is the seed's at every choosable index (DoReFa for ResNet20,
+     * mPACT for ToyNet) is the seed's network and is kept as "no choice", so equal configurations compare equal.
+     * Every bit width must suit the new kind (mPACT needs 2 bits or more), else an IllegalArgumentException names
+     * the index.
      */
     public BitWidths withActivation(ActQuantizer.Kind kind, float clip) {
         float c = kind == ActQuantizer.Kind.FIXED_CLIP ? clip : 0f;
@@ -184,17 +186,31 @@ public final class BitWidths {
             throw new IllegalArgumentException(model + ": the fixed clip of fixed-clip PACT must be a positive finite "
                 + "number, got " + clip);
         }
+        BitLayout layout = BitLayout.of(model);
+        ActQuantizer.Kind requested = kind;
+        if (kind != null && kind != ActQuantizer.Kind.FIXED_CLIP && isSeedKindEverywhere(layout, kind)) {
+            kind = null; // e.g. DoReFa for ResNet20: the seed's network, so equal to the preset without a choice
+        }
         if (kind == activationOverride && c == activationClip) {
             return this;
         }
-        BitLayout layout = BitLayout.of(model);
         List<String> problems = new ArrayList<>();
         check(layout, true, abit, kind, problems);
         if (!problems.isEmpty()) {
-            problems.add(0, model + ": the activation quantizers cannot all be " + kindName(kind) + " with these bit widths");
+            problems.add(0, model + ": the activation quantizers cannot all be " + kindName(requested)
+                + " with these bit widths");
         }
         throwIfAny(layout, problems);
         return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant);
+    }
+
+    private static boolean isSeedKindEverywhere(BitLayout layout, ActQuantizer.Kind kind) {
+        for (int i = 0; i < layout.length(true); i++) {
+            if (layout.kindChoosable(i) && layout.activationKind(i) != kind) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** {@link #withActivation(ActQuantizer.Kind, float)} with the seed's default clip 2 for FIXED_CLIP. */

@@ -59,7 +59,6 @@ class QuantizerChoiceTest {
             }
             for (ActQuantizer.Kind kind : ActQuantizer.Kind.values()) {
                 BitWidths b = seed.withActivation(kind, 4f);
-                assertEquals(kind, b.activationOverride());
                 for (int i = 0; i < b.abit().length; i++) {
                     boolean rawImage = i == 0 && !mp[0].equals(BitWidths.RESNET20);
                     assertEquals(rawImage ? ActQuantizer.Kind.DOREFA : kind, b.activationKind(i), mp[0] + " abit " + i);
