@@ -17,8 +17,32 @@ import picocli.CommandLine.Command;
             Report.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
+    /** JavaCPP's cap on native memory (a system property read once, when its Pointer class loads). */
+    static final String NATIVE_MEMORY_CAP = "org.bytedeco.javacpp.maxBytes";
+
     public static void main(String[] args) {
+        allowNativeMemoryUpToPhysicalMemory();
         System.exit(run(args));
+    }
+
+    /**
+     * JavaCPP caps native memory at the Java heap's maximum, a quarter of the RAM by default, while the cpu backend keeps
+     * tensors in native memory: a MobileNetV2 step at the seed's batch 128 needs more than that. The command line
+     * raises the cap to the physical memory unless the user set it ({@code -Dorg.bytedeco.javacpp.maxBytes=...}).
+     * Library users keep JavaCPP's default.
+     */
+    static void allowNativeMemoryUpToPhysicalMemory() {
+        if (System.getProperty(NATIVE_MEMORY_CAP) != null) {
+            return;
+        }
+        try {
+            long physical = ((com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+            if (physical > 0) {
+                System.setProperty(NATIVE_MEMORY_CAP, Long.toString(physical));
+            }
+        } catch (LinkageError | RuntimeException e) { // a runtime without jdk.management: keep JavaCPP's default
+        }
     }
 
     /** Runs the CLI and returns its exit code (tests call this instead of main). */

@@ -297,6 +297,11 @@ final class Train implements Callable<Integer> {
         } catch (DivergenceException e) {
             System.err.println("\nqat4j train: " + e.getMessage());
             return 3;
+        } catch (OutOfMemoryError e) {
+            System.err.println("\nqat4j train: out of memory at batch " + cfg.batchSize() + " (" + e.getMessage() + "); "
+                    + "lower --batch-size, or raise the native memory cap with java -D" + Main.NATIVE_MEMORY_CAP
+                    + "=SIZE (now " + System.getProperty(Main.NATIVE_MEMORY_CAP, "the Java heap's maximum") + " bytes)");
+            return 1;
         } catch (IllegalArgumentException e) {
             System.err.println("\nqat4j train: " + e.getMessage());
             return 2;
