@@ -22,7 +22,7 @@ echo "== $(date -u +%FT%TZ) $(nvidia-smi -L 2>/dev/null | head -1)"
 ls -la "$data"
 init="${INIT:-}"
 if [ -z "$init" ]; then
-  qat4j train --backend "${BACKEND:-cuda}" --model resnet20 --bits fp32 --epochs "${FP32_EPOCHS:-30}" --lr 0.1 \
+  qat4j train --backend "${BACKEND:-cuda}" --model resnet20 --bits fp32 --epochs "${FP32_EPOCHS:-30}" --batch-size 128 --lr 0.1 \
     --eta-min 0 --data "$data" --out "$out/resnet20-fp32" --json "${limit[@]}"
   echo "fp32 exit code $?"
   init="$out/resnet20-fp32/best.qck"
@@ -30,7 +30,7 @@ fi
 # int8-mpact: value-preserving activations (the seed's mPACT column); the DoReFa `int8` preset rescales every
 # activation by 0.1 and clips negatives, which an FP32 checkpoint cannot be fine-tuned into in 10 epochs.
 for bits in ${QAT_BITS:-int8-mpact}; do
-  qat4j train --backend "${BACKEND:-cuda}" --model resnet20 --bits "$bits" --epochs "${INT8_EPOCHS:-10}" --lr 0.01 \
+  qat4j train --backend "${BACKEND:-cuda}" --model resnet20 --bits "$bits" --epochs "${INT8_EPOCHS:-10}" --batch-size 128 --lr 0.01 \
     --eta-min 0 --init "$init" --data "$data" --out "$out/resnet20-$bits" --json "${limit[@]}"
   echo "$bits exit code $?"
 done

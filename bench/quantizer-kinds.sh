@@ -2,6 +2,7 @@
 # Every activation quantizer kind on every model trains on real CIFAR-10: a short run each (the seed's recipe for
 # the model, fewer epochs and images), then one line per run: train loss of the first and last epoch, test accuracy.
 #   bench/quantizer-kinds.sh [EPOCHS] [TRAIN_IMAGES] [TEST_IMAGES]      (defaults 3 2560 1000)
+#   MODELS="toynet mobilenetv2" KINDS="pact fixed-clip" bench/quantizer-kinds.sh 10    (a subset)
 # Needs the built jar (mvn -B package -DskipTests; QAT4J_JAR=path for another copy) and QAT4J_DATA (or ../shared/datasets/cifar10 beside the repo).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,8 +12,8 @@ export QAT4J_DATA="${QAT4J_DATA:-$(cd "$here/../.." && pwd)/shared/datasets/cifa
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 printf '%-12s %-11s %12s %12s %9s %8s\n' model kind "loss ep1" "loss ep$epochs" "test %" seconds
-for model in toynet mobilenetv2 resnet20; do
-  for kind in dorefa pact mpact fixed-clip; do
+for model in ${MODELS:-toynet mobilenetv2 resnet20}; do
+  for kind in ${KINDS:-dorefa pact mpact fixed-clip}; do
     out="$work/$model-$kind"
     start=$(date +%s)
     java -jar "$jar" train --model "$model" --act "$kind" --epochs "$epochs" --limit-train "$ntrain" \

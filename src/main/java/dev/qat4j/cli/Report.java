@@ -79,6 +79,7 @@ final class Report implements Callable<Integer> {
         Path tmp = java.nio.file.Files.createTempFile(dir, ".report-", ".png.tmp");
         try {
             ChartUtils.saveChartAsPNG(tmp.toFile(), chart, width, 600);
+            dev.qat4j.experiments.RunRecord.readableLikeOtherOutputs(tmp);
             java.nio.file.Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } finally {
             java.nio.file.Files.deleteIfExists(tmp);

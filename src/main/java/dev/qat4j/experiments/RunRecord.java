@@ -62,6 +62,7 @@ public record RunRecord(String experiment, String model, String bits, String qua
     public void write(Path dir) throws IOException {
         Path tmp = Files.createTempFile(dir, ".run-", ".json.tmp");
         try {
+            readableLikeOtherOutputs(tmp);
             Files.writeString(tmp, toJson(), StandardCharsets.UTF_8);
             try {
                 Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -70,6 +71,14 @@ public record RunRecord(String experiment, String model, String bits, String qua
             }
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** A temp file is created owner-only (0600); the record is as readable as the run's other files (0644). */
+    public static void readableLikeOtherOutputs(Path file) throws IOException {
+        try {
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) { // not a POSIX file system: its defaults apply
         }
     }
 
