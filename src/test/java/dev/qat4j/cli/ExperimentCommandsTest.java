@@ -8,9 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qat4j.experiments.SeedExperiments;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,19 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ExperimentCommandsTest {
     @TempDir
     Path dir;
-
-    /** stderr of one command, the exit code into exit[0]. */
-    private static String stderr(int[] exit, String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            exit[0] = Main.run(args);
-        } finally {
-            System.setErr(old);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
-    }
 
     private List<Path> listing(Path d) throws Exception {
         try (Stream<Path> s = Files.walk(d)) {
@@ -130,7 +114,7 @@ class ExperimentCommandsTest {
             {dir.resolve("plain/metrics.jsonl"), "not a directory"},
         };
         for (Object[] c : cases) {
-            String err = stderr(exit, "report", c[0].toString(), "--png", png.toString());
+            String err = MainTest.captureErr(exit, "report", c[0].toString(), "--png", png.toString());
             assertEquals(2, exit[0], err);
             assertTrue(err.contains(c[0].toString()) && err.contains((String) c[1]), err);
             assertFalse(err.contains("\tat "), "no stack trace: " + err);
@@ -154,7 +138,7 @@ class ExperimentCommandsTest {
         for (Object[] c : cases) {
             String[] args = Stream.concat(Stream.of("train", "--data", nowhere.toString(), "--out",
                 dir.resolve("out").toString()), Stream.of((String[]) c[0])).toArray(String[]::new);
-            String err = stderr(exit, args);
+            String err = MainTest.captureErr(exit, args);
             assertEquals(2, exit[0], err);
             assertTrue(err.contains((String) c[1]), err);
         }

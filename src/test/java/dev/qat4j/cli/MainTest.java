@@ -11,13 +11,31 @@ import org.junit.jupiter.api.Test;
 class MainTest {
     /** Runs {@code qat4j args} in this JVM; returns stdout, the exit code goes to exit[0]. */
     static String capture(int[] exit, String... args) {
-        PrintStream old = System.out;
+        return capture(false, exit, args);
+    }
+
+    /** As {@link #capture(int[], String...)}, returning stderr instead. */
+    static String captureErr(int[] exit, String... args) {
+        return capture(true, exit, args);
+    }
+
+    private static String capture(boolean stderr, int[] exit, String... args) {
+        PrintStream old = stderr ? System.err : System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        PrintStream to = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        if (stderr) {
+            System.setErr(to);
+        } else {
+            System.setOut(to);
+        }
         try {
             exit[0] = Main.run(args);
         } finally {
-            System.setOut(old);
+            if (stderr) {
+                System.setErr(old);
+            } else {
+                System.setOut(old);
+            }
         }
         return buf.toString(StandardCharsets.UTF_8);
     }
