@@ -34,16 +34,19 @@ import picocli.CommandLine.Option;
         description = "Compare a QAT checkpoint's fake-quant model with its integer model on the CIFAR-10 test set.",
         exitCodeListHeading = "Exit codes:%n",
         footerHeading = "%nSweep entries and --format:%n",
-        footer = {"  dyadicM                 M-bit mantissa per multiplier (M = 8..32), fake-quant clamps",
-            "  ap_fixed<W,I>           one fixed-point format for every layer (F = W - I fraction bits)",
-            "  .../ROUNDING            half_even (default), half_up, half_away_from_zero, toward_zero, floor",
-            "  seed<W,I>               the seed's ToyNet integer path (algorithms.md A4): stem, header and pool",
-            "                          rescale fixed<32,16>, only the layers inside blocks ap_fixed<W,I>;",
-            "                          'seed' = seed<32,10>",
-            "  seed<W,I>-DEV / +DEV    that path with one seed deviation switched off / on, left to right from",
-            "                          all on; DEV: trunc, lowclamp, fixm, fixb, f32, stem, pool, bnconv, all",
-            "                          (e.g. seed<32,10>-trunc, seed<32,10>-all+stem);",
-            "                          see docs/seed-integer-simulation.md"},
+        footer = {"  dyadicM             M-bit mantissa per multiplier (M = 8..32)",
+            "  ap_fixed<W,I>       one fixed-point format for every layer (F = W - I)",
+            "  .../ROUNDING        half_even (default), half_up, half_away_from_zero,",
+            "                      toward_zero, floor",
+            "  seed<W,I>           the seed's ToyNet integer path (algorithms.md A4):",
+            "                      stem, header, pool rescale fixed<32,16>; only the",
+            "                      layers inside blocks at ap_fixed<W,I>; seed = seed<32,10>",
+            "  seed<W,I>-DEV / +DEV",
+            "                      that path with a seed deviation switched off / on,",
+            "                      left to right from all on (e.g. seed<32,10>-trunc,",
+            "                      seed<32,10>-all+stem); DEV is one of",
+            "                      trunc, lowclamp, fixm, fixb, f32, stem, pool, bnconv,",
+            "                      all (docs/seed-integer-simulation.md)"},
         exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable checkpoint, missing data or a "
             + "model the integer path cannot represent"})
 final class IntEval implements Callable<Integer> {
@@ -80,10 +83,12 @@ final class IntEval implements Callable<Integer> {
         Backend b;
         Dataset test;
         Map<String, IntegerConverter.Options> formats;
+        IntegerConverter.Options compared;
         QuantModel m;
         try {
             b = backend != null ? Backends.byName(backend) : Backends.get();
             formats = sweepFormats();
+            compared = ModelLoading.options(format, seedCompatible); // bad formats fail before the data is read
             test = Cifar10.load(DataOption.locate(data, false), Split.TEST);
             if (limitTest != null) {
                 test = test.take(limitTest);
@@ -96,7 +101,7 @@ final class IntEval implements Callable<Integer> {
         try (m) {
             IntegerModel im;
             try {
-                im = IntegerConverter.convert(m, ModelLoading.options(format, seedCompatible));
+                im = IntegerConverter.convert(m, compared);
             } catch (IllegalArgumentException e) {
                 System.err.println("qat4j int-eval: " + e.getMessage());
                 return 2;
