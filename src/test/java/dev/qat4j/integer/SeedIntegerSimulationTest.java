@@ -214,6 +214,17 @@ class SeedIntegerSimulationTest {
             moved += e[i] != t[i] ? 1 : 0;
         }
         assertTrue(moved > e.length / 4, "about half the codes had a fraction >= 1/2: " + moved + " of " + e.length);
+        // the residual stream shrinks: every block output is on average over half an LSB closer to zero
+        for (String name : trunc.codes().keySet()) {
+            if (name.endsWith(".out.q")) {
+                int[] x = exact.of(name), y = trunc.of(name);
+                double shrink = 0;
+                for (int i = 0; i < x.length; i++) {
+                    shrink += Math.abs(y[i]) - Math.abs(x[i]);
+                }
+                assertTrue(shrink / x.length < -0.5, name + ": mean |code| change " + shrink / x.length);
+            }
+        }
         double truncAgreement = agreement(trunc, exact);
         for (SeedPath.Deviation d : SeedPath.Deviation.values()) {
             if (d != SeedPath.Deviation.TRUNC) {
