@@ -131,7 +131,7 @@ public final class IntegerEval {
                     intCorrect += ti == lab[i] ? 1 : 0;
                     agree += tf == ti ? 1 : 0;
                 }
-                boundaryCodes.add(codes);
+                boundaryCodes.add(im.hasSeedStem() ? null : codes); // 64 KiB a ToyNet image: the sweep rebuilds them
                 imageBatches.add(java.util.Arrays.copyOf(b.images(), b.images().length));
                 fakeTop1.add(top);
                 labels.add(java.util.Arrays.copyOf(lab, n));
