@@ -31,10 +31,11 @@ final class Convert implements Callable<Integer> {
     @Option(names = "--model", description = "refuse a checkpoint of any other model (toynet, mobilenetv2, resnet20)")
     String model;
     @Option(names = "--format", description = "requantization: dyadicM (M = 8..32) or ap_fixed<W,I>, optionally "
-            + "/ROUNDING (default dyadic32/half_even, the exact mode)")
+            + "/ROUNDING (default dyadic32/half_even, the exact mode), or a seed path (see int-eval --help); a .qim "
+            + "cannot hold the seed's float32 stem, so save seed paths with -stem, e.g. seed<32,10>-stem")
     String format;
-    @Option(names = "--seed-compatible", description = "the seed's integer semantics: truncation, clamp at -2^(b-1), "
-            + "saturated biases (default format ap_fixed<32,10>)")
+    @Option(names = "--seed-compatible", description = "the seed's ToyNet integer path (as --format seed<32,10>, "
+            + "which has the seed's stem: refused here; use --format seed<32,10>-stem)")
     boolean seedCompatible;
     @Option(names = "--backend", description = "ref, cpu or cuda (for the float prefix)")
     String backend;

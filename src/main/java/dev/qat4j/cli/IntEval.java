@@ -14,7 +14,6 @@ import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.IntegerEval;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.models.QuantModel;
-import dev.qat4j.quant.RequantFormat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +33,20 @@ import picocli.CommandLine.Option;
 @Command(name = "int-eval", mixinStandardHelpOptions = true,
         description = "Compare a QAT checkpoint's fake-quant model with its integer model on the CIFAR-10 test set.",
         exitCodeListHeading = "Exit codes:%n",
+        footerHeading = "%nSweep entries and --format:%n",
+        footer = {"  dyadicM             M-bit mantissa per multiplier (M = 8..32)",
+            "  ap_fixed<W,I>       one fixed-point format for every layer (F = W - I)",
+            "  .../ROUNDING        half_even (default), half_up, half_away_from_zero,",
+            "                      toward_zero, floor",
+            "  seed<W,I>           the seed's ToyNet integer path (algorithms.md A4):",
+            "                      stem, header, pool rescale fixed<32,16>; only the",
+            "                      layers inside blocks at ap_fixed<W,I>; seed = seed<32,10>",
+            "  seed<W,I>-DEV / +DEV",
+            "                      that path with a seed deviation switched off / on,",
+            "                      left to right from all on (e.g. seed<32,10>-trunc,",
+            "                      seed<32,10>-all+stem); DEV is one of",
+            "                      trunc, lowclamp, fixm, fixb, f32, stem, pool, bnconv,",
+            "                      all (docs/seed-integer-simulation.md)"},
         exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable checkpoint, missing data or a "
             + "model the integer path cannot represent"})
 final class IntEval implements Callable<Integer> {
@@ -41,12 +54,16 @@ final class IntEval implements Callable<Integer> {
     Path checkpoint;
     @Option(names = "--model", description = "refuse a checkpoint of any other model")
     String model;
-    @Option(names = "--format", description = "requantization of the compared integer model (default dyadic32, exact)")
+    @Option(names = "--format", description = "requantization of the compared integer model: dyadicM, ap_fixed<W,I> "
+            + "(optionally /ROUNDING) or a seed path seed<W,I>[-DEV|+DEV...] (default dyadic32, exact)")
     String format;
-    @Option(names = "--seed-compatible", description = "the seed's integer semantics for the compared model")
+    @Option(names = "--seed-compatible", description = "the seed's ToyNet integer path for the compared model: stem and "
+            + "header fixed<32,16>, blocks ap_fixed<32,10> (or the ap_fixed<W,I> of --format), every deviation on; "
+            + "same as --format seed<32,10>")
     boolean seedCompatible;
-    @Option(names = "--sweep", split = ",(?![^<]*>)", description = "comma-separated formats of the sweep table (default: dyadic32, dyadic24, "
-            + "dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, <16,8>, <16,6>, and the seed mode); 'none' for no sweep")
+    @Option(names = "--sweep", split = ",(?![^<]*>)", description = "comma-separated entries of the sweep table, "
+            + "formats or seed paths (default: dyadic32, dyadic24, dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, "
+            + "<16,8>, <16,6>, seed<32,10>, seed<16,8>, seed<16,6>); 'none' for no sweep")
     List<String> sweep;
     @Option(names = "--png", description = "write the sweep as a bar chart PNG")
     Path png;
@@ -66,10 +83,12 @@ final class IntEval implements Callable<Integer> {
         Backend b;
         Dataset test;
         Map<String, IntegerConverter.Options> formats;
+        IntegerConverter.Options compared;
         QuantModel m;
         try {
             b = backend != null ? Backends.byName(backend) : Backends.get();
             formats = sweepFormats();
+            compared = ModelLoading.options(format, seedCompatible); // bad formats fail before the data is read
             test = Cifar10.load(DataOption.locate(data, false), Split.TEST);
             if (limitTest != null) {
                 test = test.take(limitTest);
@@ -82,7 +101,7 @@ final class IntEval implements Callable<Integer> {
         try (m) {
             IntegerModel im;
             try {
-                im = IntegerConverter.convert(m, ModelLoading.options(format, seedCompatible));
+                im = IntegerConverter.convert(m, compared);
             } catch (IllegalArgumentException e) {
                 System.err.println("qat4j int-eval: " + e.getMessage());
                 return 2;
@@ -137,8 +156,7 @@ final class IntEval implements Callable<Integer> {
             if (f.equalsIgnoreCase("none")) {
                 continue;
             }
-            out.put(f, f.equalsIgnoreCase("seed") ? IntegerConverter.Options.seed()
-                    : IntegerConverter.Options.of(RequantFormat.parse(f)));
+            out.put(f, ModelLoading.sweepEntry(f));
         }
         return out;
     }

@@ -9,6 +9,7 @@ import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.quant.RequantFormat;
 import dev.qat4j.integer.IntegerConverter;
+import dev.qat4j.integer.SeedPath;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -48,12 +49,33 @@ final class ModelLoading {
         return m;
     }
 
+    /**
+     * The conversion options of {@code --format} / {@code --seed-compatible}: a {@code seed...} format is the seed's
+     * path (implies --seed-compatible); with --seed-compatible an {@code ap_fixed<W,I>} format is the seed's
+     * middle-layer format; otherwise the format as given (default dyadic32, exact).
+     */
     static IntegerConverter.Options options(String format, boolean seedCompatible) {
+        if (SeedPath.looksLikeSeed(format)) {
+            return IntegerConverter.Options.seed(SeedPath.parse(format));
+        }
         if (seedCompatible) {
-            return format == null ? IntegerConverter.Options.seed()
-                    : new IntegerConverter.Options(RequantFormat.parse(format), true);
+            if (format == null) {
+                return IntegerConverter.Options.seed();
+            }
+            RequantFormat f = RequantFormat.parse(format);
+            if (!(f instanceof RequantFormat.ApFixed ap) || format.contains("/")) {
+                throw new IllegalArgumentException("--seed-compatible takes an ap_fixed<W,I> middle-layer format "
+                        + "without rounding (the seed truncates), not '" + format + "'");
+            }
+            return IntegerConverter.Options.seed(SeedPath.seed(ap.totalBits(), ap.intBits()));
         }
         return format == null ? IntegerConverter.Options.exact()
                 : IntegerConverter.Options.of(RequantFormat.parse(format));
+    }
+
+    /** One sweep entry: a seed path ({@code seed}, {@code seed<W,I>...}) or a requantization format. */
+    static IntegerConverter.Options sweepEntry(String entry) {
+        return SeedPath.looksLikeSeed(entry) ? IntegerConverter.Options.seed(SeedPath.parse(entry))
+                : IntegerConverter.Options.of(RequantFormat.parse(entry));
     }
 }

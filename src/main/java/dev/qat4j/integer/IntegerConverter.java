@@ -18,7 +18,9 @@ import dev.qat4j.quant.Rounding;
 import dev.qat4j.quant.WeightQuantizer;
 import dev.qat4j.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Turns a trained fake-quant model into an {@link IntegerModel}.
@@ -40,8 +42,13 @@ import java.util.List;
  * 2^62 (so no int64 overflow is possible); {@link RequantFormat.ApFixed} {@code <W,I>} uses shift {@code F = W - I}
  * and refuses a multiplier that needs more than I integer bits (the seed saturated it silently). Parameters are
  * rounded to nearest (ties to even); the format's rounding is the runtime rounding of {@code / 2^shift}. Biases keep
- * the accumulator's width except in the seed-compatible mode, which saturates them to W bits, rounds toward zero and
- * clamps signed codes at -2^(b-1) as the seed did ({@code algorithms.md} A4).
+ * the accumulator's width.
+ *
+ * <p>The seed-compatible mode ({@link Options#seedPath}) instead follows the seed's ToyNet integer path layer by layer
+ * ({@code algorithms.md} A4; {@link SeedPath}): an integer stem from the truncated float conv of the image, fixed()
+ * factors at fixed&lt;32,16&gt; outside blocks and the block format inside, truncation, clamps at -2^(b-1), the BN
+ * before a downsample conv truncated at the input's code scale, and the pool as a truncated mean with a floor rescale.
+ * Each of those deviations can be switched off on its own; with all off it is the exact mode again.
  *
  * <p>A BN that feeds a conv with nothing quantized between (ToyNet's downsample) is materialised as a wide int32
  * intermediate of 2^-F units (|z| <= 2^24, as fine as float32) by a dyadic32 requant, and the conv after it
@@ -54,8 +61,11 @@ import java.util.List;
  */
 public final class IntegerConverter {
 
-    /** How requantization is encoded; {@link #exact()} is the default. */
-    public record Options(RequantFormat format, boolean seedCompatible) {
+    /**
+     * How requantization is encoded; {@link #exact()} is the default. With {@code seedPath} set, the conversion follows
+     * the seed's ToyNet integer path ({@link SeedPath}) and {@code format} is its middle-layer format.
+     */
+    public record Options(RequantFormat format, SeedPath seedPath) {
         public Options {
             if (format == null) {
                 throw new IllegalArgumentException("integer conversion: requantization format is null");
@@ -64,22 +74,32 @@ public final class IntegerConverter {
 
         /** Dyadic 32-bit multipliers, half-to-even rounding as fake-quant's rint: the integer model of the real graph. */
         public static Options exact() {
-            return new Options(new RequantFormat.Dyadic(32, Rounding.HALF_EVEN), false);
+            return new Options(new RequantFormat.Dyadic(32, Rounding.HALF_EVEN), null);
         }
 
         /** {@code format} with the fake-quant clamps. */
         public static Options of(RequantFormat format) {
-            return new Options(format, false);
+            return new Options(format, null);
         }
 
-        /** The seed's integer semantics: ap_fixed&lt;32,10&gt;, truncation, clamp at -2^(b-1), saturated biases. */
+        /** The seed's integer path: stem/header fixed&lt;32,16&gt;, blocks ap_fixed&lt;32,10&gt;, every deviation on. */
         public static Options seed() {
-            return new Options(new RequantFormat.ApFixed(32, 10, Rounding.TOWARD_ZERO), true);
+            return seed(SeedPath.seed(32, 10));
+        }
+
+        public static Options seed(SeedPath path) {
+            return new Options(path.middle(), path);
+        }
+
+        public boolean seedCompatible() {
+            return seedPath != null;
         }
 
         public String describe() {
-            return format.name() + "/" + format.rounding().name().toLowerCase(java.util.Locale.ROOT)
-                    + (seedCompatible ? " (seed-compatible)" : "");
+            if (seedPath != null) {
+                return seedPath.name(); // the edge format is fixed: stem/header <32,16>
+            }
+            return format.name() + "/" + format.rounding().name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -89,12 +109,22 @@ public final class IntegerConverter {
     private static final double SUM_LIMIT = Math.scalb(1.0, 62) * 0.999;
     private static final int WIDE_BITS = 24;
 
+    /** Bound on |normalized pixel| for the seed stem's accumulator range (CIFAR-10 pixels stay within ±2.8). */
+    static final int STEM_INPUT_LIMIT = 256;
+
     private final Options options;
     private final List<IntValue> values = new ArrayList<>();
     private final List<IntLayer> layers = new ArrayList<>();
+    // seed-compatible mode only
+    private final SeedPath seed;
+    private int blockDepth;
+    private final Set<Integer> wideValues = new HashSet<>();
+    private final Set<Integer> seedBnValues = new HashSet<>();
+    private final Set<Integer> poolMeans = new HashSet<>();
 
     private IntegerConverter(Options options) {
         this.options = options;
+        this.seed = options.seedPath();
     }
 
     /** The integer model of {@code m} (its parameters as they are now; the prefix modules are shared, not copied). */
@@ -161,8 +191,21 @@ public final class IntegerConverter {
             shape = p.outputShape(shape);
         }
         float alpha = alphaOf(boundary);
-        values.add(codesValue(boundary.name(), shape, boundary.quantizer(), alpha, false, false));
-        State s = new Codes(0);
+        String format = options.describe();
+        State s = null;
+        if (seed != null && seed.has(SeedPath.Deviation.STEM)) {
+            List<Module> stemPrefix = new ArrayList<>();
+            s = seedStem(prefix, stemPrefix);
+            if (s != null) {
+                prefix = stemPrefix;
+            } else {
+                format += " [float stem: the first conv does not read the float image]";
+            }
+        }
+        if (s == null) {
+            values.add(codesValue(boundary.name(), shape, boundary.quantizer(), alpha, false));
+            s = new Codes(0);
+        }
         for (; i < children.size(); i++) {
             s = walk(children.get(i), s);
         }
@@ -170,8 +213,7 @@ public final class IntegerConverter {
             throw new IllegalArgumentException("integer conversion of " + m.name() + ": the network must end with a "
                     + "linear layer on quantized values");
         }
-        return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers,
-                options.describe(), null);
+        return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers, format, null);
     }
 
     private static ActQuant finalQuantizer(Module m) {
@@ -219,7 +261,8 @@ public final class IntegerConverter {
             return p;
         }
         if (m instanceof Pool pool) {
-            return pool(pool, codes(m, s, "pool input"));
+            Codes in = codes(m, s, "pool input");
+            return seed != null && seed.has(SeedPath.Deviation.POOL) ? poolSeed(pool, in) : pool(pool, in);
         }
         if (m instanceof Flatten) {
             return s;
@@ -231,6 +274,15 @@ public final class IntegerConverter {
     }
 
     private State block(ResidualBlock r, State s) {
+        blockDepth++; // the seed's middle-layer format applies inside blocks
+        try {
+            return blockBody(r, s);
+        } finally {
+            blockDepth--;
+        }
+    }
+
+    private State blockBody(ResidualBlock r, State s) {
         State in = r.pre() == null ? s : walk(r.pre(), s);
         Codes x = codes(r, in, "block input (after its downsample)");
         State h = walk(r.main(), x);
@@ -268,7 +320,7 @@ public final class IntegerConverter {
             if (p.weights != null || p.residual >= 0) {
                 throw refuse(c, "its input is another conv's unquantized output");
             }
-            s = materializeWide(p);
+            s = seed != null && seed.has(SeedPath.Deviation.BNCONV) ? materializeSeedBn(p) : materializeWide(p);
         }
         IntValue in = values.get(((Codes) s).value());
         WeightCodes w = weightCodes(c, c.weight().value(), c.weightBits());
@@ -310,12 +362,15 @@ public final class IntegerConverter {
     }
 
     private State quantize(ActQuant q, State s) {
+        if (seed != null) {
+            return quantizeSeed(q, s);
+        }
         Pending p = s instanceof Pending pp ? pp : identity((Codes) s, q.name());
         ActQuantizer aq = q.quantizer();
         float alpha = alphaOf(q);
         double sOut = codeScale(aq, alpha);
         int channels = p.shape[0];
-        IntValue out = codesValue(q.name(), p.shape, aq, alpha, p.relu || p.relu6, options.seedCompatible());
+        IntValue out = codesValue(q.name(), p.shape, aq, alpha, p.relu || p.relu6);
         long hi = out.hi();
         if (p.relu6) {
             hi = Math.min(hi, (long) aq.code(6f, alpha));
@@ -361,12 +416,13 @@ public final class IntegerConverter {
         Encoded e = encode(p.name, dy, m, null, b, in.maxAbs(), 0);
         long lo = p.relu || p.relu6 ? 0 : -bound;
         values.add(new IntValue(p.name, p.shape.clone(), lo, bound, 1.0 / unit));
+        wideValues.add(values.size() - 1);
         layers.add(new IntLayer(p.name, IntLayer.Type.REQUANT, p.source, -1, null, null, 0, 1, 0, 1, e.mult, e.shift,
                 e.bias, null, Rounding.HALF_EVEN, lo, bound, 0, 0, in.maxAbs(), dy.name()));
         return new Codes(values.size() - 1);
     }
 
-    private State pool(Pool pool, Codes s) {
+    private Codes pool(Pool pool, Codes s) {
         IntValue in = values.get(s.value());
         int[] out = pool.outputShape(in.shape());
         int k = pool.kernel();
@@ -410,6 +466,257 @@ public final class IntegerConverter {
         return new Logits(values.size() - 1);
     }
 
+    // ---------------------------------------------------------------- the seed's integer path (algorithms.md A4)
+
+    /**
+     * The seed's stem: value 0 becomes trunc(float conv(image, weight codes)) (a {@link SeedStemConv} ends the new
+     * prefix), then BN and the boundary quantizer requantize it at the edge format. Null when the prefix is not
+     * [identity quantizers, conv, BN?, ReLU?, quantizer] with quantized conv weights (the float stem stays then).
+     */
+    private Codes seedStem(List<Module> prefix, List<Module> stemPrefix) {
+        List<Module> leaves = new ArrayList<>();
+        for (Module p : prefix) {
+            if (!leaves(p, leaves)) {
+                return null;
+            }
+        }
+        int k = 0;
+        while (k < leaves.size() && leaves.get(k) instanceof ActQuant q && q.quantizer().isIdentity()) {
+            k++;
+        }
+        if (k >= leaves.size() || !(leaves.get(k) instanceof QConv2d conv) || conv.weightBits() == 32
+                || conv.weightBits() < 2) {
+            return null;
+        }
+        List<Module> rest = leaves.subList(k + 1, leaves.size());
+        for (int j = 0; j < rest.size(); j++) {
+            Module m = rest.get(j);
+            boolean last = j == rest.size() - 1;
+            if (!(last ? m instanceof ActQuant : m instanceof BatchNorm2d || m instanceof Clamp
+                    || (m instanceof ActQuant q && q.quantizer().isIdentity()))) {
+                return null;
+            }
+        }
+        WeightCodes w = weightCodes(conv, conv.weight().value(), conv.weightBits());
+        int[] ws = conv.weight().value().shape();
+        int[] outShape = conv.outputShape(QuantModel.INPUT_SHAPE);
+        int perOut = ws[1] * ws[2] * ws[3];
+        long bound = 0;
+        for (int o = 0; o < ws[0]; o++) {
+            long sum = 0;
+            for (int j = 0; j < perOut; j++) {
+                sum += Math.abs(w.codes[o * perOut + j]);
+            }
+            bound = Math.max(bound, sum * STEM_INPUT_LIMIT);
+        }
+        stemPrefix.addAll(leaves.subList(0, k));
+        stemPrefix.add(new SeedStemConv(conv.name(), w.codes, ws, conv.params(), outShape));
+        values.add(new IntValue(conv.name(), outShape, -bound, bound, 1.0));
+        Pending p = new Pending(0, conv.name());
+        p.shape = outShape.clone();
+        p.mul = filled(outShape[0], w.step); // the image enters unscaled (S_in = 1 for a 32-bit input)
+        p.add = new double[outShape[0]];
+        p.accBound = bound;
+        State s = p;
+        for (Module m : rest) {
+            s = walk(m, s);
+        }
+        return (Codes) s;
+    }
+
+    /** Appends the leaf modules of {@code m}; false when it holds a block (no plain stem). */
+    private static boolean leaves(Module m, List<Module> out) {
+        if (m instanceof ResidualBlock) {
+            return false;
+        }
+        if (m instanceof Sequential seq) {
+            for (Module c : seq.children()) {
+                if (!leaves(c, out)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        out.add(m);
+        return true;
+    }
+
+    /**
+     * A quantizer in the seed's arithmetic: y = clamp(round((acc * fixed(M) + id * fixed(M_id) + fixed(B)) / 2^F))
+     * at the block format inside blocks, the edge format outside; truncation, clamp at -2^(b-1), and the pool
+     * rescale's floor with its [-2^(b-1), 2^(b-1)] clamp, each as the deviations say. The downsample conv after the BN
+     * clamps at ±R, as the seed did there.
+     */
+    private State quantizeSeed(ActQuant q, State s) {
+        Pending p = s instanceof Pending pp ? pp : identity((Codes) s, q.name());
+        ActQuantizer aq = q.quantizer();
+        float alpha = alphaOf(q);
+        double sOut = codeScale(aq, alpha);
+        boolean poolRescale = p.weights == null && p.residual < 0 && poolMeans.contains(p.source);
+        boolean downsample = p.weights != null
+                && (seedBnValues.contains(p.source) || wideValues.contains(p.source));
+        long r = aq.maxCode(), lo = aq.minCode(), hi = r;
+        if (aq.isSigned() && poolRescale) {
+            lo = -(r + 1);
+            hi = r + 1;
+        } else if (aq.isSigned() && !downsample && seed.has(SeedPath.Deviation.LOWCLAMP)) {
+            lo = -(r + 1);
+        }
+        if (p.relu || p.relu6) {
+            lo = Math.max(lo, 0);
+        }
+        if (p.relu6) {
+            hi = Math.min(hi, (long) aq.code(6f, alpha));
+        }
+        RequantFormat.ApFixed fmt = blockDepth > 0 ? seed.middle() : seed.edge();
+        Rounding rounding = poolRescale ? Rounding.FLOOR
+                : seed.has(SeedPath.Deviation.TRUNC) ? Rounding.TOWARD_ZERO : Rounding.HALF_EVEN;
+        int channels = p.shape[0];
+        double[] m = new double[channels], b = new double[channels];
+        double[] mid = p.residual >= 0 ? new double[channels] : null;
+        for (int c = 0; c < channels; c++) {
+            m[c] = sOut * p.mul[c];
+            b[c] = sOut * p.add[c];
+            if (mid != null) {
+                mid[c] = sOut * p.resMul;
+            }
+        }
+        // a conv reading the 2^-24-unit wide BN value needs a finer multiplier than any 2^-F grid
+        boolean fixM = seed.has(SeedPath.Deviation.FIXM) && !wideValues.contains(p.source);
+        long resBound = p.residual >= 0 ? values.get(p.residual).maxAbs() : 0;
+        Encoded e = encodeSeed(q.name(), fmt, m, mid, b, fixM, seed.has(SeedPath.Deviation.FIXB), p.accBound,
+                resBound);
+        values.add(new IntValue(q.name(), p.shape.clone(), lo, hi, valueScale(aq, alpha)));
+        layers.add(new IntLayer(q.name(), IntLayer.Type.REQUANT, p.source, p.residual, p.weights, p.weightShape,
+                p.weightBits, p.conv == null ? 1 : p.conv.strideH(), p.conv == null ? 0 : p.conv.padH(),
+                p.conv == null ? 1 : p.conv.groups(), e.mult, e.shift, e.bias, e.resMult, rounding, lo, hi, 0, 0,
+                p.accBound, "seed " + fmt.name()));
+        return new Codes(values.size() - 1);
+    }
+
+    /**
+     * The seed's BN before the downsample conv: x' = clamp(trunc((x * fixed(gamma/sigma) + fixed(S_in * shift)) / 2^F),
+     * ±2^(W-1)), i.e. the BN output on the input's own code grid (scale 1/S_in), not the fine grid of exact mode.
+     */
+    private Codes materializeSeedBn(Pending p) {
+        if (p.relu || p.relu6) {
+            throw new IllegalArgumentException("integer conversion: layer " + p.name + " has a ReLU between its BN and "
+                    + "the conv after it, which the seed's BN->conv path does not have");
+        }
+        IntValue in = values.get(p.source);
+        int n = p.mul.length;
+        double[] m = new double[n], b = new double[n];
+        for (int c = 0; c < n; c++) {
+            m[c] = p.mul[c] / in.scale();
+            b[c] = p.add[c] / in.scale();
+        }
+        RequantFormat.ApFixed fmt = blockDepth > 0 ? seed.middle() : seed.edge();
+        Encoded e = encodeSeed(p.name, fmt, m, null, b, seed.has(SeedPath.Deviation.FIXM),
+                seed.has(SeedPath.Deviation.FIXB), in.maxAbs(), 0);
+        double bound = 0;
+        for (int c = 0; c < n; c++) {
+            bound = Math.max(bound, Math.ceil(Math.scalb((double) in.maxAbs() * Math.abs(e.mult[c])
+                    + Math.abs((double) e.bias[c]), -e.shift[c])) + 1);
+        }
+        double lim = Math.min(bound, Math.scalb(1.0, fmt.totalBits() - 1)); // the seed's clamp at ±2^(BNbit-1)
+        if (lim > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("integer conversion: layer " + p.name + ": the seed's BN output can reach "
+                    + lim + ", beyond int32");
+        }
+        long l = (long) lim;
+        Rounding rounding = seed.has(SeedPath.Deviation.TRUNC) ? Rounding.TOWARD_ZERO : Rounding.HALF_EVEN;
+        values.add(new IntValue(p.name, p.shape.clone(), -l, l, in.scale()));
+        layers.add(new IntLayer(p.name, IntLayer.Type.REQUANT, p.source, -1, null, null, 0, 1, 0, 1, e.mult, e.shift,
+                e.bias, null, rounding, -l, l, 0, 0, in.maxAbs(), "seed " + fmt.name()));
+        seedBnValues.add(values.size() - 1);
+        return new Codes(values.size() - 1);
+    }
+
+    /** The seed's pool: the sum, then its mean truncated toward zero (a float mean, then .long()). */
+    private Codes poolSeed(Pool pool, Codes s) {
+        IntValue in = values.get(s.value());
+        Codes sum = pool(pool, s);
+        IntValue sv = values.get(sum.value());
+        int k = pool.kernel();
+        long window = k == 0 ? (long) in.shape()[1] * in.shape()[2] : (long) k * k;
+        if (Long.bitCount(window) != 1) {
+            throw refuse(pool, "averages " + window + " values; the seed's truncated mean is reproduced for "
+                    + "power-of-two windows only");
+        }
+        int channels = sv.shape()[0];
+        int[] ones = new int[channels], shifts = new int[channels];
+        java.util.Arrays.fill(ones, 1);
+        java.util.Arrays.fill(shifts, Long.numberOfTrailingZeros(window));
+        String name = pool.name() + ".mean";
+        values.add(new IntValue(name, sv.shape().clone(), in.lo(), in.hi(), in.scale()));
+        layers.add(new IntLayer(name, IntLayer.Type.REQUANT, sum.value(), -1, null, null, 0, 1, 0, 1, ones, shifts,
+                new long[channels], null, Rounding.TOWARD_ZERO, in.lo(), in.hi(), 0, 0, sv.maxAbs(), "-"));
+        poolMeans.add(values.size() - 1);
+        return new Codes(values.size() - 1);
+    }
+
+    /**
+     * Multipliers and biases as the seed's fixed() values (or exact ones, for a deviation switched off), on a common
+     * shift: at least F when any term is fixed, so those stay exact ((a * 2^k) / 2^(F+k) rounds as a / 2^F).
+     */
+    private Encoded encodeSeed(String layer, RequantFormat.ApFixed fmt, double[] m, double[] mid, double[] b,
+                               boolean fixM, boolean fixB, long accBound, long resBound) {
+        boolean f32 = seed.has(SeedPath.Deviation.F32);
+        int frac = fmt.totalBits() - fmt.intBits();
+        int n = m.length;
+        int[] mult = new int[n], shift = new int[n], resMult = mid == null ? null : new int[n];
+        long[] bias = new long[n];
+        for (int c = 0; c < n; c++) {
+            double mv = seedValue(m[c], fmt, fixM, f32), iv = mid == null ? 0 : seedValue(mid[c], fmt, fixM, f32);
+            double bv = seedValue(b[c], fmt, fixB, f32);
+            if (!Double.isFinite(mv) || !Double.isFinite(iv) || !Double.isFinite(bv)) {
+                throw new IllegalArgumentException("layer " + layer + " channel " + c + ": non-finite rescale "
+                        + m[c] + " / " + iv + " / bias " + b[c]);
+            }
+            int lowest = fixM || fixB ? frac : 0;
+            boolean done = false;
+            for (int s = Rounding.MAX_SHIFT; s >= lowest && !done; s--) {
+                double mm = Math.rint(Math.scalb(mv, s)), md = Math.rint(Math.scalb(iv, s));
+                double bb = Math.rint(Math.scalb(bv, s));
+                if (Math.max(Math.abs(mm), Math.abs(md)) > Integer.MAX_VALUE
+                        || Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md)
+                        >= SUM_LIMIT) {
+                    continue;
+                }
+                mult[c] = (int) mm;
+                shift[c] = s;
+                bias[c] = (long) bb;
+                if (resMult != null) {
+                    resMult[c] = (int) md;
+                }
+                done = true;
+            }
+            if (!done) {
+                throw new IllegalArgumentException("layer " + layer + " channel " + c + ": the seed's " + fmt.name()
+                        + " factors (multiplier " + mv + ", bias " + bv + ") leave no int32 multiplier with int64 "
+                        + "headroom (accumulator bound " + accBound + ")");
+            }
+        }
+        return new Encoded(mult, shift, bias, resMult);
+    }
+
+    private static double seedValue(double v, RequantFormat.ApFixed fmt, boolean fixed, boolean f32) {
+        double x = f32 ? (float) v : v; // the seed's factors are float32 tensors
+        return fixed ? seedFixed(x, fmt.totalBits() - fmt.intBits(), fmt.intBits(), f32) : x;
+    }
+
+    /**
+     * The seed's fixed(v; W, I) as a real value: the integer part round(v) (half to even) saturated to I signed bits,
+     * plus the fraction v - round(v) rounded to 2^-F; in float32 the sum of the two keeps only 24 significant bits.
+     */
+    static double seedFixed(double v, int frac, int intBits, boolean f32) {
+        double whole = Math.rint(v);
+        double fraction = Math.scalb(Math.rint(Math.scalb(v - whole, frac)), -frac);
+        double lim = Math.scalb(1.0, intBits - 1);
+        double sum = Math.max(-lim, Math.min(lim - 1, whole)) + fraction;
+        return f32 ? (float) sum : sum;
+    }
+
     // ---------------------------------------------------------------- numbers
 
     private record WeightCodes(int[] codes, double step, long maxAbs) {
@@ -446,7 +753,6 @@ public final class IntegerConverter {
 
     private Encoded encode(String layer, RequantFormat f, double[] m, double[] mid, double[] b, long accBound,
                            long resBound) {
-        boolean saturateBias = options.seedCompatible();
         int n = m.length;
         int[] mult = new int[n], shift = new int[n], resMult = mid == null ? null : new int[n];
         long[] bias = new long[n];
@@ -466,9 +772,6 @@ public final class IntegerConverter {
                             + " integer bits of " + ap.name() + " (largest " + Math.scalb((double) lim, -frac) + ")");
                 }
                 double bb = Math.rint(Math.scalb(b[c], frac));
-                if (saturateBias) { // the seed's fixed(): the bias too is an ap_fixed<W,I>
-                    bb = Math.max(-lim - 1, Math.min(lim, bb));
-                }
                 if (Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
                     throw new IllegalArgumentException("layer " + layer + " channel " + c + ": " + ap.name()
                             + " leaves no int64 headroom (accumulator bound " + accBound + ")");
@@ -549,12 +852,8 @@ public final class IntegerConverter {
         };
     }
 
-    private static IntValue codesValue(String name, int[] shape, ActQuantizer q, float alpha, boolean relu,
-                                       boolean seedClamp) {
+    private static IntValue codesValue(String name, int[] shape, ActQuantizer q, float alpha, boolean relu) {
         long lo = q.minCode(), hi = q.maxCode();
-        if (seedClamp && q.isSigned()) {
-            lo = -(hi + 1); // the seed clamps at -2^(b-1), one below fake-quant's -(2^(b-1)-1)
-        }
         if (relu) {
             lo = Math.max(lo, 0);
         }

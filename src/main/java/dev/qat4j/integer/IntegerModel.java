@@ -154,8 +154,16 @@ public final class IntegerModel implements AutoCloseable {
         }
     }
 
+    /** Whether the float prefix ends with the seed's integer stem accumulator (value 0 holds no quantizer codes). */
+    public boolean hasSeedStem() {
+        return !prefix.isEmpty() && prefix.get(prefix.size() - 1) instanceof SeedStemConv;
+    }
+
     /** The boundary code whose fake-quant value is {@code v}. */
     int codeOfValue(float v) {
+        if (hasSeedStem()) {
+            return (int) v; // already a truncated integer accumulator
+        }
         float code = switch (boundary.kind()) {
             case PACT, MPACT -> boundary.code(v, boundaryAlpha); // value = code / s, code() multiplies by s
             case DOREFA -> (float) Math.rint(v * (float) boundary.maxCode());

@@ -51,6 +51,11 @@ public final class IntegerModelIO {
             throw new IllegalArgumentException("integer model write: only models built by qat4j's Models can be saved "
                     + "with their float prefix (this one has none recorded)");
         }
+        if (m.hasSeedStem()) {
+            throw new IllegalArgumentException("integer model write: the seed-compatible model's stem is a float32 "
+                    + "convolution truncated to integers, which a .qim cannot hold; use int-eval for it, or convert "
+                    + "with --format seed<W,I>-stem (float stem)");
+        }
         Checkpoint.Builder b = Checkpoint.builder(m.model());
         b.meta("kind", KIND);
         b.meta("bits", m.bits().toYaml());

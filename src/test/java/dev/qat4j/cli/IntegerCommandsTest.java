@@ -82,4 +82,37 @@ class IntegerCommandsTest {
         assertEquals(2, Main.run("export", "--model", RESNET, "--blobs", dir.resolve("b").toString()));
         assertEquals(2, Main.run("export", "--model", qim.toString()));
     }
+
+    @Test
+    void badSweepEntriesAndSeedFormatsAreOneLineNamingTheValue() {
+        String toynet = "bench/results/cpu/toynet-cfg1-star.qck";
+        for (String[] c : new String[][] {
+            {"--sweep", "seed<16,8>-rounding", "seed<16,8>-rounding"},
+            {"--sweep", "dyadic32,seed<16,8>x", "seed<16,8>x"},
+            {"--sweep", "ap_fixed<16>", "ap_fixed<16>"},
+            {"--format", "seed<99,8>", "seed<99,8>"}}) {
+            java.io.PrintStream old = System.err;
+            java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            System.setErr(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+            int exit;
+            try {
+                exit = Main.run("int-eval", "--checkpoint", toynet, "--data", "/nonexistent-but-not-read", c[0], c[1]);
+            } finally {
+                System.setErr(old);
+            }
+            String err = buf.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(2, exit, err);
+            assertTrue(err.startsWith("qat4j int-eval: ") && err.contains("'" + c[2] + "'")
+                    && err.strip().lines().count() == 1, err);
+        }
+    }
+
+    @Test
+    void intEvalHelpDocumentsTheSeedSweepSyntax() {
+        int[] exit = new int[1];
+        String out = capture(exit, "int-eval", "--help");
+        assertEquals(0, exit[0], out);
+        assertTrue(out.contains("seed<W,I>-DEV / +DEV") && out.contains("trunc, lowclamp, fixm, fixb, f32, stem, pool, bnconv,")
+                && out.contains("seed<32,10>, seed<16,8>, seed<16,6>"), out);
+    }
 }
