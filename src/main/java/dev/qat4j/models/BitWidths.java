@@ -95,6 +95,9 @@ public final class BitWidths {
     /** Bit width meaning "not quantized". */
     public static final int FP = 32;
 
+    /** The kinds a configuration can choose, as written in files, options and preset suffixes. */
+    public static final List<String> KIND_NAMES = List.of("dorefa", "pact", "mpact", "fixed-clip");
+
     private static final Map<String, Map<String, BitWidths>> PRESETS = presets();
 
     private final String model;
@@ -254,8 +257,6 @@ public final class BitWidths {
         return new ActQuantizer(kind, abit[index], kind == ActQuantizer.Kind.FIXED_CLIP ? activationClip : 0f);
     }
 
-    /** The kinds a configuration can choose, as written in files and options: dorefa, pact, mpact, fixed-clip. */
-    public static final List<String> KIND_NAMES = List.of("dorefa", "pact", "mpact", "fixed-clip");
 
     /** The kind a name stands for ({@link #KIND_NAMES}, any case, '_' for '-'); anything else is refused listing them. */
     public static ActQuantizer.Kind parseKind(String name) {
@@ -376,15 +377,36 @@ public final class BitWidths {
 
     // ---- presets ----------------------------------------------------------------------------------------------
 
-    /** A named configuration of the seed (class table); unknown model or name lists the valid ones. */
+    /**
+     * A named configuration of the seed (class table), or one with a kind suffix, {@code NAME-KIND} for any
+     * {@link #KIND_NAMES kind}: that preset with every activation quantizer of that kind (e.g. {@code cfg2-pact},
+     * {@code int4-fixed-clip} with the seed's clip 2, {@code cfg1-star-dorefa}). Unknown model or name lists the
+     * valid ones.
+     */
     public static BitWidths preset(String model, String name) {
         Map<String, BitWidths> byName = PRESETS.get(BitLayout.of(model).model);
         BitWidths b = byName.get(name);
-        if (b == null) {
-            throw new IllegalArgumentException("unknown " + model + " preset " + BitLayout.quote(name) + " (valid: "
-                + String.join(", ", byName.keySet()) + ")");
+        if (b != null) {
+            return b;
         }
-        return b;
+        for (String kind : KIND_NAMES) {
+            if (name != null && name.endsWith("-" + kind) && byName.containsKey(name.substring(0, name.length() - kind.length() - 1))) {
+                return byName.get(name.substring(0, name.length() - kind.length() - 1)).withActivationKind(parseKind(kind));
+            }
+        }
+        throw new IllegalArgumentException("unknown " + model + " preset " + BitLayout.quote(name) + " (valid: "
+            + String.join(", ", byName.keySet()) + "; each also as NAME-KIND, KIND one of " + String.join(", ", KIND_NAMES)
+            + ")");
+    }
+
+    /** Whether {@code name} is a preset of {@code model}, with or without a kind suffix. */
+    static boolean isPreset(String model, String name) {
+        try {
+            preset(model, name);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** The preset names of a model, in a fixed order ({@code fp32} first). */
@@ -507,7 +529,7 @@ public final class BitWidths {
             throw new IllegalArgumentException(model + ": no bit widths given (a preset: "
                 + String.join(", ", presetNames(model)) + "; or a .yaml/.yml/.json file)");
         }
-        if (PRESETS.get(layout.model).containsKey(presetOrFile)) {
+        if (isPreset(layout.model, presetOrFile)) {
             return preset(model, presetOrFile);
         }
         Path p;

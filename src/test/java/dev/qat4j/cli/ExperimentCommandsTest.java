@@ -66,6 +66,11 @@ class ExperimentCommandsTest {
         assertEquals("--batch-size", rec.get("overrides").get(1).get("option").asText());
         assertEquals("32", rec.get("overrides").get(1).get("used").asText());
 
+        String err = MainTest.captureErr(exit, "train", "--experiment", "rn20-pact-int4", "--resume", "--epochs", "1",
+            "--limit-train", "64", "--limit-test", "32", "--data", archive.toString(), "--out", run.toString());
+        assertEquals(2, exit[0], err);
+        assertTrue(err.contains("holds a run of experiment rn20-mpact-int4, not of rn20-pact-int4"), err);
+
         String report = capture(exit, "report", run.toString());
         assertEquals(0, exit[0], report);
         assertTrue(report.contains("rn20-mpact-int4") && report.contains("90.850") && report.contains("1/300"), report);

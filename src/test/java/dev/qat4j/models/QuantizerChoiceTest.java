@@ -98,6 +98,20 @@ class QuantizerChoiceTest {
     }
 
     @Test
+    void everyPresetTakesAKindSuffix() {
+        assertEquals(BitWidths.preset(BitWidths.TOYNET, "cfg2").withActivationKind(ActQuantizer.Kind.PACT),
+            BitWidths.preset(BitWidths.TOYNET, "cfg2-pact"));
+        assertEquals(BitWidths.preset(BitWidths.MOBILENETV2, "int4").withActivation(ActQuantizer.Kind.FIXED_CLIP, 2f),
+            BitWidths.resolve(BitWidths.MOBILENETV2, "int4-fixed-clip"));
+        assertEquals(BitWidths.preset(BitWidths.RESNET20, "int8"), BitWidths.preset(BitWidths.RESNET20, "int8-dorefa"),
+            "DoReFa is ResNet20's own kind");
+        assertEquals(BitWidths.preset(BitWidths.TOYNET, "cfg1-star"), BitWidths.preset(BitWidths.TOYNET, "cfg1-star-mpact"));
+        String m = assertThrows(IllegalArgumentException.class, () -> BitWidths.preset(BitWidths.TOYNET, "cfg9-pact"))
+            .getMessage();
+        assertTrue(m.contains("'cfg9-pact'") && m.contains("NAME-KIND"), m);
+    }
+
+    @Test
     void bitWidthsAreCheckedAgainstTheChosenKind() throws IOException {
         // 1 bit where the seed has mPACT: fine once DoReFa reads it, refused for mPACT
         BitWidths one = BitWidths.load(write("d.yaml", "model: toynet\nbase: cfg1\nact: dorefa\nabit: {4: 1}\n"),
