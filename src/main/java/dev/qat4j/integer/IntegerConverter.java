@@ -674,24 +674,7 @@ public final class IntegerConverter {
                         + m[c] + " / " + iv + " / bias " + b[c]);
             }
             int lowest = fixM || fixB ? frac : 0;
-            boolean done = false;
-            for (int s = Rounding.MAX_SHIFT; s >= lowest && !done; s--) {
-                double mm = Math.rint(Math.scalb(mv, s)), md = Math.rint(Math.scalb(iv, s));
-                double bb = Math.rint(Math.scalb(bv, s));
-                if (Math.max(Math.abs(mm), Math.abs(md)) > Integer.MAX_VALUE
-                        || Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md)
-                        >= SUM_LIMIT) {
-                    continue;
-                }
-                mult[c] = (int) mm;
-                shift[c] = s;
-                bias[c] = (long) bb;
-                if (resMult != null) {
-                    resMult[c] = (int) md;
-                }
-                done = true;
-            }
-            if (!done) {
+            if (!encodeAtLargestShift(c, mv, iv, bv, lowest, false, accBound, resBound, mult, shift, bias, resMult)) {
                 throw new IllegalArgumentException("layer " + layer + " channel " + c + ": the seed's " + fmt.name()
                         + " factors (multiplier " + mv + ", bias " + bv + ") leave no int32 multiplier with int64 "
                         + "headroom (accumulator bound " + accBound + ")");
@@ -791,33 +774,39 @@ public final class IntegerConverter {
             // happens for M close to 32, when a residual factor ~1 and a conv factor ~1e-3 share one int32.
             double qm = mantissaRound(m[c], bits), qi = mantissaRound(mi, bits);
             double big = Math.max(Math.abs(m[c]), Math.abs(mi));
-            boolean done = false;
-            for (int s = Rounding.MAX_SHIFT; s >= 0 && !done; s--) {
-                double mm = Math.rint(Math.scalb(qm, s)), md = Math.rint(Math.scalb(qi, s));
-                double bb = Math.rint(Math.scalb(b[c], s));
-                if (Math.max(Math.abs(mm), Math.abs(md)) > Integer.MAX_VALUE) {
-                    continue;
-                }
-                if (Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
-                    continue;
-                }
-                if (big == 0 && s > 0) {
-                    continue; // a constant output: shift 0, bias round(B)
-                }
-                mult[c] = (int) mm;
-                shift[c] = s;
-                bias[c] = (long) bb;
-                if (resMult != null) {
-                    resMult[c] = (int) md;
-                }
-                done = true;
-            }
-            if (!done) {
+            // both factors 0 is a constant output: shift 0, bias round(B)
+            if (!encodeAtLargestShift(c, qm, qi, b[c], 0, big == 0, accBound, resBound, mult, shift, bias, resMult)) {
                 throw new IllegalArgumentException("layer " + layer + " channel " + c + ": rescale " + big
                         + " does not fit a " + bits + "-bit mantissa with a right shift (0.." + Rounding.MAX_SHIFT + ")");
             }
         }
         return new Encoded(mult, shift, bias, resMult);
+    }
+
+    /**
+     * Channel {@code c} at the largest shift in [{@code lowest}, MAX_SHIFT] (only 0 when {@code shiftZero}) at which the
+     * multiplier {@code m} and the residual factor {@code id}, scaled by 2^shift and rounded, fit int32 and
+     * |bias| + accBound |m| + resBound |id| stays below the int64 headroom; false when no shift qualifies.
+     */
+    private static boolean encodeAtLargestShift(int c, double m, double id, double b, int lowest, boolean shiftZero,
+                                                long accBound, long resBound, int[] mult, int[] shift, long[] bias,
+                                                int[] resMult) {
+        for (int s = shiftZero ? 0 : Rounding.MAX_SHIFT; s >= lowest; s--) {
+            double mm = Math.rint(Math.scalb(m, s)), md = Math.rint(Math.scalb(id, s));
+            double bb = Math.rint(Math.scalb(b, s));
+            if (Math.max(Math.abs(mm), Math.abs(md)) > Integer.MAX_VALUE
+                    || Math.abs(bb) + (double) accBound * Math.abs(mm) + (double) resBound * Math.abs(md) >= SUM_LIMIT) {
+                continue;
+            }
+            mult[c] = (int) mm;
+            shift[c] = s;
+            bias[c] = (long) bb;
+            if (resMult != null) {
+                resMult[c] = (int) md;
+            }
+            return true;
+        }
+        return false;
     }
 
     /** {@code v} rounded (to nearest, ties to even) to a signed mantissa of {@code bits} bits times a power of two. */
