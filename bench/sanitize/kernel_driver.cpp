@@ -355,29 +355,6 @@ static void fake_quant(int max_isa, bool special) {
     checks++;
 }
 
-static void fused_conv(int max_isa, bool special) {
-    Geo q = geometry(rng() % 4 == 0);
-    auto x = floats((size_t)q.n * q.c * q.h * q.w, -4, 4);
-    auto wt = floats((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
-    if (special) {
-        specials(x);
-        specials(wt);
-    }
-    int kind = rint_in(0, 3);
-    int abits = kind == QAT4J_ACT_MPACT ? rint_in(2, 8) : rint_in(1, 8);
-    int wbits = rint_in(1, 8);
-    float alpha = rfloat(0.5f, 4);
-    std::vector<float> y0((size_t)q.n * q.co * q.oh * q.ow);
-    qat4j_fake_quant_conv2d_f32(x.data(), wt.data(), y0.data(), kind, abits, alpha, 3.0f, wbits, q.n, q.c, q.h, q.w,
-                                q.co, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, q.g, 0);
-    for (int isa = 1; isa <= max_isa; isa++) {
-        std::vector<float> y(y0.size());
-        qat4j_fake_quant_conv2d_f32(x.data(), wt.data(), y.data(), kind, abits, alpha, 3.0f, wbits, q.n, q.c, q.h,
-                                    q.w, q.co, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, q.g, isa);
-        CHECK(memcmp(y.data(), y0.data(), sizeof(float) * y.size()) == 0, "fake_quant_conv2d isa %d", isa);
-    }
-}
-
 // Batch norm (train and backward) and clamp backward on every ISA level: clamp backward bit for bit against the
 // reference's select, batch norm against the scalar variant (double sums in another order: float rounding).
 static void float_ops_isa(int max_isa, const std::vector<float>& x, const std::vector<float>& dy, int n, int c,
@@ -548,7 +525,6 @@ int main(int argc, char** argv) {
         grid_conv(max_isa, special);
         conv_s8_wide(max_isa);
         fake_quant(max_isa, special);
-        fused_conv(max_isa, special);
         float_ops(max_isa, special);
         requantize();
         requantize_residual(max_isa);

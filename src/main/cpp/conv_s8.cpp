@@ -18,7 +18,7 @@
 //   it, into the next phase or the buffer's slack (allocated and initialised).
 // Weights are packed once per call: [group][co tile][g][MR][4 bytes] plus the signed correction per row.
 // Register tile: MR = 4 output channels x NV = 4 vectors (16 zmm accumulators), as gemm_s8.cpp's; the results go
-// straight into acc (plain stores for a full row segment), or, for the fused fake-quant conv, into its float output
+// straight into acc (plain stores for a full row segment), or, for the grid conv (grid_conv.cpp), into its float output
 // as (float)acc * scale.
 // Work items are (image, group, chunk of co tiles); chunks > 1 only when the batch cannot feed every thread.
 // Each thread keeps one packed image; its padding is written once (only the interior changes between images).
@@ -69,7 +69,7 @@ struct Vec {
     __mmask16 stored;   // the first popcount(lanes) lanes
 };
 
-// F: float output (float)sum * scale, the fused fake-quant conv's epilogue (the same operations as its scalar pass).
+// F: float output (float)sum * scale, the grid conv's epilogue (the same operations as its scalar pass).
 template <bool F>
 QAT4J_VNNI inline void store_vec(void* c, const Vec& v, __m512i x, __m512 scale) {
     if constexpr (F) {

@@ -1,4 +1,4 @@
-// Integer inference kernels and the fused fake-quant convolution of the cpu backend.
+// Integer inference kernels of the cpu backend: int8 convolution and requantization.
 // Convolutions: with AVX-512 VNNI an implicit GEMM over a padded, channel-interleaved copy of each image
 // (conv_s8.cpp); otherwise one exact int8 GEMM per group (qat4j_gemm_s8_s32, ISA variants in gemm_s8.cpp) over an
 // im2col of the byte codes; requantization is 64-bit integer arithmetic, identical to dev.qat4j.quant.Requantizer.
@@ -268,84 +268,4 @@ extern "C" void qat4j_requantize_residual_s32(const int32_t* acc, const void* re
         requant_dispatch<int32_t>(acc, residual, residual_kind, mult, shift, bias, res_mult, rounding, qmin, qmax,
                                   (int32_t*)out, len, channels, inner, isa);
     }
-}
-
-namespace {
-
-// Activation codes of the fused conv, 16 lanes at a time: act_code_one's float operations in the same order (as
-// act_quant.cpp's AVX-512 variant), then java_f2i (NaN -> 0, saturating) and the low byte, as the scalar loop.
-__attribute__((target("avx512f")))
-void act_codes_avx512(const float* x, uint8_t* xc, int64_t n, const qat4j::ActQuantParams& p) {
-    const __m512 pre = _mm512_set1_ps(p.pre), lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
-    const __m512 scale = _mm512_set1_ps(p.scale), clip = _mm512_set1_ps(p.clip);
-    const __m512 big = _mm512_set1_ps(2147483648.0f);
-    const __m512i int_max = _mm512_set1_epi32(2147483647);
-    const int64_t blocks = n / 16;
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
-    for (int64_t b = 0; b < blocks; b++) {
-        __m512 v = _mm512_loadu_ps(x + b * 16);
-        if (p.has_pre) v = _mm512_mul_ps(pre, v);
-        v = _mm512_max_ps(lo, v);  // the second operand when either is NaN: NaN propagates, as the ternaries
-        v = _mm512_min_ps(hi, v);
-        if (p.div_first) v = _mm512_div_ps(v, clip);
-        v = _mm512_mul_ps(v, scale);
-        v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512i c = _mm512_cvttps_epi32(v);  // out of range and NaN: INT_MIN (right for <= -2^31)
-        c = _mm512_mask_mov_epi32(c, _mm512_cmp_ps_mask(v, big, _CMP_GE_OQ), int_max);
-        c = _mm512_mask_mov_epi32(c, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512());
-        _mm_storeu_si128((__m128i*)(xc + b * 16), _mm512_cvtepi32_epi8(c));
-    }
-    for (int64_t i = blocks * 16; i < n; i++) xc[i] = (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
-}
-
-}  // namespace
-
-extern "C" void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits,
-                                            float alpha, float fixed_clip, int wbits, int n, int c, int h, int w,
-                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
-                                            int isa) {
-    const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * (c / groups) * kh * kw;
-    const int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
-    const int64_t ylen = (int64_t)n * co * oh * ow;
-    // Activation codes (uint8, or int8 for mPACT) with the reference's float operations.
-    const qat4j::ActQuantParams p = qat4j::make_params(kind, abits, alpha, fixed_clip);
-    uint8_t* xc = (uint8_t*)alloc_bytes(xlen);
-    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
-    if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();
-    if (p.zero) {
-        memset(xc, 0, (size_t)xlen);
-    } else if (isa >= QAT4J_ISA_AVX512VNNI) {
-        act_codes_avx512(x, xc, xlen, p);
-    } else {
-#pragma omp parallel for schedule(static) if (xlen > (1 << 15))
-        for (int64_t i = 0; i < xlen; i++) xc[i] = (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
-    }
-    // Weight codes: tanh(w) / max|tanh(w)|, as RefKernels.weightCodes.
-    int8_t* wc = (int8_t*)alloc_bytes(wlen);
-    float* t = (float*)alloc_bytes(wlen * 4);
-    const float m = qat4j::tanh_and_max_abs(wt, wlen, t);
-    float wstep;
-    if (m == 0.0f) {
-        memset(wc, 0, wlen);
-        wstep = qat4j::weight_step(wbits, 0.0f);
-    } else {
-        for (int64_t i = 0; i < wlen; i++) wc[i] = (int8_t)qat4j::java_f2i(qat4j::weight_code(t[i] / m, wbits));
-        wstep = qat4j::weight_step(wbits, wbits == 1 ? qat4j::mean_abs_normalized(t, wlen, m) : 0.0f);
-    }
-    free(t);
-    const float out_scale = (p.zero ? 0.0f : qat4j::act_step(kind, abits, alpha, fixed_clip)) * wstep;
-    // With VNNI the conv's stores apply the scale (same operations); otherwise an int32 pass, then the scale.
-    const int cig = c / groups, cog = co / groups;
-    const bool depthwise = groups > 1 && cig == 1 && cog == 1;
-    if (depthwise || isa < QAT4J_ISA_AVX512VNNI ||
-        !qat4j_conv2d_s8_s32_vnni(xc, kind == QAT4J_ACT_MPACT, wc, nullptr, n, c, h, w, co, kh, kw, sh, sw, ph, pw,
-                                  groups, y, out_scale)) {
-        int32_t* acc = (int32_t*)alloc_bytes(ylen * 4);
-        conv_codes(xc, kind == QAT4J_ACT_MPACT, wc, acc, n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, isa);
-#pragma omp parallel for schedule(static) if (ylen > (1 << 15))
-        for (int64_t i = 0; i < ylen; i++) y[i] = (float)acc[i] * out_scale;
-        free(acc);
-    }
-    free(xc);
-    free(wc);
 }

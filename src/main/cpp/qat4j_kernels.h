@@ -22,6 +22,17 @@ extern "C" {
 #define QAT4J_ACT_FIXED_CLIP  2
 #define QAT4J_ACT_DOREFA      3
 
+// The compute ops, numbered as in qat4j_ops.inc (and the Java enum dev.qat4j.backend.Op).
+enum qat4j_op {
+#define QAT4J_OP(id, name) QAT4J_OP_##id,
+#include "qat4j_ops.inc"
+#undef QAT4J_OP
+    QAT4J_OP_COUNT
+};
+int qat4j_op_count(void);
+// The Backend method name of an op ("" outside 0..QAT4J_OP_COUNT-1).
+const char* qat4j_op_name(int op);
+
 // Widest ISA level this CPU (and OS, for the AVX state) supports.
 int qat4j_cpu_max_isa(void);
 // The level the dispatch table uses (the widest, or QAT4J_ISA env override clamped to what exists).
@@ -111,7 +122,7 @@ void qat4j_conv2d_s8_s32(const uint8_t* x, int x_signed, const int8_t* wt, int32
 // The AVX-512 VNNI variant of qat4j_conv2d_s8_s32 (implicit GEMM, conv_s8.cpp); only on a CPU with VNNI, no
 // depthwise special case. qat4j_conv2d_s8_s32 calls it for isa >= QAT4J_ISA_AVX512VNNI. Returns 0, having done
 // nothing, when its padded copy of an image would be far larger than the image (huge pads or strides). With y
-// non-null it writes y = (float) acc * y_scale instead of acc (the fused fake-quant conv's output).
+// non-null it writes y = (float) acc * y_scale instead of acc (the grid conv's output, grid_conv.cpp).
 int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n, int c, int h,
                               int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, float* y,
                               float y_scale);
@@ -135,11 +146,6 @@ void qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int
 int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed, int x_min, int x_max, const float* wt,
                           float w_step, int w_min, int w_max, const float* bias, float* y, int n, int c, int h, int w,
                           int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa);
-// Fused fake-quant conv: activation codes of x and DoReFa weight codes (both <= 8 bits), exact int32
-// accumulation, y = (float) acc * (step_x * step_w).
-void qat4j_fake_quant_conv2d_f32(const float* x, const float* wt, float* y, int kind, int abits, float alpha,
-                                 float fixed_clip, int wbits, int n, int c, int h, int w, int co, int kh, int kw,
-                                 int sh, int sw, int ph, int pw, int groups, int isa);
 
 #ifdef __cplusplus
 }

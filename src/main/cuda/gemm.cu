@@ -368,18 +368,6 @@ struct ConvAccStore {
     }
 };
 
-// The fused fake-quant conv's output: (float) acc * scale, the scale computed on the device.
-struct ConvScaledStore {
-    float* y;
-    const float* scale;
-    Conv cv;
-    __device__ void operator()(int, int g, int m, int n, int v) const {
-        const int P = cv.pixels();
-        const int b = cv.by_pixels.div(m), p = m - b * P;
-        y[((int64_t)b * cv.co + g * cv.cog + n) * P + p] = (float)v * scale[0];
-    }
-};
-
 struct InputGradStore {
     float* dx;
     Conv cv;
@@ -400,7 +388,7 @@ struct WeightGradStore {
 };
 
 // ---------------------------------------------------------------- int8 convolution with dp4a
-// The integer conv (and the fused fake-quant conv's forward) multiplies byte codes four at a time: each shared-memory
+// The integer conv multiplies byte codes four at a time: each shared-memory
 // word packs four consecutive k of one row, and dp4a adds their four products into an int32 accumulator, exactly.
 // Activations are uint8 (dp4a.u32.s32) or int8 codes (mPACT, dp4a.s32.s32); weights are int8. K is padded with
 // zero codes to a multiple of 4.
@@ -605,57 +593,6 @@ struct MatrixStore {
     }
 };
 
-// ---------------------------------------------------------------- fused fake-quant conv: the codes
-
-__global__ void act_codes_kernel(const float* x, uint8_t* xc, int64_t len, int kind, int bits, const float* alpha,
-                                 float fixed_clip) {
-    const qat4j::ActQuantParams p = qat4j::make_params(kind, bits, alpha ? alpha[0] : 0.0f, fixed_clip);
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
-        xc[i] = p.zero ? 0 : (uint8_t)qat4j::java_f2i(qat4j::act_code_one(x[i], p));
-}
-
-// One block: m = max|tanh w| and, for 1 bit, mean|tanh w / m| (double, fixed order); writes the weight codes'
-// step times the activation step into scale[0], and m into stats[0].
-__global__ void weight_stats_kernel(const float* wt, int64_t len, int wbits, int kind, int abits, const float* alpha,
-                                    float fixed_clip, float* stats, float* scale) {
-    __shared__ float red_max[256];
-    __shared__ double red_sum[256];
-    float m = 0.0f;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
-        m = qat4j::nan_max(m, fabsf((float)tanh((double)wt[i])));
-    }
-    red_max[threadIdx.x] = m;
-    __syncthreads();
-    for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red_max[threadIdx.x] = qat4j::nan_max(red_max[threadIdx.x], red_max[threadIdx.x + o]);
-        __syncthreads();
-    }
-    m = red_max[0];
-    double s = 0.0;
-    if (wbits == 1 && m != 0.0f)
-        for (int64_t i = threadIdx.x; i < len; i += blockDim.x) s += fabsf((float)tanh((double)wt[i]) / m);
-    red_sum[threadIdx.x] = s;
-    __syncthreads();
-    for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-        if ((int)threadIdx.x < o) red_sum[threadIdx.x] += red_sum[threadIdx.x + o];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) {
-        const float binary = (wbits == 1 && m != 0.0f) ? (float)(red_sum[0] / len) : 0.0f;
-        const float wstep = qat4j::weight_step(wbits, binary);
-        const float a = alpha ? alpha[0] : 0.0f;
-        const qat4j::ActQuantParams p = qat4j::make_params(kind, abits, a, fixed_clip);
-        stats[0] = m;
-        scale[0] = (p.zero ? 0.0f : qat4j::act_step(kind, abits, a, fixed_clip)) * wstep;
-    }
-}
-
-__global__ void weight_codes_kernel(const float* wt, int8_t* wc, int64_t len, int wbits, const float* stats) {
-    const float m = stats[0];
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
-        wc[i] = m == 0.0f ? 0 : (int8_t)qat4j::java_f2i(qat4j::weight_code((float)tanh((double)wt[i]) / m, wbits));
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- C ABI
@@ -747,39 +684,4 @@ extern "C" int qc_gemm_s8_s32(int64_t m, int64_t n, int64_t k, int64_t a, int64_
                                           st);
     return run_gemm<int, true, false>((int)m, (int)n, (int)k, 1, la, Strided<uint8_t, int>{qc::ptr<uint8_t>(b), 1, n},
                                       st);
-}
-
-extern "C" int qc_fake_quant_conv2d_f32(int64_t x, int64_t wt, int64_t y, int kind, int abits, int64_t alpha,
-                                        float fixed_clip, int wbits, int n, int c, int h, int w, int co, int kh,
-                                        int kw, int sh, int sw, int ph, int pw, int groups) {
-    QC_PROFILE("fake_quant_conv2d_f32");
-    const Conv cv = make_conv(n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups);
-    const int64_t xlen = (int64_t)n * c * h * w, wlen = (int64_t)co * cv.cig * cv.taps();
-    uint8_t* xc = qc::scratch<uint8_t>(xlen);
-    int8_t* wc = qc::scratch<int8_t>(wlen);
-    float* stats = qc::scratch<float>(2);  // [0] max|tanh w|, [1] output scale
-    int e = (xc && wc && stats) ? 0 : qc::set_error(cudaErrorMemoryAllocation);
-    if (e == 0) {
-        act_codes_kernel<<<qc::blocks_for(xlen, 256, 4096), 256, 0, qc::stream()>>>(qc::ptr<float>(x), xc, xlen, kind,
-                                                                                     abits, qc::ptr<float>(alpha), fixed_clip);
-        e = qc::launched();
-    }
-    if (e == 0) {
-        weight_stats_kernel<<<1, 256, 0, qc::stream()>>>(qc::ptr<float>(wt), wlen, wbits, kind, abits,
-                                                         qc::ptr<float>(alpha), fixed_clip, stats, stats + 1);
-        e = qc::launched();
-    }
-    if (e == 0) {
-        weight_codes_kernel<<<qc::blocks_for(wlen, 256, 4096), 256, 0, qc::stream()>>>(qc::ptr<float>(wt), wc, wlen,
-                                                                                       wbits, stats);
-        e = qc::launched();
-    }
-    if (e == 0) {
-        const ConvScaledStore st{qc::ptr<float>(y), stats + 1, cv};
-        e = kind == QAT4J_ACT_MPACT ? run_conv_s8<true>(xc, wc, cv, st) : run_conv_s8<false>(xc, wc, cv, st);
-    }
-    qc::release(xc);
-    qc::release(wc);
-    qc::release(stats);
-    return e;
 }

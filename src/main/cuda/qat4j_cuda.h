@@ -91,10 +91,6 @@ int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, in
 int qc_gemm_s8_s32(int64_t m, int64_t n, int64_t k, int64_t a, int64_t b, int b_signed, int64_t c);
 int qc_requantize_s32(int64_t acc, int64_t mult, int64_t shift, int64_t bias, int per_tensor, int rounding, int qmin,
                       int qmax, int64_t out, int out_bytes, int64_t len, int channels, int64_t inner);
-// Fused fake-quant conv: codes of x and w, exact integer accumulation, y = acc * step_x * step_w (bits <= 8).
-int qc_fake_quant_conv2d_f32(int64_t x, int64_t wt, int64_t y, int kind, int abits, int64_t alpha, float fixed_clip,
-                             int wbits, int n, int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph,
-                             int pw, int groups);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,6 @@ package dev.qat4j.backend;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
-import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
@@ -26,28 +25,52 @@ public abstract class Backend {
     private volatile OpTimer opTimer;
 
     /**
-     * Receives the host wall time of every compute op of this backend (by op name), for the per-op split of a training
-     * step ({@code StepTimer --ops}); null turns it off. On cuda ops are asynchronous: use its own GPU profiling.
+     * Receives the host wall time of every compute op of this backend, for the per-op split of a training step
+     * ({@code StepTimer --ops}); null turns it off. On cuda ops are asynchronous: use its own GPU profiling.
      */
     @FunctionalInterface
     public interface OpTimer {
-        void record(String op, long nanos);
+        void record(Op op, long nanos);
     }
 
     public final void setOpTimer(OpTimer timer) {
         this.opTimer = timer;
     }
 
-    private <T> T timed(String op, java.util.function.Supplier<T> call) {
-        OpTimer t = opTimer;
-        if (t == null) {
-            return call.get();
-        }
-        long t0 = System.nanoTime();
+    /**
+     * Whether this backend runs {@code op} with its own kernels. Every other op is computed by the reference backend
+     * on copies of the operands and copied back ({@link #route}, the one fallback path), so a new backend can start
+     * with a few native ops. Ops that update an operand in place ({@link Op#updatesOperandsInPlace}) must be native.
+     */
+    public boolean supportsNatively(Op op) {
+        return true;
+    }
+
+    /** Maps an operand to the tensor the implementing backend works on: itself, or its copy on the reference. */
+    @FunctionalInterface
+    protected interface Operands {
+        Tensor of(Tensor t);
+    }
+
+    /** One op's implementation, given the backend that runs it and its operands as that backend sees them. */
+    @FunctionalInterface
+    protected interface OpCall<T> {
+        T run(Backend impl, Operands operands);
+    }
+
+    /**
+     * The one dispatch of every op, after its checks: on this backend when it {@linkplain #supportsNatively supports}
+     * the op, otherwise on the reference backend (operands copied there, results copied back), timed either way.
+     */
+    private <T> T route(Op op, OpCall<T> call) {
+        OpTimer timer = opTimer;
+        long t0 = timer == null ? 0 : System.nanoTime();
         try {
-            return call.get();
+            return supportsNatively(op) ? call.run(this, t -> t) : ReferenceFallback.run(this, op, call);
         } finally {
-            t.record(op, System.nanoTime() - t0);
+            if (timer != null) {
+                timer.record(op, System.nanoTime() - t0);
+            }
         }
     }
 
@@ -134,7 +157,7 @@ public abstract class Backend {
                 throw bad(op, "bias " + desc(bias) + " must have C_out = " + w.dim(0) + " elements");
             }
         }
-        return timed("conv2d", () -> doConv2d(x, w, bias, p));
+        return route(Op.CONV2D, (impl, t) -> impl.doConv2d(t.of(x), t.of(w), t.of(bias), p));
     }
 
     /** dx of {@link #conv2d} for an input of shape {@code xShape}. */
@@ -145,7 +168,8 @@ public abstract class Backend {
         checkShapeArg(op, "xShape", xShape, 4);
         checkConv(op, xShape, w.shape(), p);
         requireShape(op, "dy", dy, convOutShape(xShape, w.shape(), p));
-        return timed("conv2dBackwardData", () -> doConv2dBackwardData(dy, w, xShape.clone(), p));
+        return route(Op.CONV2D_BACKWARD_DATA, (impl, t) ->
+                impl.doConv2dBackwardData(t.of(dy), t.of(w), xShape.clone(), p));
     }
 
     /** dw of {@link #conv2d} for a weight of shape {@code wShape}. */
@@ -156,7 +180,8 @@ public abstract class Backend {
         checkShapeArg(op, "wShape", wShape, 4);
         checkConv(op, x.shape(), wShape, p);
         requireShape(op, "dy", dy, convOutShape(x.shape(), wShape, p));
-        return timed("conv2dBackwardWeight", () -> doConv2dBackwardWeight(dy, x, wShape.clone(), p));
+        return route(Op.CONV2D_BACKWARD_WEIGHT, (impl, t) ->
+                impl.doConv2dBackwardWeight(t.of(dy), t.of(x), wShape.clone(), p));
     }
 
     /** Sum of dy over every axis but 1: the bias gradient of conv2d ([N,C,H,W] to [C]) and linear ([N,C] to [C]). */
@@ -167,7 +192,7 @@ public abstract class Backend {
         if (dy.rank() < 2) {
             throw bad(op, "dy must have rank >= 2 (channels on axis 1), got " + desc(dy));
         }
-        return timed("biasBackward", () -> doBiasBackward(dy));
+        return route(Op.BIAS_BACKWARD, (impl, t) -> impl.doBiasBackward(t.of(dy)));
     }
 
     /** y[N,out] = x[N,in] w[out,in]^T + bias[out] (bias may be null). */
@@ -184,7 +209,7 @@ public abstract class Backend {
                 throw bad(op, "bias " + desc(bias) + " must have " + w.dim(0) + " elements");
             }
         }
-        return timed("linear", () -> doLinear(x, w, bias));
+        return route(Op.LINEAR, (impl, t) -> impl.doLinear(t.of(x), t.of(w), t.of(bias)));
     }
 
     public final Tensor linearBackwardData(Tensor dy, Tensor w) {
@@ -194,7 +219,7 @@ public abstract class Backend {
         if (dy.dim(1) != w.dim(0)) {
             throw bad(op, "dy " + desc(dy) + " does not match w " + desc(w));
         }
-        return timed("linearBackwardData", () -> doLinearBackwardData(dy, w));
+        return route(Op.LINEAR_BACKWARD_DATA, (impl, t) -> impl.doLinearBackwardData(t.of(dy), t.of(w)));
     }
 
     public final Tensor linearBackwardWeight(Tensor dy, Tensor x) {
@@ -204,7 +229,7 @@ public abstract class Backend {
         if (dy.dim(0) != x.dim(0)) {
             throw bad(op, "dy " + desc(dy) + " and x " + desc(x) + " have different batch sizes");
         }
-        return timed("linearBackwardWeight", () -> doLinearBackwardWeight(dy, x));
+        return route(Op.LINEAR_BACKWARD_WEIGHT, (impl, t) -> impl.doLinearBackwardWeight(t.of(dy), t.of(x)));
     }
 
     // ---------------------------------------------------------------- batch norm, activations, pooling, add
@@ -229,7 +254,9 @@ public abstract class Backend {
         if ((long) x.dim(0) * x.dim(2) * x.dim(3) < 2) {
             throw bad(op, "needs more than one value per channel to compute a variance, got x " + desc(x));
         }
-        return timed("batchNorm2dTrain", () -> doBatchNorm2dTrain(x, gamma, beta, runningMean, runningVar, momentum, eps));
+        return route(Op.BATCH_NORM2D_TRAIN, (impl, t) ->
+                impl.doBatchNorm2dTrain(t.of(x), t.of(gamma), t.of(beta), t.of(runningMean), t.of(runningVar),
+                        momentum, eps));
     }
 
     public final Tensor batchNorm2dEval(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
@@ -238,7 +265,8 @@ public abstract class Backend {
         floats(op, "x", x, 4);
         checkChannelVectors(op, x.dim(1), gamma, beta, runningMean, runningVar);
         checkEps(op, eps);
-        return timed("batchNorm2dEval", () -> doBatchNorm2dEval(x, gamma, beta, runningMean, runningVar, eps));
+        return route(Op.BATCH_NORM2D_EVAL, (impl, t) ->
+                impl.doBatchNorm2dEval(t.of(x), t.of(gamma), t.of(beta), t.of(runningMean), t.of(runningVar), eps));
     }
 
     /** Backward of {@link #batchNorm2dTrain} given the batch statistics it returned. */
@@ -248,29 +276,31 @@ public abstract class Backend {
         floats(op, "x", x, 4);
         requireShape(op, "dy", dy, x.shape());
         checkChannelVectors(op, x.dim(1), gamma, mean, invStd);
-        return timed("batchNorm2dBackward", () -> doBatchNorm2dBackward(dy, x, gamma, mean, invStd));
+        return route(Op.BATCH_NORM2D_BACKWARD, (impl, t) ->
+                impl.doBatchNorm2dBackward(t.of(dy), t.of(x), t.of(gamma), t.of(mean), t.of(invStd)));
     }
 
     public final Tensor relu(Tensor x) {
         anyFloats("relu", "x", x);
-        return timed("clamp", () -> doClamp(x, 0f, Float.POSITIVE_INFINITY));
+        return route(Op.RELU, (impl, t) -> impl.doClamp(t.of(x), 0f, Float.POSITIVE_INFINITY));
     }
 
     public final Tensor relu6(Tensor x) {
         anyFloats("relu6", "x", x);
-        return timed("clamp", () -> doClamp(x, 0f, 6f));
+        return route(Op.RELU6, (impl, t) -> impl.doClamp(t.of(x), 0f, 6f));
     }
 
     /** dx = dy where 0 &lt; x (torch's convention: the gradient at exactly 0 is 0). */
     public final Tensor reluBackward(Tensor dy, Tensor x) {
         sameFloats("reluBackward", dy, x);
-        return timed("clampBackward", () -> doClampBackward(dy, x, 0f, Float.POSITIVE_INFINITY));
+        return route(Op.RELU_BACKWARD, (impl, t) ->
+                impl.doClampBackward(t.of(dy), t.of(x), 0f, Float.POSITIVE_INFINITY));
     }
 
     /** dx = dy where 0 &lt; x &lt; 6 (torch's hardtanh convention). */
     public final Tensor relu6Backward(Tensor dy, Tensor x) {
         sameFloats("relu6Backward", dy, x);
-        return timed("clampBackward", () -> doClampBackward(dy, x, 0f, 6f));
+        return route(Op.RELU6_BACKWARD, (impl, t) -> impl.doClampBackward(t.of(dy), t.of(x), 0f, 6f));
     }
 
     /** Average pooling with zero padding counted in the divisor (torch's count_include_pad=true). */
@@ -278,7 +308,7 @@ public abstract class Backend {
         String op = "avgPool2d";
         floats(op, "x", x, 4);
         checkPool(op, x.shape(), kernel, stride, pad);
-        return timed("avgPool2d", () -> doAvgPool2d(x, kernel, stride, pad));
+        return route(Op.AVG_POOL2D, (impl, t) -> impl.doAvgPool2d(t.of(x), kernel, stride, pad));
     }
 
     public final Tensor avgPool2dBackward(Tensor dy, int[] xShape, int kernel, int stride, int pad) {
@@ -289,7 +319,8 @@ public abstract class Backend {
         int oh = (xShape[2] + 2 * pad - kernel) / stride + 1;
         int ow = (xShape[3] + 2 * pad - kernel) / stride + 1;
         requireShape(op, "dy", dy, new int[] {xShape[0], xShape[1], oh, ow});
-        return timed("avgPool2dBackward", () -> doAvgPool2dBackward(dy, xShape.clone(), kernel, stride, pad));
+        return route(Op.AVG_POOL2D_BACKWARD, (impl, t) ->
+                impl.doAvgPool2dBackward(t.of(dy), xShape.clone(), kernel, stride, pad));
     }
 
     /** torch's adaptive average pooling: output cell i covers [floor(i*H/OH), ceil((i+1)*H/OH)). */
@@ -300,7 +331,7 @@ public abstract class Backend {
             throw bad(op, "output size " + outH + "x" + outW + " must be in 1.." + x.dim(2) + "x" + x.dim(3)
                     + " for x " + desc(x));
         }
-        return timed("adaptiveAvgPool2d", () -> doAdaptiveAvgPool2d(x, outH, outW));
+        return route(Op.ADAPTIVE_AVG_POOL2D, (impl, t) -> impl.doAdaptiveAvgPool2d(t.of(x), outH, outW));
     }
 
     public final Tensor adaptiveAvgPool2dBackward(Tensor dy, int[] xShape) {
@@ -311,13 +342,14 @@ public abstract class Backend {
                 || dy.dim(2) < 1 || dy.dim(3) < 1) {
             throw bad(op, "dy " + desc(dy) + " is not an adaptive pooling of " + Shape.str(xShape));
         }
-        return timed("adaptiveAvgPool2dBackward", () -> doAdaptiveAvgPool2dBackward(dy, xShape.clone()));
+        return route(Op.ADAPTIVE_AVG_POOL2D_BACKWARD, (impl, t) ->
+                impl.doAdaptiveAvgPool2dBackward(t.of(dy), xShape.clone()));
     }
 
     /** Elementwise a + b (same shape). Its backward passes the gradient to both operands unchanged. */
     public final Tensor add(Tensor a, Tensor b) {
         sameFloats("add", a, b);
-        return timed("add", () -> doAdd(a, b));
+        return route(Op.ADD, (impl, t) -> impl.doAdd(t.of(a), t.of(b)));
     }
 
     /**
@@ -345,7 +377,8 @@ public abstract class Backend {
                 throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (classes - 1));
             }
         }
-        return timed("softmaxCrossEntropy", () -> doSoftmaxCrossEntropy(logits, labels, labelSmoothing));
+        return route(Op.SOFTMAX_CROSS_ENTROPY, (impl, t) ->
+                impl.doSoftmaxCrossEntropy(t.of(logits), t.of(labels), labelSmoothing));
     }
 
     /** In place: updates {@code param} and {@code momentumBuffer} (same shape as param; zeros before step 1). */
@@ -359,8 +392,8 @@ public abstract class Backend {
         if (param.storage() == grad.storage() || param.storage() == momentumBuffer.storage()) {
             throw bad(op, "param must not share memory with grad or momentumBuffer");
         }
-        timed("sgdStep", () -> {
-            doSgdStep(param, grad, momentumBuffer, p);
+        route(Op.SGD_STEP, (impl, t) -> {
+            impl.doSgdStep(t.of(param), t.of(grad), t.of(momentumBuffer), p);
             return null;
         });
     }
@@ -372,14 +405,14 @@ public abstract class Backend {
         String op = "actQuant";
         anyFloats(op, "x", x);
         checkQuantizer(op, q, alpha);
-        return timed("actQuant", () -> doActQuant(x, q, alpha));
+        return route(Op.ACT_QUANT, (impl, t) -> impl.doActQuant(t.of(x), q, t.of(alpha)));
     }
 
     public final ActQuantGrads actQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {
         String op = "actQuantBackward";
         sameFloats(op, dy, x);
         checkQuantizer(op, q, alpha);
-        return timed("actQuantBackward", () -> doActQuantBackward(dy, x, q, alpha));
+        return route(Op.ACT_QUANT_BACKWARD, (impl, t) -> impl.doActQuantBackward(t.of(dy), t.of(x), q, t.of(alpha)));
     }
 
     /** The seed's DoReFa weight fake-quantizer, per tensor (see {@link WeightQuantizer}). */
@@ -387,50 +420,14 @@ public abstract class Backend {
         String op = "weightQuant";
         anyFloats(op, "w", w);
         WeightQuantizer.checkBits(op, bits);
-        return timed("weightQuant", () -> doWeightQuant(w, bits));
+        return route(Op.WEIGHT_QUANT, (impl, t) -> impl.doWeightQuant(t.of(w), bits));
     }
 
     public final Tensor weightQuantBackward(Tensor dwq, Tensor w, int bits) {
         String op = "weightQuantBackward";
         sameFloats(op, dwq, w);
         WeightQuantizer.checkBits(op, bits);
-        return timed("weightQuantBackward", () -> doWeightQuantBackward(dwq, w, bits));
-    }
-
-    /**
-     * Fused fake-quant convolution: x is quantized by {@code xq} and w by the DoReFa weight quantizer inside the
-     * kernel; with both at most 8 bits the codes are multiplied as integers with int32 accumulation (exact), then
-     * scaled back by {@code step_x * step_w}; wider widths use a float convolution of the fake-quantized values.
-     */
-    public final Tensor fakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
-        String op = "fakeQuantConv2d";
-        floats(op, "x", x, 4);
-        floats(op, "w", w, 4);
-        checkConv(op, x.shape(), w.shape(), p);
-        checkQuantizer(op, xq, alpha);
-        WeightQuantizer.checkBits(op, wbits);
-        // The integer path (both sides <= 8 bits) accumulates codes in int32: |acc| <= K * maxCode_x * maxCode_w.
-        long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
-        if (!xq.isIdentity() && xq.bits() <= 8 && wbits <= 8
-                && k * xq.maxCode() * WeightQuantizer.maxCode(wbits) > Integer.MAX_VALUE) {
-            throw bad(op, "reduction length " + k + " could overflow the int32 accumulator of the integer path ("
-                    + xq.bits() + "-bit x, " + wbits + "-bit w)");
-        }
-        return timed("fakeQuantConv2d", () -> doFakeQuantConv2d(x, w, xq, alpha, wbits, p));
-    }
-
-    /** Backward of {@link #fakeQuantConv2d}: conv gradients through the straight-through masks of both quantizers. */
-    public final FakeQuantConvGrads fakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                            Tensor alpha, int wbits, ConvParams p) {
-        String op = "fakeQuantConv2dBackward";
-        floats(op, "dy", dy, 4);
-        floats(op, "x", x, 4);
-        floats(op, "w", w, 4);
-        checkConv(op, x.shape(), w.shape(), p);
-        requireShape(op, "dy", dy, convOutShape(x.shape(), w.shape(), p));
-        checkQuantizer(op, xq, alpha);
-        WeightQuantizer.checkBits(op, wbits);
-        return timed("fakeQuantConv2dBackward", () -> doFakeQuantConv2dBackward(dy, x, w, xq, alpha, wbits, p));
+        return route(Op.WEIGHT_QUANT_BACKWARD, (impl, t) -> impl.doWeightQuantBackward(t.of(dwq), t.of(w), bits));
     }
 
     // ---------------------------------------------------------------- integer inference
@@ -452,7 +449,7 @@ public abstract class Backend {
         if (k * 255L * 128L > Integer.MAX_VALUE) {
             throw bad(op, "reduction length " + k + " could overflow an int32 accumulator");
         }
-        return timed("conv2dInt", () -> doConv2dInt(x, w, p));
+        return route(Op.CONV2D_INT, (impl, t) -> impl.doConv2dInt(t.of(x), t.of(w), p));
     }
 
     /** c[M,N] (INT32) = a[M,K] (INT8) x b[K,N] (INT8 or UINT8), exact int32 accumulation. */
@@ -472,7 +469,7 @@ public abstract class Backend {
         if ((long) a.dim(1) * 255L * 128L > Integer.MAX_VALUE) {
             throw bad(op, "K = " + a.dim(1) + " could overflow an int32 accumulator");
         }
-        return timed("gemmInt", () -> doGemmInt(a, b));
+        return route(Op.GEMM_INT, (impl, t) -> impl.doGemmInt(t.of(a), t.of(b)));
     }
 
     /**
@@ -513,7 +510,8 @@ public abstract class Backend {
             }
         }
         checkRequantOutput(op, rounding, qmin, qmax, out);
-        return timed("requantize", () -> doRequantize(acc, multiplier, shift, bias, rounding, qmin, qmax, out));
+        return route(Op.REQUANTIZE, (impl, t) ->
+                impl.doRequantize(t.of(acc), t.of(multiplier), t.of(shift), t.of(bias), rounding, qmin, qmax, out));
     }
 
     /**
@@ -562,7 +560,8 @@ public abstract class Backend {
                     + "| can reach 2^62 (int64 headroom)");
         }
         checkRequantOutput(op, rounding, qmin, qmax, out);
-        return timed("requantizeResidual", () -> doRequantizeResidual(acc, residual, multiplier.clone(), shift.clone(),
+        return route(Op.REQUANTIZE_RESIDUAL, (impl, t) ->
+                impl.doRequantizeResidual(t.of(acc), t.of(residual), multiplier.clone(), shift.clone(),
                 bias.clone(), residualMultiplier == null ? null : residualMultiplier.clone(), rounding, qmin, qmax,
                 out));
     }
@@ -595,34 +594,6 @@ public abstract class Backend {
         }
         if (qmin > qmax || qmin < out.minValue() || qmax > out.maxValue()) {
             throw bad(op, "clamp [" + qmin + ", " + qmax + "] does not fit " + out);
-        }
-    }
-
-    // ---------------------------------------------------------------- compositions shared by the fast backends
-
-    /**
-     * The fused fake-quant conv where it cannot run on integer codes (a side wider than 8 bits): fake-quantize both
-     * operands with this backend's ops, then its float conv, as the reference does.
-     */
-    protected final Tensor fakeQuantConv2dInFloat(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits,
-                                                  ConvParams p) {
-        try (Tensor xqv = doActQuant(x, xq, alpha); Tensor wqv = doWeightQuant(w, wbits)) {
-            return doConv2d(xqv, wqv, null, p);
-        }
-    }
-
-    /**
-     * The fused fake-quant conv's backward from this backend's ops: the conv gradients of the fake-quantized operands,
-     * then the straight-through backward of each quantizer (with α's gradient).
-     */
-    protected final FakeQuantConvGrads fakeQuantConv2dBackwardFromOps(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                                      Tensor alpha, int wbits, ConvParams p) {
-        try (Tensor xqv = doActQuant(x, xq, alpha);
-             Tensor wqv = doWeightQuant(w, wbits);
-             Tensor dxq = doConv2dBackwardData(dy, wqv, x.shape(), p);
-             Tensor dwq = doConv2dBackwardWeight(dy, xqv, w.shape(), p)) {
-            ActQuantGrads ag = doActQuantBackward(dxq, x, xq, alpha);
-            return new FakeQuantConvGrads(ag.dx(), doWeightQuantBackward(dwq, w, wbits), ag.dalpha());
         }
     }
 
@@ -690,12 +661,6 @@ public abstract class Backend {
     protected abstract Tensor doWeightQuant(Tensor w, int bits);
 
     protected abstract Tensor doWeightQuantBackward(Tensor dwq, Tensor w, int bits);
-
-    protected abstract Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits,
-                                                ConvParams p);
-
-    protected abstract FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                                    Tensor alpha, int wbits, ConvParams p);
 
     protected abstract Tensor doConv2dInt(Tensor x, Tensor w, ConvParams p);
 

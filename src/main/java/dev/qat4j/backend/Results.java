@@ -46,15 +46,4 @@ public final class Results {
         }
     }
 
-    /** Gradients of a fused fake-quant convolution; {@code dalpha} is null for kinds without α. */
-    public record FakeQuantConvGrads(Tensor dx, Tensor dw, Tensor dalpha) implements AutoCloseable {
-        @Override
-        public void close() {
-            dx.close();
-            dw.close();
-            if (dalpha != null) {
-                dalpha.close();
-            }
-        }
-    }
 }

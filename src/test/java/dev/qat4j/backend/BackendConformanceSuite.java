@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
-import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.quant.ActQuantizer;
@@ -465,12 +464,6 @@ abstract class BackendConformanceSuite {
         for (int i = 0; i < wb.length; i++) {
             wb[i] = (byte) r.nextInt(-127, 128);
         }
-        float[] xf = gaussian(r, xb.length, 2), wf = gaussian(r, wb.length, 0.4);
-        for (int i = 0; i < xf.length; i += 3) {
-            xf[i] = pick(r, -1, 1) * 2.5f; // at the clip bounds of alpha = 2.5
-        }
-        ActQuantizer xq = r.nextBoolean() ? ActQuantizer.pact(pick(r, 4, 8)) : ActQuantizer.mpact(pick(r, 2, 8));
-        int wbits = pick(r, 1, 2, 3, 8);
         int[] acc = new int[2 * c * 3];
         for (int i = 0; i < acc.length; i++) {
             acc[i] = r.nextInt();
@@ -488,8 +481,6 @@ abstract class BackendConformanceSuite {
             int[] gemmRef = s.track(REF.gemmInt(s.track(REF.fromBytes(a, DType.INT8, m, kk)), s.track(REF.fromBytes(b, bt, kk, nn)))).toIntArray();
             DType xt = signed ? DType.INT8 : DType.UINT8;
             int[] convRef = s.track(REF.conv2dInt(s.track(REF.fromBytes(xb, xt, xs)), s.track(REF.fromBytes(wb, DType.INT8, ws)), p)).toIntArray();
-            Tensor fr = s.track(REF.fakeQuantConv2d(s.track(REF.fromFloats(xf, xs)), s.track(REF.fromFloats(wf, ws)), xq,
-                    s.track(REF.fromFloats(new float[] {2.5f}, 1)), wbits, p));
             byte[] rqRef = s.track(REF.requantize(s.track(REF.fromInts(acc, 2, c, 3)), s.track(REF.fromInts(mult, c)),
                     s.track(REF.fromInts(shift, c)), s.track(REF.fromInts(bias, c)), rounding, -127, 127, DType.INT8)).toByteArray();
             for (Backend cpu : integerVariants()) {
@@ -498,66 +489,9 @@ abstract class BackendConformanceSuite {
                 assertEquals(Arrays.toString(gemmRef), Arrays.toString(gemm), "gemmInt M" + m + " K" + kk + " N" + nn + " " + bt + " " + where);
                 int[] conv = s.track(cpu.conv2dInt(s.track(cpu.fromBytes(xb, xt, xs)), s.track(cpu.fromBytes(wb, DType.INT8, ws)), p)).toIntArray();
                 assertEquals(Arrays.toString(convRef), Arrays.toString(conv), "conv2dInt " + Arrays.toString(xs) + Arrays.toString(ws) + p + " " + where);
-                Tensor fc = s.track(cpu.fakeQuantConv2d(s.track(cpu.fromFloats(xf, xs)), s.track(cpu.fromFloats(wf, ws)), xq,
-                        s.track(cpu.fromFloats(new float[] {2.5f}, 1)), wbits, p));
-                assertBits(fr, fc, "fakeQuantConv2d " + xq + " w" + wbits + " " + where);
                 byte[] rq = s.track(cpu.requantize(s.track(cpu.fromInts(acc, 2, c, 3)), s.track(cpu.fromInts(mult, c)),
                         s.track(cpu.fromInts(shift, c)), s.track(cpu.fromInts(bias, c)), rounding, -127, 127, DType.INT8)).toByteArray();
                 assertEquals(Arrays.toString(rqRef), Arrays.toString(rq), "requantize " + rounding + " " + where);
-            }
-        }
-    }
-
-    @ParameterizedTest(name = "seed {0}")
-    @MethodSource("seeds")
-    void fakeQuantConvBackwardAndWideFallback(long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        Backend cpu = underTest(seed);
-        int n = 2, c = pick(r, 3, 8), h = 6, w = 5, cout = pick(r, 4, 9);
-        ConvParams p = ConvParams.of(1, 1);
-        int[] xs = {n, c, h, w}, ws = {cout, c, 3, 3};
-        float[] x = gaussian(r, n * c * h * w, 2), wt = gaussian(r, cout * c * 9, 0.4);
-        int[] ys = Backend.convOutShape(xs, ws, p);
-        float[] dy = gaussian(r, ys[0] * ys[1] * ys[2] * ys[3], 1);
-        ActQuantizer xq = r.nextBoolean() ? ActQuantizer.mpact(pick(r, 4, 12)) : ActQuantizer.pact(pick(r, 4, 12));
-        int wbits = pick(r, 4, 12);
-        String ctx = "seed " + seed + " " + xq + " w" + wbits;
-        try (TensorScope s = new TensorScope()) {
-            Tensor xr = s.track(REF.fromFloats(x, xs)), wr = s.track(REF.fromFloats(wt, ws)), dyr = s.track(REF.fromFloats(dy, ys));
-            Tensor xc = s.track(cpu.fromFloats(x, xs)), wc = s.track(cpu.fromFloats(wt, ws)), dyc = s.track(cpu.fromFloats(dy, ys));
-            Tensor ar = s.track(REF.fromFloats(new float[] {2f}, 1)), ac = s.track(cpu.fromFloats(new float[] {2f}, 1));
-            // Wide widths take the float path (fake-quant values, float GEMM); narrow ones are exact (checked above).
-            float[] yr = s.track(REF.fakeQuantConv2d(xr, wr, xq, ar, wbits, p)).toFloatArray();
-            float[] yc = s.track(cpu.fakeQuantConv2d(xc, wc, xq, ac, wbits, p)).toFloatArray();
-            float[] absY = s.track(REF.conv2d(s.track(REF.fromFloats(abs(x), xs)), s.track(REF.fromFloats(abs(wt), ws)), null, p)).toFloatArray();
-            // |fake-quant values| <= |x| + step and |w_q| <= 1: bound the products by |x|*1 sums, generously x4.
-            float[] bound = gemmBound(absY, c * 9L);
-            for (int i = 0; i < bound.length; i++) {
-                bound[i] = 4 * bound[i] / 0.4f + 1e-6f;
-            }
-            assertWithin(yr, yc, bound, "fakeQuantConv2d " + ctx);
-            FakeQuantConvGrads gr = s.track(REF.fakeQuantConv2dBackward(dyr, xr, wr, xq, ar, wbits, p));
-            FakeQuantConvGrads gc = s.track(cpu.fakeQuantConv2dBackward(dyc, xc, wc, xq, ac, wbits, p));
-            // Composite of GEMMs and masks: normwise, 1e-5 of the largest gradient (float GEMM error over K <= 200 terms).
-            for (String which : new String[] {"dx", "dw", "dalpha"}) {
-                Tensor e = switch (which) {
-                    case "dx" -> gr.dx();
-                    case "dw" -> gr.dw();
-                    default -> gr.dalpha();
-                };
-                Tensor g = switch (which) {
-                    case "dx" -> gc.dx();
-                    case "dw" -> gc.dw();
-                    default -> gc.dalpha();
-                };
-                float[] ev = e.toFloatArray(), gv = g.toFloatArray();
-                float max = 0;
-                for (float v : ev) {
-                    max = Math.max(max, Math.abs(v));
-                }
-                float[] nb = new float[ev.length];
-                Arrays.fill(nb, 1e-5f * max + 1e-6f);
-                assertWithin(ev, gv, nb, "fakeQuantConv2dBackward " + which + " " + ctx);
             }
         }
     }

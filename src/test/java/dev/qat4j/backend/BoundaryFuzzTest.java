@@ -122,129 +122,110 @@ class BoundaryFuzzTest {
         int bits = 2 + r.nextInt(7);
         int kind = r.nextInt(4);
         boolean alpha = Math.floorMod(kind, 4) < 2;
-        switch (r.nextInt(29)) {
-            case 0:
-                return new Call("conv2d", List.of(f("x", n, cin, h, w), f("w", cout, ci, kh, kw), opt("bias", cout)),
-                    new int[] {s, pad, g}, (b, t, p) -> b.conv2d(t[0], t[1], t[2], conv(p)));
-            case 1:
-                return new Call("conv2dBackwardData", List.of(f("dy", n, cout, oh, ow), f("w", cout, ci, kh, kw)),
-                    new int[] {s, pad, g, n, cin, h, w},
-                    (b, t, p) -> b.conv2dBackwardData(t[0], t[1], shape(p, 3), conv(p)));
-            case 2:
-                return new Call("conv2dBackwardWeight", List.of(f("dy", n, cout, oh, ow), f("x", n, cin, h, w)),
-                    new int[] {s, pad, g, cout, ci, kh, kw},
-                    (b, t, p) -> b.conv2dBackwardWeight(t[0], t[1], shape(p, 3), conv(p)));
-            case 3:
-                return new Call("biasBackward", List.of(f("dy", n, c, h, w)), new int[0], (b, t, p) -> b.biasBackward(t[0]));
-            case 4:
-                return new Call("linear", List.of(f("x", n, cin), f("w", cout, cin), opt("bias", cout)), new int[0],
-                    (b, t, p) -> b.linear(t[0], t[1], t[2]));
-            case 5:
-                return new Call("linearBackwardData", List.of(f("dy", n, cout), f("w", cout, cin)), new int[0],
-                    (b, t, p) -> b.linearBackwardData(t[0], t[1]));
-            case 6:
-                return new Call("linearBackwardWeight", List.of(f("dy", n, cout), f("x", n, cin)), new int[0],
-                    (b, t, p) -> b.linearBackwardWeight(t[0], t[1]));
-            case 7:
-                return new Call("batchNorm2dTrain", List.of(f("x", n, c, h, w), f("gamma", c), f("beta", c),
-                    f("runningMean", c), fpos("runningVar", c)), new int[0],
-                    (b, t, p) -> b.batchNorm2dTrain(t[0], t[1], t[2], t[3], t[4], 0.1f, 1e-5f));
-            case 8:
-                return new Call("batchNorm2dEval", List.of(f("x", n, c, h, w), f("gamma", c), f("beta", c),
-                    f("runningMean", c), fpos("runningVar", c)), new int[0],
-                    (b, t, p) -> b.batchNorm2dEval(t[0], t[1], t[2], t[3], t[4], 1e-5f));
-            case 9:
-                return new Call("batchNorm2dBackward", List.of(f("dy", n, c, h, w), f("x", n, c, h, w), f("gamma", c),
-                    f("mean", c), fpos("invStd", c)), new int[0],
-                    (b, t, p) -> b.batchNorm2dBackward(t[0], t[1], t[2], t[3], t[4]));
-            case 10:
-                return new Call("relu", List.of(f("x", n, c, h)), new int[0], (b, t, p) -> b.relu(t[0]));
-            case 11:
-                return new Call("relu6", List.of(f("x", n, c)), new int[0], (b, t, p) -> b.relu6(t[0]));
-            case 12:
-                return new Call("reluBackward", List.of(f("dy", n, c, h), f("x", n, c, h)), new int[0],
-                    (b, t, p) -> b.reluBackward(t[0], t[1]));
-            case 13:
-                return new Call("relu6Backward", List.of(f("dy", n, c), f("x", n, c)), new int[0],
-                    (b, t, p) -> b.relu6Backward(t[0], t[1]));
-            case 14: {
+        Op op = Op.values()[r.nextInt(Op.values().length)];
+        return switch (op) {
+            case CONV2D -> new Call(op.methodName(), List.of(f("x", n, cin, h, w), f("w", cout, ci, kh, kw), opt("bias", cout)),
+                new int[] {s, pad, g}, (b, t, p) -> b.conv2d(t[0], t[1], t[2], conv(p)));
+            case CONV2D_BACKWARD_DATA -> new Call(op.methodName(), List.of(f("dy", n, cout, oh, ow), f("w", cout, ci, kh, kw)),
+                new int[] {s, pad, g, n, cin, h, w},
+                (b, t, p) -> b.conv2dBackwardData(t[0], t[1], shape(p, 3), conv(p)));
+            case CONV2D_BACKWARD_WEIGHT -> new Call(op.methodName(), List.of(f("dy", n, cout, oh, ow), f("x", n, cin, h, w)),
+                new int[] {s, pad, g, cout, ci, kh, kw},
+                (b, t, p) -> b.conv2dBackwardWeight(t[0], t[1], shape(p, 3), conv(p)));
+            case BIAS_BACKWARD -> new Call(op.methodName(), List.of(f("dy", n, c, h, w)), new int[0], (b, t, p) -> b.biasBackward(t[0]));
+            case LINEAR -> new Call(op.methodName(), List.of(f("x", n, cin), f("w", cout, cin), opt("bias", cout)), new int[0],
+                (b, t, p) -> b.linear(t[0], t[1], t[2]));
+            case LINEAR_BACKWARD_DATA -> new Call(op.methodName(), List.of(f("dy", n, cout), f("w", cout, cin)), new int[0],
+                (b, t, p) -> b.linearBackwardData(t[0], t[1]));
+            case LINEAR_BACKWARD_WEIGHT -> new Call(op.methodName(), List.of(f("dy", n, cout), f("x", n, cin)), new int[0],
+                (b, t, p) -> b.linearBackwardWeight(t[0], t[1]));
+            case BATCH_NORM2D_TRAIN -> new Call(op.methodName(), List.of(f("x", n, c, h, w), f("gamma", c), f("beta", c),
+                f("runningMean", c), fpos("runningVar", c)), new int[0],
+                (b, t, p) -> b.batchNorm2dTrain(t[0], t[1], t[2], t[3], t[4], 0.1f, 1e-5f));
+            case BATCH_NORM2D_EVAL -> new Call(op.methodName(), List.of(f("x", n, c, h, w), f("gamma", c), f("beta", c),
+                f("runningMean", c), fpos("runningVar", c)), new int[0],
+                (b, t, p) -> b.batchNorm2dEval(t[0], t[1], t[2], t[3], t[4], 1e-5f));
+            case BATCH_NORM2D_BACKWARD -> new Call(op.methodName(), List.of(f("dy", n, c, h, w), f("x", n, c, h, w), f("gamma", c),
+                f("mean", c), fpos("invStd", c)), new int[0],
+                (b, t, p) -> b.batchNorm2dBackward(t[0], t[1], t[2], t[3], t[4]));
+            case RELU -> new Call(op.methodName(), List.of(f("x", n, c, h)), new int[0], (b, t, p) -> b.relu(t[0]));
+            case RELU6 -> new Call(op.methodName(), List.of(f("x", n, c)), new int[0], (b, t, p) -> b.relu6(t[0]));
+            case RELU_BACKWARD -> new Call(op.methodName(), List.of(f("dy", n, c, h), f("x", n, c, h)), new int[0],
+                (b, t, p) -> b.reluBackward(t[0], t[1]));
+            case RELU6_BACKWARD -> new Call(op.methodName(), List.of(f("dy", n, c), f("x", n, c)), new int[0],
+                (b, t, p) -> b.relu6Backward(t[0], t[1]));
+            case AVG_POOL2D -> {
                 int k = Math.min(kh, Math.min(h, w));
                 int p0 = Math.min(pad, k / 2);
-                return new Call("avgPool2d", List.of(f("x", n, c, h, w)), new int[] {k, s, p0},
+                yield new Call(op.methodName(), List.of(f("x", n, c, h, w)), new int[] {k, s, p0},
                     (b, t, p) -> b.avgPool2d(t[0], p[0], p[1], p[2]));
             }
-            case 15: {
+            case AVG_POOL2D_BACKWARD -> {
                 int k = Math.min(kh, Math.min(h, w));
                 int p0 = Math.min(pad, k / 2);
                 int ph = (h + 2 * p0 - k) / s + 1;
                 int pw = (w + 2 * p0 - k) / s + 1;
-                return new Call("avgPool2dBackward", List.of(f("dy", n, c, ph, pw)), new int[] {k, s, p0, n, c, h, w},
+                yield new Call(op.methodName(), List.of(f("dy", n, c, ph, pw)), new int[] {k, s, p0, n, c, h, w},
                     (b, t, p) -> b.avgPool2dBackward(t[0], shape(p, 3), p[0], p[1], p[2]));
             }
-            case 16:
-                return new Call("adaptiveAvgPool2d", List.of(f("x", n, c, h, w)),
-                    new int[] {1 + r.nextInt(h), 1 + r.nextInt(w)}, (b, t, p) -> b.adaptiveAvgPool2d(t[0], p[0], p[1]));
-            case 17: {
+            case ADAPTIVE_AVG_POOL2D -> new Call(op.methodName(), List.of(f("x", n, c, h, w)),
+                new int[] {1 + r.nextInt(h), 1 + r.nextInt(w)}, (b, t, p) -> b.adaptiveAvgPool2d(t[0], p[0], p[1]));
+            case ADAPTIVE_AVG_POOL2D_BACKWARD -> {
                 int ah = 1 + r.nextInt(h);
                 int aw = 1 + r.nextInt(w);
-                return new Call("adaptiveAvgPool2dBackward", List.of(f("dy", n, c, ah, aw)), new int[] {n, c, h, w},
+                yield new Call(op.methodName(), List.of(f("dy", n, c, ah, aw)), new int[] {n, c, h, w},
                     (b, t, p) -> b.adaptiveAvgPool2dBackward(t[0], shape(p, 0)));
             }
-            case 18:
-                return new Call("add", List.of(f("first operand", n, c, h), f("second operand", n, c, h)), new int[0],
-                    (b, t, p) -> b.add(t[0], t[1]));
-            case 19:
-                return new Call("softmaxCrossEntropy", List.of(f("logits", n, c + 1),
-                    new Arg("labels", DType.INT32, new int[] {n}, false, 0, c)), new int[0],
-                    (b, t, p) -> b.softmaxCrossEntropy(t[0], t[1], 0.1f));
-            case 20:
-                return new Call("sgdStep", List.of(f("param", c, h), f("grad", c, h), f("momentumBuffer", c, h)),
-                    new int[0], (b, t, p) -> {
-                        b.sgdStep(t[0], t[1], t[2], new SgdParams(0.1f, 0.9f, 5e-4f, false));
-                        return null;
+            case ADD -> new Call(op.methodName(), List.of(f("first operand", n, c, h), f("second operand", n, c, h)), new int[0],
+                (b, t, p) -> b.add(t[0], t[1]));
+            case SOFTMAX_CROSS_ENTROPY -> new Call(op.methodName(), List.of(f("logits", n, c + 1),
+                new Arg("labels", DType.INT32, new int[] {n}, false, 0, c)), new int[0],
+                (b, t, p) -> b.softmaxCrossEntropy(t[0], t[1], 0.1f));
+            case SGD_STEP -> new Call(op.methodName(), List.of(f("param", c, h), f("grad", c, h), f("momentumBuffer", c, h)),
+                new int[0], (b, t, p) -> {
+                    b.sgdStep(t[0], t[1], t[2], new SgdParams(0.1f, 0.9f, 5e-4f, false));
+                    return null;
+                });
+            case ACT_QUANT -> new Call(op.methodName(), List.of(f("x", n, c, h), alpha ? fpos("alpha", 1) : opt("alpha", 1)),
+                new int[] {kind, bits}, (b, t, p) -> b.actQuant(t[0], quantizer(p[0], p[1]), alphaOf(p[0], t[1])));
+            case ACT_QUANT_BACKWARD -> new Call(op.methodName(), List.of(f("dy", n, c), f("x", n, c),
+                alpha ? fpos("alpha", 1) : opt("alpha", 1)), new int[] {kind, bits},
+                (b, t, p) -> b.actQuantBackward(t[0], t[1], quantizer(p[0], p[1]), alphaOf(p[0], t[2])));
+            case WEIGHT_QUANT -> new Call(op.methodName(), List.of(f("w", cout, ci, kh, kw)), new int[] {1 + r.nextInt(8)},
+                (b, t, p) -> b.weightQuant(t[0], p[0]));
+            case WEIGHT_QUANT_BACKWARD -> new Call(op.methodName(), List.of(f("dwq", cout, ci), f("w", cout, ci)),
+                new int[] {1 + r.nextInt(8)}, (b, t, p) -> b.weightQuantBackward(t[0], t[1], p[0]));
+            case CONV2D_INT -> new Call(op.methodName(), List.of(new Arg("x", r.nextBoolean() ? DType.INT8 : DType.UINT8,
+                new int[] {n, cin, h, w}, false, -128, 255), new Arg("w", DType.INT8, new int[] {cout, ci, kh, kw},
+                false, -128, 127)), new int[] {s, pad, g}, (b, t, p) -> b.conv2dInt(t[0], t[1], conv(p)));
+            case GEMM_INT -> new Call(op.methodName(), List.of(new Arg("a", DType.INT8, new int[] {cout, cin}, false, -128, 127),
+                new Arg("b", r.nextBoolean() ? DType.INT8 : DType.UINT8, new int[] {cin, h * w}, false, -128, 255)),
+                new int[0], (b, t, p) -> b.gemmInt(t[0], t[1]));
+            case REQUANTIZE -> new Call(op.methodName(), List.of(new Arg("acc", DType.INT32, new int[] {n, c, h, w}, false,
+                -100_000, 100_000), new Arg("multiplier", DType.INT32, new int[] {c}, false, 1, 1 << 30),
+                new Arg("shift", DType.INT32, new int[] {c}, false, 0, Rounding.MAX_SHIFT),
+                new Arg("bias", DType.INT32, new int[] {c}, true, -1000, 1000)),
+                new int[] {r.nextInt(5), -128, 127, 0}, (b, t, p) -> b.requantize(t[0], t[1], t[2], t[3],
+                    Rounding.values()[Math.floorMod(p[0], Rounding.values().length)], p[1], p[2],
+                    new DType[] {DType.INT8, DType.UINT8, DType.INT32, DType.FLOAT32}[Math.floorMod(p[3], 4)]));
+            case REQUANTIZE_RESIDUAL -> {
+                int channels = c;
+                yield new Call(op.methodName(), List.of(new Arg("acc", DType.INT32, new int[] {n, c, h, w}, false,
+                    -100_000, 100_000), new Arg("residual", r.nextBoolean() ? DType.INT8 : DType.UINT8,
+                    new int[] {n, c, h, w}, true, -128, 255)),
+                    new int[] {r.nextInt(5), -128, 127, 0, 1 + r.nextInt(1 << 20), r.nextInt(40)},
+                    (b, t, p) -> {
+                        int[] mult = new int[channels], shift = new int[channels], resMult = new int[channels];
+                        Arrays.fill(mult, p[4]);
+                        Arrays.fill(shift, p[5]);
+                        Arrays.fill(resMult, 3);
+                        return b.requantizeResidual(t[0], t[1], mult, shift, new long[channels],
+                            t[1] == null ? null : resMult,
+                            Rounding.values()[Math.floorMod(p[0], Rounding.values().length)], p[1], p[2],
+                            new DType[] {DType.INT8, DType.UINT8, DType.INT32, DType.FLOAT32}[Math.floorMod(p[3], 4)]);
                     });
-            case 21:
-                return new Call("actQuant", List.of(f("x", n, c, h), alpha ? fpos("alpha", 1) : opt("alpha", 1)),
-                    new int[] {kind, bits}, (b, t, p) -> b.actQuant(t[0], quantizer(p[0], p[1]), alphaOf(p[0], t[1])));
-            case 22:
-                return new Call("actQuantBackward", List.of(f("dy", n, c), f("x", n, c),
-                    alpha ? fpos("alpha", 1) : opt("alpha", 1)), new int[] {kind, bits},
-                    (b, t, p) -> b.actQuantBackward(t[0], t[1], quantizer(p[0], p[1]), alphaOf(p[0], t[2])));
-            case 23:
-                return new Call("weightQuant", List.of(f("w", cout, ci, kh, kw)), new int[] {1 + r.nextInt(8)},
-                    (b, t, p) -> b.weightQuant(t[0], p[0]));
-            case 24:
-                return new Call("weightQuantBackward", List.of(f("dwq", cout, ci), f("w", cout, ci)),
-                    new int[] {1 + r.nextInt(8)}, (b, t, p) -> b.weightQuantBackward(t[0], t[1], p[0]));
-            case 25:
-                return new Call("fakeQuantConv2d", List.of(f("x", n, cin, h, w), f("w", cout, ci, kh, kw),
-                    alpha ? fpos("alpha", 1) : opt("alpha", 1)), new int[] {s, pad, g, kind, bits, 1 + r.nextInt(8)},
-                    (b, t, p) -> b.fakeQuantConv2d(t[0], t[1], quantizer(p[3], p[4]), alphaOf(p[3], t[2]), p[5],
-                        conv(p)));
-            case 26:
-                return new Call("conv2dInt", List.of(new Arg("x", r.nextBoolean() ? DType.INT8 : DType.UINT8,
-                    new int[] {n, cin, h, w}, false, -128, 255), new Arg("w", DType.INT8, new int[] {cout, ci, kh, kw},
-                    false, -128, 127)), new int[] {s, pad, g}, (b, t, p) -> b.conv2dInt(t[0], t[1], conv(p)));
-            case 27:
-                return new Call("fakeQuantConv2dBackward", List.of(f("dy", n, cout, oh, ow), f("x", n, cin, h, w),
-                    f("w", cout, ci, kh, kw), alpha ? fpos("alpha", 1) : opt("alpha", 1)),
-                    new int[] {s, pad, g, kind, bits, 1 + r.nextInt(8)},
-                    (b, t, p) -> b.fakeQuantConv2dBackward(t[0], t[1], t[2], quantizer(p[3], p[4]), alphaOf(p[3], t[3]),
-                        p[5], conv(p)));
-            default:
-                if (r.nextBoolean()) {
-                    return new Call("gemmInt", List.of(new Arg("a", DType.INT8, new int[] {cout, cin}, false, -128, 127),
-                        new Arg("b", r.nextBoolean() ? DType.INT8 : DType.UINT8, new int[] {cin, h * w}, false, -128, 255)),
-                        new int[0], (b, t, p) -> b.gemmInt(t[0], t[1]));
-                }
-                return new Call("requantize", List.of(new Arg("acc", DType.INT32, new int[] {n, c, h, w}, false,
-                    -100_000, 100_000), new Arg("multiplier", DType.INT32, new int[] {c}, false, 1, 1 << 30),
-                    new Arg("shift", DType.INT32, new int[] {c}, false, 0, Rounding.MAX_SHIFT),
-                    new Arg("bias", DType.INT32, new int[] {c}, true, -1000, 1000)),
-                    new int[] {r.nextInt(5), -128, 127, 0}, (b, t, p) -> b.requantize(t[0], t[1], t[2], t[3],
-                        Rounding.values()[Math.floorMod(p[0], Rounding.values().length)], p[1], p[2],
-                        new DType[] {DType.INT8, DType.UINT8, DType.INT32, DType.FLOAT32}[Math.floorMod(p[3], 4)]));
-        }
+            }
+        };
     }
 
     /** PACT and mPACT take α; the others must get null. */
@@ -492,7 +473,7 @@ class BoundaryFuzzTest {
         });
         assertArrayEquals(canaryValues, canary.toFloatArray(), "a tensor allocated before the calls changed");
         canary.close();
-        assertEquals(30, opsSeen.size(), "every op was called: " + opsSeen);
+        assertEquals(Op.values().length, opsSeen.size(), "every op of Op was called: " + opsSeen);
         assertTrue(report.count("computed") > 0 && report.count("IllegalArgumentException") > 0
             && report.count("IllegalStateException") > 0, report.toString());
     }
@@ -531,36 +512,6 @@ class BoundaryFuzzTest {
                         assertTrue(Float.isNaN(cd.toFloatArray()[len - 1 - at / 2]), "gradient not NaN");
                     }
                 }
-            }
-        }
-        float[] wv = {Float.NaN, 0.3f, -0.7f, 1.1f, 0.2f, -0.1f, 0.5f, 0.9f};
-        float[] xv = new float[24];
-        for (int i = 0; i < xv.length; i++) {
-            xv[i] = (float) Math.sin(i);
-        }
-        try (Tensor rw = REF.fromFloats(wv, 4, 1, 1, 2); Tensor cw = CPU.fromFloats(wv, 4, 1, 1, 2);
-             Tensor rx = REF.fromFloats(xv, 2, 2, 2, 3); Tensor cx = CPU.fromFloats(xv, 2, 2, 2, 3);
-             Tensor ry = REF.fakeQuantConv2d(rx, rw, ActQuantizer.dorefa(7), null, 8, ConvParams.of(2, 1, 2));
-             Tensor cy = CPU.fakeQuantConv2d(cx, cw, ActQuantizer.dorefa(7), null, 8, ConvParams.of(2, 1, 2))) {
-            assertSameTensor(ry, cy, "fakeQuantConv2d with a NaN weight");
-        }
-        // NaN and infinite activations in the fused conv's integer path: the reference's (int) cast makes a NaN
-        // code 0, and the native code must agree. (Its former C++ cast of NaN to int was undefined behaviour that
-        // happened to give 0 on x86: bench/sanitize.sh found it, and is the check that would find it again.)
-        float[] xs = xv.clone();
-        xs[0] = Float.NaN;
-        xs[5] = Float.POSITIVE_INFINITY;
-        xs[7] = Float.NEGATIVE_INFINITY;
-        xs[11] = Float.NaN;
-        float[] ws = {0.4f, 0.3f, -0.7f, 1.1f, 0.2f, -0.1f, 0.5f, 0.9f};
-        for (ActQuantizer q : List.of(ActQuantizer.pact(4), ActQuantizer.mpact(8), ActQuantizer.dorefa(3),
-                ActQuantizer.fixedClip(5, 2f))) {
-            try (Tensor rw = REF.fromFloats(ws, 4, 1, 1, 2); Tensor cw = CPU.fromFloats(ws, 4, 1, 1, 2);
-                 Tensor rx = REF.fromFloats(xs, 2, 2, 2, 3); Tensor cx = CPU.fromFloats(xs, 2, 2, 2, 3);
-                 Tensor ra = REF.fromFloats(new float[] {1.5f}, 1); Tensor ca = CPU.fromFloats(new float[] {1.5f}, 1);
-                 Tensor ry = REF.fakeQuantConv2d(rx, rw, q, q.hasAlpha() ? ra : null, 4, ConvParams.of(1, 1, 2));
-                 Tensor cy = CPU.fakeQuantConv2d(cx, cw, q, q.hasAlpha() ? ca : null, 4, ConvParams.of(1, 1, 2))) {
-                assertSameTensor(ry, cy, "fakeQuantConv2d with NaN/inf activations, " + q);
             }
         }
     }

@@ -56,7 +56,7 @@ public final class ConvTimer {
                 time(b, tag, "conv2d_bwd_data_f32", macs, () -> b.conv2dBackwardData(dy, wt, xs, p));
                 time(b, tag, "conv2d_bwd_weight_f32", macs, () -> b.conv2dBackwardWeight(dy, xt, ws, p));
                 time(b, tag, "conv2d_quantized_operands", macs, () -> b.conv2d(xa, wa, null, p));
-                time(b, tag, "fake_quant_conv_int8", macs, () -> b.fakeQuantConv2d(xt, wt, ActQuantizer.mpact(8), alpha, 8, p));
+
                 time(b, tag, "conv2d_int8", macs, () -> b.conv2dInt(xq, wq, p));
             }
         }

@@ -21,7 +21,7 @@ final class OpTimes {
     static void measure(Backend b, int n, String tag, String header, String outside, Runnable work, Runnable sync) {
         Map<String, long[]> per = new ConcurrentHashMap<>();
         b.setOpTimer((op, nanos) -> {
-            long[] a = per.computeIfAbsent(op, k -> new long[2]);
+            long[] a = per.computeIfAbsent(op.methodName(), k -> new long[2]);
             synchronized (a) {
                 a[0] += nanos;
                 a[1]++;

@@ -5,10 +5,8 @@ import dev.qat4j.backend.ConvParams;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
-import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
-import dev.qat4j.backend.ref.RefKernels;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
@@ -24,7 +22,7 @@ import org.bytedeco.javacpp.Pointer;
  * The C++ backend: tensors live in native memory and ops run in {@code src/main/cpp} through JavaCPP.
  *
  * <p>Every op runs natively. Float GEMMs (conv via im2col, linear) go to OpenBLAS; the int8 GEMM behind the
- * integer convolutions and the fused fake-quant conv has scalar, AVX2 and AVX-512 VNNI variants, one picked at
+ * integer convolutions and the grid conv (conv2d of two quantized operands) has scalar, AVX2 and AVX-512 VNNI variants, one picked at
  * load time from CPUID ({@code QAT4J_ISA} lowers it). Integer results are identical to {@code ref}; float
  * results agree within the tolerances stated in {@code CpuConformanceTest}.
  */
@@ -477,27 +475,6 @@ public final class CpuBackend extends Backend {
         Tensor dw = allocate(DType.FLOAT32, w.shape());
         NativeKernels.qat4j_weight_quant_bwd_f32(fp(dwq), fp(w), fp(dw), w.numel(), bits);
         return dw;
-    }
-
-    @Override
-    protected Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
-        int[] xs = x.shape(), ws = w.shape();
-        if (!RefKernels.fakeQuantConvIsInteger(xq, wbits)) {
-            return fakeQuantConv2dInFloat(x, w, xq, alpha, wbits, p);
-        }
-        Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
-        if (y.numel() > 0) {
-            NativeKernels.qat4j_fake_quant_conv2d_f32(fp(x), fp(w), fp(y), xq.kind().ordinal(), xq.bits(),
-                    alphaOf(alpha), xq.fixedClip(), wbits, xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
-                    p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
-        }
-        return y;
-    }
-
-    @Override
-    protected FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                           Tensor alpha, int wbits, ConvParams p) {
-        return fakeQuantConv2dBackwardFromOps(dy, x, w, xq, alpha, wbits, p);
     }
 
     @Override

@@ -20,7 +20,7 @@ import org.bytedeco.openblas.presets.openblas;
 @Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
         include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "sgemm_f32.cpp", "conv_f32.cpp", "ops_f32.cpp",
-            "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "grid_conv.cpp"}))
+            "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "grid_conv.cpp", "op_list.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();
@@ -28,6 +28,10 @@ public final class NativeKernels {
 
     private NativeKernels() {
     }
+
+    public static native int qat4j_op_count();
+
+    public static native @Cast("const char*") String qat4j_op_name(int op);
 
     public static native int qat4j_cpu_max_isa();
 
@@ -148,8 +152,4 @@ public final class NativeKernels {
                                                    int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
                                                    int isa);
 
-    public static native void qat4j_fake_quant_conv2d_f32(@Const FloatPointer x, @Const FloatPointer wt, FloatPointer y,
-                                                          int kind, int abits, float alpha, float fixedClip, int wbits,
-                                                          int n, int c, int h, int w, int co, int kh, int kw, int sh,
-                                                          int sw, int ph, int pw, int groups, int isa);
 }

@@ -2,13 +2,12 @@ package dev.qat4j.backend.cuda;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
+import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
-import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
-import dev.qat4j.backend.ref.RefKernels;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
@@ -429,27 +428,6 @@ public final class CudaBackend extends Backend {
         return dw;
     }
 
-    @Override
-    protected Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
-        if (!RefKernels.fakeQuantConvIsInteger(xq, wbits)) {
-            return fakeQuantConv2dInFloat(x, w, xq, alpha, wbits, p);
-        }
-        int[] xs = x.shape(), ws = w.shape();
-        Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
-        if (y.numel() > 0) {
-            check(CudaKernels.qc_fake_quant_conv2d_f32(a(x), a(w), a(y), xq.kind().ordinal(), xq.bits(), a(alpha),
-                    xq.fixedClip(), wbits, xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(),
-                    p.padH(), p.padW(), p.groups()), "fakeQuantConv2d");
-        }
-        return y;
-    }
-
-    @Override
-    protected FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                           Tensor alpha, int wbits, ConvParams p) {
-        return fakeQuantConv2dBackwardFromOps(dy, x, w, xq, alpha, wbits, p);
-    }
-
     // ---------------------------------------------------------------- integer inference
 
     @Override
@@ -476,21 +454,16 @@ public final class CudaBackend extends Backend {
      * Runs on the host: the accumulators (and residual) are copied back, requantized by the reference loop and copied
      * up again. Correct, not fast; a CUDA kernel comes when a GPU is at hand to test it.
      */
+    /** requantizeResidual has no CUDA kernel: Backend routes it to the reference ({@link #supportsNatively}). */
+    @Override
+    public boolean supportsNatively(Op op) {
+        return op != Op.REQUANTIZE_RESIDUAL;
+    }
+
     @Override
     protected Tensor doRequantizeResidual(Tensor acc, Tensor residual, int[] multiplier, int[] shift, long[] bias,
                                           int[] residualMultiplier, Rounding rounding, int qmin, int qmax, DType out) {
-        int[] s = acc.shape();
-        int[] res = residual == null ? null : residual.toIntCodes();
-        int[] y = dev.qat4j.backend.ref.RefKernels.requantizeResidual(readInts(acc), s[1], (int) Math.max(inner(s), 1),
-                multiplier, shift, bias, res, residualMultiplier, rounding, qmin, qmax);
-        if (out == DType.INT32) {
-            return fromInts(y, s);
-        }
-        byte[] b = new byte[y.length];
-        for (int i = 0; i < y.length; i++) {
-            b[i] = (byte) y[i];
-        }
-        return fromBytes(b, out, s);
+        throw new IllegalStateException("not reached: requantizeResidual is routed to the reference backend");
     }
 
     @Override

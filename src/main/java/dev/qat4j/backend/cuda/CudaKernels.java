@@ -120,7 +120,4 @@ public final class CudaKernels {
                                                int qmin, int qmax, long out, int outBytes, long len, int channels,
                                                long inner);
 
-    public static native int qc_fake_quant_conv2d_f32(long x, long wt, long y, int kind, int abits, long alpha,
-                                                      float fixedClip, int wbits, int n, int c, int h, int w, int co,
-                                                      int kh, int kw, int sh, int sw, int ph, int pw, int groups);
 }

@@ -5,7 +5,6 @@ import dev.qat4j.backend.ConvParams;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
-import dev.qat4j.backend.Results.FakeQuantConvGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
@@ -250,27 +249,6 @@ public final class RefBackend extends Backend {
     @Override
     protected Tensor doWeightQuantBackward(Tensor dwq, Tensor w, int bits) {
         return wrap(RefKernels.weightQuantBackward(f(dwq), f(w), bits), w.shape());
-    }
-
-    @Override
-    protected Tensor doFakeQuantConv2d(Tensor x, Tensor w, ActQuantizer xq, Tensor alpha, int wbits, ConvParams p) {
-        float[] y = RefKernels.fakeQuantConv2d(f(x), x.shape(), f(w), w.shape(), xq, alphaOf(alpha), wbits, p);
-        return wrap(y, convOutShape(x.shape(), w.shape(), p));
-    }
-
-    @Override
-    protected FakeQuantConvGrads doFakeQuantConv2dBackward(Tensor dy, Tensor x, Tensor w, ActQuantizer xq,
-                                                           Tensor alpha, int wbits, ConvParams p) {
-        float a = alphaOf(alpha);
-        float[] xqv = RefKernels.actQuant(f(x), xq, a);
-        float[] wqv = RefKernels.weightQuant(f(w), wbits);
-        float[] dxq = RefKernels.conv2dBackwardData(f(dy), wqv, w.shape(), x.shape(), p);
-        float[] dwq = RefKernels.conv2dBackwardWeight(f(dy), xqv, x.shape(), w.shape(), p);
-        float[] dx = new float[x.numel()];
-        float dAlpha = RefKernels.actQuantBackward(dxq, f(x), xq, a, dx);
-        float[] dw = RefKernels.weightQuantBackward(dwq, f(w), wbits);
-        return new FakeQuantConvGrads(wrap(dx, x.shape()), wrap(dw, w.shape()),
-                xq.hasAlpha() ? wrap(new float[] {dAlpha}, 1) : null);
     }
 
     @Override

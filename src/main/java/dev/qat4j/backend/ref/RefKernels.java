@@ -567,36 +567,6 @@ public final class RefKernels {
         return dw;
     }
 
-    // ---------------------------------------------------------------- fused fake-quant convolution
-
-    /** Whether the fused conv takes the exact integer path (both sides at most 8 bits). */
-    public static boolean fakeQuantConvIsInteger(ActQuantizer xq, int wbits) {
-        return !xq.isIdentity() && xq.bits() <= 8 && wbits <= 8;
-    }
-
-    /**
-     * Fused fake-quant conv: codes of x and w, exact integer accumulation, then {@code (float) acc * outScale}
-     * with {@code outScale = step_x * step_w} (float). Wider widths: float conv of the fake-quantized values.
-     */
-    public static float[] fakeQuantConv2d(float[] x, int[] xs, float[] w, int[] ws, ActQuantizer xq, float alpha,
-                                          int wbits, ConvParams p) {
-        if (!fakeQuantConvIsInteger(xq, wbits)) {
-            return conv2d(actQuant(x, xq, alpha), xs, weightQuant(w, wbits), ws, null, p);
-        }
-        int[] xc = new int[x.length];
-        for (int i = 0; i < x.length; i++) {
-            xc[i] = (int) xq.code(x[i], alpha);
-        }
-        int[] wc = weightCodes(w, wbits);
-        int[] acc = conv2dInt(xc, xs, wc, ws, p);
-        float outScale = xq.step(alpha) * weightStep(w, wbits);
-        float[] y = new float[acc.length];
-        for (int i = 0; i < acc.length; i++) {
-            y[i] = (float) acc[i] * outScale;
-        }
-        return y;
-    }
-
     // ---------------------------------------------------------------- integer inference
 
     /** Integer convolution of codes (zero padding), exact int32 accumulation. */
