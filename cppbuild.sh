@@ -49,7 +49,8 @@ cuda() {
   local out="${1:-$here/target/cuda}"
   local lib="$out/libqat4j_cuda.so"
   local deps=("$here"/src/main/cuda/*.cu "$here"/src/main/cuda/*.h "$here"/src/main/cuda/*.cuh
-              "$here"/src/main/cpp/quant_common.h "$here"/src/main/cpp/qat4j_kernels.h "$here/cppbuild.sh")
+              "$here"/src/main/cpp/quant_common.h "$here"/src/main/cpp/qat4j_kernels.h "$here"/src/main/cpp/qat4j_ops.inc
+              "$here/cppbuild.sh")
   if [ -f "$lib" ]; then
     local stale=0 f
     for f in "${deps[@]}"; do [ "$f" -nt "$lib" ] && stale=1; done
@@ -65,8 +66,9 @@ cuda() {
     obj="$out/obj/$(basename "${src%.cu}").o"
     objs+=("$obj")
     local extra=()
-    # Kernels that must match the Java reference bit for bit never fuse a multiply into an add.
-    [ "$(basename "$src")" = "ops.cu" ] && extra=(--fmad=false)
+    # Kernels that must match the Java reference bit for bit never fuse a multiply into an add: a source whose first
+    # line is "// nvcc: --fmad=false" is built so.
+    [ "$(head -n1 "$src")" = "// nvcc: --fmad=false (cppbuild.sh reads this line)" ] && extra=(--fmad=false)
     "$nvcc_bin" "${common[@]}" "${extra[@]}" -c "$src" -o "$obj" &
     pids+=($!)
   done

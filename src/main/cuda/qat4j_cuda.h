@@ -8,6 +8,10 @@
 //
 // Raw and unchecked like the cpu ABI: callers (CudaBackend) validate shapes, dtypes and sizes first.
 // Geometry follows the cpu header: x [n,c,h,w], weights [co,c/groups,kh,kw], NCHW everywhere.
+//
+// Sources, one file per op family (forward and backward together): conv.cu, linear.cu (on the GEMM core gemm.cuh),
+// batch_norm.cu (and the bias gradient), elementwise.cu, pool.cu, loss_sgd.cu, quant.cu, int_ops.cu; runtime.cu
+// holds the device, stream, memory and profiling; cuda_common.cuh the helpers they share.
 #ifndef QAT4J_CUDA_H
 #define QAT4J_CUDA_H
 
@@ -16,6 +20,21 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+// Values crossing this ABI, named; CudaBackend maps its Java enums onto them with exhaustive switches.
+// Activation quantizer kinds (`kind`): the QAT4J_ACT_* of src/main/cpp/qat4j_kernels.h (runtime.cu asserts they agree).
+#define QC_ACT_PACT        0
+#define QC_ACT_MPACT       1
+#define QC_ACT_FIXED_CLIP  2
+#define QC_ACT_DOREFA      3
+// Rounding of the requantization (`rounding`): the modes of qat4j::div_pow2 in src/main/cpp/quant_common.h.
+#define QC_ROUND_HALF_EVEN            0
+#define QC_ROUND_HALF_UP              1
+#define QC_ROUND_HALF_AWAY_FROM_ZERO  2
+#define QC_ROUND_TOWARD_ZERO          3
+#define QC_ROUND_FLOOR                4
+// The status an op returns when device memory (its output or its scratch) cannot be allocated: cudaErrorMemoryAllocation.
+#define QC_ERROR_OUT_OF_MEMORY  2
 
 // ---------------------------------------------------------------- runtime
 // Initialises device 0 and the library's stream (once); 0 if a GPU is usable, else the CUDA error code.
@@ -37,7 +56,8 @@ int qc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
 int qc_h2d(int64_t dst, const void* src, int64_t bytes);
 int qc_d2h(void* dst, int64_t src, int64_t bytes);
 // Profiling: with it on, every op below is timed with CUDA events; the report (waits for the GPU) lists GPU time
-// per op since the last report, largest first. For benchmarks, not for production runs.
+// per op since the last report, largest first, under the op's Backend method name from src/main/cpp/qat4j_ops.inc.
+// For benchmarks, not for production runs.
 void qc_profile_enable(int on);
 const char* qc_profile_report(void);
 
@@ -63,8 +83,10 @@ int qc_bn_eval_f32(int64_t x, int64_t gamma, int64_t beta, int64_t running_mean,
                    int64_t y, int n, int c, int64_t hw);
 int qc_bn_bwd_f32(int64_t dy, int64_t x, int64_t gamma, int64_t mean, int64_t inv_std, int64_t dx, int64_t dgamma,
                   int64_t dbeta, int n, int c, int64_t hw);
-int qc_clamp_f32(int64_t x, int64_t y, int64_t len, float lo, float hi);
-int qc_clamp_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t len, float lo, float hi);
+// One kernel behind relu and relu6 (and their backwards): op is the caller's op id (enum qat4j_op, the row of
+// qat4j_ops.inc, dev.qat4j.backend.Op.ordinal()), used only to attribute profiled time.
+int qc_clamp_f32(int64_t x, int64_t y, int64_t len, float lo, float hi, int op);
+int qc_clamp_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t len, float lo, float hi, int op);
 int qc_add_f32(int64_t a, int64_t b, int64_t y, int64_t len);
 int qc_avg_pool_f32(int64_t x, int64_t y, int nc, int h, int w, int k, int stride, int pad);
 int qc_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, int k, int stride, int pad);

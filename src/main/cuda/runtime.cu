@@ -19,9 +19,26 @@ std::once_flag g_once;
 thread_local int t_last_error = 0;
 
 struct Timed {
-    const char* name;
+    int op;
     cudaEvent_t start, stop;
 };
+
+// The Backend method name of each op, from the one op list (the same rows as qat4j_op_name in the cpu library,
+// which this library does not link).
+const char* const kOpNames[] = {
+#define QAT4J_OP(id, name) name,
+#include "../cpp/qat4j_ops.inc"
+#undef QAT4J_OP
+};
+static_assert(sizeof kOpNames / sizeof kOpNames[0] == QAT4J_OP_COUNT, "one name per op of qat4j_ops.inc");
+
+const char* op_name(int op) { return op >= 0 && op < QAT4J_OP_COUNT ? kOpNames[op] : "(unknown op)"; }
+
+// qat4j_cuda.h keeps its own copies of these values (it is the self-contained header the JNI glue includes).
+static_assert(QC_ACT_PACT == QAT4J_ACT_PACT && QC_ACT_MPACT == QAT4J_ACT_MPACT &&
+                  QC_ACT_FIXED_CLIP == QAT4J_ACT_FIXED_CLIP && QC_ACT_DOREFA == QAT4J_ACT_DOREFA,
+              "QC_ACT_* are the QAT4J_ACT_* kinds");
+static_assert(QC_ERROR_OUT_OF_MEMORY == (int)cudaErrorMemoryAllocation, "QC_ERROR_OUT_OF_MEMORY");
 bool g_profiling = false;
 std::mutex g_profile_lock;
 std::vector<Timed> g_timed;
@@ -57,9 +74,9 @@ namespace qc {
 cudaStream_t stream() { return g_stream; }
 int sm_count() { return g_sms; }
 bool profiling() { return g_profiling; }
-void profile_add(const char* name, cudaEvent_t start, cudaEvent_t stop) {
+void profile_add(int op, cudaEvent_t start, cudaEvent_t stop) {
     std::lock_guard<std::mutex> hold(g_profile_lock);
-    g_timed.push_back(Timed{name, start, stop});
+    g_timed.push_back(Timed{op, start, stop});
 }
 int set_error(cudaError_t e) {
     if (e != cudaSuccess) t_last_error = (int)e;
@@ -142,7 +159,7 @@ extern "C" const char* qc_profile_report(void) {
     for (const Timed& t : g_timed) {
         float ms = 0.0f;
         if (cudaEventElapsedTime(&ms, t.start, t.stop) == cudaSuccess) {
-            auto& e = by_op[t.name];
+            auto& e = by_op[op_name(t.op)];
             e.first++;
             e.second += ms;
             total += ms;
@@ -154,7 +171,7 @@ extern "C" const char* qc_profile_report(void) {
     std::vector<std::pair<double, std::string>> rows;
     for (auto& kv : by_op) {
         char line[160];
-        snprintf(line, sizeof line, "%-24s %6d calls %9.3f ms %5.1f%%\n", kv.first.c_str(), kv.second.first,
+        snprintf(line, sizeof line, "%-28s %6d calls %9.3f ms %5.1f%%\n", kv.first.c_str(), kv.second.first,
                  kv.second.second, total > 0 ? 100.0 * kv.second.second / total : 0.0);
         rows.push_back({kv.second.second, line});
     }
@@ -162,7 +179,7 @@ extern "C" const char* qc_profile_report(void) {
     g_report.clear();
     for (auto& r : rows) g_report += r.second;
     char line[96];
-    snprintf(line, sizeof line, "%-24s %6s       %9.3f ms of GPU time\n", "total", "", total);
+    snprintf(line, sizeof line, "%-28s %6s       %9.3f ms of GPU time\n", "total", "", total);
     g_report += line;
     return g_report.c_str();
 }

@@ -118,11 +118,56 @@ public final class CudaBackend extends Backend {
 
     // ---------------------------------------------------------------- storage and errors
 
+    /**
+     * Turns a status of the C ABI into an exception: device memory exhausted (an op's scratch, or an allocation) is an
+     * {@link OutOfMemoryError} naming the op; any other CUDA error an {@link IllegalStateException}.
+     */
     private static void check(int code, String op) {
+        if (code == CudaKernels.QC_ERROR_OUT_OF_MEMORY) {
+            throw new OutOfMemoryError("cuda backend: " + op + " failed: out of GPU memory: "
+                    + CudaKernels.qc_error_string(code) + " (CUDA error " + code + ")");
+        }
         if (code != 0) {
             throw new IllegalStateException("cuda backend: " + op + " failed: " + CudaKernels.qc_error_string(code)
                     + " (CUDA error " + code + ")");
         }
+    }
+
+    private static void check(int code, Op op) {
+        check(code, op.methodName());
+    }
+
+    /** The C ABI's {@code kind} of an activation quantizer: the QC_ACT_* of qat4j_cuda.h. */
+    static int abiKind(ActQuantizer.Kind kind) {
+        return switch (kind) {
+            case PACT -> CudaKernels.QC_ACT_PACT;
+            case MPACT -> CudaKernels.QC_ACT_MPACT;
+            case FIXED_CLIP -> CudaKernels.QC_ACT_FIXED_CLIP;
+            case DOREFA -> CudaKernels.QC_ACT_DOREFA;
+        };
+    }
+
+    /** The C ABI's {@code rounding}: the QC_ROUND_* of qat4j_cuda.h. */
+    static int abiRounding(Rounding rounding) {
+        return switch (rounding) {
+            case HALF_EVEN -> CudaKernels.QC_ROUND_HALF_EVEN;
+            case HALF_UP -> CudaKernels.QC_ROUND_HALF_UP;
+            case HALF_AWAY_FROM_ZERO -> CudaKernels.QC_ROUND_HALF_AWAY_FROM_ZERO;
+            case TOWARD_ZERO -> CudaKernels.QC_ROUND_TOWARD_ZERO;
+            case FLOOR -> CudaKernels.QC_ROUND_FLOOR;
+        };
+    }
+
+    /**
+     * The op a clamp call serves, for the profile: Backend calls doClamp / doClampBackward only from relu
+     * (hi = +infinity) and relu6 (hi = 6).
+     */
+    private static Op clampOp(float hi, boolean backward) {
+        boolean relu = hi == Float.POSITIVE_INFINITY;
+        if (backward) {
+            return relu ? Op.RELU_BACKWARD : Op.RELU6_BACKWARD;
+        }
+        return relu ? Op.RELU : Op.RELU6;
     }
 
     private static long a(Tensor t) {
@@ -216,7 +261,7 @@ public final class CudaBackend extends Backend {
         Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
         if (y.numel() > 0) {
             check(CudaKernels.qc_conv2d_f32(a(x), a(w), a(bias), a(y), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
-                    p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), "conv2d");
+                    p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), Op.CONV2D);
         }
         return y;
     }
@@ -229,7 +274,7 @@ public final class CudaBackend extends Backend {
         }
         Tensor dx = allocate(DType.FLOAT32, xs);
         check(CudaKernels.qc_conv2d_bwd_data_f32(a(dy), a(w), a(dx), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
-                p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), "conv2dBackwardData");
+                p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), Op.CONV2D_BACKWARD_DATA);
         return dx;
     }
 
@@ -241,7 +286,7 @@ public final class CudaBackend extends Backend {
         }
         Tensor dw = allocate(DType.FLOAT32, ws);
         check(CudaKernels.qc_conv2d_bwd_weight_f32(a(dy), a(x), a(dw), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
-                p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), "conv2dBackwardWeight");
+                p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), Op.CONV2D_BACKWARD_WEIGHT);
         return dw;
     }
 
@@ -249,7 +294,7 @@ public final class CudaBackend extends Backend {
     protected Tensor doBiasBackward(Tensor dy) {
         int[] s = dy.shape();
         Tensor db = allocate(DType.FLOAT32, new int[] {s[1]});
-        check(CudaKernels.qc_bias_bwd_f32(a(dy), a(db), s[0], s[1], inner(s)), "biasBackward");
+        check(CudaKernels.qc_bias_bwd_f32(a(dy), a(db), s[0], s[1], inner(s)), Op.BIAS_BACKWARD);
         return db;
     }
 
@@ -258,7 +303,7 @@ public final class CudaBackend extends Backend {
         int n = x.dim(0), in = x.dim(1), out = w.dim(0);
         Tensor y = allocate(DType.FLOAT32, new int[] {n, out});
         // in == 0 is an empty sum: the kernel then writes the bias (or 0).
-        check(CudaKernels.qc_linear_f32(a(x), a(w), a(bias), a(y), n, in, out), "linear");
+        check(CudaKernels.qc_linear_f32(a(x), a(w), a(bias), a(y), n, in, out), Op.LINEAR);
         return y;
     }
 
@@ -266,7 +311,7 @@ public final class CudaBackend extends Backend {
     protected Tensor doLinearBackwardData(Tensor dy, Tensor w) {
         int n = dy.dim(0), out = w.dim(0), in = w.dim(1);
         Tensor dx = allocate(DType.FLOAT32, new int[] {n, in});
-        check(CudaKernels.qc_linear_bwd_data_f32(a(dy), a(w), a(dx), n, in, out), "linearBackwardData");
+        check(CudaKernels.qc_linear_bwd_data_f32(a(dy), a(w), a(dx), n, in, out), Op.LINEAR_BACKWARD_DATA);
         return dx;
     }
 
@@ -274,7 +319,7 @@ public final class CudaBackend extends Backend {
     protected Tensor doLinearBackwardWeight(Tensor dy, Tensor x) {
         int n = dy.dim(0), out = dy.dim(1), in = x.dim(1);
         Tensor dw = allocate(DType.FLOAT32, new int[] {out, in});
-        check(CudaKernels.qc_linear_bwd_weight_f32(a(dy), a(x), a(dw), n, in, out), "linearBackwardWeight");
+        check(CudaKernels.qc_linear_bwd_weight_f32(a(dy), a(x), a(dw), n, in, out), Op.LINEAR_BACKWARD_WEIGHT);
         return dw;
     }
 
@@ -288,7 +333,7 @@ public final class CudaBackend extends Backend {
         Tensor mean = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor invStd = allocate(DType.FLOAT32, new int[] {s[1]});
         check(CudaKernels.qc_bn_train_f32(a(x), a(gamma), a(beta), a(runningMean), a(runningVar), momentum, eps, a(y),
-                a(mean), a(invStd), s[0], s[1], inner(s)), "batchNorm2dTrain");
+                a(mean), a(invStd), s[0], s[1], inner(s)), Op.BATCH_NORM2D_TRAIN);
         return new BatchNormForward(y, mean, invStd);
     }
 
@@ -298,7 +343,7 @@ public final class CudaBackend extends Backend {
         int[] s = x.shape();
         Tensor y = allocate(DType.FLOAT32, s);
         check(CudaKernels.qc_bn_eval_f32(a(x), a(gamma), a(beta), a(runningMean), a(runningVar), eps, a(y), s[0], s[1],
-                inner(s)), "batchNorm2dEval");
+                inner(s)), Op.BATCH_NORM2D_EVAL);
         return y;
     }
 
@@ -309,21 +354,23 @@ public final class CudaBackend extends Backend {
         Tensor dgamma = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor dbeta = allocate(DType.FLOAT32, new int[] {s[1]});
         check(CudaKernels.qc_bn_bwd_f32(a(dy), a(x), a(gamma), a(mean), a(invStd), a(dx), a(dgamma), a(dbeta), s[0],
-                s[1], inner(s)), "batchNorm2dBackward");
+                s[1], inner(s)), Op.BATCH_NORM2D_BACKWARD);
         return new BatchNormGrads(dx, dgamma, dbeta);
     }
 
     @Override
     protected Tensor doClamp(Tensor x, float lo, float hi) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
-        check(CudaKernels.qc_clamp_f32(a(x), a(y), x.numel(), lo, hi), "clamp");
+        Op op = clampOp(hi, false);
+        check(CudaKernels.qc_clamp_f32(a(x), a(y), x.numel(), lo, hi, op.ordinal()), op);
         return y;
     }
 
     @Override
     protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        check(CudaKernels.qc_clamp_bwd_f32(a(dy), a(x), a(dx), x.numel(), lo, hi), "clampBackward");
+        Op op = clampOp(hi, true);
+        check(CudaKernels.qc_clamp_bwd_f32(a(dy), a(x), a(dx), x.numel(), lo, hi, op.ordinal()), op);
         return dx;
     }
 
@@ -332,7 +379,7 @@ public final class CudaBackend extends Backend {
         int[] s = x.shape();
         int oh = (s[2] + 2 * pad - kernel) / stride + 1, ow = (s[3] + 2 * pad - kernel) / stride + 1;
         Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], oh, ow});
-        check(CudaKernels.qc_avg_pool_f32(a(x), a(y), s[0] * s[1], s[2], s[3], kernel, stride, pad), "avgPool2d");
+        check(CudaKernels.qc_avg_pool_f32(a(x), a(y), s[0] * s[1], s[2], s[3], kernel, stride, pad), Op.AVG_POOL2D);
         return y;
     }
 
@@ -340,7 +387,7 @@ public final class CudaBackend extends Backend {
     protected Tensor doAvgPool2dBackward(Tensor dy, int[] xs, int kernel, int stride, int pad) {
         Tensor dx = allocate(DType.FLOAT32, xs);
         check(CudaKernels.qc_avg_pool_bwd_f32(a(dy), a(dx), xs[0] * xs[1], xs[2], xs[3], kernel, stride, pad),
-                "avgPool2dBackward");
+                Op.AVG_POOL2D_BACKWARD);
         return dx;
     }
 
@@ -349,7 +396,7 @@ public final class CudaBackend extends Backend {
         int[] s = x.shape();
         Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], outH, outW});
         check(CudaKernels.qc_adaptive_avg_pool_f32(a(x), a(y), s[0] * s[1], s[2], s[3], outH, outW),
-                "adaptiveAvgPool2d");
+                Op.ADAPTIVE_AVG_POOL2D);
         return y;
     }
 
@@ -357,14 +404,14 @@ public final class CudaBackend extends Backend {
     protected Tensor doAdaptiveAvgPool2dBackward(Tensor dy, int[] xs) {
         Tensor dx = allocate(DType.FLOAT32, xs);
         check(CudaKernels.qc_adaptive_avg_pool_bwd_f32(a(dy), a(dx), xs[0] * xs[1], xs[2], xs[3], dy.dim(2),
-                dy.dim(3)), "adaptiveAvgPool2dBackward");
+                dy.dim(3)), Op.ADAPTIVE_AVG_POOL2D_BACKWARD);
         return dx;
     }
 
     @Override
     protected Tensor doAdd(Tensor x, Tensor y) {
         Tensor out = allocate(DType.FLOAT32, x.shape());
-        check(CudaKernels.qc_add_f32(a(x), a(y), a(out), x.numel()), "add");
+        check(CudaKernels.qc_add_f32(a(x), a(y), a(out), x.numel()), Op.ADD);
         return out;
     }
 
@@ -373,14 +420,14 @@ public final class CudaBackend extends Backend {
         Tensor d = allocate(DType.FLOAT32, logits.shape());
         Tensor loss = allocate(DType.FLOAT32, new int[] {1});
         check(CudaKernels.qc_softmax_ce_f32(a(logits), a(labels), labelSmoothing, a(d), a(loss), logits.dim(0),
-                logits.dim(1)), "softmaxCrossEntropy");
+                logits.dim(1)), Op.SOFTMAX_CROSS_ENTROPY);
         return new Loss(loss, d);
     }
 
     @Override
     protected void doSgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, SgdParams p) {
         check(CudaKernels.qc_sgd_f32(a(param), a(grad), a(momentumBuffer), param.numel(), p.lr(), p.momentum(),
-                p.weightDecay(), p.nesterov() ? 1 : 0), "sgdStep");
+                p.weightDecay(), p.nesterov() ? 1 : 0), Op.SGD_STEP);
     }
 
     // ---------------------------------------------------------------- quantizers
@@ -391,8 +438,8 @@ public final class CudaBackend extends Backend {
             return copyOf(x);
         }
         Tensor y = allocate(DType.FLOAT32, x.shape());
-        check(CudaKernels.qc_act_quant_f32(a(x), a(y), x.numel(), q.kind().ordinal(), q.bits(), a(alpha),
-                q.fixedClip()), "actQuant");
+        check(CudaKernels.qc_act_quant_f32(a(x), a(y), x.numel(), abiKind(q.kind()), q.bits(), a(alpha),
+                q.fixedClip()), Op.ACT_QUANT);
         return y;
     }
 
@@ -403,8 +450,8 @@ public final class CudaBackend extends Backend {
         }
         Tensor dx = allocate(DType.FLOAT32, x.shape());
         Tensor dalpha = q.hasAlpha() ? allocateZeroed(DType.FLOAT32, new int[] {1}) : null;
-        check(CudaKernels.qc_act_quant_bwd_f32(a(dy), a(x), a(dx), a(dalpha), x.numel(), q.kind().ordinal(), q.bits(),
-                a(alpha), q.fixedClip()), "actQuantBackward");
+        check(CudaKernels.qc_act_quant_bwd_f32(a(dy), a(x), a(dx), a(dalpha), x.numel(), abiKind(q.kind()), q.bits(),
+                a(alpha), q.fixedClip()), Op.ACT_QUANT_BACKWARD);
         return new ActQuantGrads(dx, dalpha);
     }
 
@@ -414,7 +461,7 @@ public final class CudaBackend extends Backend {
             return copyOf(w);
         }
         Tensor wq = allocate(DType.FLOAT32, w.shape());
-        check(CudaKernels.qc_weight_quant_f32(a(w), a(wq), w.numel(), bits), "weightQuant");
+        check(CudaKernels.qc_weight_quant_f32(a(w), a(wq), w.numel(), bits), Op.WEIGHT_QUANT);
         return wq;
     }
 
@@ -424,7 +471,7 @@ public final class CudaBackend extends Backend {
             return copyOf(dwq);
         }
         Tensor dw = allocate(DType.FLOAT32, w.shape());
-        check(CudaKernels.qc_weight_quant_bwd_f32(a(dwq), a(w), a(dw), w.numel(), bits), "weightQuantBackward");
+        check(CudaKernels.qc_weight_quant_bwd_f32(a(dwq), a(w), a(dw), w.numel(), bits), Op.WEIGHT_QUANT_BACKWARD);
         return dw;
     }
 
@@ -436,7 +483,7 @@ public final class CudaBackend extends Backend {
         Tensor acc = allocate(DType.INT32, convOutShape(xs, ws, p));
         if (acc.numel() > 0) {
             check(CudaKernels.qc_conv2d_s8_s32(a(x), x.dtype() == DType.INT8 ? 1 : 0, a(w), a(acc), xs[0], xs[1], xs[2],
-                    xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), "conv2dInt");
+                    xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups()), Op.CONV2D_INT);
         }
         return acc;
     }
@@ -446,14 +493,10 @@ public final class CudaBackend extends Backend {
         int m = x.dim(0), k = x.dim(1), n = y.dim(1);
         Tensor c = allocate(DType.INT32, new int[] {m, n});
         // k == 0 is an empty sum: the kernel writes zeros.
-        check(CudaKernels.qc_gemm_s8_s32(m, n, k, a(x), a(y), y.dtype() == DType.INT8 ? 1 : 0, a(c)), "gemmInt");
+        check(CudaKernels.qc_gemm_s8_s32(m, n, k, a(x), a(y), y.dtype() == DType.INT8 ? 1 : 0, a(c)), Op.GEMM_INT);
         return c;
     }
 
-    /**
-     * Runs on the host: the accumulators (and residual) are copied back, requantized by the reference loop and copied
-     * up again. Correct, not fast; a CUDA kernel comes when a GPU is at hand to test it.
-     */
     /** requantizeResidual has no CUDA kernel: Backend routes it to the reference ({@link #supportsNatively}). */
     @Override
     public boolean supportsNatively(Op op) {
@@ -473,8 +516,8 @@ public final class CudaBackend extends Backend {
         int channels = s.length >= 2 ? s[1] : 1;
         Tensor y = allocate(out, s);
         check(CudaKernels.qc_requantize_s32(a(acc), a(multiplier), a(shift), a(bias), multiplier.numel() == 1 ? 1 : 0,
-                rounding.ordinal(), qmin, qmax, a(y), out.byteSize(), acc.numel(), Math.max(channels, 1),
-                Math.max(inner(s), 1)), "requantize");
+                abiRounding(rounding), qmin, qmax, a(y), out.byteSize(), acc.numel(), Math.max(channels, 1),
+                Math.max(inner(s), 1)), Op.REQUANTIZE);
         return y;
     }
 }
