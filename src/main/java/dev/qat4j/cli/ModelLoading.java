@@ -3,7 +3,7 @@ package dev.qat4j.cli;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;

@@ -12,7 +12,7 @@ import dev.qat4j.backend.Backends;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointFormatException;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;

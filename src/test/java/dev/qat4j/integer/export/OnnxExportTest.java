@@ -12,7 +12,7 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.data.Batch;
 import dev.qat4j.data.BatchLoader;
 import dev.qat4j.data.Cifar10;
