@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
-import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.DataNotFoundException;
@@ -215,8 +214,8 @@ final class Train implements Callable<Integer> {
             cfg = new TrainConfig(r.epochs(), r.batchSize(), r.lr(), r.etaMin(), r.warmupEpochs(), r.momentum(),
                     r.weightDecay(), nesterov, !noDecayNormAlpha, r.alphaPenalty(), labelSmoothing, r.augment(), seed);
             b = backend != null ? Backends.byName(backend) : Backends.get();
-            if (threads != null && b instanceof CpuBackend) {
-                CpuBackend.setThreads(threads);
+            if (threads != null) {
+                Backends.setCpuThreads(b, threads); // the cpu backend's setting; the others have none
             }
             Path dataPath = DataOption.locate(data, download);
             train = Cifar10.load(dataPath, Split.TRAIN);
