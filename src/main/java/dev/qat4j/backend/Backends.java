@@ -4,6 +4,8 @@ import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.backend.cuda.CudaBackend;
 import dev.qat4j.backend.ref.RefBackend;
 import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -11,6 +13,8 @@ import java.util.Locale;
  * first, then the environment variable) forces one; otherwise the best available is used and every fallback is
  * logged with its reason. A forced backend that cannot load is an error, never a silent substitute. {@code cuda} is
  * opt-in: automatic selection never loads the CUDA library, so {@code cpu} and {@code ref} runs never touch it.
+ * Code outside the backend packages reaches the concrete backends only through here ({@link #reference()},
+ * {@link #setCpuThreads}, {@link #diagnostics}); ArchitectureTest checks it.
  */
 public final class Backends {
     private static final System.Logger LOG = System.getLogger("dev.qat4j.backend");
@@ -66,6 +70,60 @@ public final class Backends {
             default -> throw new IllegalArgumentException(
                     "unknown backend '" + name + "' (QAT4J_BACKEND must be ref, cpu or cuda)");
         };
+    }
+
+    /** The reference backend (plain Java loops on the heap): always available, the oracle of the others. */
+    public static Backend reference() {
+        return RefBackend.INSTANCE;
+    }
+
+    /**
+     * Sets the number of threads the native kernels use (OpenMP and OpenBLAS, 1 to 1024) when {@code b} is a cpu
+     * backend and returns true; other backends have no such setting and are left alone (false).
+     *
+     * @throws IllegalArgumentException for a cpu backend and a count outside 1..1024
+     */
+    public static boolean setCpuThreads(Backend b, int threads) {
+        if (!(b instanceof CpuBackend)) {
+            return false;
+        }
+        CpuBackend.setThreads(threads);
+        return true;
+    }
+
+    /** One line of {@link #diagnostics}: a label ({@code ""} for a continuation of the line above) and its value. */
+    public record Diagnostic(String label, String value) {
+    }
+
+    /**
+     * What {@code qat4j info} reports about the backends, in its order: the selected backend (name and reason, then
+     * its description), the CPU (model, detected features, the native int8 dispatch level, thread counts) and
+     * whether CUDA is usable. The cpu backend's native library is loaded if it can be (a failure is reported, never
+     * thrown); probing CUDA loads the CUDA library: only this diagnostic does it unasked (selection never does).
+     */
+    public static List<Diagnostic> diagnostics(Selection sel) {
+        List<Diagnostic> out = new ArrayList<>();
+        Backend b = sel.backend();
+        out.add(new Diagnostic("backend", b.name() + " (" + sel.reason() + ")"));
+        out.add(new Diagnostic("", b.description()));
+        out.add(new Diagnostic("cpu", CpuFeatures.modelName()));
+        out.add(new Diagnostic("features", String.join(" ", CpuFeatures.detected())));
+        String isa;
+        String threads;
+        try {
+            CpuBackend cpu = CpuBackend.get();
+            isa = cpu.isaName() + " (native dispatch)";
+            threads = cpu.threads() + " (native kernels), " + Runtime.getRuntime().availableProcessors() + " cores";
+        } catch (Throwable e) {
+            isa = "native library not loaded: " + e;
+            threads = Runtime.getRuntime().availableProcessors() + " cores";
+        }
+        out.add(new Diagnostic("int8 ISA", isa));
+        out.add(new Diagnostic("threads", threads));
+        String cuda = CudaBackend.isAvailable() ? CudaBackend.get().description() + " (QAT4J_BACKEND=cuda to use it)"
+                : "unavailable: " + CudaBackend.unavailableReason();
+        out.add(new Diagnostic("cuda", cuda));
+        return out;
     }
 
     static Selection choose(String requested) {

@@ -13,7 +13,7 @@ import java.util.Objects;
  * A checkpoint in memory: a model name, a metadata map and an ordered map of named tensors, each a
  * {@link DType}, a shape and a Java array. Immutable: arrays are copied in and copied out, the maps are
  * unmodifiable. Built with {@link #builder(String)}, written and read by {@link CheckpointIO}, filled from and
- * loaded into a model by {@link ModelState}.
+ * loaded into a model by {@link dev.qat4j.models.ModelState} (the models package, which builds on this one).
  *
  * <h2>Metadata</h2>
  * Keys are non-empty strings; values are {@link String}, {@link Long} or (finite) {@link Double}, exactly what the
@@ -39,7 +39,10 @@ public final class Checkpoint {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
-    /** A builder for a checkpoint of {@code model} (non-empty: the name {@link ModelState#load} checks). */
+    /**
+     * A builder for a checkpoint of {@code model} (non-empty: the name {@link dev.qat4j.models.ModelState#load}
+     * checks).
+     */
     public static Builder builder(String model) {
         return new Builder(model);
     }

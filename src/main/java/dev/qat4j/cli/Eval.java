@@ -7,20 +7,18 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
-import dev.qat4j.data.Batch;
-import dev.qat4j.data.BatchLoader;
 import dev.qat4j.integer.IntegerConverter;
+import dev.qat4j.integer.IntegerEval;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.IntegerModelIO;
-import dev.qat4j.nn.Step;
 import dev.qat4j.train.ConfusionMatrix;
 import dev.qat4j.train.RunCheckpoint;
 import dev.qat4j.train.Trainer;
@@ -116,27 +114,7 @@ final class Eval implements Callable<Integer> {
             return 2;
         }
         try (im) {
-            ConfusionMatrix cm = new ConfusionMatrix(test.classes());
-            try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(batchSize), 0)) {
-                while (loader.hasNext()) {
-                    Batch batch = loader.next();
-                    try (Step step = new Step(b, false)) {
-                        long[] logits = im.logits(b, step.keep(b.fromFloats(batch.images(), batch.size(), 3, 32, 32)));
-                        // one-hot of the int64 argmax: converting int64 logits to float could merge two of them
-                        int k = im.numClasses();
-                        float[] f = new float[logits.length];
-                        for (int i = 0; i < batch.size(); i++) {
-                            int best = 0;
-                            for (int j = 1; j < k; j++) {
-                                best = logits[i * k + j] > logits[i * k + best] ? j : best;
-                            }
-                            f[i * k + best] = 1f;
-                        }
-                        cm.add(f, batch.labels(), batch.size());
-                    }
-                }
-            }
-            return report(im.model() + " integer (" + im.format() + ")", cm);
+            return report(im.model() + " integer (" + im.format() + ")", IntegerEval.evaluate(im, b, test, batchSize));
         } finally {
             if (source != null) {
                 source.close();

@@ -1,11 +1,7 @@
 package dev.qat4j.cli;
 
 import dev.qat4j.Version;
-import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
-import dev.qat4j.backend.CpuFeatures;
-import dev.qat4j.backend.cpu.CpuBackend;
-import dev.qat4j.backend.cuda.CudaBackend;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -74,29 +70,11 @@ public final class Main implements Callable<Integer> {
                 System.err.println("qat4j: " + e.getMessage());
                 return 2;
             }
-            Backend b = sel.backend();
             System.out.println("qat4j " + Version.get());
             System.out.println("java:       " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-            System.out.println("backend:    " + b.name() + " (" + sel.reason() + ")");
-            System.out.println("            " + b.description());
-            System.out.println("cpu:        " + CpuFeatures.modelName());
-            System.out.println("features:   " + String.join(" ", CpuFeatures.detected()));
-            String isa;
-            String threads;
-            try {
-                CpuBackend cpu = CpuBackend.get();
-                isa = cpu.isaName() + " (native dispatch)";
-                threads = cpu.threads() + " (native kernels), " + Runtime.getRuntime().availableProcessors() + " cores";
-            } catch (Throwable e) {
-                isa = "native library not loaded: " + e;
-                threads = Runtime.getRuntime().availableProcessors() + " cores";
+            for (Backends.Diagnostic d : Backends.diagnostics(sel)) {
+                System.out.println(String.format("%-12s", d.label().isEmpty() ? "" : d.label() + ":") + d.value());
             }
-            System.out.println("int8 ISA:   " + isa);
-            System.out.println("threads:    " + threads);
-            // Probing loads the CUDA library; only this diagnostic does it unasked (selection never does).
-            String cuda = CudaBackend.isAvailable() ? CudaBackend.get().description() + " (QAT4J_BACKEND=cuda to use it)"
-                    : "unavailable: " + CudaBackend.unavailableReason();
-            System.out.println("cuda:       " + cuda);
             return 0;
         }
     }

@@ -1,6 +1,6 @@
 package dev.qat4j.cli;
 
-import dev.qat4j.backend.ref.RefBackend;
+import dev.qat4j.backend.Backends;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
@@ -26,7 +26,7 @@ final class Summary implements Callable<Integer> {
     public Integer call() {
         QuantModel m;
         try {
-            m = Models.build(model, BitWidths.resolve(model, bits), RefBackend.INSTANCE, 0);
+            m = Models.build(model, BitWidths.resolve(model, bits), Backends.reference(), 0);
         } catch (IllegalArgumentException e) {
             System.err.println("qat4j summary: " + e.getMessage());
             return 2;

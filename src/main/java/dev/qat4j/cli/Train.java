@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
-import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
@@ -16,6 +14,7 @@ import dev.qat4j.experiments.Recipe;
 import dev.qat4j.experiments.RunRecord;
 import dev.qat4j.experiments.SeedExperiments;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.quant.ActQuantizer;
@@ -215,8 +214,8 @@ final class Train implements Callable<Integer> {
             cfg = new TrainConfig(r.epochs(), r.batchSize(), r.lr(), r.etaMin(), r.warmupEpochs(), r.momentum(),
                     r.weightDecay(), nesterov, !noDecayNormAlpha, r.alphaPenalty(), labelSmoothing, r.augment(), seed);
             b = backend != null ? Backends.byName(backend) : Backends.get();
-            if (threads != null && b instanceof CpuBackend) {
-                CpuBackend.setThreads(threads);
+            if (threads != null) {
+                Backends.setCpuThreads(b, threads); // the cpu backend's setting; the others have none
             }
             Path dataPath = DataOption.locate(data, download);
             train = Cifar10.load(dataPath, Split.TRAIN);

@@ -186,7 +186,7 @@ public final class IntegerConverter {
             throw new IllegalArgumentException("integer conversion of " + m.name() + ": no activation quantizer ends a "
                     + "top-level layer, so no integer part exists (every value stays float)");
         }
-        int[] shape = QuantModel.INPUT_SHAPE;
+        int[] shape = QuantModel.inputShape();
         for (Module p : prefix) {
             shape = p.outputShape(shape);
         }
@@ -499,7 +499,7 @@ public final class IntegerConverter {
         }
         WeightCodes w = weightCodes(conv, conv.weight().value(), conv.weightBits());
         int[] ws = conv.weight().value().shape();
-        int[] outShape = conv.outputShape(QuantModel.INPUT_SHAPE);
+        int[] outShape = conv.outputShape(QuantModel.inputShape());
         int perOut = ws[1] * ws[2] * ws[3];
         long bound = 0;
         for (int o = 0; o < ws[0]; o++) {

@@ -8,6 +8,7 @@ import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.Step;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.train.ConfusionMatrix;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -19,6 +20,7 @@ import java.util.Map;
  * agreement, and per quantizer the largest difference between the integer codes and the codes the fake-quant
  * model computes there (in LSBs), plus each layer's observed accumulator range against its worst-case bound.
  * {@link #sweep} re-runs only the integer part for other requantization formats on the cached boundary codes.
+ * {@link #evaluate} runs an integer model alone (a converted model or a loaded .qim) and counts its predictions.
  */
 public final class IntegerEval {
 
@@ -146,6 +148,32 @@ public final class IntegerEval {
         }
         return new Result(im.format(), images, (double) fakeCorrect / images, (double) intCorrect / images,
                 (double) agree / images, stats);
+    }
+
+    /**
+     * The integer model alone on {@code data}, in batches of {@code batchSize}: every image's int64 logits, their
+     * argmax (ties to the lowest class) counted against the label, the integer counterpart of
+     * {@code Trainer.evaluate}. The logits are compared as integers: converting int64 logits to float could merge two.
+     */
+    public static ConfusionMatrix evaluate(IntegerModel im, Backend backend, Dataset data, int batchSize) {
+        ConfusionMatrix cm = new ConfusionMatrix(data.classes());
+        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+            while (loader.hasNext()) {
+                Batch batch = loader.next();
+                try (Step step = new Step(backend, false)) {
+                    long[] logits = im.logits(backend,
+                            step.keep(backend.fromFloats(batch.images(), batch.size(), 3, 32, 32)));
+                    // one-hot of the int64 argmax: converting int64 logits to float could merge two of them
+                    int k = im.numClasses();
+                    float[] f = new float[logits.length];
+                    for (int i = 0; i < batch.size(); i++) {
+                        f[i * k + argmax(logits, i * k, k)] = 1f;
+                    }
+                    cm.add(f, batch.labels(), batch.size());
+                }
+            }
+        }
+        return cm;
     }
 
     /** Accuracy and agreement of the integer model under each option, on the images of the last {@link #compare}. */

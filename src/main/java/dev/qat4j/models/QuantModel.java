@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * carries its bit widths in its layers, so {@code bits} may be null); runs on any backend its parameters live on.
  */
 public final class QuantModel implements AutoCloseable {
-    public static final int[] INPUT_SHAPE = {3, 32, 32};
+    private static final int[] INPUT_SHAPE = {3, 32, 32};
 
     private final String name;
     private final BitWidths bits;
@@ -24,11 +24,16 @@ public final class QuantModel implements AutoCloseable {
     /** The step of the latest training forward: one open training pass per model at a time. */
     private final AtomicReference<Step> trainingStep = new AtomicReference<>();
 
+    /** The shape of one input image, {@code [3, 32, 32]} (CHW): a fresh array on every call. */
+    public static int[] inputShape() {
+        return INPUT_SHAPE.clone();
+    }
+
     public QuantModel(String name, BitWidths bits, Module net) {
         this.name = name;
         this.bits = bits;
         this.net = net;
-        net.outputShape(INPUT_SHAPE); // fails now, with the layer's name, if the parts do not fit together
+        net.outputShape(inputShape()); // fails now, with the layer's name, if the parts do not fit together
     }
 
     public String name() {
@@ -98,7 +103,7 @@ public final class QuantModel implements AutoCloseable {
     /** Summary rows, one per layer, in forward order. */
     public List<LayerInfo> summary() {
         List<LayerInfo> rows = new ArrayList<>();
-        net.describe(INPUT_SHAPE, rows);
+        net.describe(inputShape(), rows);
         return rows;
     }
 

@@ -2,7 +2,7 @@ package dev.qat4j.train;
 
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.tensor.Tensor;
 import java.io.IOException;

@@ -8,6 +8,7 @@ import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.fuzz.Fuzz;
 import dev.qat4j.fuzz.Mutation;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import java.io.IOException;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Parameter;

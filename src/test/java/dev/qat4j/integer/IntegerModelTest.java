@@ -12,17 +12,18 @@ import dev.qat4j.backend.Backends;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointFormatException;
 import dev.qat4j.checkpoint.CheckpointIO;
-import dev.qat4j.checkpoint.ModelState;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Step;
 import dev.qat4j.quant.RequantFormat;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.train.ConfusionMatrix;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,6 +90,15 @@ class IntegerModelTest {
             assertTrue(s.accMax() <= s.accBound() || s.accBound() == 0, s.toString());
         }
         assertTrue(diff < all / 100, "codes differing from fake-quant: " + diff + " of " + all);
+    }
+
+    @Test
+    void evaluateCountsWhatCompareCountsForTheIntegerModel() {
+        Dataset d = testImages(100);
+        IntegerEval.Result r = new IntegerEval(resnet, cpu, 50).compare(exact, d);
+        ConfusionMatrix cm = IntegerEval.evaluate(exact, cpu, d, 32); // another batch size: per image, not per batch
+        assertEquals(100, cm.total());
+        assertEquals(r.intAccuracy(), cm.accuracy(), 1e-12);
     }
 
     @Test

@@ -351,10 +351,18 @@ class ModelsTest {
     }
 
     @Test
+    void inputShapeIsACopyNoCallerCanChange() {
+        int[] s = QuantModel.inputShape();
+        assertArrayEquals(new int[] {3, 32, 32}, s);
+        s[0] = 1;
+        assertArrayEquals(new int[] {3, 32, 32}, QuantModel.inputShape());
+    }
+
+    @Test
     void blockShapesFollowStridesAndChannels() {
         try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "fp32"), REF, 1)) {
             Map<String, int[]> out = new LinkedHashMap<>();
-            int[] s = QuantModel.INPUT_SHAPE;
+            int[] s = QuantModel.inputShape();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);
                 out.put(c.name(), s);
@@ -367,7 +375,7 @@ class ModelsTest {
         }
         try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "fp32"), REF, 1)) {
             Map<String, int[]> out = new LinkedHashMap<>();
-            int[] s = QuantModel.INPUT_SHAPE;
+            int[] s = QuantModel.inputShape();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);
                 out.put(c.name(), s);
@@ -378,7 +386,7 @@ class ModelsTest {
             assertArrayEquals(new int[] {64, 1, 1}, out.get("pool"));
         }
         try (QuantModel m = Models.build("mobilenetv2", BitWidths.preset("mobilenetv2", "fp32"), REF, 1)) {
-            int[] s = QuantModel.INPUT_SHAPE;
+            int[] s = QuantModel.inputShape();
             Map<String, int[]> out = new LinkedHashMap<>();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);

@@ -132,7 +132,7 @@ public final class OnnxExport {
                 throw new IllegalArgumentException("onnx export: the integer model must end with its FC logits");
             }
             String version = OnnxExport.class.getPackage().getImplementationVersion();
-            return g.model(INPUT, QuantModel.INPUT_SHAPE, OUTPUT, new int[] {model.numClasses()},
+            return g.model(INPUT, QuantModel.inputShape(), OUTPUT, new int[] {model.numClasses()},
                     version == null ? "dev" : version);
         }
 

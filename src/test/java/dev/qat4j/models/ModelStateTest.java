@@ -1,4 +1,4 @@
-package dev.qat4j.checkpoint;
+package dev.qat4j.models;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,9 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.backend.ref.RefBackend;
-import dev.qat4j.models.BitWidths;
-import dev.qat4j.models.Models;
-import dev.qat4j.models.QuantModel;
+import dev.qat4j.checkpoint.Checkpoint;
+import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.BatchNorm2d;
 import dev.qat4j.nn.Flatten;

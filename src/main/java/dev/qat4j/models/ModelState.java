@@ -1,7 +1,7 @@
-package dev.qat4j.checkpoint;
+package dev.qat4j.models;
 
 import dev.qat4j.backend.Backend;
-import dev.qat4j.models.QuantModel;
+import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.nn.Parameter;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
@@ -19,7 +19,7 @@ import java.util.Objects;
  * Gradients are not saved; optimizer state (momentum) belongs to the trainer's own checkpoint entries.
  */
 public final class ModelState {
-    /** The metadata key under which {@link #save} stores {@link dev.qat4j.models.BitWidths#toYaml()}. */
+    /** The metadata key under which {@link #save} stores {@link BitWidths#toYaml()}. */
     public static final String BITS_KEY = "bits";
 
     private ModelState() {
