@@ -34,12 +34,7 @@ class ArchitectureTest {
      * Known exceptions to {@link #onlyBackendPackagesReachConcreteBackends}, each one source and one package, each with
      * its reason. The test fails when an entry is no longer needed, so none outlives its reason.
      */
-    private static final Map<String, Set<String>> CONCRETE_BACKEND_ALLOWED = Map.of(
-            // The integer model's requantization with a residual input (IntKernels.requantize) calls
-            // RefKernels.requantizeResidual: that loop exists only there (quant.Requantizer has the int32 scalar
-            // without the residual term and 64-bit operands), and moving it into quant means editing backend/ref.
-            // Remove this entry once the loop lives in quant and both call it there.
-            "integer/IntKernels.java", Set.of("backend.ref"));
+    private static final Map<String, Set<String>> CONCRETE_BACKEND_ALLOWED = Map.of();
 
     /** A main source: its path, its package relative to dev.qat4j ("" for the root, "integer.export") and its code. */
     private record Source(Path path, String pkg, String code) {

@@ -1,5 +1,6 @@
 package dev.qat4j.integer;
 
+import dev.qat4j.quant.Requantizer;
 import dev.qat4j.quant.Rounding;
 
 /**
@@ -74,7 +75,7 @@ public final class IntKernels {
             throw new IllegalArgumentException("IntKernels.requantize: sizes do not match [" + n + "," + channels + ","
                     + spatial + "]");
         }
-        return dev.qat4j.backend.ref.RefKernels.requantizeResidual(acc, channels, spatial, mult, shift, bias, residual,
+        return Requantizer.requantizeResidual(acc, channels, spatial, mult, shift, bias, residual,
                 resMult, rounding, qmin, qmax);
     }
 

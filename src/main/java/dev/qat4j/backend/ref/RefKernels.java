@@ -4,6 +4,7 @@ import dev.qat4j.backend.ConvParams;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Requantizer;
+import dev.qat4j.quant.Requantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.quant.WeightQuantizer;
 
@@ -640,34 +641,10 @@ public final class RefKernels {
         return f;
     }
 
-    /**
-     * Per-channel requantization with an optional residual: {@code out = clamp(round((acc * mult[c] + res * resMult[c]
-     * + bias[c]) / 2^shift[c]), qmin, qmax)}, channel {@code c = (i / inner) % channels}; {@code acc} is an int[] or a
-     * long[], {@code residual}/{@code resMult} may be null. The caller guarantees |sum| < 2^62. Planes run in parallel
-     * (each output depends only on its own inputs).
-     */
+    /** The integer epilogue: {@link Requantizer#requantizeResidual}, whose definition lives in quant. */
     public static int[] requantizeResidual(Object acc, int channels, int inner, int[] mult, int[] shift, long[] bias,
                                            int[] residual, int[] resMult, Rounding rounding, long qmin, long qmax) {
-        int[] ai = acc instanceof int[] a ? a : null;
-        long[] al = ai == null ? (long[]) acc : null;
-        int len = ai != null ? ai.length : al.length;
-        int[] out = new int[len];
-        java.util.stream.IntStream.range(0, len / Math.max(inner, 1)).parallel().forEach(plane -> {
-            int ch = plane % channels;
-            long m = mult[ch], bi = bias[ch], rm = residual == null ? 0 : resMult[ch];
-            int s = shift[ch];
-            boolean halfEven = rounding == Rounding.HALF_EVEN && s > 0;
-            long half = s > 0 ? (1L << (s - 1)) - 1 : 0;
-            for (int i = plane * inner, end = i + inner; i < end; i++) {
-                long v = (ai != null ? ai[i] : al[i]) * m + bi;
-                if (residual != null) {
-                    v += residual[i] * rm;
-                }
-                // half to even inline: (v + 2^(s-1) - 1 + lsb(v >> s)) >> s equals Rounding.divPow2 for |v| < 2^62
-                long y = halfEven ? (v + half + ((v >> s) & 1)) >> s : rounding.divPow2(v, s);
-                out[i] = (int) (y < qmin ? qmin : (y > qmax ? qmax : y));
-            }
-        });
-        return out;
+        return Requantizer.requantizeResidual(acc, channels, inner, mult, shift, bias, residual,
+                resMult, rounding, qmin, qmax);
     }
 }
