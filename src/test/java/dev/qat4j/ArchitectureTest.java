@@ -284,6 +284,21 @@ class ArchitectureTest {
     }
 
     @Test
+    void onlyBackendsUseTheTensorInternals() {
+        // creating a tensor over raw storage, reaching its storage and marking its quantization grid are for backends
+        List<String> problems = new ArrayList<>();
+        for (Source s : sources()) {
+            if (s.in("backend") || s.in("tensor")) {
+                continue;
+            }
+            if (s.qat4jPackages().stream().anyMatch(p -> under(p, "tensor.internal"))) {
+                problems.add(s.rel() + " uses dev.qat4j.tensor.internal");
+            }
+        }
+        assertEquals(List.of(), problems, "tensor.internal is for the backend packages only");
+    }
+
+    @Test
     void noPublicStaticArrays() {
         // a public static array is a global anyone can write to: hand out copies (QuantModel.inputShape()) or Lists
         Pattern field = Pattern.compile("\\b(?:public\\s+(?:final\\s+)?static|static\\s+(?:final\\s+)?public)"

@@ -9,7 +9,9 @@ import dev.qat4j.quant.Rounding;
 import dev.qat4j.quant.WeightQuantizer;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
+import dev.qat4j.tensor.Storage;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.internal.TensorInternals;
 
 /**
  * The only door to numerical work. Every public method here is final: it validates its arguments (null, closed,
@@ -247,7 +249,7 @@ public abstract class Backend {
         if (!(momentum >= 0f && momentum <= 1f)) {
             throw bad(op, "momentum must be in [0, 1], got " + momentum);
         }
-        if (runningMean.storage() == runningVar.storage()) {
+        if (TensorInternals.storage(runningMean) == TensorInternals.storage(runningVar)) {
             throw bad(op, "runningMean and runningVar must not share memory");
         }
         checkEps(op, eps);
@@ -389,7 +391,8 @@ public abstract class Backend {
         }
         sameFloats(op, param, grad);
         sameFloats(op, param, momentumBuffer);
-        if (param.storage() == grad.storage() || param.storage() == momentumBuffer.storage()) {
+        Storage paramMemory = TensorInternals.storage(param);
+        if (paramMemory == TensorInternals.storage(grad) || paramMemory == TensorInternals.storage(momentumBuffer)) {
             throw bad(op, "param must not share memory with grad or momentumBuffer");
         }
         route(Op.SGD_STEP, (impl, t) -> {

@@ -1,6 +1,7 @@
 package dev.qat4j.tensor;
 
 import dev.qat4j.backend.Backend;
+import dev.qat4j.tensor.internal.TensorInternals;
 
 /**
  * A dense row-major array of one {@link DType}, living in the memory of one {@link Backend}.
@@ -21,8 +22,28 @@ public final class Tensor implements AutoCloseable {
     private volatile boolean closed;
     private volatile QuantGrid quantGrid; // set once by the op that made the values, never for views
 
-    /** For backends only: wraps storage the backend has allocated. */
-    public Tensor(Backend backend, DType dtype, int[] shape, Storage storage) {
+    static {
+        // the backend-only operations, reachable from the backend packages through TensorInternals only
+        TensorInternals.install(new TensorInternals.Access() {
+            @Override
+            public Tensor wrap(Backend backend, DType dtype, int[] shape, Storage storage) {
+                return new Tensor(backend, dtype, shape, storage);
+            }
+
+            @Override
+            public Storage storage(Tensor t) {
+                return t.storage();
+            }
+
+            @Override
+            public void markQuantGrid(Tensor t, QuantGrid grid) {
+                t.markQuantGrid(grid);
+            }
+        });
+    }
+
+    /** Wraps storage a backend has allocated (backends call {@link TensorInternals#wrap}). */
+    Tensor(Backend backend, DType dtype, int[] shape, Storage storage) {
         this(backend, dtype, shape, storage, null);
     }
 
@@ -67,8 +88,8 @@ public final class Tensor implements AutoCloseable {
         return numel;
     }
 
-    /** The backend's storage; backends call this after checking {@link #backend()} is themselves. */
-    public Storage storage() {
+    /** The backend's storage (backends call {@link TensorInternals#storage} after checking {@link #backend()}). */
+    Storage storage() {
         checkOpen("storage");
         return storage;
     }
@@ -135,10 +156,10 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * For backends only: records that the op which just computed this tensor's values put every one of them on
-     * {@code grid}. Set at most once, by that op, before the tensor is handed out.
+     * Records that the op which just computed this tensor's values put every one of them on {@code grid}. Set at
+     * most once, by that op, before the tensor is handed out (backends call {@link TensorInternals#markQuantGrid}).
      */
-    public void markQuantGrid(QuantGrid grid) {
+    void markQuantGrid(QuantGrid grid) {
         if (quantGrid != null) {
             throw new IllegalStateException("markQuantGrid: " + this + " already has " + quantGrid);
         }

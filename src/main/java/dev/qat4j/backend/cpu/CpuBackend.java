@@ -13,6 +13,7 @@ import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.QuantGrid;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.internal.TensorInternals;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -119,7 +120,7 @@ public final class CpuBackend extends Backend {
     // ---------------------------------------------------------------- storage
 
     private static Pointer ptr(Tensor t) {
-        return ((NativeStorage) t.storage()).pointer;
+        return ((NativeStorage) TensorInternals.storage(t)).pointer;
     }
 
     /** Native memory for an op's output; uninitialized, because every kernel writes each output element. */
@@ -134,7 +135,7 @@ public final class CpuBackend extends Backend {
             throw new OutOfMemoryError("cpu backend: cannot allocate " + n * dtype.byteSize() + " bytes for "
                     + dtype + Shape.str(shape));
         }
-        return new Tensor(this, dtype, shape, new NativeStorage(p, n * dtype.byteSize()));
+        return TensorInternals.wrap(this, dtype, shape, new NativeStorage(p, n * dtype.byteSize()));
     }
 
     private Tensor allocateZeroed(DType dtype, int[] shape) {
@@ -208,7 +209,7 @@ public final class CpuBackend extends Backend {
                 q.bits(), a, q.fixedClip(), isaLevel);
         float step = q.step(a);
         if (q.bits() <= 8 && step > 0f && Float.isFinite(step)) {
-            y.markQuantGrid(new QuantGrid(step, q.minCode(), q.maxCode()));
+            TensorInternals.markQuantGrid(y, new QuantGrid(step, q.minCode(), q.maxCode()));
         }
         return y;
     }
@@ -465,7 +466,7 @@ public final class CpuBackend extends Backend {
         NativeKernels.qat4j_weight_quant_f32(fp(w), fp(wq), w.numel(), bits);
         if (bits >= 3 && bits <= 8) { // value = code / (2^(b-1) - 1); 1 and 2 bits have data-dependent or unit steps
             int max = (1 << (bits - 1)) - 1;
-            wq.markQuantGrid(new QuantGrid(1f / max, -max, max));
+            TensorInternals.markQuantGrid(wq, new QuantGrid(1f / max, -max, max));
         }
         return wq;
     }

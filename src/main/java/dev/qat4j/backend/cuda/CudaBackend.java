@@ -13,6 +13,7 @@ import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.internal.TensorInternals;
 
 /**
  * The GPU backend: tensors live in device memory and every op runs as CUDA kernels ({@code src/main/cuda}) queued on
@@ -171,7 +172,7 @@ public final class CudaBackend extends Backend {
     }
 
     private static long a(Tensor t) {
-        return t == null ? 0L : ((DeviceStorage) t.storage()).address;
+        return t == null ? 0L : ((DeviceStorage) TensorInternals.storage(t)).address;
     }
 
     /** Device memory for an op's output; uninitialized, because every kernel writes each output element. */
@@ -183,7 +184,7 @@ public final class CudaBackend extends Backend {
             throw new OutOfMemoryError("cuda backend: cannot allocate " + bytes + " bytes of GPU memory for " + dtype
                     + Shape.str(shape) + ": " + CudaKernels.qc_error_string(err));
         }
-        return new Tensor(this, dtype, shape, new DeviceStorage(address, bytes));
+        return TensorInternals.wrap(this, dtype, shape, new DeviceStorage(address, bytes));
     }
 
     private Tensor allocateZeroed(DType dtype, int[] shape) {

@@ -12,6 +12,7 @@ import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.internal.TensorInternals;
 
 /**
  * The reference backend: tensors are Java arrays and every op is a {@link RefKernels} loop. It is the oracle
@@ -37,23 +38,23 @@ public final class RefBackend extends Backend {
     // ---------------------------------------------------------------- storage
 
     private Tensor wrap(float[] a, int... shape) {
-        return new Tensor(this, DType.FLOAT32, shape, new HeapStorage(a));
+        return TensorInternals.wrap(this, DType.FLOAT32, shape, new HeapStorage(a));
     }
 
     private Tensor wrapInts(int[] a, int... shape) {
-        return new Tensor(this, DType.INT32, shape, new HeapStorage(a));
+        return TensorInternals.wrap(this, DType.INT32, shape, new HeapStorage(a));
     }
 
     private static float[] f(Tensor t) {
-        return (float[]) ((HeapStorage) t.storage()).array;
+        return (float[]) ((HeapStorage) TensorInternals.storage(t)).array;
     }
 
     private static int[] i32(Tensor t) {
-        return (int[]) ((HeapStorage) t.storage()).array;
+        return (int[]) ((HeapStorage) TensorInternals.storage(t)).array;
     }
 
     private static byte[] i8(Tensor t) {
-        return (byte[]) ((HeapStorage) t.storage()).array;
+        return (byte[]) ((HeapStorage) TensorInternals.storage(t)).array;
     }
 
     /** Integer view of a byte tensor's codes: INT8 sign-extended, UINT8 zero-extended. */
@@ -79,7 +80,7 @@ public final class RefBackend extends Backend {
             case INT8, UINT8 -> new byte[n];
             case INT32 -> new int[n];
         };
-        return new Tensor(this, dtype, shape, new HeapStorage(array));
+        return TensorInternals.wrap(this, dtype, shape, new HeapStorage(array));
     }
 
     @Override
@@ -89,7 +90,7 @@ public final class RefBackend extends Backend {
 
     @Override
     protected Tensor doFromBytes(byte[] data, DType dtype, int[] shape) {
-        return new Tensor(this, dtype, shape, new HeapStorage(data.clone()));
+        return TensorInternals.wrap(this, dtype, shape, new HeapStorage(data.clone()));
     }
 
     @Override
@@ -300,6 +301,6 @@ public final class RefBackend extends Backend {
         for (int i = 0; i < y.length; i++) {
             b[i] = (byte) y[i];
         }
-        return new Tensor(this, out, shape, new HeapStorage(b));
+        return TensorInternals.wrap(this, out, shape, new HeapStorage(b));
     }
 }

@@ -14,6 +14,7 @@ import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.QuantGrid;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.internal.TensorInternals;
 import java.util.SplittableRandom;
 import java.util.stream.LongStream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -115,8 +116,8 @@ class GridConvTest {
         ConvParams p = ConvParams.of(1, 1);
         try (TensorScope s = new TensorScope()) {
             Tensor xt = s.track(cpu.fromFloats(x, xs)), wt8 = s.track(cpu.fromFloats(wt, ws));
-            xt.markQuantGrid(new QuantGrid(0.01f, 0, 255));
-            wt8.markQuantGrid(new QuantGrid(1f / 127, -127, 127));
+            TensorInternals.markQuantGrid(xt, new QuantGrid(0.01f, 0, 255));
+            TensorInternals.markQuantGrid(wt8, new QuantGrid(1f / 127, -127, 127));
             float[] y = s.track(cpu.conv2d(xt, wt8, null, p)).toFloatArray();
             float[] yr = s.track(REF.conv2d(s.track(REF.fromFloats(x, xs)), s.track(REF.fromFloats(wt, ws)), null, p))
                     .toFloatArray();
