@@ -1,6 +1,7 @@
 // Float convolution and linear layers of the cpu backend.
 // Convolutions (dense, grouped and depthwise): implicit GEMMs over a padded copy of each image (below, and
-// sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel); linear layers: OpenBLAS.
+// sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel), the GEMM variant taken once per call
+// from the dispatch table (qat4j_kernels_for); linear layers: OpenBLAS.
 // Work buffers come from qat4j_alloc64 (per call, or per thread inside the batch loop); when one cannot be had the
 // entry frees what it holds and returns QAT4J_ERR_NO_MEMORY (a thread that misses its buffers sets a shared flag
 // and skips its images: the output is then unspecified, and the caller raises).
