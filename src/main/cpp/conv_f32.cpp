@@ -232,7 +232,8 @@ int conv2d_fwd(const float* x, const float* wt, const float* bias, float* y, con
     const std::vector<int64_t> off = L.offsets();
     PackedWeights Ap(groups, cog, K);
     if (!Ap.data) return QAT4J_ERR_NO_MEMORY;
-    for (int grp = 0; grp < groups; grp++) qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
+    for (int grp = 0; grp < groups; grp++)
+        qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
     int oom = 0;
 #pragma omp parallel for schedule(static, 1) num_threads(chunks) reduction(| : oom)
     for (int t = 0; t < chunks; t++) {

@@ -283,7 +283,8 @@ extern "C" int qat4j_bn_bwd_f32(const float* dy, const float* x, const float* ga
                 sum_dy += sums[2 * ((int64_t)b * c + ch)];
                 sum_dy_d += sums[2 * ((int64_t)b * c + ch) + 1];
             }
-            const double sum_dy_xh = sum_dy_d * inv_std[ch];  // xh = (x - mu) * is: the reference's product, factored out
+            // xh = (x - mu) * is: the reference's product, factored out
+            const double sum_dy_xh = sum_dy_d * inv_std[ch];
             const double k = (double)gamma[ch] * inv_std[ch] / m;
             ca[ch] = (float)(k * m);
             cb[ch] = (float)(k * sum_dy);

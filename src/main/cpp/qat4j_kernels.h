@@ -23,7 +23,7 @@ extern "C" {
 // Status codes returned by the kernel entries.
 #define QAT4J_OK               0
 #define QAT4J_ERR_NO_MEMORY    1  // a native work buffer could not be allocated; outputs are unspecified
-#define QAT4J_OFF_GRID         2  // qat4j_conv2d_grid_f32 only: a value is off its grid, y untouched (run the float conv)
+#define QAT4J_OFF_GRID         2  // qat4j_conv2d_grid_f32 only: a value is off its grid, y untouched
 
 // ISA levels, widest last. QAT4J_ISA_AUTO picks the active level (the widest the CPU has, or QAT4J_ISA's).
 // AVX512F runs the float kernels' AVX-512 variants (they use AVX-512F instructions only); AVX512VNNI adds the int8
