@@ -295,7 +295,7 @@ int conv2d_bwd_data(const float* dy, const float* wt, float* dx, const ConvGeom&
     for (const DataPhase& d : phases) {
         if (d.dyp_floats(cog) > dyp_max) dyp_max = d.dyp_floats(cog);
         if (d.wide_floats(cig) > wide_max) wide_max = d.wide_floats(cig);
-        packs.emplace_back(new PackedWeights(groups, cig, d.K));
+        packs.push_back(std::make_unique<PackedWeights>(groups, cig, d.K));
         if (!packs.back()->data) return QAT4J_ERR_NO_MEMORY;
         for (int grp = 0; grp < groups; grp++) d.pack(wt, g, grp, packs.back()->group(grp));
     }
