@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the native kernels (src/main/cpp/*.cpp) with AddressSanitizer and UndefinedBehaviorSanitizer and runs them:
 #
-#   bench/sanitize.sh [iterations] [seed]   C++ driver only (bench/sanitize/kernel_driver.cpp): every kernel of the
-#                                           C ABI on random shapes, every ISA level of this CPU compared, no JVM
+#   bench/sanitize.sh [iterations] [seed]   C++ driver only (bench/sanitize/kernel_driver.cpp): the checks of every op of
+#                                           qat4j_ops.inc (a switch with one case per op, -Werror=switch) on random
+#                                           shapes, every ISA level of this CPU compared, no JVM
 #   bench/sanitize.sh --jvm                 also runs CpuConformanceTest, GemmS8Test, ConvS8ImplicitGemmTest,
 #                                           GridConvTest, RequantizeResidualBoundaryTest, NativeConformanceTest and
 #                                           BoundaryFuzzTest against an ASan/UBSan build of the JNI library (after
@@ -32,8 +33,9 @@ blasdir="$blas/org/bytedeco/openblas/linux-x86_64"
 [ -e "$blasdir/libopenblas.so" ] || ln -sf libopenblas.so.0 "$blasdir/libopenblas.so"
 
 san=(-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)
-common=(-std=c++17 -fopenmp -ffp-contract=off -I"$here/src/main/cpp" -I"$blasdir/include")
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}"
+common=(-std=c++17 -fopenmp -ffp-contract=off -Werror=switch -I"$here/src/main/cpp" -I"$blasdir/include")
+# allocator_may_return_null: the out-of-memory checks ask for impossible sizes and expect QAT4J_ERR_NO_MEMORY back.
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 
 echo "sanitize: building kernel_driver with ${san[*]}"
@@ -70,13 +72,14 @@ if [ "$jvm" = 1 ]; then
   echo "sanitize: running the cpu backend tests on the sanitized JNI library (LD_PRELOAD=$asan)"
   # The sanitized library comes first on the class path, so JavaCPP loads it instead of the normal one.
   # handle_segv=0: the JVM uses SIGSEGV itself (safepoints, implicit null checks).
-  ASAN_OPTIONS="detect_leaks=0:handle_segv=0:abort_on_error=1:allow_user_segv_handler=1:use_sigaltstack=0" \
+  ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:handle_segv=0:abort_on_error=1:allow_user_segv_handler=1:use_sigaltstack=0" \
   LD_PRELOAD="$asan:$ubsan" QAT4J_LOG=warn \
     java -Xss4m -jar "$console" execute -cp "$out/native:$here/target/test-classes:$cp_main:$cpath" \
       --disable-banner --details=summary \
       --select-class dev.qat4j.backend.CpuConformanceTest --select-class dev.qat4j.backend.cpu.GemmS8Test \
       --select-class dev.qat4j.backend.cpu.ConvS8ImplicitGemmTest --select-class dev.qat4j.backend.cpu.GridConvTest \
       --select-class dev.qat4j.backend.RequantizeResidualBoundaryTest \
-      --select-class dev.qat4j.backend.NativeConformanceTest --select-class dev.qat4j.backend.BoundaryFuzzTest
+      --select-class dev.qat4j.backend.NativeConformanceTest --select-class dev.qat4j.backend.BoundaryFuzzTest \
+      --select-class dev.qat4j.backend.cpu.NativeStatusTest
 fi
 echo "sanitize: clean"

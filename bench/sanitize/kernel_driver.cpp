@@ -4,10 +4,15 @@
 // shift, misaligned access or out-of-range float-to-int conversion. On top, kernels with ISA variants are run at
 // every level this CPU has and compared (integer results exactly, float results to a tolerance), and the GEMMs
 // and convolutions against naive loops. Exits non-zero on a mismatch; the sanitizers abort on their first report.
+// Every kernel's status is checked too (QAT4J_OK expected).
+//
+// The checks are organised by op: main() runs drive(op) for every op of qat4j_ops.inc, a switch over enum qat4j_op
+// with one case per op and no default, built with -Werror=switch (bench/sanitize.sh): a new row in the op list does
+// not build here until it has a case. The per-op check counts are printed at the end.
 //
 // Usage: kernel_driver [iterations=300] [seed=1]
 #include "qat4j_kernels.h"
-#include "quant_common.h"
+#include "qat4j_internal.h"  // the internal GEMMs (checked on their own) and the quantizers' scalar parts
 
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +26,8 @@
 static std::mt19937_64 rng;
 static int failures = 0;
 static long checks = 0;
+static qat4j_op current_op = QAT4J_OP_CONV2D;  // the op whose checks are running (per-op counts)
+static long op_checks[QAT4J_OP_COUNT];
 
 static int rint_in(int lo, int hi) { return lo + (int)(rng() % (uint64_t)(hi - lo + 1)); }
 static float rfloat(float lo, float hi) {
@@ -40,6 +47,7 @@ static void specials(std::vector<float>& v) {
 #define CHECK(cond, ...)                                   \
     do {                                                   \
         checks++;                                          \
+        op_checks[current_op]++;                           \
         if (!(cond)) {                                     \
             failures++;                                    \
             fprintf(stderr, "MISMATCH %s:%d: ", __FILE__, __LINE__); \
@@ -49,6 +57,13 @@ static void specials(std::vector<float>& v) {
         }                                                  \
     } while (0)
 
+// A kernel call that must succeed.
+#define OK(call)                                                                   \
+    do {                                                                           \
+        const int status_ = (call);                                                \
+        CHECK(status_ == QAT4J_OK, "%s returned status %d", #call, status_);       \
+    } while (0)
+
 static bool close_to(float a, float b, float tol) {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
     return fabsf(a - b) <= tol;
@@ -56,6 +71,7 @@ static bool close_to(float a, float b, float tol) {
 
 struct Geo {
     int n, c, h, w, co, kh, kw, sh, sw, ph, pw, g, oh, ow;
+    qat4j_conv_geometry abi() const { return qat4j_conv_geometry{n, c, h, w, co, kh, kw, sh, sw, ph, pw, g}; }
 };
 
 static Geo geometry(bool depthwise) {
@@ -105,34 +121,35 @@ static std::vector<double> naive_conv(const X* x, const W* wt, const Geo& q) {
     return y;
 }
 
-static void conv_f32(int max_isa) {
+// The float conv (op CONV2D), or its backward data / weight (checked through <conv(x), dy> = <x, dx> = <w, dw>).
+static void conv_f32(int max_isa, qat4j_op op) {
     Geo q = geometry(rng() % 4 == 0);
+    const qat4j_conv_geometry g = q.abi();
     auto x = floats((size_t)q.n * q.c * q.h * q.w);
     auto wt = floats((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
     auto bias = floats(q.co);
     auto want = naive_conv(x.data(), wt.data(), q);
+    auto dy = floats(want.size());
+    double lhs = 0, mag = 0;
+    for (size_t i = 0; i < want.size(); i++) lhs += want[i] * dy[i], mag += fabs(want[i] * dy[i]);
     for (int isa = 0; isa <= max_isa; isa++) {
-        std::vector<float> y(want.size());
-        qat4j_conv2d_f32(x.data(), wt.data(), bias.data(), y.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
-                         q.sw, q.ph, q.pw, q.g, isa);
-        for (size_t i = 0; i < y.size(); i++) {
-            float ref = (float)want[i] + bias[(i / ((size_t)q.oh * q.ow)) % q.co];
-            CHECK(close_to(y[i], ref, 1e-4f * (1 + fabsf(ref)) + 1e-4f), "conv2d isa %d at %zu: %g vs %g", isa, i,
-                  y[i], ref);
-        }
-        // backward data: dx = conv^T(dy); checked through <conv(x), dy> = <x, dx>
-        auto dy = floats(y.size());
-        std::vector<float> dx(x.size());
-        qat4j_conv2d_bwd_data_f32(dy.data(), wt.data(), dx.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
-                                  q.sw, q.ph, q.pw, q.g, isa);
-        double lhs = 0, rhs = 0, mag = 0;
-        for (size_t i = 0; i < want.size(); i++) lhs += want[i] * dy[i], mag += fabs(want[i] * dy[i]);
-        for (size_t i = 0; i < x.size(); i++) rhs += (double)x[i] * dx[i];
-        CHECK(fabs(lhs - rhs) <= 1e-4 * (1 + mag), "conv2d_bwd_data isa %d: %g vs %g", isa, lhs, rhs);
-        {
+        if (op == QAT4J_OP_CONV2D) {
+            std::vector<float> y(want.size());
+            OK(qat4j_conv2d_f32(x.data(), wt.data(), bias.data(), y.data(), &g, isa));
+            for (size_t i = 0; i < y.size(); i++) {
+                float ref = (float)want[i] + bias[(i / ((size_t)q.oh * q.ow)) % q.co];
+                CHECK(close_to(y[i], ref, 1e-4f * (1 + fabsf(ref)) + 1e-4f), "conv2d isa %d at %zu: %g vs %g", isa, i,
+                      y[i], ref);
+            }
+        } else if (op == QAT4J_OP_CONV2D_BACKWARD_DATA) {
+            std::vector<float> dx(x.size());
+            OK(qat4j_conv2d_bwd_data_f32(dy.data(), wt.data(), dx.data(), &g, isa));
+            double rhs = 0;
+            for (size_t i = 0; i < x.size(); i++) rhs += (double)x[i] * dx[i];
+            CHECK(fabs(lhs - rhs) <= 1e-4 * (1 + mag), "conv2d_bwd_data isa %d: %g vs %g", isa, lhs, rhs);
+        } else {
             std::vector<float> dw(wt.size());
-            qat4j_conv2d_bwd_weight_f32(dy.data(), x.data(), dw.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
-                                        q.sw, q.ph, q.pw, q.g, isa);
+            OK(qat4j_conv2d_bwd_weight_f32(dy.data(), x.data(), dw.data(), &g, isa));
             double r2 = 0;
             for (size_t i = 0; i < wt.size(); i++) r2 += (double)wt[i] * dw[i];
             CHECK(fabs(lhs - r2) <= 1e-4 * (1 + mag), "conv2d_bwd_weight isa %d: %g vs %g", isa, lhs, r2);
@@ -146,7 +163,7 @@ static void sgemm(int max_isa) {
     auto A = floats((size_t)(M - 1) * lda + K), B = floats((size_t)(K - 1) * ldb + N);
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<float> C((size_t)(M - 1) * ldc + N, 7.0f);
-        qat4j_sgemm_nn_f32(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, isa);
+        OK(qat4j_sgemm_nn_f32(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, isa));
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 double s = 0;
@@ -165,7 +182,7 @@ static void sgemm_nt(int max_isa) {
     auto C0 = floats((size_t)(M - 1) * ldc + N);
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<float> C = C0;
-        qat4j_sgemm_nt_acc_f32(M, N, Q, A.data(), lda, B.data(), ldb, C.data(), ldc, isa);
+        OK(qat4j_sgemm_nt_acc_f32(M, N, Q, A.data(), lda, B.data(), ldb, C.data(), ldc, isa));
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 double s = C0[i * ldc + j];
@@ -192,7 +209,7 @@ static void gemm_s8(int max_isa) {
         }
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<int32_t> C((size_t)(M * N));
-        qat4j_gemm_s8_s32(M, N, K, A.data(), B.data(), b_signed, C.data(), isa);
+        OK(qat4j_gemm_s8_s32(M, N, K, A.data(), B.data(), b_signed, C.data(), isa));
         CHECK(C == want, "gemm_s8 isa %d M=%ld N=%ld K=%ld signed=%d", isa, (long)M, (long)N, (long)K, b_signed);
     }
 }
@@ -213,8 +230,8 @@ static void conv_s8(int max_isa) {
     }
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<int32_t> acc(want.size());
-        qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
-                            q.sw, q.ph, q.pw, q.g, isa);
+        const qat4j_conv_geometry g = q.abi();
+        OK(qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), &g, isa));
         bool same = true;
         for (size_t i = 0; i < acc.size(); i++) same &= acc[i] == (int32_t)want[i];
         CHECK(same, "conv2d_s8 isa %d", isa);
@@ -222,8 +239,8 @@ static void conv_s8(int max_isa) {
 }
 
 // The conv of two quantized tensors: values code * step (unsigned or signed activation codes, int8 weight codes)
-// must give exactly (float) int_conv * (x_step * w_step) + bias; a value off its grid (special) must return 0 and
-// leave y alone.
+// must give exactly (float) int_conv * (x_step * w_step) + bias; a value off its grid (special) must return
+// QAT4J_OFF_GRID and leave y alone.
 static void grid_conv(int max_isa, bool special) {
     Geo q = geometry(rng() % 4 == 0);
     const int x_signed = (int)(rng() & 1), xlo = x_signed ? -127 : 0, xhi = x_signed ? 127 : 255;
@@ -236,10 +253,10 @@ static void grid_conv(int max_isa, bool special) {
     auto want = naive_conv(xc.data(), wc.data(), q);
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<float> y(want.size(), 7.0f);
-        const int done = qat4j_conv2d_grid_f32(x.data(), xstep, x_signed, xlo, xhi, wt.data(), wstep, -127, 127,
-                                               bias.data(), y.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh, q.sw,
-                                               q.ph, q.pw, q.g, isa);
-        CHECK(done == (special ? 0 : 1), "conv2d_grid isa %d: returned %d", isa, done);
+        const qat4j_conv_geometry g = q.abi();
+        const int st = qat4j_conv2d_grid_f32(x.data(), xstep, x_signed, xlo, xhi, wt.data(), wstep, -127, 127,
+                                             bias.data(), y.data(), &g, isa);
+        CHECK(st == (special ? QAT4J_OFF_GRID : QAT4J_OK), "conv2d_grid isa %d: returned %d", isa, st);
         bool same = true;
         for (size_t i = 0; i < y.size(); i++) {
             const float expect = special ? 7.0f : (float)(int32_t)want[i] * (xstep * wstep) + bias[(i / ((size_t)q.oh * q.ow)) % q.co];
@@ -295,8 +312,8 @@ static void conv_s8_wide(int max_isa) {
     }
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<int32_t> acc(want.size());
-        qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), q.n, q.c, q.h, q.w, q.co, q.kh, q.kw, q.sh,
-                            q.sw, q.ph, q.pw, q.g, isa);
+        const qat4j_conv_geometry g = q.abi();
+        OK(qat4j_conv2d_s8_s32(x.data(), x_signed, wt.data(), acc.data(), &g, isa));
         bool same = true;
         for (size_t i = 0; i < acc.size(); i++) same &= acc[i] == (int32_t)want[i];
         CHECK(same, "conv2d_s8 wide isa %d n=%d c=%d co=%d h=%d w=%d k=%dx%d s=%d,%d p=%d,%d g=%d signed=%d", isa, q.n,
@@ -317,7 +334,8 @@ static void act_quant_bwd(int max_isa, const std::vector<float>& dy, const std::
     }
     for (int isa = 0; isa <= max_isa; isa++) {
         std::vector<float> dx(dy.size());
-        float got = qat4j_act_quant_bwd_f32(dy.data(), x.data(), dx.data(), n, kind, bits, alpha, 4.0f, isa);
+        float got = 0.0f;
+        OK(qat4j_act_quant_bwd_f32(dy.data(), x.data(), dx.data(), n, kind, bits, alpha, 4.0f, &got, isa));
         CHECK(n == 0 || memcmp(dx.data(), want.data(), sizeof(float) * n) == 0, "act_quant_bwd dx isa %d kind %d n %ld",
               isa, kind, (long)n);
         CHECK(close_to(got, (float)dalpha, (float)(2.4e-7 * mag) + 1e-30f) || (isinf(got) && got == (float)dalpha),
@@ -325,128 +343,294 @@ static void act_quant_bwd(int max_isa, const std::vector<float>& dy, const std::
     }
 }
 
-static void fake_quant(int max_isa, bool special) {
-    int64_t n = rint_in(0, 200);
+static std::vector<float> quant_input(int64_t n, bool special) {
     // buffers hold at least one element, as the cpu backend allocates them (JavaCPP refuses zero-size memory)
-    const size_t cap = n > 0 ? (size_t)n : 1;
-    auto x = floats(cap, -8, 8);
+    auto x = floats(n > 0 ? (size_t)n : 1, -8, 8);
     if (special) specials(x);
+    return x;
+}
+
+// Activation quantizer forward: every level bit for bit against the scalar variant.
+static void act_quant_fwd(int max_isa, bool special) {
+    int64_t n = rint_in(0, 200);
+    auto x = quant_input(n, special);
     int kind = rint_in(0, 3);
     int bits = kind == QAT4J_ACT_MPACT ? rint_in(2, 16) : rint_in(1, 16);
     float alpha = rfloat(-3, 6);
-    std::vector<float> y0(cap);
-    qat4j_act_quant_f32(x.data(), y0.data(), n, kind, bits, alpha, 4.0f, 0);
+    std::vector<float> y0(x.size());
+    OK(qat4j_act_quant_f32(x.data(), y0.data(), n, kind, bits, alpha, 4.0f, 0));
     for (int isa = 1; isa <= max_isa; isa++) {
-        std::vector<float> y(cap);
-        qat4j_act_quant_f32(x.data(), y.data(), n, kind, bits, alpha, 4.0f, isa);
+        std::vector<float> y(x.size());
+        OK(qat4j_act_quant_f32(x.data(), y.data(), n, kind, bits, alpha, 4.0f, isa));
         CHECK(n == 0 || memcmp(y.data(), y0.data(), sizeof(float) * n) == 0, "act_quant isa %d differs from scalar", isa);
     }
-    auto dy = floats(cap);
+}
+
+static void act_quant_backward(int max_isa, bool special) {
+    int64_t n = rint_in(0, 200);
+    auto x = quant_input(n, special);
+    auto dy = floats(x.size());
     if (special) specials(dy);
+    int kind = rint_in(0, 3);
+    int bits = kind == QAT4J_ACT_MPACT ? rint_in(2, 16) : rint_in(1, 16);
+    float alpha = rfloat(-3, 6);
     static const float odd_alpha[] = {0.0f, -0.0f, NAN, INFINITY};
     if (rng() % 8 == 0) alpha = odd_alpha[rng() % 4];
     act_quant_bwd(max_isa, dy, x, n, kind, bits, alpha);
-    std::vector<float> dx(cap);
-    // weight quantizer and its backward
-    int wbits = rng() % 5 == 0 ? 32 : rint_in(1, 16);
-    std::vector<float> wq(cap), dw(cap);
-    qat4j_weight_quant_f32(x.data(), wq.data(), n, wbits);
-    qat4j_weight_quant_bwd_f32(dy.data(), x.data(), dw.data(), n, wbits);
-    checks++;
 }
 
-// Batch norm (train and backward) and clamp backward on every ISA level: clamp backward bit for bit against the
-// reference's select, batch norm against the scalar variant (double sums in another order: float rounding).
-static void float_ops_isa(int max_isa, const std::vector<float>& x, const std::vector<float>& dy, int n, int c,
-                          int64_t hw, bool special) {
-    const int64_t len = (int64_t)n * c * hw;
+// DoReFa weight quantizer and its backward (one variant): run under the sanitizers, the outputs' codes checked.
+static void weight_quant(bool special, bool backward) {
+    int64_t n = rint_in(0, 200);
+    auto x = quant_input(n, special);
+    auto dy = floats(x.size());
+    int wbits = rng() % 5 == 0 ? 32 : rint_in(1, 16);
+    std::vector<float> out(x.size());
+    if (backward) {
+        OK(qat4j_weight_quant_bwd_f32(dy.data(), x.data(), out.data(), n, wbits));
+    } else {
+        OK(qat4j_weight_quant_f32(x.data(), out.data(), n, wbits));
+        // 3..16 bits: every finite value is code / (2^(b-1) - 1) with |code| <= 2^(b-1) - 1
+        if (!special && wbits >= 3 && wbits <= 16)
+            for (int64_t i = 0; i < n; i++) {
+                const float s = (float)((1 << (wbits - 1)) - 1), code = out[(size_t)i] * s;
+                CHECK(fabsf(code - rintf(code)) < 1e-3f && fabsf(code) <= s + 1e-3f, "weight_quant code %g", code);
+            }
+    }
+}
+
+// ---------------------------------------------------------------- float ops, one function per op family
+struct Planes {
+    int n, c, h, w;
+    int64_t hw, len;
+    std::vector<float> x, dy;
+};
+
+static Planes planes(bool special, int max_h = 9) {
+    Planes p;
+    p.n = rint_in(1, 4), p.c = rint_in(1, 9), p.h = rint_in(1, max_h), p.w = rint_in(1, max_h);
+    p.hw = (int64_t)p.h * p.w, p.len = (int64_t)p.n * p.c * p.hw;
+    p.x = floats((size_t)p.len);
+    if (special) specials(p.x);
+    p.dy = floats((size_t)p.len);
+    return p;
+}
+
+// Batch norm train (backward = false) or backward on every ISA level against the scalar variant (double sums in
+// another order: float rounding).
+static void batch_norm(int max_isa, const Planes& P, bool backward, bool special) {
+    const int n = P.n, c = P.c;
+    const int64_t hw = P.hw, len = P.len;
     auto gamma = floats(c), beta = floats(c);
-    std::vector<float> y0((size_t)len), mean0(c), inv0(c), rm0(c, 0.5f), rv0(c, 1.0f), dx0((size_t)len), dg0(c), db0(c);
-    std::vector<float> want((size_t)len);
-    const float lo = (rng() & 1) ? 0.0f : -1.0f, hi = (rng() & 1) ? 6.0f : INFINITY;
-    for (int64_t i = 0; i < len; i++) want[(size_t)i] = (x[(size_t)i] > lo && x[(size_t)i] < hi) ? dy[(size_t)i] : 0.0f;
+    std::vector<float> y0((size_t)len), mean0(c), inv0(c), rv0(c, 1.0f), dx0((size_t)len), dg0(c), db0(c);
     for (int isa = 0; isa <= max_isa; isa++) {
-        std::vector<float> dx((size_t)len);
-        qat4j_clamp_bwd_f32(dy.data(), x.data(), dx.data(), len, lo, hi, isa);
-        CHECK(memcmp(dx.data(), want.data(), sizeof(float) * len) == 0, "clamp_bwd isa %d len %ld", isa, (long)len);
-        std::vector<float> y((size_t)len), mean(c), inv(c), rm(c, 0.5f), rv(c, 1.0f), dg(c), db(c);
-        qat4j_bn_train_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(), mean.data(),
-                           inv.data(), n, c, hw, isa);
-        qat4j_bn_bwd_f32(dy.data(), x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(), db.data(), n,
-                         c, hw, isa);
+        std::vector<float> y((size_t)len), mean(c), inv(c), rm(c, 0.5f), rv(c, 1.0f), dx((size_t)len), dg(c), db(c);
+        OK(qat4j_bn_train_f32(P.x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(),
+                              mean.data(), inv.data(), n, c, hw, isa));
+        if (backward)
+            OK(qat4j_bn_bwd_f32(P.dy.data(), P.x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(),
+                                db.data(), n, c, hw, isa));
         if (isa == 0) {
-            y0 = y, mean0 = mean, inv0 = inv, rm0 = rm, rv0 = rv, dx0 = dx, dg0 = dg, db0 = db;
+            y0 = y, mean0 = mean, inv0 = inv, rv0 = rv, dx0 = dx, dg0 = dg, db0 = db;
             continue;
         }
         if (special) continue;  // NaN and inf spread over a channel the same way, but not comparably
         for (int ch = 0; ch < c; ch++) {
-            CHECK(close_to(mean[ch], mean0[ch], 1e-6f * (fabsf(mean0[ch]) + 1e-3f)), "bn mean isa %d", isa);
-            CHECK(close_to(inv[ch], inv0[ch], 1e-6f * fabsf(inv0[ch])), "bn inv_std isa %d", isa);
-            CHECK(close_to(rv[ch], rv0[ch], 1e-6f * fabsf(rv0[ch])), "bn running var isa %d", isa);
-            CHECK(close_to(dg[ch], dg0[ch], 1e-5f * (fabsf(dg0[ch]) + (float)(n * hw))), "bn dgamma isa %d", isa);
-            CHECK(close_to(db[ch], db0[ch], 1e-5f * (fabsf(db0[ch]) + (float)(n * hw))), "bn dbeta isa %d", isa);
+            if (!backward) {
+                CHECK(close_to(mean[ch], mean0[ch], 1e-6f * (fabsf(mean0[ch]) + 1e-3f)), "bn mean isa %d", isa);
+                CHECK(close_to(inv[ch], inv0[ch], 1e-6f * fabsf(inv0[ch])), "bn inv_std isa %d", isa);
+                CHECK(close_to(rv[ch], rv0[ch], 1e-6f * fabsf(rv0[ch])), "bn running var isa %d", isa);
+            } else {
+                CHECK(close_to(dg[ch], dg0[ch], 1e-5f * (fabsf(dg0[ch]) + (float)(n * hw))), "bn dgamma isa %d", isa);
+                CHECK(close_to(db[ch], db0[ch], 1e-5f * (fabsf(db0[ch]) + (float)(n * hw))), "bn dbeta isa %d", isa);
+            }
         }
         for (int64_t i = 0; i < len; i++) {
-            CHECK(close_to(y[(size_t)i], y0[(size_t)i], 1e-5f * (fabsf(y0[(size_t)i]) + 1)), "bn y isa %d", isa);
-            CHECK(close_to(dx[(size_t)i], dx0[(size_t)i], 1e-4f * (fabsf(dx0[(size_t)i]) + 1)), "bn dx isa %d", isa);
+            if (!backward)
+                CHECK(close_to(y[(size_t)i], y0[(size_t)i], 1e-5f * (fabsf(y0[(size_t)i]) + 1)), "bn y isa %d", isa);
+            else
+                CHECK(close_to(dx[(size_t)i], dx0[(size_t)i], 1e-4f * (fabsf(dx0[(size_t)i]) + 1)), "bn dx isa %d",
+                      isa);
         }
     }
 }
 
-static void float_ops(int max_isa, bool special) {
-    int n = rint_in(1, 4), c = rint_in(1, 9), h = rint_in(1, 9), w = rint_in(1, 9);
-    int64_t hw = (int64_t)h * w, len = (int64_t)n * c * hw;
-    auto x = floats((size_t)len);
-    if (special) specials(x);
-    auto dy = floats((size_t)len);
-    auto gamma = floats(c), beta = floats(c), rm = floats(c), rv = floats(c, 0.5f, 2);
-    std::vector<float> y((size_t)len), mean(c), inv(c), dx((size_t)len), dg(c), db(c);
-    float_ops_isa(max_isa, x, dy, n, c, hw, special);
-    qat4j_bn_train_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f, 1e-5f, y.data(),
-                       mean.data(), inv.data(), n, c, hw, QAT4J_ISA_AUTO);
-    qat4j_bn_eval_f32(x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5f, y.data(), n, c, hw);
-    qat4j_bn_bwd_f32(dy.data(), x.data(), gamma.data(), mean.data(), inv.data(), dx.data(), dg.data(), db.data(), n,
-                     c, hw, QAT4J_ISA_AUTO);
-    qat4j_bias_bwd_f32(dy.data(), db.data(), n, c, hw);
-    qat4j_clamp_f32(x.data(), y.data(), len, 0.0f, 6.0f);
-    qat4j_add_f32(x.data(), dy.data(), y.data(), len);
+// Batch norm eval against its formula in double (float rounding).
+static void batch_norm_eval(const Planes& P, bool special) {
+    auto gamma = floats(P.c), beta = floats(P.c), rm = floats(P.c), rv = floats(P.c, 0.5f, 2);
+    std::vector<float> y((size_t)P.len);
+    OK(qat4j_bn_eval_f32(P.x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5f, y.data(), P.n, P.c, P.hw));
+    if (special) return;
+    for (int64_t i = 0; i < P.len; i++) {
+        const int ch = (int)((i / P.hw) % P.c);
+        const double want = ((double)P.x[(size_t)i] - rm[ch]) / sqrt((double)rv[ch] + 1e-5) * gamma[ch] + beta[ch];
+        CHECK(close_to(y[(size_t)i], (float)want, 1e-5f * (fabsf((float)want) + 4)), "bn eval at %ld", (long)i);
+    }
+}
+
+// relu / relu6 (clamp) bit for bit against Math.min(Math.max(x, lo), hi).
+static void clamp_fwd(const Planes& P, float hi) {
+    std::vector<float> y((size_t)P.len);
+    OK(qat4j_clamp_f32(P.x.data(), y.data(), P.len, 0.0f, hi));
+    bool same = true;
+    for (int64_t i = 0; i < P.len; i++) {
+        float v = P.x[(size_t)i];
+        v = v < 0.0f ? 0.0f : v;
+        v = v > hi ? hi : v;
+        same &= memcmp(&v, &y[(size_t)i], sizeof(float)) == 0;
+    }
+    CHECK(same, "clamp hi %g", hi);
+}
+
+// Their backward on every ISA level bit for bit against the reference's select.
+static void clamp_bwd(int max_isa, const Planes& P, float hi) {
+    const float lo = 0.0f;
+    std::vector<float> want((size_t)P.len);
+    for (int64_t i = 0; i < P.len; i++)
+        want[(size_t)i] = (P.x[(size_t)i] > lo && P.x[(size_t)i] < hi) ? P.dy[(size_t)i] : 0.0f;
+    for (int isa = 0; isa <= max_isa; isa++) {
+        std::vector<float> dx((size_t)P.len);
+        OK(qat4j_clamp_bwd_f32(P.dy.data(), P.x.data(), dx.data(), P.len, lo, hi, isa));
+        CHECK(memcmp(dx.data(), want.data(), sizeof(float) * P.len) == 0, "clamp_bwd isa %d len %ld", isa,
+              (long)P.len);
+    }
+}
+
+static void bias_bwd(const Planes& P) {
+    std::vector<float> db(P.c);
+    OK(qat4j_bias_bwd_f32(P.dy.data(), db.data(), P.n, P.c, P.hw));
+    for (int ch = 0; ch < P.c; ch++) {
+        double s = 0, mag = 0;
+        for (int b = 0; b < P.n; b++)
+            for (int64_t i = 0; i < P.hw; i++) {
+                const float v = P.dy[(size_t)(((int64_t)b * P.c + ch) * P.hw + i)];
+                s += v, mag += fabsf(v);
+            }
+        CHECK(close_to(db[ch], (float)s, 1e-5f * (float)(mag + 1)), "bias_bwd channel %d", ch);
+    }
+}
+
+// Average pooling (backward: the adjoint, <pool(x), dy> = <x, pool_bwd(dy)>).
+static void avg_pool(const Planes& P, bool backward) {
+    const int h = P.h, w = P.w, nc = P.n * P.c;
     int k = rint_in(1, h < w ? h : w), pad = rint_in(0, k / 2), s = rint_in(1, 3);
     int oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
-    std::vector<float> py((size_t)n * c * oh * ow), pdx((size_t)len);
-    qat4j_avg_pool_f32(x.data(), py.data(), n * c, h, w, k, s, pad);
+    std::vector<float> py((size_t)nc * oh * ow), pdx((size_t)P.len);
+    OK(qat4j_avg_pool_f32(P.x.data(), py.data(), nc, h, w, k, s, pad));
+    if (!backward) return;
     auto pdy = floats(py.size());
-    qat4j_avg_pool_bwd_f32(pdy.data(), pdx.data(), n * c, h, w, k, s, pad);
+    OK(qat4j_avg_pool_bwd_f32(pdy.data(), pdx.data(), nc, h, w, k, s, pad));
+    double lhs = 0, rhs = 0, mag = 0;
+    for (size_t i = 0; i < py.size(); i++) lhs += (double)py[i] * pdy[i], mag += fabs((double)py[i] * pdy[i]);
+    for (size_t i = 0; i < pdx.size(); i++) rhs += (double)P.x[i] * pdx[i];
+    CHECK(fabs(lhs - rhs) <= 1e-4 * (1 + mag) || !std::isfinite(lhs), "avg_pool adjoint: %g vs %g", lhs, rhs);
+}
+
+static void adaptive_pool(const Planes& P, bool backward, bool special) {
+    const int h = P.h, w = P.w, nc = P.n * P.c;
     int aoh = rint_in(1, h), aow = rint_in(1, w);
-    std::vector<float> ay((size_t)n * c * aoh * aow), adx((size_t)len);
-    qat4j_adaptive_avg_pool_f32(x.data(), ay.data(), n * c, h, w, aoh, aow);
-    auto ady = floats(ay.size());
-    qat4j_adaptive_avg_pool_bwd_f32(ady.data(), adx.data(), n * c, h, w, aoh, aow);
-    // adaptive pooling is an average: its output lies within the input's range (finite inputs)
-    if (!special) {
-        float lo = x[0], hi = x[0];
-        for (float v : x) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
-        for (float v : ay) CHECK(v >= lo - 1e-5f && v <= hi + 1e-5f, "adaptive pool out of range");
+    std::vector<float> ay((size_t)nc * aoh * aow), adx((size_t)P.len);
+    OK(qat4j_adaptive_avg_pool_f32(P.x.data(), ay.data(), nc, h, w, aoh, aow));
+    if (!backward) {
+        // an average: its output lies within the input's range (finite inputs)
+        if (!special) {
+            float lo = P.x[0], hi = P.x[0];
+            for (float v : P.x) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            for (float v : ay) CHECK(v >= lo - 1e-5f && v <= hi + 1e-5f, "adaptive pool out of range");
+        }
+        return;
     }
+    auto ady = floats(ay.size());
+    OK(qat4j_adaptive_avg_pool_bwd_f32(ady.data(), adx.data(), nc, h, w, aoh, aow));
+    double total_dy = 0, total_dx = 0;  // every output's gradient is spread over its window: the sums agree
+    for (float v : ady) total_dy += v;
+    for (float v : adx) total_dx += v;
+    CHECK(fabs(total_dy - total_dx) <= 1e-4 * (1 + (double)ady.size()), "adaptive pool bwd mass %g vs %g", total_dy,
+          total_dx);
+}
+
+static void add(const Planes& P) {
+    std::vector<float> y((size_t)P.len);
+    OK(qat4j_add_f32(P.x.data(), P.dy.data(), y.data(), P.len));
+    bool same = true;
+    for (int64_t i = 0; i < P.len; i++) {
+        const float v = P.x[(size_t)i] + P.dy[(size_t)i];
+        same &= memcmp(&v, &y[(size_t)i], sizeof(float)) == 0;
+    }
+    CHECK(same, "add");
+}
+
+static void softmax_ce(bool special) {
     int kk = rint_in(1, 12), rows = rint_in(1, 9);
     auto logits = floats((size_t)rows * kk, -5, 5);
     if (special) specials(logits);
     std::vector<int32_t> labels(rows);
     for (auto& l : labels) l = rint_in(0, kk - 1);
     std::vector<float> dl((size_t)rows * kk);
-    float loss = qat4j_softmax_ce_f32(logits.data(), labels.data(), 0.1f, dl.data(), rows, kk);
-    if (!special) CHECK(isfinite(loss) && loss >= 0, "softmax loss %g", loss);
-    auto param = floats((size_t)len), buf = floats((size_t)len);
-    qat4j_sgd_f32(param.data(), dy.data(), buf.data(), len, 0.1f, 0.9f, 5e-4f, (int)(rng() & 1));
-    int in = rint_in(1, 40), out = rint_in(1, 20);
-    auto lx = floats((size_t)n * in), lw = floats((size_t)out * in), lb = floats(out);
-    std::vector<float> ly((size_t)n * out), ldx((size_t)n * in), ldw((size_t)out * in);
-    qat4j_linear_f32(lx.data(), lw.data(), rng() & 1 ? lb.data() : nullptr, ly.data(), n, in, out);
-    auto ldy = floats(ly.size());
-    qat4j_linear_bwd_data_f32(ldy.data(), lw.data(), ldx.data(), n, in, out);
-    qat4j_linear_bwd_weight_f32(ldy.data(), lx.data(), ldw.data(), n, in, out);
-    checks++;
+    float loss = -1.0f;
+    OK(qat4j_softmax_ce_f32(logits.data(), labels.data(), 0.1f, dl.data(), rows, kk, &loss));
+    if (!special) {
+        CHECK(std::isfinite(loss) && loss >= 0, "softmax loss %g", loss);
+        for (int r = 0; r < rows; r++) {  // each row's gradient sums to 0 (probabilities minus a distribution)
+            double s = 0;
+            for (int j = 0; j < kk; j++) s += dl[(size_t)r * kk + j];
+            CHECK(fabs(s) < 1e-5, "softmax gradient row %d sums to %g", r, s);
+        }
+    }
 }
 
+static void sgd(const Planes& P) {
+    auto param = floats((size_t)P.len), buf = floats((size_t)P.len);
+    auto p0 = param, b0 = buf;
+    const int nesterov = (int)(rng() & 1);
+    OK(qat4j_sgd_f32(param.data(), P.dy.data(), buf.data(), P.len, 0.1f, 0.9f, 5e-4f, nesterov));
+    bool same = true;  // the reference's float operations, bit for bit
+    for (int64_t i = 0; i < P.len; i++) {
+        const float g = P.dy[(size_t)i] + 5e-4f * p0[(size_t)i];
+        const float b = 0.9f * b0[(size_t)i] + g;
+        const float step = nesterov ? g + 0.9f * b : b;
+        const float want = p0[(size_t)i] - 0.1f * step;
+        same &= memcmp(&want, &param[(size_t)i], sizeof(float)) == 0 && memcmp(&b, &buf[(size_t)i], 4) == 0;
+    }
+    CHECK(same, "sgd nesterov %d", nesterov);
+}
+
+// Linear layers (OpenBLAS) against naive loops: y = x w^T + b, dx = dy w, dw = dy^T x.
+static void linear(qat4j_op op) {
+    int n = rint_in(1, 4), in = rint_in(1, 40), out = rint_in(1, 20);
+    auto lx = floats((size_t)n * in), lw = floats((size_t)out * in), lb = floats(out), ldy = floats((size_t)n * out);
+    const bool with_bias = rng() & 1;
+    if (op == QAT4J_OP_LINEAR) {
+        std::vector<float> ly((size_t)n * out);
+        OK(qat4j_linear_f32(lx.data(), lw.data(), with_bias ? lb.data() : nullptr, ly.data(), n, in, out));
+        for (int b = 0; b < n; b++)
+            for (int o = 0; o < out; o++) {
+                double s = with_bias ? lb[o] : 0.0;
+                for (int i = 0; i < in; i++) s += (double)lx[(size_t)b * in + i] * lw[(size_t)o * in + i];
+                CHECK(close_to(ly[(size_t)b * out + o], (float)s, 1e-4f * (1 + fabsf((float)s))), "linear");
+            }
+    } else if (op == QAT4J_OP_LINEAR_BACKWARD_DATA) {
+        std::vector<float> ldx((size_t)n * in);
+        OK(qat4j_linear_bwd_data_f32(ldy.data(), lw.data(), ldx.data(), n, in, out));
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < in; i++) {
+                double s = 0;
+                for (int o = 0; o < out; o++) s += (double)ldy[(size_t)b * out + o] * lw[(size_t)o * in + i];
+                CHECK(close_to(ldx[(size_t)b * in + i], (float)s, 1e-4f * (1 + fabsf((float)s))), "linear bwd data");
+            }
+    } else {
+        std::vector<float> ldw((size_t)out * in);
+        OK(qat4j_linear_bwd_weight_f32(ldy.data(), lx.data(), ldw.data(), n, in, out));
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++) {
+                double s = 0;
+                for (int b = 0; b < n; b++) s += (double)ldy[(size_t)b * out + o] * lx[(size_t)b * in + i];
+                CHECK(close_to(ldw[(size_t)o * in + i], (float)s, 1e-4f * (1 + fabsf((float)s))), "linear bwd weight");
+            }
+    }
+}
+
+// Requantization against requantize_one element by element.
 static void requantize() {
     int n = rint_in(1, 3), c = rint_in(1, 8);
     int64_t inner = rint_in(1, 20), len = n * c * inner;
@@ -455,14 +639,23 @@ static void requantize() {
     for (auto& m : mult) m = (int32_t)(rng() & 0x7FFFFFFF);
     for (auto& s : shift) s = rint_in(0, 62);
     for (auto& b : bias) b = (int32_t)(rng() & 0xFFFFFFFF);
-    int rounding = rint_in(0, 4), out_bytes = (int)(rng() & 1);
-    int qmin = out_bytes ? -128 : INT32_MIN, qmax = out_bytes ? 127 : INT32_MAX;
+    const int rounding = rint_in(QAT4J_ROUND_HALF_EVEN, QAT4J_ROUND_FLOOR);
+    const int out_bytes = (rng() & 1) ? QAT4J_OUT_INT8 : QAT4J_OUT_INT32;
+    const bool o8bit = out_bytes == QAT4J_OUT_INT8, with_bias = rng() & 1, per_tensor = rng() & 1;
+    int qmin = o8bit ? -128 : INT32_MIN, qmax = o8bit ? 127 : INT32_MAX;
     std::vector<int32_t> o32((size_t)len);
     std::vector<int8_t> o8((size_t)len);
-    qat4j_requantize_s32(acc.data(), mult.data(), shift.data(), rng() & 1 ? bias.data() : nullptr, (int)(rng() & 1),
-                         rounding, qmin, qmax, out_bytes ? (void*)o8.data() : (void*)o32.data(), out_bytes, len, c,
-                         inner);
-    checks++;
+    OK(qat4j_requantize_s32(acc.data(), mult.data(), shift.data(), with_bias ? bias.data() : nullptr, per_tensor,
+                            rounding, qmin, qmax, o8bit ? (void*)o8.data() : (void*)o32.data(), out_bytes, len, c,
+                            inner));
+    bool same = true;
+    for (int64_t i = 0; i < len; i++) {
+        const int ch = per_tensor ? 0 : (int)((i / inner) % c);
+        const int64_t y = qat4j::requantize_one(acc[(size_t)i], mult[ch], shift[ch], with_bias ? bias[ch] : 0,
+                                                rounding, qmin, qmax);
+        same &= (o8bit ? (int64_t)o8[(size_t)i] : (int64_t)o32[(size_t)i]) == y;
+    }
+    CHECK(same, "requantize rounding %d", rounding);
 }
 
 // The integer model's epilogue against div_pow2 element by element (the kernel's half-to-even path is inline),
@@ -470,7 +663,7 @@ static void requantize() {
 static void requantize_residual(int max_isa) {
     int n = rint_in(1, 3), c = rint_in(1, 8);
     int64_t inner = rint_in(1, 40), len = n * c * inner;
-    int kind = rint_in(0, 3), rounding = rint_in(0, 4), out_bytes = (int)(rng() & 1) ? 1 : 4;
+    int kind = rint_in(0, 3), rounding = rint_in(0, 4), out_bytes = (rng() & 1) ? QAT4J_OUT_INT8 : QAT4J_OUT_INT32;
     bool ties = rng() & 1;
     std::vector<int32_t> acc((size_t)len), mult(c), shift(c), res_mult(c), res32((size_t)len);
     std::vector<int64_t> bias(c);
@@ -486,26 +679,76 @@ static void requantize_residual(int max_isa) {
         res8[(size_t)i] = (uint8_t)(rng() & 0xFF);
         res32[(size_t)i] = (int32_t)(rng() & 0xFFFFF) - (1 << 19);
     }
-    const void* res = kind == 0 ? nullptr : kind == 3 ? (const void*)res32.data() : (const void*)res8.data();
-    int qmin = out_bytes == 1 ? -128 : -1000000, qmax = out_bytes == 1 ? 127 : 1000000;
+    const void* res = kind == QAT4J_RESIDUAL_NONE    ? nullptr
+                      : kind == QAT4J_RESIDUAL_INT32 ? (const void*)res32.data()
+                                                     : (const void*)res8.data();
+    const bool o8bit = out_bytes == QAT4J_OUT_INT8;
+    int qmin = o8bit ? -128 : -1000000, qmax = o8bit ? 127 : 1000000;
     for (int isa = 0; isa <= max_isa; isa++) {  // the AVX-512 variant (HALF_EVEN) and the scalar loop
-    std::vector<int32_t> o32((size_t)len);
-    std::vector<int8_t> o8((size_t)len);
-    qat4j_requantize_residual_s32(acc.data(), res, kind, mult.data(), shift.data(), bias.data(), res_mult.data(),
-                                  rounding, qmin, qmax, out_bytes == 1 ? (void*)o8.data() : (void*)o32.data(),
-                                  out_bytes, len, c, inner, isa);
-    bool same = true;
-    for (int64_t i = 0; i < len; i++) {
-        int ch = (int)((i / inner) % c);
-        int64_t v = (int64_t)acc[(size_t)i] * mult[ch] + bias[ch];
-        if (kind == 1) v += (int64_t)(int8_t)res8[(size_t)i] * res_mult[ch];
-        if (kind == 2) v += (int64_t)res8[(size_t)i] * res_mult[ch];
-        if (kind == 3) v += (int64_t)res32[(size_t)i] * res_mult[ch];
-        int64_t y = qat4j::div_pow2(v, shift[ch], rounding);
-        y = y < qmin ? qmin : (y > qmax ? qmax : y);
-        same &= (out_bytes == 1 ? (int64_t)o8[(size_t)i] : (int64_t)o32[(size_t)i]) == y;
+        std::vector<int32_t> o32((size_t)len);
+        std::vector<int8_t> o8((size_t)len);
+        OK(qat4j_requantize_residual_s32(acc.data(), res, kind, mult.data(), shift.data(), bias.data(),
+                                         res_mult.data(), rounding, qmin, qmax,
+                                         o8bit ? (void*)o8.data() : (void*)o32.data(), out_bytes, len, c, inner, isa));
+        bool same = true;
+        for (int64_t i = 0; i < len; i++) {
+            int ch = (int)((i / inner) % c);
+            int64_t v = (int64_t)acc[(size_t)i] * mult[ch] + bias[ch];
+            if (kind == QAT4J_RESIDUAL_INT8) v += (int64_t)(int8_t)res8[(size_t)i] * res_mult[ch];
+            if (kind == QAT4J_RESIDUAL_UINT8) v += (int64_t)res8[(size_t)i] * res_mult[ch];
+            if (kind == QAT4J_RESIDUAL_INT32) v += (int64_t)res32[(size_t)i] * res_mult[ch];
+            int64_t y = qat4j::div_pow2(v, shift[ch], rounding);
+            y = y < qmin ? qmin : (y > qmax ? qmax : y);
+            same &= (o8bit ? (int64_t)o8[(size_t)i] : (int64_t)o32[(size_t)i]) == y;
+        }
+        CHECK(same, "requantize_residual isa %d kind %d rounding %d ties %d", isa, kind, rounding, (int)ties);
     }
-    CHECK(same, "requantize_residual isa %d kind %d rounding %d ties %d", isa, kind, rounding, (int)ties);
+}
+
+// One op's checks, with one case per op of qat4j_ops.inc and no default (-Werror=switch).
+static void drive(qat4j_op op, int max_isa, bool special) {
+    current_op = op;
+    switch (op) {
+        case QAT4J_OP_CONV2D:
+            conv_f32(max_isa, op);
+            grid_conv(max_isa, special);  // the forward conv of two quantized operands (CpuBackend.doConv2d)
+            sgemm(max_isa);               // the implicit GEMM under the float convs, on its own
+            return;
+        case QAT4J_OP_CONV2D_BACKWARD_DATA: conv_f32(max_isa, op); return;
+        case QAT4J_OP_CONV2D_BACKWARD_WEIGHT:
+            conv_f32(max_isa, op);
+            sgemm_nt(max_isa);  // the weight gradient's GEMM, every element on its own
+            return;
+        case QAT4J_OP_BIAS_BACKWARD: bias_bwd(planes(special)); return;
+        case QAT4J_OP_LINEAR:
+        case QAT4J_OP_LINEAR_BACKWARD_DATA:
+        case QAT4J_OP_LINEAR_BACKWARD_WEIGHT: linear(op); return;
+        case QAT4J_OP_BATCH_NORM2D_TRAIN: batch_norm(max_isa, planes(special), false, special); return;
+        case QAT4J_OP_BATCH_NORM2D_EVAL: batch_norm_eval(planes(special), special); return;
+        case QAT4J_OP_BATCH_NORM2D_BACKWARD: batch_norm(max_isa, planes(special), true, special); return;
+        case QAT4J_OP_RELU: clamp_fwd(planes(special), INFINITY); return;
+        case QAT4J_OP_RELU6: clamp_fwd(planes(special), 6.0f); return;
+        case QAT4J_OP_RELU_BACKWARD: clamp_bwd(max_isa, planes(special), INFINITY); return;
+        case QAT4J_OP_RELU6_BACKWARD: clamp_bwd(max_isa, planes(special), 6.0f); return;
+        case QAT4J_OP_AVG_POOL2D: avg_pool(planes(special), false); return;
+        case QAT4J_OP_AVG_POOL2D_BACKWARD: avg_pool(planes(false), true); return;
+        case QAT4J_OP_ADAPTIVE_AVG_POOL2D: adaptive_pool(planes(special), false, special); return;
+        case QAT4J_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: adaptive_pool(planes(special), true, special); return;
+        case QAT4J_OP_ADD: add(planes(special)); return;
+        case QAT4J_OP_SOFTMAX_CROSS_ENTROPY: softmax_ce(special); return;
+        case QAT4J_OP_SGD_STEP: sgd(planes(special)); return;
+        case QAT4J_OP_ACT_QUANT: act_quant_fwd(max_isa, special); return;
+        case QAT4J_OP_ACT_QUANT_BACKWARD: act_quant_backward(max_isa, special); return;
+        case QAT4J_OP_WEIGHT_QUANT: weight_quant(special, false); return;
+        case QAT4J_OP_WEIGHT_QUANT_BACKWARD: weight_quant(special, true); return;
+        case QAT4J_OP_CONV2D_INT:
+            conv_s8(max_isa);
+            conv_s8_wide(max_isa);  // the VNNI implicit GEMM's layout edge cases
+            return;
+        case QAT4J_OP_GEMM_INT: gemm_s8(max_isa); return;
+        case QAT4J_OP_REQUANTIZE: requantize(); return;
+        case QAT4J_OP_REQUANTIZE_RESIDUAL: requantize_residual(max_isa); return;
+        case QAT4J_OP_COUNT: return;  // not an op: the enum's size
     }
 }
 
@@ -516,31 +759,45 @@ int main(int argc, char** argv) {
     qat4j_set_num_threads(2);
     printf("kernel_driver: %d iterations, ISA levels 0..%d (%s)\n", iters, max_isa, qat4j_isa_name(max_isa));
     for (int it = 0; it < iters; it++) {
-        bool special = it % 3 == 2;
-        conv_f32(max_isa);
-        sgemm(max_isa);
-        sgemm_nt(max_isa);
-        gemm_s8(max_isa);
-        conv_s8(max_isa);
-        grid_conv(max_isa, special);
-        conv_s8_wide(max_isa);
-        fake_quant(max_isa, special);
-        float_ops(max_isa, special);
-        requantize();
-        requantize_residual(max_isa);
+        const bool special = it % 3 == 2;
+        for (int op = 0; op < QAT4J_OP_COUNT; op++) drive((qat4j_op)op, max_isa, special);
     }
     // sizes that cross the parallel thresholds once
     {
         std::vector<float> w = floats(1 << 16), wq(1 << 16), dw(1 << 16), g = floats(1 << 16);
         specials(w);
-        qat4j_weight_quant_f32(w.data(), wq.data(), (int64_t)w.size(), 4);
-        qat4j_weight_quant_bwd_f32(g.data(), w.data(), dw.data(), (int64_t)w.size(), 4);
+        current_op = QAT4J_OP_WEIGHT_QUANT;
+        OK(qat4j_weight_quant_f32(w.data(), wq.data(), (int64_t)w.size(), 4));
+        current_op = QAT4J_OP_WEIGHT_QUANT_BACKWARD;
+        OK(qat4j_weight_quant_bwd_f32(g.data(), w.data(), dw.data(), (int64_t)w.size(), 4));
+        current_op = QAT4J_OP_ACT_QUANT;
         std::vector<float> y(1 << 16);
-        for (int isa = 0; isa <= max_isa; isa++) qat4j_act_quant_f32(w.data(), y.data(), (int64_t)w.size(), 1, 8, 2.0f, 0, isa);
-        for (int kind = 0; kind < 4; kind++) act_quant_bwd(max_isa, g, w, (int64_t)w.size() - 3, kind, 8, 1.5f);
-        std::vector<float> bx = floats(5 * 3 * 67 * 67), bdy = floats(bx.size());
-        float_ops_isa(max_isa, bx, bdy, 5, 3, 67 * 67, false);
+        for (int isa = 0; isa <= max_isa; isa++)
+            OK(qat4j_act_quant_f32(w.data(), y.data(), (int64_t)w.size(), QAT4J_ACT_MPACT, 8, 2.0f, 0, isa));
+        current_op = QAT4J_OP_ACT_QUANT_BACKWARD;
+        for (int kind = QAT4J_ACT_PACT; kind <= QAT4J_ACT_DOREFA; kind++)
+            act_quant_bwd(max_isa, g, w, (int64_t)w.size() - 3, kind, 8, 1.5f);
+        Planes big;
+        big.n = 5, big.c = 3, big.h = big.w = 67, big.hw = 67 * 67, big.len = 5 * 3 * 67 * 67;
+        big.x = floats((size_t)big.len), big.dy = floats((size_t)big.len);
+        current_op = QAT4J_OP_BATCH_NORM2D_TRAIN;
+        batch_norm(max_isa, big, false, false);
+        current_op = QAT4J_OP_BATCH_NORM2D_BACKWARD;
+        batch_norm(max_isa, big, true, false);
+        current_op = QAT4J_OP_RELU6_BACKWARD;
+        clamp_bwd(max_isa, big, 6.0f);
     }
+    // Out of memory is a status, not the end of the process: K = 2^58 asks the SIMD GEMMs for a 2^60-byte packed A
+    // (more than any address space), refused before A or B is read (ASan: allocator_may_return_null=1).
+    current_op = QAT4J_OP_GEMM_INT;
+    for (int isa = QAT4J_ISA_AVX2; isa <= max_isa; isa++) {
+        int8_t a = 1;
+        uint8_t b = 1;
+        int32_t c = 0;
+        const int st = qat4j_gemm_s8_s32(1, 1, (int64_t)1 << 58, &a, &b, 0, &c, isa);
+        CHECK(st == QAT4J_ERR_NO_MEMORY, "gemm_s8 isa %d with K = 2^58: status %d", isa, st);
+    }
+    for (int op = 0; op < QAT4J_OP_COUNT; op++) printf("  %-28s %8ld checks\n", qat4j_op_name(op), op_checks[op]);
     printf("kernel_driver: %ld checks, %d mismatches\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

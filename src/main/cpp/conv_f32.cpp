@@ -1,31 +1,24 @@
 // Float convolution and linear layers of the cpu backend.
 // Convolutions (dense, grouped and depthwise): implicit GEMMs over a padded copy of each image (below, and
-// sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel); linear layers: OpenBLAS.
-#include "qat4j_kernels.h"
+// sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel), the GEMM variant taken once per call
+// from the dispatch table (qat4j_kernels_for); linear layers: OpenBLAS.
+// Work buffers come from qat4j_alloc64 (per call, or per thread inside the batch loop); when one cannot be had the
+// entry frees what it holds and returns QAT4J_ERR_NO_MEMORY (a thread that misses its buffers sets a shared flag
+// and skips its images: the output is then unspecified, and the caller raises).
+#include "qat4j_internal.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <memory>
 #include <vector>
 
 namespace {
 
-struct ConvGeom {
-    int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups;
-    int oh() const { return (h + 2 * ph - kh) / sh + 1; }
-    int ow() const { return (w + 2 * pw - kw) / sw + 1; }
-    int cig() const { return c / groups; }
-    int cog() const { return co / groups; }
-    int64_t k() const { return (int64_t)cig() * kh * kw; }
-    int64_t p() const { return (int64_t)oh() * ow(); }
-    bool depthwise() const { return cig() == 1 && cog() == 1; }
-};
+using ConvGeom = qat4j::ConvDims;
 
-float* alloc_floats(int64_t count) {
-    size_t bytes = ((size_t)(count > 0 ? count : 1) * sizeof(float) + 63) & ~(size_t)63;
-    return (float*)aligned_alloc(64, bytes);
-}
+float* alloc_floats(int64_t count) { return (float*)qat4j_alloc64_n(count > 0 ? count : 1, sizeof(float)); }
 
 }  // namespace
 
@@ -131,9 +124,11 @@ struct PackedWeights {
     float* data;
     int64_t stride;
     PackedWeights(int groups, int64_t M, int64_t K) : stride(qat4j_sgemm_packed_a_floats(M, K)) {
-        data = alloc_floats(stride * groups);
+        data = alloc_floats(stride * groups);  // NULL when out of memory: the caller checks
     }
-    ~PackedWeights() { free(data); }
+    ~PackedWeights() { qat4j_free64(data); }
+    PackedWeights(const PackedWeights&) = delete;
+    PackedWeights& operator=(const PackedWeights&) = delete;
     float* group(int g) const { return data + stride * g; }
 };
 
@@ -224,9 +219,11 @@ struct DataPhase {
 
 }  // namespace
 
-extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y, int n, int c, int h,
-                                 int w, int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
-    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+namespace {
+
+int conv2d_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g, int isa) {
+    const qat4j_kernel_table* kt = qat4j_kernels_for(isa);
+    const int n = g.n, c = g.c, h = g.h, w = g.w, co = g.co, groups = g.groups;
     const int64_t K = g.k(), P = g.p();
     const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
     const InputLayout L(g);
@@ -234,18 +231,27 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
     const bool wide_is_y = L.Wh == ow;
     const std::vector<int64_t> off = L.offsets();
     PackedWeights Ap(groups, cog, K);
-    for (int grp = 0; grp < groups; grp++) qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    if (!Ap.data) return QAT4J_ERR_NO_MEMORY;
+    for (int grp = 0; grp < groups; grp++)
+        qat4j_sgemm_pack_a_f32(cog, K, wt + (int64_t)grp * cog * K, K, Ap.group(grp));
+    int oom = 0;
+#pragma omp parallel for schedule(static, 1) num_threads(chunks) reduction(| : oom)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
         float* buf = L.direct ? nullptr : alloc_floats(L.floats);
         float* wide = wide_is_y ? nullptr : alloc_floats((int64_t)cog * ld);
+        if ((!L.direct && !buf) || (!wide_is_y && !wide)) {
+            oom = 1;
+            qat4j_free64(buf);
+            qat4j_free64(wide);
+            continue;
+        }
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
             for (int grp = 0; grp < groups; grp++) {
                 const float* B = L.fill(x + ((int64_t)b * c + (int64_t)grp * cig) * h * w, buf);
                 float* yg = y + ((int64_t)b * co + (int64_t)grp * cog) * P;
-                qat4j_sgemm_off_nn_f32(cog, N, K, Ap.group(grp), B, off.data(), wide_is_y ? yg : wide,
-                                       wide_is_y ? P : ld, isa);
+                qat4j_sgemm_off_nn_f32(kt, cog, N, K, Ap.group(grp), B, off.data(), wide_is_y ? yg : wide,
+                                       wide_is_y ? P : ld);
                 for (int o = 0; o < cog; o++) {
                     const float bo = bias ? bias[grp * cog + o] : 0.0f;
                     float* yo = yg + (int64_t)o * P;
@@ -262,14 +268,16 @@ extern "C" void qat4j_conv2d_f32(const float* x, const float* wt, const float* b
                 }
             }
         }
-        free(buf);
-        free(wide);
+        qat4j_free64(buf);
+        qat4j_free64(wide);
     }
+    return oom ? QAT4J_ERR_NO_MEMORY : QAT4J_OK;
 }
 
-extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int c, int h, int w,
-                                          int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups, int isa) {
-    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+int conv2d_bwd_data(const float* dy, const float* wt, float* dx, const ConvGeom& g, int isa) {
+    const qat4j_kernel_table* kt = qat4j_kernels_for(isa);
+    const int n = g.n, c = g.c, h = g.h, w = g.w, co = g.co, kh = g.kh, kw = g.kw, sh = g.sh, sw = g.sw;
+    const int groups = g.groups;
     const int cig = g.cig(), cog = g.cog(), chunks = batch_chunks(n);
     const int64_t P = g.p();
     std::vector<DataPhase> phases;
@@ -283,19 +291,26 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
     // stride-1 phase covers all of dx.
     const bool covers_all = phases.size() == 1 && sh == 1 && sw == 1 && phases[0].U == h && phases[0].V == w;
     int64_t dyp_max = 0, wide_max = 0;
-    std::vector<PackedWeights*> packs;
+    std::vector<std::unique_ptr<PackedWeights>> packs;
     for (const DataPhase& d : phases) {
         if (d.dyp_floats(cog) > dyp_max) dyp_max = d.dyp_floats(cog);
         if (d.wide_floats(cig) > wide_max) wide_max = d.wide_floats(cig);
-        PackedWeights* p = new PackedWeights(groups, cig, d.K);
-        for (int grp = 0; grp < groups; grp++) d.pack(wt, g, grp, p->group(grp));
-        packs.push_back(p);
+        packs.push_back(std::make_unique<PackedWeights>(groups, cig, d.K));
+        if (!packs.back()->data) return QAT4J_ERR_NO_MEMORY;
+        for (int grp = 0; grp < groups; grp++) d.pack(wt, g, grp, packs.back()->group(grp));
     }
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    int oom = 0;
+#pragma omp parallel for schedule(static, 1) num_threads(chunks) reduction(| : oom)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
         float* dyp = dyp_max ? alloc_floats(dyp_max) : nullptr;
         float* wide = wide_max ? alloc_floats(wide_max) : nullptr;
+        if ((dyp_max && !dyp) || (wide_max && !wide)) {
+            oom = 1;
+            qat4j_free64(dyp);
+            qat4j_free64(wide);
+            continue;
+        }
         for (int b = ch.b0; b < ch.b0 + ch.nb; b++) {
             float* dxb = dx + (int64_t)b * c * h * w;
             if (!covers_all) memset(dxb, 0, sizeof(float) * (int64_t)c * h * w);
@@ -306,23 +321,23 @@ extern "C" void qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, floa
                     const float* B = d.fill(dy + ((int64_t)b * co + (int64_t)grp * cog) * P, g, dyp);
                     // Rows U x Wd; the last one only up to its last valid column, so no read leaves dyp.
                     const int64_t ld = (int64_t)d.U * d.Wd, N = ld - (d.Wd - d.V);
-                    qat4j_sgemm_off_nn_f32(cig, N, d.K, packs[f]->group(grp), B, d.off.data(), d.dx_direct ? dxg : wide,
-                                           ld, isa);
+                    qat4j_sgemm_off_nn_f32(kt, cig, N, d.K, packs[f]->group(grp), B, d.off.data(),
+                                           d.dx_direct ? dxg : wide, ld);
                     if (!d.dx_direct) d.scatter(wide, g, dxg);
                 }
             }
         }
-        free(dyp);
-        free(wide);
+        qat4j_free64(dyp);
+        qat4j_free64(wide);
     }
-    for (PackedWeights* p : packs) delete p;
-    if (phases.empty()) memset(dx, 0, sizeof(float) * (int64_t)n * c * h * w);
+    if (oom) return QAT4J_ERR_NO_MEMORY;
+    if (phases.empty()) memset(dx, 0, sizeof(float) * (size_t)g.x_len());
+    return QAT4J_OK;
 }
 
-extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int c, int h, int w,
-                                            int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups,
-                                            int isa) {
-    const ConvGeom g{n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups};
+int conv2d_bwd_weight(const float* dy, const float* x, float* dw, const ConvGeom& g, int isa) {
+    const qat4j_kernel_table* kt = qat4j_kernels_for(isa);
+    const int n = g.n, c = g.c, h = g.h, w = g.w, co = g.co, groups = g.groups;
     const int64_t K = g.k(), P = g.p(), wlen = (int64_t)co * K;
     const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow(), chunks = batch_chunks(n);
     // Images per dot product: enough that a reduction runs over ~1024 pixels (a 4x4 block of dot products ends in a
@@ -338,7 +353,9 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
     // One partial dW per chunk, accumulated image group by group, summed afterwards in chunk order (deterministic
     // for a given thread count).
     float* partial = alloc_floats(wlen * chunks);
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+    if (!partial) return QAT4J_ERR_NO_MEMORY;
+    int oom = 0;
+#pragma omp parallel for schedule(static, 1) num_threads(chunks) reduction(| : oom)
     for (int t = 0; t < chunks; t++) {
         const BatchChunk ch(n, t, chunks);
         float* pw_t = partial + wlen * t;
@@ -348,6 +365,12 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
         // extra positions read add nothing.
         const int64_t dyw_floats = (int64_t)cog * images * ld;
         float* dyw = dy_direct ? nullptr : alloc_floats(dyw_floats);
+        if ((!L.direct && !buf) || (!dy_direct && !dyw)) {
+            oom = 1;
+            qat4j_free64(buf);
+            qat4j_free64(dyw);
+            continue;
+        }
         if (dyw) memset(dyw, 0, sizeof(float) * dyw_floats);
         for (int b0 = ch.b0; b0 < ch.b0 + ch.nb; b0 += images) {
             const int count = ch.b0 + ch.nb - b0 < images ? ch.b0 + ch.nb - b0 : images;
@@ -361,32 +384,57 @@ extern "C" void qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, flo
                             for (int oy = 0; oy < oh; oy++)
                                 memcpy(dyw + ((int64_t)o * images + img) * ld + (int64_t)oy * L.Wh,
                                        dyg + (int64_t)img * co * P + (int64_t)o * P + (int64_t)oy * ow, sizeof(float) * ow);
-                qat4j_sgemm_off_nt_acc_f32(cog, K, Q, dyw ? dyw : dyg, dyw ? images * ld : P, B, off.data(),
-                                           pw_t + (int64_t)grp * cog * K, K, isa);
+                qat4j_sgemm_off_nt_acc_f32(kt, cog, K, Q, dyw ? dyw : dyg, dyw ? images * ld : P, B, off.data(),
+                                           pw_t + (int64_t)grp * cog * K, K);
             }
         }
-        free(buf);
-        free(dyw);
+        qat4j_free64(buf);
+        qat4j_free64(dyw);
+    }
+    if (oom) {
+        qat4j_free64(partial);
+        return QAT4J_ERR_NO_MEMORY;
     }
     for (int64_t i = 0; i < wlen; i++) {
         float s = partial[i];
         for (int t = 1; t < chunks; t++) s += partial[wlen * t + i];
         dw[i] = s;
     }
-    free(partial);
+    qat4j_free64(partial);
+    return QAT4J_OK;
 }
 
-extern "C" void qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out) {
+}  // namespace
+
+extern "C" int qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y,
+                                const qat4j_conv_geometry* g, int isa) {
+    return qat4j::guard_alloc([&] { return conv2d_fwd(x, wt, bias, y, ConvGeom(*g), isa); });
+}
+
+extern "C" int qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, const qat4j_conv_geometry* g,
+                                         int isa) {
+    return qat4j::guard_alloc([&] { return conv2d_bwd_data(dy, wt, dx, ConvGeom(*g), isa); });
+}
+
+extern "C" int qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, const qat4j_conv_geometry* g,
+                                           int isa) {
+    return qat4j::guard_alloc([&] { return conv2d_bwd_weight(dy, x, dw, ConvGeom(*g), isa); });
+}
+
+extern "C" int qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, wt, in, 0.0f, y, out);
     if (bias)
         for (int b = 0; b < n; b++)
             for (int o = 0; o < out; o++) y[(int64_t)b * out + o] += bias[o];
+    return QAT4J_OK;
 }
 
-extern "C" void qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out) {
+extern "C" int qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, wt, in, 0.0f, dx, in);
+    return QAT4J_OK;
 }
 
-extern "C" void qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out) {
+extern "C" int qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
+    return QAT4J_OK;
 }

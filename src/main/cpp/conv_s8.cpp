@@ -22,7 +22,10 @@
 // as (float)acc * scale.
 // Work items are (image, group, chunk of co tiles); chunks > 1 only when the batch cannot feed every thread.
 // Each thread keeps one packed image; its padding is written once (only the interior changes between images).
-#include "qat4j_kernels.h"
+// Work buffers (offsets, packed weights, one packed image per thread) come from qat4j_alloc64; out of memory returns
+// QAT4J_ERR_NO_MEMORY, a thread that misses its image buffer setting a shared flag. Only reached through the dispatch
+// table at QAT4J_ISA_AVX512VNNI (it needs VNNI, and AVX-512 BW/VL for the byte masks).
+#include "qat4j_internal.h"
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -45,15 +48,9 @@ constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-void* alloc64(size_t bytes) {
-    const size_t n = (bytes + 63) & ~(size_t)63;
-    void* p = aligned_alloc(64, n ? n : 64);
-    if (!p) abort();
-    return p;
-}
-
-struct Geo {
-    int n, c, h, w, co, kh, kw, sh, sw, ph, pw, groups, oh, ow;
+// The conv geometry plus this kernel's derived layout sizes.
+struct Geo : qat4j_conv_geometry {
+    int oh, ow;
     int cig, cog, c4;
     int64_t phy, phx;  // phases kept: min(sh, kh) x min(sw, kw) (rows or columns of other phases are never read)
     int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles;
@@ -250,10 +247,10 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
     }
 }
 
-// Returns false (nothing done) when the padded copy would be much larger than the image (huge pads or strides):
-// the caller then takes the im2col path.
+// Returns qat4j::kConvNotApplicable (nothing done) when the padded copy would be much larger than the image (huge
+// pads or strides): the caller then takes the im2col path.
 // Output: acc (int32), or y = (float)sum * yscale when y is given.
-bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale, Geo& q) {
+int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale, Geo& q) {
     q.oh = (int)(((int64_t)q.h + 2 * (int64_t)q.ph - q.kh) / q.sh + 1);
     q.ow = (int)(((int64_t)q.w + 2 * (int64_t)q.pw - q.kw) / q.sw + 1);
     q.cig = q.c / q.groups;
@@ -263,13 +260,25 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, f
     q.phx = min64(q.sw, q.kw);
     q.hh = ceil_div((int64_t)q.h + 2 * (int64_t)q.ph, q.sh);
     q.wh = ceil_div((int64_t)q.w + 2 * (int64_t)q.pw, q.sw);
-    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return false;
+    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return qat4j::kConvNotApplicable;
     q.phase_bytes = q.c4 * q.hh * q.wh * 4;
     q.G = (int64_t)q.c4 * q.kh * q.kw;
     q.mtiles = ceil_div(q.cog, MR);
     const int64_t K = (int64_t)q.cig * q.kh * q.kw;
 
-    int64_t* off = (int64_t*)alloc64((size_t)q.G * 8);
+    const int64_t nvec_max = (int64_t)q.oh * ceil_div(q.ow, 16);  // <= ceil(ow/16) starts a row
+    const int64_t tile_bytes = q.G * MR * 4;
+    int64_t* off = (int64_t*)qat4j_alloc64_n(q.G, sizeof(int64_t));
+    Vec* vec = (Vec*)qat4j_alloc64_n(nvec_max, sizeof(Vec));
+    int8_t* Ap = (int8_t*)qat4j_alloc64_n((int64_t)q.groups * q.mtiles * tile_bytes, 1);
+    int32_t* init = (int32_t*)qat4j_alloc64_n((int64_t)q.groups * q.mtiles * MR, sizeof(int32_t));
+    if (!off || !vec || !Ap || !init) {
+        qat4j_free64(init);
+        qat4j_free64(Ap);
+        qat4j_free64(vec);
+        qat4j_free64(off);
+        return QAT4J_ERR_NO_MEMORY;
+    }
     int64_t max_off = 0;
     for (int ic4 = 0; ic4 < q.c4; ic4++)
         for (int ky = 0; ky < q.kh; ky++)
@@ -279,16 +288,12 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, f
                 off[(ic4 * q.kh + ky) * q.kw + kx] = o;
                 if (o > max_off) max_off = o;
             }
-    Vec* vec = (Vec*)alloc64(sizeof(Vec) * (size_t)(q.oh * ceil_div(q.ow, 16)));  // <= ceil(ow/16) starts a row
     const int64_t nvec = cover(q, vec);
     // The last vector reads 64 bytes from the largest offset: everything a vector reads is allocated and initialised.
     q.buf_bytes = q.phy * q.phx * q.phase_bytes;
     if (max_off + vec[nvec - 1].b + 64 > q.buf_bytes) q.buf_bytes = max_off + vec[nvec - 1].b + 64;
 
     // Weights: Ap[group][tile][g][r][4], g = (ic4*kh + ky)*kw + kx; zero past cig and past cog.
-    const int64_t tile_bytes = q.G * MR * 4;
-    int8_t* Ap = (int8_t*)alloc64((size_t)(q.groups * q.mtiles * tile_bytes));
-    int32_t* init = (int32_t*)alloc64((size_t)(q.groups * q.mtiles * MR * 4));
     const int khw = q.kh * q.kw;
     for (int gr = 0; gr < q.groups; gr++)
         for (int64_t t = 0; t < q.mtiles; t++)
@@ -317,15 +322,23 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, f
     const int64_t nitems = images * chunks;
     const int64_t P = (int64_t)q.oh * q.ow;
 
-#pragma omp parallel num_threads(nth) if (nth > 1)
+    int oom = 0;
+#pragma omp parallel num_threads(nth) if (nth > 1) reduction(| : oom)
     {
-        uint8_t* buf = (uint8_t*)alloc64((size_t)q.buf_bytes);
-        memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
-        uint32_t* rowtmp = (uint32_t*)alloc64((size_t)(q.w + 32) * 4);  // the stride-2 split reads 32 at a time
-        memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
+        uint8_t* buf = (uint8_t*)qat4j_alloc64_n(q.buf_bytes, 1);
+        uint32_t* rowtmp = (uint32_t*)qat4j_alloc64_n((int64_t)q.w + 32, 4);  // the stride-2 split reads 32 at a time
+        const bool have = buf && rowtmp;
+        oom = have ? 0 : 1;
+        if (have) {
+            memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
+            memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
+        }
         int64_t packed = -1;
+        // A thread without buffers still takes part in the worksharing loop (every thread must reach it) but does
+        // nothing: the call fails as a whole.
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < nitems; it++) {
+            if (!have) continue;
             const int64_t img = it / chunks, ch = it % chunks;
             const int64_t b = img / q.groups, gr = img % q.groups;
             if (img != packed) {
@@ -344,26 +357,24 @@ bool conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, f
                 }
             }
         }
-        free(rowtmp);
-        free(buf);
+        qat4j_free64(rowtmp);
+        qat4j_free64(buf);
     }
-    free(init);
-    free(Ap);
-    free(vec);
-    free(off);
-    return true;
+    qat4j_free64(init);
+    qat4j_free64(Ap);
+    qat4j_free64(vec);
+    qat4j_free64(off);
+    return oom ? QAT4J_ERR_NO_MEMORY : QAT4J_OK;
 }
 
 }  // namespace
 }  // namespace qat4j_conv_s8
 
-extern "C" int qat4j_conv2d_s8_s32_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc, int n,
-                                         int c, int h, int w, int co, int kh, int kw, int sh, int sw, int ph, int pw,
-                                         int groups, float* y, float y_scale) {
+int qat4j::conv_s8_implicit_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc,
+                                 const qat4j_conv_geometry& g, float* y, float y_scale) {
     qat4j_conv_s8::Geo q{};
-    q.n = n, q.c = c, q.h = h, q.w = w, q.co = co, q.kh = kh, q.kw = kw, q.sh = sh, q.sw = sw, q.ph = ph, q.pw = pw;
-    q.groups = groups;
-    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q) ? 1 : 0;
+    static_cast<qat4j_conv_geometry&>(q) = g;
+    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q);
 }
 
 #undef QAT4J_DPBUSD

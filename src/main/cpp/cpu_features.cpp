@@ -1,11 +1,14 @@
 // CPU feature detection with <cpuid.h> + xgetbv, not __builtin_cpu_supports: with a warm JavaCPP cache the
 // latter fails at load time ("undefined symbol: __cpu_features2", toolchain.md pitfall 3).
-#include "qat4j_kernels.h"
+// The ISA level is resolved here and nowhere else: qat4j_kernels_for maps a requested level to one row of the
+// dispatch table, and every kernel entry calls its variants through that row.
+#include "qat4j_internal.h"
 #include <malloc.h>
 #include <cpuid.h>
 #include <omp.h>
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t qat4j_xgetbv0(void) {
     uint32_t eax, edx;
@@ -13,6 +16,8 @@ static uint64_t qat4j_xgetbv0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 
+// The widest level whose every instruction the CPU has and whose register state the OS saves (xgetbv). Each level
+// includes the ones below it: AVX512F also needs AVX2 + FMA (the int8 GEMM of that level is the AVX2 one).
 static int qat4j_detect_isa(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return QAT4J_ISA_SCALAR;
@@ -24,43 +29,136 @@ static int qat4j_detect_isa(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return QAT4J_ISA_SCALAR;
     const bool avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const bool avx512vnni = (c >> 11) & 1;
-    if (zmm_state && avx512f && avx512bw && avx512vl && avx512vnni) return QAT4J_ISA_AVX512VNNI;
-    if (ymm_state && avx2 && fma) return QAT4J_ISA_AVX2;
-    return QAT4J_ISA_SCALAR;
+    if (!(ymm_state && avx2 && fma)) return QAT4J_ISA_SCALAR;
+    if (!(zmm_state && avx512f)) return QAT4J_ISA_AVX2;
+    if (!(avx512bw && avx512vl && avx512vnni)) return QAT4J_ISA_AVX512F;
+    return QAT4J_ISA_AVX512VNNI;
 }
 
-static int qat4j_max_isa_cached = -2;
-static int qat4j_active_isa_cached = -2;
-
 extern "C" int qat4j_cpu_max_isa(void) {
-    if (qat4j_max_isa_cached == -2) qat4j_max_isa_cached = qat4j_detect_isa();
-    return qat4j_max_isa_cached;
+    static const int max_isa = qat4j_detect_isa();  // resolved once (thread-safe static initialisation)
+    return max_isa;
+}
+
+static int qat4j_resolve_active_isa(void) {
+    int isa = qat4j_cpu_max_isa();
+    // QAT4J_ISA=scalar|avx2|avx512f|avx512vnni lowers the level (never raises it past what the CPU has).
+    const char* env = getenv("QAT4J_ISA");
+    if (env) {
+        for (int level = QAT4J_ISA_SCALAR; level < QAT4J_ISA_COUNT; level++) {
+            if (strcmp(env, qat4j_isa_name(level)) == 0 && level < isa) isa = level;
+        }
+    }
+    return isa;
 }
 
 extern "C" int qat4j_cpu_active_isa(void) {
-    if (qat4j_active_isa_cached == -2) {
-        int isa = qat4j_cpu_max_isa();
-        // QAT4J_ISA=scalar|avx2|avx512vnni lowers the level (never raises it past what the CPU has).
-        const char* env = getenv("QAT4J_ISA");
-        if (env) {
-            for (int level = QAT4J_ISA_SCALAR; level <= QAT4J_ISA_AVX512VNNI; level++) {
-                const char* name = qat4j_isa_name(level);
-                int i = 0;
-                while (name[i] && env[i] == name[i]) i++;
-                if (!name[i] && !env[i] && level < isa) isa = level;
-            }
-        }
-        qat4j_active_isa_cached = isa;
-    }
-    return qat4j_active_isa_cached;
+    static const int active = qat4j_resolve_active_isa();
+    return active;
 }
 
 extern "C" const char* qat4j_isa_name(int isa) {
     switch (isa) {
         case QAT4J_ISA_AVX512VNNI: return "avx512vnni";
+        case QAT4J_ISA_AVX512F: return "avx512f";
         case QAT4J_ISA_AVX2: return "avx2";
         default: return "scalar";
     }
+}
+
+// ---------------------------------------------------------------- the dispatch table
+// One row per level, constant (function addresses only): every variant of every kernel, scalar where a level has
+// nothing wider. Float kernels go wide at AVX512F (they use AVX-512F instructions only), the int8 GEMM at AVX2
+// (vpmaddwd) and VNNI (vpdpbusd), the implicit-GEMM int8 conv only at VNNI.
+namespace {
+const qat4j_kernel_table kTables[QAT4J_ISA_COUNT] = {
+    {QAT4J_ISA_SCALAR,
+     qat4j::act_quant_scalar,
+     qat4j::act_quant_bwd_scalar,
+     qat4j::clamp_bwd_scalar,
+     qat4j::bn_plane_sums_scalar,
+     qat4j::bn_plane_affine_scalar,
+     qat4j::bn_plane_bwd_sums_scalar,
+     qat4j::bn_plane_bwd_dx_scalar,
+     qat4j::sgemm_off_nn_scalar,
+     qat4j::sgemm_off_nt_scalar,
+     qat4j::gemm_s8_scalar,
+     nullptr,
+     qat4j::grid_to_codes_scalar,
+     qat4j::requant_residual_scalar},
+    {QAT4J_ISA_AVX2,
+     qat4j::act_quant_scalar,
+     qat4j::act_quant_bwd_scalar,
+     qat4j::clamp_bwd_scalar,
+     qat4j::bn_plane_sums_scalar,
+     qat4j::bn_plane_affine_scalar,
+     qat4j::bn_plane_bwd_sums_scalar,
+     qat4j::bn_plane_bwd_dx_scalar,
+     qat4j::sgemm_off_nn_scalar,
+     qat4j::sgemm_off_nt_scalar,
+     qat4j::gemm_s8_avx2,
+     nullptr,
+     qat4j::grid_to_codes_scalar,
+     qat4j::requant_residual_scalar},
+    {QAT4J_ISA_AVX512F,
+     qat4j::act_quant_avx512,
+     qat4j::act_quant_bwd_avx512,
+     qat4j::clamp_bwd_avx512,
+     qat4j::bn_plane_sums_avx512,
+     qat4j::bn_plane_affine_avx512,
+     qat4j::bn_plane_bwd_sums_avx512,
+     qat4j::bn_plane_bwd_dx_avx512,
+     qat4j::sgemm_off_nn_avx512,
+     qat4j::sgemm_off_nt_avx512,
+     qat4j::gemm_s8_avx2,
+     nullptr,
+     qat4j::grid_to_codes_avx512,
+     qat4j::requant_residual_avx512},
+    {QAT4J_ISA_AVX512VNNI,
+     qat4j::act_quant_avx512,
+     qat4j::act_quant_bwd_avx512,
+     qat4j::clamp_bwd_avx512,
+     qat4j::bn_plane_sums_avx512,
+     qat4j::bn_plane_affine_avx512,
+     qat4j::bn_plane_bwd_sums_avx512,
+     qat4j::bn_plane_bwd_dx_avx512,
+     qat4j::sgemm_off_nn_avx512,
+     qat4j::sgemm_off_nt_avx512,
+     qat4j::gemm_s8_vnni,
+     qat4j::conv_s8_implicit_vnni,
+     qat4j::grid_to_codes_avx512,
+     qat4j::requant_residual_avx512},
+};
+}  // namespace
+
+const qat4j_kernel_table* qat4j_kernels_for(int isa) {
+    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
+    const int max_isa = qat4j_cpu_max_isa();
+    if (isa > max_isa) isa = max_isa;
+    if (isa < QAT4J_ISA_SCALAR) isa = QAT4J_ISA_SCALAR;
+    return &kTables[isa];
+}
+
+extern "C" int qat4j_constant(const char* name) {
+#define QAT4J_C(id) {#id, id}
+    static const struct {
+        const char* name;
+        int value;
+    } constants[] = {
+        QAT4J_C(QAT4J_OK), QAT4J_C(QAT4J_ERR_NO_MEMORY), QAT4J_C(QAT4J_OFF_GRID),
+        QAT4J_C(QAT4J_ISA_AUTO), QAT4J_C(QAT4J_ISA_SCALAR), QAT4J_C(QAT4J_ISA_AVX2), QAT4J_C(QAT4J_ISA_AVX512F),
+        QAT4J_C(QAT4J_ISA_AVX512VNNI), QAT4J_C(QAT4J_ISA_COUNT),
+        QAT4J_C(QAT4J_ACT_PACT), QAT4J_C(QAT4J_ACT_MPACT), QAT4J_C(QAT4J_ACT_FIXED_CLIP), QAT4J_C(QAT4J_ACT_DOREFA),
+        QAT4J_C(QAT4J_ROUND_HALF_EVEN), QAT4J_C(QAT4J_ROUND_HALF_UP), QAT4J_C(QAT4J_ROUND_HALF_AWAY_FROM_ZERO),
+        QAT4J_C(QAT4J_ROUND_TOWARD_ZERO), QAT4J_C(QAT4J_ROUND_FLOOR),
+        QAT4J_C(QAT4J_RESIDUAL_NONE), QAT4J_C(QAT4J_RESIDUAL_INT8), QAT4J_C(QAT4J_RESIDUAL_UINT8),
+        QAT4J_C(QAT4J_RESIDUAL_INT32), QAT4J_C(QAT4J_OUT_INT8), QAT4J_C(QAT4J_OUT_INT32),
+    };
+#undef QAT4J_C
+    if (name)
+        for (const auto& c : constants)
+            if (strcmp(c.name, name) == 0) return c.value;
+    return QAT4J_CONSTANT_UNKNOWN;
 }
 
 extern "C" int qat4j_num_threads(void) { return omp_get_max_threads(); }

@@ -4,10 +4,10 @@
 // K*255*128 < 2^31: no int32 overflow, not even in a partial sum).
 //
 // Variants side by side, named dtype/op/ISA:
-//   gemm_s8u8s32_scalar, gemm_s8s8s32_scalar  plain loops, the portable baseline.
-//   gemm_s8x8s32_avx2       B widened to int16 (zero- or sign-extended) and vpmaddwd over pairs along K. Not
+//   qat4j::gemm_s8_scalar   plain loops (u8 or s8 B), the portable baseline.
+//   qat4j::gemm_s8_avx2     B widened to int16 (zero- or sign-extended) and vpmaddwd over pairs along K. Not
 //                           vpmaddubsw: it saturates its int16 pair sums (255*127*2 > 32767), so it is not exact.
-//   gemm_s8x8s32_avx512vnni vpdpbusd, u8 x s8 in groups of 4 along K. A signed B is made unsigned by adding 128
+//   qat4j::gemm_s8_vnni     vpdpbusd, u8 x s8 in groups of 4 along K. A signed B is made unsigned by adding 128
 //                           (XOR 0x80) while packing; the accumulators then start at -128*rowsum(A[m,:]) (exact).
 //
 // Blocking of the two SIMD variants (shared driver below; ResNet im2col shapes have small M and large N):
@@ -20,8 +20,10 @@
 //   - Work items (blocks, and row chunks of A when N is too narrow to feed every thread) are claimed dynamically
 //     one ahead, so the next block of B is prefetched into L2 while this one is being multiplied, and a thread
 //     descheduled on a shared host does not hold the others back at the barrier.
-// Packing buffers are allocated per call (aligned_alloc, 64 bytes) and freed before returning.
-#include "qat4j_kernels.h"
+// Packing buffers are allocated per call (qat4j_alloc64) and freed before returning; out of memory returns
+// QAT4J_ERR_NO_MEMORY (a thread without its B buffer sets a shared flag and claims no work).
+// The dispatch table (qat4j_kernels_for) picks the variant: AVX2 from QAT4J_ISA_AVX2, VNNI at QAT4J_ISA_AVX512VNNI.
+#include "qat4j_internal.h"
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -42,13 +44,6 @@ namespace {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-void* alloc64(size_t bytes) {
-    const size_t n = (bytes + 63) & ~(size_t)63;
-    void* p = aligned_alloc(64, n ? n : 64);
-    if (!p) abort();  // a few hundred KiB at most; nothing sensible to return through a void C ABI
-    return p;
-}
 
 // Work below this many multiply-adds runs on the calling thread: an OpenMP fork costs more than it saves.
 constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
@@ -79,13 +74,6 @@ void gemm_scalar(int64_t M, int64_t N, int64_t K, const int8_t* A, const TB* B, 
     }
 }
 
-void gemm_s8u8s32_scalar(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, int32_t* C) {
-    gemm_scalar<uint8_t>(M, N, K, A, B, C);
-}
-
-void gemm_s8s8s32_scalar(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B, int32_t* C) {
-    gemm_scalar<int8_t>(M, N, K, A, B, C);
-}
 
 // ------------------------------------------------------------------------------------------------ shared driver
 
@@ -97,12 +85,17 @@ constexpr int64_t kItemsPerThread = 4;  // at least this many blocks per thread 
 
 // Isa provides: MR, NR, KG (k values per 4-byte group), pack_a, pack_b, tile (see the two variants below).
 template <class Isa>
-void gemm_blocked(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool bsigned, int32_t* C) {
+int gemm_blocked(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool bsigned, int32_t* C) {
     constexpr int64_t MR = Isa::MR, NR = Isa::NR;
     const int64_t G = ceil_div(K, Isa::KG);
     const int64_t mtiles = ceil_div(M, MR);
-    uint8_t* Ap = (uint8_t*)alloc64((size_t)(mtiles * G * MR * 4));
-    int32_t* init = (int32_t*)alloc64((size_t)(mtiles * MR * 4));
+    uint8_t* Ap = (uint8_t*)qat4j_alloc64_n(mtiles * G * MR * 4, 1);
+    int32_t* init = (int32_t*)qat4j_alloc64_n(mtiles * MR, sizeof(int32_t));
+    if (!Ap || !init) {
+        qat4j_free64(init);
+        qat4j_free64(Ap);
+        return QAT4J_ERR_NO_MEMORY;
+    }
     Isa::pack_a(M, K, A, bsigned, Ap, init);
 
     const int nth = threads_for(M, N, K);
@@ -118,12 +111,17 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_
     const int64_t nitems = nblocks * mchunks;
     int64_t next_item = 0;
 
-#pragma omp parallel num_threads(nth) if (nth > 1)
+    int oom = 0;
+#pragma omp parallel num_threads(nth) if (nth > 1) reduction(| : oom)
     {
-        uint8_t* Bp = (uint8_t*)alloc64((size_t)(G * nc * 4));
-        int64_t cur;
+        uint8_t* Bp = (uint8_t*)qat4j_alloc64_n(G * nc * 4, 1);
+        int64_t cur = nitems;  // without its buffer a thread claims nothing (the others finish, the call fails)
+        if (Bp) {
 #pragma omp atomic capture
-        cur = next_item++;
+            cur = next_item++;
+        } else {
+            oom = 1;
+        }
         while (cur < nitems) {
             int64_t nxt;
 #pragma omp atomic capture
@@ -151,10 +149,11 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_
             }
             cur = nxt;
         }
-        free(Bp);
+        qat4j_free64(Bp);
     }
-    free(init);
-    free(Ap);
+    qat4j_free64(init);
+    qat4j_free64(Ap);
+    return oom ? QAT4J_ERR_NO_MEMORY : QAT4J_OK;
 }
 
 // Row sums for the signed-B correction, and the generic A packing: Ap[tile][g][r][KG elements of EB bytes].
@@ -274,10 +273,6 @@ struct Avx2 {
     }
 };
 
-void gemm_s8x8s32_avx2(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool bsigned,
-                       int32_t* C) {
-    gemm_blocked<Avx2>(M, N, K, A, B, bsigned, C);
-}
 
 // ------------------------------------------------------------------------------------------------ AVX-512 VNNI
 
@@ -407,28 +402,34 @@ struct Vnni {
     }
 };
 
-void gemm_s8x8s32_avx512vnni(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool bsigned,
-                             int32_t* C) {
-    gemm_blocked<Vnni>(M, N, K, A, B, bsigned, C);
-}
-
 }  // namespace
 }  // namespace qat4j_gemm_s8
 
-extern "C" void qat4j_gemm_s8_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, int b_signed,
-                                  int32_t* C, int isa) {
-    if (M <= 0 || N <= 0) return;
+int qat4j::gemm_s8_scalar(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool b_signed,
+                          int32_t* C) {
+    if (b_signed) qat4j_gemm_s8::gemm_scalar<int8_t>(M, N, K, A, (const int8_t*)B, C);
+    else qat4j_gemm_s8::gemm_scalar<uint8_t>(M, N, K, A, B, C);
+    return QAT4J_OK;
+}
+
+int qat4j::gemm_s8_avx2(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool b_signed,
+                        int32_t* C) {
+    return qat4j_gemm_s8::gemm_blocked<qat4j_gemm_s8::Avx2>(M, N, K, A, B, b_signed, C);
+}
+
+int qat4j::gemm_s8_vnni(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, bool b_signed,
+                        int32_t* C) {
+    return qat4j_gemm_s8::gemm_blocked<qat4j_gemm_s8::Vnni>(M, N, K, A, B, b_signed, C);
+}
+
+extern "C" int qat4j_gemm_s8_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t* B, int b_signed,
+                                 int32_t* C, int isa) {
+    if (M <= 0 || N <= 0) return QAT4J_OK;
     if (K <= 0) {
         memset(C, 0, (size_t)(M * N) * sizeof(int32_t));
-        return;
+        return QAT4J_OK;
     }
-    if (isa == QAT4J_ISA_AUTO) isa = qat4j_cpu_active_isa();
-    if (isa > qat4j_cpu_max_isa()) isa = qat4j_cpu_max_isa();  // never run instructions the CPU lacks
-    using namespace qat4j_gemm_s8;
-    if (isa >= QAT4J_ISA_AVX512VNNI) gemm_s8x8s32_avx512vnni(M, N, K, A, B, b_signed != 0, C);
-    else if (isa == QAT4J_ISA_AVX2) gemm_s8x8s32_avx2(M, N, K, A, B, b_signed != 0, C);
-    else if (b_signed) gemm_s8s8s32_scalar(M, N, K, A, (const int8_t*)B, C);
-    else gemm_s8u8s32_scalar(M, N, K, A, B, C);
+    return qat4j_kernels_for(isa)->gemm_s8(M, N, K, A, B, b_signed != 0, C);
 }
 
 #undef QAT4J_DPBUSD

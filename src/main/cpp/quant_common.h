@@ -222,8 +222,7 @@ QAT4J_HD inline float weight_value(float code, int bits, float binary_scale) {
     return code / (float)weight_max_code(bits);
 }
 
-// Rounding of v / 2^shift, same order as dev.qat4j.quant.Rounding (0 HALF_EVEN, 1 HALF_UP, 2 AWAY_FROM_ZERO,
-// 3 TOWARD_ZERO, 4 FLOOR).
+// Rounding of v / 2^shift; mode is one of QAT4J_ROUND_* (qat4j_kernels.h).
 QAT4J_HD inline int64_t div_pow2(int64_t v, int shift, int mode) {
     if (shift == 0) return v;
     const int64_t floor_q = v >> shift;  // arithmetic shift: floor for negative v too
@@ -232,11 +231,11 @@ QAT4J_HD inline int64_t div_pow2(int64_t v, int shift, int mode) {
     const int64_t rem = (int64_t)((uint64_t)v & (((uint64_t)1 << shift) - 1));
     const int64_t half = (int64_t)1 << (shift - 1);
     switch (mode) {
-        case 0: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;
-        case 1: return rem >= half ? floor_q + 1 : floor_q;
-        case 2: return (rem > half || (rem == half && v >= 0)) ? floor_q + 1 : floor_q;
-        case 3: return (v < 0 && rem != 0) ? floor_q + 1 : floor_q;
-        default: return floor_q;
+        case QAT4J_ROUND_HALF_EVEN: return (rem > half || (rem == half && (floor_q & 1))) ? floor_q + 1 : floor_q;
+        case QAT4J_ROUND_HALF_UP: return rem >= half ? floor_q + 1 : floor_q;
+        case QAT4J_ROUND_HALF_AWAY_FROM_ZERO: return (rem > half || (rem == half && v >= 0)) ? floor_q + 1 : floor_q;
+        case QAT4J_ROUND_TOWARD_ZERO: return (v < 0 && rem != 0) ? floor_q + 1 : floor_q;
+        default: return floor_q;  // QAT4J_ROUND_FLOOR
     }
 }
 

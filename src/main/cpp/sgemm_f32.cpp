@@ -10,12 +10,11 @@
 //   NT: C[M,N] += sum_q A[m][q] B_n[q]  the weight gradient: M output channels, N taps, a long reduction over the
 //                                       pixels q. avx512: a 4x4 block of dot products in 16 zmm accumulators, each
 //                                       reduced across its 16 lanes at the end.
-// Scalar variants: plain loops with the same operands, the portable fallback (and what AVX2-only CPUs run).
+// Scalar variants: plain loops with the same operands, the portable fallback (and what AVX2-only CPUs run). The
+// dispatch table picks the variant (AVX-512F from QAT4J_ISA_AVX512F up); these kernels use AVX-512F instructions only.
 // Summation orders differ between variants (and from the Java reference); results agree within the float error
 // bound of a K-term sum, which the conformance tests use.
-#include "qat4j_kernels.h"
-#include <immintrin.h>
-#include <stdlib.h>
+#include "qat4j_internal.h"
 #include <string.h>
 
 namespace qat4j_sgemm {
@@ -23,7 +22,7 @@ namespace {
 
 constexpr int64_t MR = 8, NR = 32;
 
-void nn_scalar(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, const int64_t* off, float* C,
+void nn_scalar_impl(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, const int64_t* off, float* C,
                int64_t ldc) {
     for (int64_t m = 0; m < M; m++) {
         const float* a = Ap + (m / MR) * K * MR + m % MR;
@@ -102,7 +101,7 @@ __attribute__((target("avx512f"))) void nn_row_avx512(int64_t N, int64_t K, cons
     }
 }
 
-__attribute__((target("avx512f"))) void nn_avx512(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
+__attribute__((target("avx512f"))) void nn_avx512_impl(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
                                                   const int64_t* off, float* C, int64_t ldc) {
     if (M == 1) {
         nn_row_avx512(N, K, Ap, B, off, C);
@@ -121,7 +120,7 @@ __attribute__((target("avx512f"))) void nn_avx512(int64_t M, int64_t N, int64_t 
     }
 }
 
-void nt_scalar(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda, const float* B, const int64_t* off,
+void nt_scalar_impl(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda, const float* B, const int64_t* off,
                float* C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -181,7 +180,7 @@ __attribute__((target("avx512f"))) void nt_row_avx512(int64_t N, int64_t Q, cons
 }
 
 // 4 rows of A x 4 rows of B per block; the block's B rows stay in L1 while every 4-row block of A passes over them.
-__attribute__((target("avx512f"))) void nt_avx512(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
+__attribute__((target("avx512f"))) void nt_avx512_impl(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
                                                   const float* B, const int64_t* off, float* C, int64_t ldc) {
     if (M == 1) {
         nt_row_avx512(N, Q, A, B, off, C);
@@ -223,16 +222,34 @@ __attribute__((target("avx512f"))) void nt_avx512(int64_t M, int64_t N, int64_t 
     }
 }
 
-int resolve(int isa) { return isa == QAT4J_ISA_AUTO ? qat4j_cpu_active_isa() : isa; }
-
 }  // namespace
 }  // namespace qat4j_sgemm
 
-extern "C" int64_t qat4j_sgemm_packed_a_floats(int64_t M, int64_t K) {
+void qat4j::sgemm_off_nn_scalar(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, const int64_t* off,
+                                float* C, int64_t ldc) {
+    qat4j_sgemm::nn_scalar_impl(M, N, K, Ap, B, off, C, ldc);
+}
+
+void qat4j::sgemm_off_nn_avx512(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, const int64_t* off,
+                                float* C, int64_t ldc) {
+    qat4j_sgemm::nn_avx512_impl(M, N, K, Ap, B, off, C, ldc);
+}
+
+void qat4j::sgemm_off_nt_scalar(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda, const float* B,
+                                const int64_t* off, float* C, int64_t ldc) {
+    qat4j_sgemm::nt_scalar_impl(M, N, Q, A, lda, B, off, C, ldc);
+}
+
+void qat4j::sgemm_off_nt_avx512(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda, const float* B,
+                                const int64_t* off, float* C, int64_t ldc) {
+    qat4j_sgemm::nt_avx512_impl(M, N, Q, A, lda, B, off, C, ldc);
+}
+
+int64_t qat4j_sgemm_packed_a_floats(int64_t M, int64_t K) {
     return (M + qat4j_sgemm::MR - 1) / qat4j_sgemm::MR * qat4j_sgemm::MR * (K > 0 ? K : 1);
 }
 
-extern "C" void qat4j_sgemm_pack_a_f32(int64_t M, int64_t K, const float* A, int64_t lda, float* Ap) {
+void qat4j_sgemm_pack_a_f32(int64_t M, int64_t K, const float* A, int64_t lda, float* Ap) {
     using qat4j_sgemm::MR;
     const int64_t mblocks = (M + MR - 1) / MR;
     for (int64_t mb = 0; mb < mblocks; mb++)
@@ -243,44 +260,48 @@ extern "C" void qat4j_sgemm_pack_a_f32(int64_t M, int64_t K, const float* A, int
             }
 }
 
-extern "C" void qat4j_sgemm_off_nn_f32(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
-                                       const int64_t* off, float* C, int64_t ldc, int isa) {
+void qat4j_sgemm_off_nn_f32(const qat4j_kernel_table* kt, int64_t M, int64_t N, int64_t K, const float* Ap,
+                            const float* B, const int64_t* off, float* C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         for (int64_t m = 0; m < M; m++) memset(C + m * ldc, 0, sizeof(float) * (size_t)N);
         return;
     }
-    if (qat4j_sgemm::resolve(isa) >= QAT4J_ISA_AVX512VNNI) qat4j_sgemm::nn_avx512(M, N, K, Ap, B, off, C, ldc);
-    else qat4j_sgemm::nn_scalar(M, N, K, Ap, B, off, C, ldc);
+    kt->sgemm_off_nn(M, N, K, Ap, B, off, C, ldc);
 }
 
-extern "C" void qat4j_sgemm_off_nt_acc_f32(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
-                                           const float* B, const int64_t* off, float* C, int64_t ldc, int isa) {
+void qat4j_sgemm_off_nt_acc_f32(const qat4j_kernel_table* kt, int64_t M, int64_t N, int64_t Q, const float* A,
+                                int64_t lda, const float* B, const int64_t* off, float* C, int64_t ldc) {
     if (M <= 0 || N <= 0 || Q <= 0) return;
-    if (qat4j_sgemm::resolve(isa) >= QAT4J_ISA_AVX512VNNI) qat4j_sgemm::nt_avx512(M, N, Q, A, lda, B, off, C, ldc);
-    else qat4j_sgemm::nt_scalar(M, N, Q, A, lda, B, off, C, ldc);
+    kt->sgemm_off_nt(M, N, Q, A, lda, B, off, C, ldc);
 }
 
 // The plain strided forms, for callers with an ordinary row-major B: the offsets are k * ldb.
-extern "C" void qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                                   int64_t ldb, float* C, int64_t ldc, int isa) {
-    if (M <= 0 || N <= 0) return;
-    float* Ap = (float*)malloc(sizeof(float) * (size_t)qat4j_sgemm_packed_a_floats(M, K));
-    int64_t* off = (int64_t*)malloc(sizeof(int64_t) * (size_t)(K > 0 ? K : 1));
-    if (!Ap || !off) abort();
+int qat4j_sgemm_nn_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                       float* C, int64_t ldc, int isa) {
+    if (M <= 0 || N <= 0) return QAT4J_OK;
+    float* Ap = (float*)qat4j_alloc64_n(qat4j_sgemm_packed_a_floats(M, K), sizeof(float));
+    int64_t* off = (int64_t*)qat4j_alloc64_n(K > 0 ? K : 1, sizeof(int64_t));
+    if (!Ap || !off) {
+        qat4j_free64(off);
+        qat4j_free64(Ap);
+        return QAT4J_ERR_NO_MEMORY;
+    }
     qat4j_sgemm_pack_a_f32(M, K, A, lda, Ap);
     for (int64_t k = 0; k < K; k++) off[k] = k * ldb;
-    qat4j_sgemm_off_nn_f32(M, N, K, Ap, B, off, C, ldc, isa);
-    free(off);
-    free(Ap);
+    qat4j_sgemm_off_nn_f32(qat4j_kernels_for(isa), M, N, K, Ap, B, off, C, ldc);
+    qat4j_free64(off);
+    qat4j_free64(Ap);
+    return QAT4J_OK;
 }
 
-extern "C" void qat4j_sgemm_nt_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                                       int64_t ldb, float* C, int64_t ldc, int isa) {
-    if (M <= 0 || N <= 0 || K <= 0) return;
-    int64_t* off = (int64_t*)malloc(sizeof(int64_t) * (size_t)N);
-    if (!off) abort();
+int qat4j_sgemm_nt_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                           float* C, int64_t ldc, int isa) {
+    if (M <= 0 || N <= 0 || K <= 0) return QAT4J_OK;
+    int64_t* off = (int64_t*)qat4j_alloc64_n(N, sizeof(int64_t));
+    if (!off) return QAT4J_ERR_NO_MEMORY;
     for (int64_t n = 0; n < N; n++) off[n] = n * ldb;
-    qat4j_sgemm_off_nt_acc_f32(M, N, K, A, lda, B, off, C, ldc, isa);
-    free(off);
+    qat4j_sgemm_off_nt_acc_f32(qat4j_kernels_for(isa), M, N, K, A, lda, B, off, C, ldc);
+    qat4j_free64(off);
+    return QAT4J_OK;
 }

@@ -2,6 +2,7 @@ package dev.qat4j.backend.cpu;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
+import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
@@ -23,8 +24,9 @@ import org.bytedeco.javacpp.Pointer;
  * The C++ backend: tensors live in native memory and ops run in {@code src/main/cpp} through JavaCPP.
  *
  * <p>Every op runs natively. Float GEMMs (conv via im2col, linear) go to OpenBLAS; the int8 GEMM behind the
- * integer convolutions and the grid conv (conv2d of two quantized operands) has scalar, AVX2 and AVX-512 VNNI variants, one picked at
- * load time from CPUID ({@code QAT4J_ISA} lowers it). Integer results are identical to {@code ref}; float
+ * integer convolutions and the grid conv (conv2d of two quantized operands) has scalar, AVX2 and AVX-512 VNNI variants,
+ * the float kernels scalar and AVX-512F ones; the native dispatch table picks them for the ISA level resolved once
+ * from CPUID ({@code QAT4J_ISA} lowers it). Integer results are identical to {@code ref}; float
  * results agree within the tolerances stated in {@code CpuConformanceTest}.
  */
 public final class CpuBackend extends Backend {
@@ -50,6 +52,108 @@ public final class CpuBackend extends Backend {
             throw new IllegalArgumentException("cpu backend: thread count must be in 1..1024, got " + threads);
         }
         NativeKernels.qat4j_set_num_threads(threads);
+    }
+
+    // ---------------------------------------------------------------- native constants
+    // Mirrors of the #defines of src/main/cpp/qat4j_kernels.h (NativeConstantsTest checks each against the library).
+
+    static final int QAT4J_OK = 0;
+    static final int QAT4J_ERR_NO_MEMORY = 1;
+    static final int QAT4J_OFF_GRID = 2;
+
+    static final int ISA_SCALAR = 0;
+    static final int ISA_AVX2 = 1;
+    static final int ISA_AVX512F = 2;
+    static final int ISA_AVX512VNNI = 3;
+
+    static final int ACT_PACT = 0;
+    static final int ACT_MPACT = 1;
+    static final int ACT_FIXED_CLIP = 2;
+    static final int ACT_DOREFA = 3;
+
+    static final int ROUND_HALF_EVEN = 0;
+    static final int ROUND_HALF_UP = 1;
+    static final int ROUND_HALF_AWAY_FROM_ZERO = 2;
+    static final int ROUND_TOWARD_ZERO = 3;
+    static final int ROUND_FLOOR = 4;
+
+    static final int RESIDUAL_NONE = 0;
+    static final int RESIDUAL_INT8 = 1;
+    static final int RESIDUAL_UINT8 = 2;
+    static final int RESIDUAL_INT32 = 3;
+
+    static final int OUT_INT8 = 1;
+    static final int OUT_INT32 = 4;
+
+    /** The native code of an activation quantizer kind (QAT4J_ACT_*). */
+    static int nativeKind(ActQuantizer.Kind kind) {
+        return switch (kind) {
+            case PACT -> ACT_PACT;
+            case MPACT -> ACT_MPACT;
+            case FIXED_CLIP -> ACT_FIXED_CLIP;
+            case DOREFA -> ACT_DOREFA;
+        };
+    }
+
+    /** The native code of a rounding mode (QAT4J_ROUND_*). */
+    static int nativeRounding(Rounding rounding) {
+        return switch (rounding) {
+            case HALF_EVEN -> ROUND_HALF_EVEN;
+            case HALF_UP -> ROUND_HALF_UP;
+            case HALF_AWAY_FROM_ZERO -> ROUND_HALF_AWAY_FROM_ZERO;
+            case TOWARD_ZERO -> ROUND_TOWARD_ZERO;
+            case FLOOR -> ROUND_FLOOR;
+        };
+    }
+
+    /** The native code of a requantizer's residual operand (QAT4J_RESIDUAL_*); null: none. */
+    static int nativeResidual(DType residual) {
+        if (residual == null) {
+            return RESIDUAL_NONE;
+        }
+        return switch (residual) {
+            case INT8 -> RESIDUAL_INT8;
+            case UINT8 -> RESIDUAL_UINT8;
+            case INT32 -> RESIDUAL_INT32;
+            case FLOAT32 -> throw new IllegalArgumentException("cpu backend: no float residual in the integer epilogue");
+        };
+    }
+
+    /** The native code of a requantizer's output type (QAT4J_OUT_*: its element width). */
+    static int nativeOut(DType out) {
+        return switch (out) {
+            case INT8, UINT8 -> OUT_INT8;
+            case INT32 -> OUT_INT32;
+            case FLOAT32 -> throw new IllegalArgumentException("cpu backend: requantized output must be an integer type");
+        };
+    }
+
+    /**
+     * Turns a native status into the exception it stands for: out of memory for a native work buffer becomes an
+     * {@link OutOfMemoryError}, an unknown code an {@link IllegalStateException}. On failure the op's outputs are
+     * closed first (their contents are unspecified).
+     */
+    static void check(int status, Op op, Tensor... outputs) {
+        if (status == QAT4J_OK) {
+            return;
+        }
+        for (Tensor t : outputs) { // the op's outputs, allocated before the call: nobody else will close them
+            if (t != null) {
+                t.close();
+            }
+        }
+        if (status == QAT4J_ERR_NO_MEMORY) {
+            throw new OutOfMemoryError("cpu backend: " + op.methodName() + ": native work buffer could not be allocated");
+        }
+        throw new IllegalStateException("cpu backend: " + op.methodName() + ": native kernel returned status " + status);
+    }
+
+    /** The conv geometry struct of the C ABI from the operands' shapes; the caller closes it. */
+    private static NativeKernels.ConvGeometry geometry(int[] xs, int[] ws, ConvParams p) {
+        NativeKernels.ConvGeometry g = new NativeKernels.ConvGeometry();
+        g.n(xs[0]).c(xs[1]).h(xs[2]).w(xs[3]).co(ws[0]).kh(ws[2]).kw(ws[3]).sh(p.strideH()).sw(p.strideW())
+                .ph(p.padH()).pw(p.padW()).groups(p.groups());
+        return g;
     }
 
     /** One instance per ISA level (index = level), created on first use. */
@@ -205,8 +309,8 @@ public final class CpuBackend extends Backend {
             return y;
         }
         float a = alpha == null ? 0f : ((FloatPointer) ptr(alpha)).get(0);
-        NativeKernels.qat4j_act_quant_f32((FloatPointer) ptr(x), (FloatPointer) ptr(y), x.numel(), q.kind().ordinal(),
-                q.bits(), a, q.fixedClip(), isaLevel);
+        check(NativeKernels.qat4j_act_quant_f32((FloatPointer) ptr(x), (FloatPointer) ptr(y), x.numel(),
+                nativeKind(q.kind()), q.bits(), a, q.fixedClip(), isaLevel), Op.ACT_QUANT, y);
         float step = q.step(a);
         if (q.bits() <= 8 && step > 0f && Float.isFinite(step)) {
             TensorInternals.markQuantGrid(y, new QuantGrid(step, q.minCode(), q.maxCode()));
@@ -218,7 +322,6 @@ public final class CpuBackend extends Backend {
      * Whether conv2d multiplies the codes of quantized operands in int8 (exact int32 sums, one float scale) instead
      * of their values in float: on with VNNI, off with {@code -Dqat4j.cpu.gridConv=false} (to time the two).
      */
-    private static final int ISA_AVX512VNNI = 2; // QAT4J_ISA_AVX512VNNI of qat4j_kernels.h
     private static final boolean GRID_CONV = !"false".equals(System.getProperty("qat4j.cpu.gridConv"));
 
     /** Both operands on int8-sized grids whose int32 sums cannot overflow: the forward conv can run on codes. */
@@ -263,19 +366,26 @@ public final class CpuBackend extends Backend {
     protected Tensor doConv2d(Tensor x, Tensor w, Tensor bias, ConvParams p) {
         int[] xs = x.shape(), ws = w.shape();
         Tensor y = allocate(DType.FLOAT32, convOutShape(xs, ws, p));
-        if (y.numel() > 0 && gridConvApplies(x, w)) {
-            QuantGrid gx = x.quantGrid(), gw = w.quantGrid();
-            int done = NativeKernels.qat4j_conv2d_grid_f32(fp(x), gx.step(), gx.fitsUint8() ? 0 : 1, gx.minCode(),
-                    gx.maxCode(), fp(w), gw.step(), gw.minCode(), gw.maxCode(), fp(bias), fp(y), xs[0], xs[1], xs[2],
-                    xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
-            if (done == 1) {
-                return y;
-            }
-            // a value off its grid (NaN, inf): the float conv below propagates it as the reference does
+        if (y.numel() == 0) {
+            return y;
         }
-        if (y.numel() > 0) {
-            NativeKernels.qat4j_conv2d_f32(fp(x), fp(w), fp(bias), fp(y), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+        try (NativeKernels.ConvGeometry g = geometry(xs, ws, p)) {
+            if (gridConvApplies(x, w)) {
+                QuantGrid gx = x.quantGrid(), gw = w.quantGrid();
+                int status = NativeKernels.qat4j_conv2d_grid_f32(fp(x), gx.step(), gx.fitsUint8() ? 0 : 1,
+                        gx.minCode(), gx.maxCode(), fp(w), gw.step(), gw.minCode(), gw.maxCode(), fp(bias), fp(y), g,
+                        isa);
+                if (status == QAT4J_OK) {
+                    return y;
+                }
+                if (status != QAT4J_OFF_GRID && status != QAT4J_ERR_NO_MEMORY) {
+                    check(status, Op.CONV2D, y);
+                }
+                // A value off its grid (NaN, inf): the float conv below propagates it as the reference does. Out of
+                // memory for the code buffers: the float conv needs less and may still run; if it cannot either, its
+                // own status raises.
+            }
+            check(NativeKernels.qat4j_conv2d_f32(fp(x), fp(w), fp(bias), fp(y), g, isa), Op.CONV2D, y);
         }
         return y;
     }
@@ -285,8 +395,10 @@ public final class CpuBackend extends Backend {
         int[] ws = w.shape();
         Tensor dx = dy.numel() > 0 ? allocate(DType.FLOAT32, xs) : allocateZeroed(DType.FLOAT32, xs);
         if (dy.numel() > 0) {
-            NativeKernels.qat4j_conv2d_bwd_data_f32(fp(dy), fp(w), fp(dx), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+            try (NativeKernels.ConvGeometry g = geometry(xs, ws, p)) {
+                check(NativeKernels.qat4j_conv2d_bwd_data_f32(fp(dy), fp(w), fp(dx), g, isa), Op.CONV2D_BACKWARD_DATA,
+                        dx);
+            }
         }
         return dx;
     }
@@ -296,8 +408,10 @@ public final class CpuBackend extends Backend {
         int[] xs = x.shape();
         Tensor dw = dy.numel() > 0 ? allocate(DType.FLOAT32, ws) : allocateZeroed(DType.FLOAT32, ws);
         if (dy.numel() > 0) {
-            NativeKernels.qat4j_conv2d_bwd_weight_f32(fp(dy), fp(x), fp(dw), xs[0], xs[1], xs[2], xs[3], ws[0], ws[2],
-                    ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+            try (NativeKernels.ConvGeometry g = geometry(xs, ws, p)) {
+                check(NativeKernels.qat4j_conv2d_bwd_weight_f32(fp(dy), fp(x), fp(dw), g, isa),
+                        Op.CONV2D_BACKWARD_WEIGHT, dw);
+            }
         }
         return dw;
     }
@@ -306,7 +420,7 @@ public final class CpuBackend extends Backend {
     protected Tensor doBiasBackward(Tensor dy) {
         int[] s = dy.shape();
         Tensor db = allocate(DType.FLOAT32, new int[] {s[1]});
-        NativeKernels.qat4j_bias_bwd_f32(fp(dy), fp(db), s[0], s[1], inner(s));
+        check(NativeKernels.qat4j_bias_bwd_f32(fp(dy), fp(db), s[0], s[1], inner(s)), Op.BIAS_BACKWARD, db);
         return db;
     }
 
@@ -315,7 +429,7 @@ public final class CpuBackend extends Backend {
         int n = x.dim(0), in = x.dim(1), out = w.dim(0);
         Tensor y = in > 0 ? allocate(DType.FLOAT32, new int[] {n, out}) : allocateZeroed(DType.FLOAT32, new int[] {n, out});
         if (y.numel() > 0 && in > 0) {
-            NativeKernels.qat4j_linear_f32(fp(x), fp(w), fp(bias), fp(y), n, in, out);
+            check(NativeKernels.qat4j_linear_f32(fp(x), fp(w), fp(bias), fp(y), n, in, out), Op.LINEAR, y);
         } else if (bias != null && n > 0) {
             for (int b = 0; b < n; b++) {
                 Pointer.memcpy(fp(y).getPointer((long) b * out), ptr(bias), 4L * out); // getPointer counts elements
@@ -329,7 +443,8 @@ public final class CpuBackend extends Backend {
         int n = dy.dim(0), out = w.dim(0), in = w.dim(1);
         Tensor dx = out > 0 ? allocate(DType.FLOAT32, new int[] {n, in}) : allocateZeroed(DType.FLOAT32, new int[] {n, in});
         if (dx.numel() > 0 && out > 0) {
-            NativeKernels.qat4j_linear_bwd_data_f32(fp(dy), fp(w), fp(dx), n, in, out);
+            check(NativeKernels.qat4j_linear_bwd_data_f32(fp(dy), fp(w), fp(dx), n, in, out), Op.LINEAR_BACKWARD_DATA,
+                    dx);
         }
         return dx;
     }
@@ -339,7 +454,8 @@ public final class CpuBackend extends Backend {
         int n = dy.dim(0), out = dy.dim(1), in = x.dim(1);
         Tensor dw = n > 0 ? allocate(DType.FLOAT32, new int[] {out, in}) : allocateZeroed(DType.FLOAT32, new int[] {out, in});
         if (dw.numel() > 0 && n > 0) {
-            NativeKernels.qat4j_linear_bwd_weight_f32(fp(dy), fp(x), fp(dw), n, in, out);
+            check(NativeKernels.qat4j_linear_bwd_weight_f32(fp(dy), fp(x), fp(dw), n, in, out),
+                    Op.LINEAR_BACKWARD_WEIGHT, dw);
         }
         return dw;
     }
@@ -351,8 +467,8 @@ public final class CpuBackend extends Backend {
         Tensor y = allocate(DType.FLOAT32, s);
         Tensor mean = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor invStd = allocate(DType.FLOAT32, new int[] {s[1]});
-        NativeKernels.qat4j_bn_train_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), momentum, eps,
-                fp(y), fp(mean), fp(invStd), s[0], s[1], inner(s), isa);
+        check(NativeKernels.qat4j_bn_train_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), momentum,
+                eps, fp(y), fp(mean), fp(invStd), s[0], s[1], inner(s), isa), Op.BATCH_NORM2D_TRAIN, y, mean, invStd);
         return new BatchNormForward(y, mean, invStd);
     }
 
@@ -361,8 +477,8 @@ public final class CpuBackend extends Backend {
                                        float eps) {
         int[] s = x.shape();
         Tensor y = allocate(DType.FLOAT32, s);
-        NativeKernels.qat4j_bn_eval_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), eps, fp(y), s[0],
-                s[1], inner(s));
+        check(NativeKernels.qat4j_bn_eval_f32(fp(x), fp(gamma), fp(beta), fp(runningMean), fp(runningVar), eps, fp(y),
+                s[0], s[1], inner(s)), Op.BATCH_NORM2D_EVAL, y);
         return y;
     }
 
@@ -372,22 +488,24 @@ public final class CpuBackend extends Backend {
         Tensor dx = allocate(DType.FLOAT32, s);
         Tensor dgamma = allocate(DType.FLOAT32, new int[] {s[1]});
         Tensor dbeta = allocate(DType.FLOAT32, new int[] {s[1]});
-        NativeKernels.qat4j_bn_bwd_f32(fp(dy), fp(x), fp(gamma), fp(mean), fp(invStd), fp(dx), fp(dgamma), fp(dbeta),
-                s[0], s[1], inner(s), isa);
+        check(NativeKernels.qat4j_bn_bwd_f32(fp(dy), fp(x), fp(gamma), fp(mean), fp(invStd), fp(dx), fp(dgamma),
+                fp(dbeta), s[0], s[1], inner(s), isa), Op.BATCH_NORM2D_BACKWARD, dx, dgamma, dbeta);
         return new BatchNormGrads(dx, dgamma, dbeta);
     }
 
     @Override
     protected Tensor doClamp(Tensor x, float lo, float hi) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
-        NativeKernels.qat4j_clamp_f32(fp(x), fp(y), x.numel(), lo, hi);
+        check(NativeKernels.qat4j_clamp_f32(fp(x), fp(y), x.numel(), lo, hi),
+                hi == Float.POSITIVE_INFINITY ? Op.RELU : Op.RELU6, y);
         return y;
     }
 
     @Override
     protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi, isa);
+        check(NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi, isa),
+                hi == Float.POSITIVE_INFINITY ? Op.RELU_BACKWARD : Op.RELU6_BACKWARD, dx);
         return dx;
     }
 
@@ -396,14 +514,16 @@ public final class CpuBackend extends Backend {
         int[] s = x.shape();
         int oh = (s[2] + 2 * pad - kernel) / stride + 1, ow = (s[3] + 2 * pad - kernel) / stride + 1;
         Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], oh, ow});
-        NativeKernels.qat4j_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], kernel, stride, pad);
+        check(NativeKernels.qat4j_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], kernel, stride, pad),
+                Op.AVG_POOL2D, y);
         return y;
     }
 
     @Override
     protected Tensor doAvgPool2dBackward(Tensor dy, int[] xs, int kernel, int stride, int pad) {
         Tensor dx = allocate(DType.FLOAT32, xs);
-        NativeKernels.qat4j_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], kernel, stride, pad);
+        check(NativeKernels.qat4j_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], kernel, stride, pad),
+                Op.AVG_POOL2D_BACKWARD, dx);
         return dx;
     }
 
@@ -411,36 +531,39 @@ public final class CpuBackend extends Backend {
     protected Tensor doAdaptiveAvgPool2d(Tensor x, int outH, int outW) {
         int[] s = x.shape();
         Tensor y = allocate(DType.FLOAT32, new int[] {s[0], s[1], outH, outW});
-        NativeKernels.qat4j_adaptive_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], outH, outW);
+        check(NativeKernels.qat4j_adaptive_avg_pool_f32(fp(x), fp(y), s[0] * s[1], s[2], s[3], outH, outW),
+                Op.ADAPTIVE_AVG_POOL2D, y);
         return y;
     }
 
     @Override
     protected Tensor doAdaptiveAvgPool2dBackward(Tensor dy, int[] xs) {
         Tensor dx = allocate(DType.FLOAT32, xs);
-        NativeKernels.qat4j_adaptive_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], dy.dim(2), dy.dim(3));
+        check(NativeKernels.qat4j_adaptive_avg_pool_bwd_f32(fp(dy), fp(dx), xs[0] * xs[1], xs[2], xs[3], dy.dim(2),
+                dy.dim(3)), Op.ADAPTIVE_AVG_POOL2D_BACKWARD, dx);
         return dx;
     }
 
     @Override
     protected Tensor doAdd(Tensor a, Tensor b) {
         Tensor y = allocate(DType.FLOAT32, a.shape());
-        NativeKernels.qat4j_add_f32(fp(a), fp(b), fp(y), a.numel());
+        check(NativeKernels.qat4j_add_f32(fp(a), fp(b), fp(y), a.numel()), Op.ADD, y);
         return y;
     }
 
     @Override
     protected Loss doSoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing) {
         Tensor d = allocate(DType.FLOAT32, logits.shape());
-        float loss = NativeKernels.qat4j_softmax_ce_f32(fp(logits), ip(labels), labelSmoothing, fp(d), logits.dim(0),
-                logits.dim(1));
-        return new Loss(doFromFloats(new float[] {loss}, new int[] {1}), d);
+        float[] loss = new float[1];
+        check(NativeKernels.qat4j_softmax_ce_f32(fp(logits), ip(labels), labelSmoothing, fp(d), logits.dim(0),
+                logits.dim(1), loss), Op.SOFTMAX_CROSS_ENTROPY, d);
+        return new Loss(doFromFloats(loss, new int[] {1}), d);
     }
 
     @Override
     protected void doSgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, SgdParams p) {
-        NativeKernels.qat4j_sgd_f32(fp(param), fp(grad), fp(momentumBuffer), param.numel(), p.lr(), p.momentum(),
-                p.weightDecay(), p.nesterov() ? 1 : 0);
+        check(NativeKernels.qat4j_sgd_f32(fp(param), fp(grad), fp(momentumBuffer), param.numel(), p.lr(), p.momentum(),
+                p.weightDecay(), p.nesterov() ? 1 : 0), Op.SGD_STEP);
     }
 
     private static float alphaOf(Tensor alpha) {
@@ -450,20 +573,20 @@ public final class CpuBackend extends Backend {
     @Override
     protected ActQuantGrads doActQuantBackward(Tensor dy, Tensor x, ActQuantizer q, Tensor alpha) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        float dAlpha = 0f;
+        float[] dAlpha = new float[1];
         if (q.isIdentity()) {
             Pointer.memcpy(ptr(dx), ptr(dy), 4L * x.numel());
         } else {
-            dAlpha = NativeKernels.qat4j_act_quant_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), q.kind().ordinal(),
-                    q.bits(), alphaOf(alpha), q.fixedClip(), isa);
+            check(NativeKernels.qat4j_act_quant_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), nativeKind(q.kind()),
+                    q.bits(), alphaOf(alpha), q.fixedClip(), dAlpha, isa), Op.ACT_QUANT_BACKWARD, dx);
         }
-        return new ActQuantGrads(dx, q.hasAlpha() ? doFromFloats(new float[] {dAlpha}, new int[] {1}) : null);
+        return new ActQuantGrads(dx, q.hasAlpha() ? doFromFloats(dAlpha, new int[] {1}) : null);
     }
 
     @Override
     protected Tensor doWeightQuant(Tensor w, int bits) {
         Tensor wq = allocate(DType.FLOAT32, w.shape());
-        NativeKernels.qat4j_weight_quant_f32(fp(w), fp(wq), w.numel(), bits);
+        check(NativeKernels.qat4j_weight_quant_f32(fp(w), fp(wq), w.numel(), bits), Op.WEIGHT_QUANT, wq);
         if (bits >= 3 && bits <= 8) { // value = code / (2^(b-1) - 1); 1 and 2 bits have data-dependent or unit steps
             int max = (1 << (bits - 1)) - 1;
             TensorInternals.markQuantGrid(wq, new QuantGrid(1f / max, -max, max));
@@ -474,7 +597,8 @@ public final class CpuBackend extends Backend {
     @Override
     protected Tensor doWeightQuantBackward(Tensor dwq, Tensor w, int bits) {
         Tensor dw = allocate(DType.FLOAT32, w.shape());
-        NativeKernels.qat4j_weight_quant_bwd_f32(fp(dwq), fp(w), fp(dw), w.numel(), bits);
+        check(NativeKernels.qat4j_weight_quant_bwd_f32(fp(dwq), fp(w), fp(dw), w.numel(), bits),
+                Op.WEIGHT_QUANT_BACKWARD, dw);
         return dw;
     }
 
@@ -483,8 +607,10 @@ public final class CpuBackend extends Backend {
         int[] xs = x.shape(), ws = w.shape();
         Tensor acc = allocate(DType.INT32, convOutShape(xs, ws, p));
         if (acc.numel() > 0) {
-            NativeKernels.qat4j_conv2d_s8_s32(bp(x), x.dtype() == DType.INT8 ? 1 : 0, bp(w), ip(acc), xs[0], xs[1],
-                    xs[2], xs[3], ws[0], ws[2], ws[3], p.strideH(), p.strideW(), p.padH(), p.padW(), p.groups(), isa);
+            try (NativeKernels.ConvGeometry g = geometry(xs, ws, p)) {
+                check(NativeKernels.qat4j_conv2d_s8_s32(bp(x), x.dtype() == DType.INT8 ? 1 : 0, bp(w), ip(acc), g, isa),
+                        Op.CONV2D_INT, acc);
+            }
         }
         return acc;
     }
@@ -497,7 +623,8 @@ public final class CpuBackend extends Backend {
         }
         Tensor c = allocate(DType.INT32, new int[] {m, n});
         if (c.numel() > 0) {
-            NativeKernels.qat4j_gemm_s8_s32(m, n, k, bp(a), bp(b), b.dtype() == DType.INT8 ? 1 : 0, ip(c), isa);
+            check(NativeKernels.qat4j_gemm_s8_s32(m, n, k, bp(a), bp(b), b.dtype() == DType.INT8 ? 1 : 0, ip(c), isa),
+                    Op.GEMM_INT, c);
         }
         return c;
     }
@@ -508,10 +635,10 @@ public final class CpuBackend extends Backend {
         int[] s = acc.shape();
         Tensor y = allocate(out, s);
         if (acc.numel() > 0) {
-            int resKind = residual == null ? 0 : residual.dtype() == DType.INT8 ? 1 : residual.dtype() == DType.UINT8 ? 2 : 3;
-            NativeKernels.qat4j_requantize_residual_s32(ip(acc), residual == null ? null : ptr(residual), resKind,
-                    multiplier, shift, bias, residualMultiplier, rounding.ordinal(), qmin, qmax, ptr(y),
-                    out.byteSize(), acc.numel(), s[1], Math.max(inner(s), 1), isa);
+            int resKind = nativeResidual(residual == null ? null : residual.dtype());
+            check(NativeKernels.qat4j_requantize_residual_s32(ip(acc), residual == null ? null : ptr(residual), resKind,
+                    multiplier, shift, bias, residualMultiplier, nativeRounding(rounding), qmin, qmax, ptr(y),
+                    nativeOut(out), acc.numel(), s[1], Math.max(inner(s), 1), isa), Op.REQUANTIZE_RESIDUAL, y);
         }
         return y;
     }
@@ -522,9 +649,9 @@ public final class CpuBackend extends Backend {
         int[] s = acc.shape();
         int channels = s.length >= 2 ? s[1] : 1;
         Tensor y = allocate(out, s);
-        NativeKernels.qat4j_requantize_s32(ip(acc), ip(multiplier), ip(shift), ip(bias),
-                multiplier.numel() == 1 ? 1 : 0, rounding.ordinal(), qmin, qmax, ptr(y), out.byteSize(), acc.numel(),
-                Math.max(channels, 1), Math.max(inner(s), 1));
+        check(NativeKernels.qat4j_requantize_s32(ip(acc), ip(multiplier), ip(shift), ip(bias),
+                multiplier.numel() == 1 ? 1 : 0, nativeRounding(rounding), qmin, qmax, ptr(y), nativeOut(out),
+                acc.numel(), Math.max(channels, 1), Math.max(inner(s), 1)), Op.REQUANTIZE, y);
         return y;
     }
 }
