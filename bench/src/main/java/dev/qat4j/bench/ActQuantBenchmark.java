@@ -39,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class ActQuantBenchmark {
     static final int[] SHAPE = {128, 16, 32, 32};
 
-    /** Which implementation: the Java reference, or a native ISA level (scalar, avx2, avx512vnni). */
+    /** Which implementation: the Java reference, or a native ISA level (scalar, avx2, avx512f, avx512vnni). */
     @Param({"ref", "scalar", "avx512vnni"})
     public String impl;
 

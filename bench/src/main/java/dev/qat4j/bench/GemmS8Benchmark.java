@@ -94,7 +94,7 @@ public class GemmS8Benchmark {
         @Param({"16x27x131072", "16x144x131072", "32x144x32768", "32x288x32768", "64x288x8192", "64x576x8192"})
         public String shape;
 
-        /** An ISA level of qat4j_gemm_s8_s32 (scalar, avx2, avx512vnni), or OpenBLAS cblas_sgemm in float. */
+        /** An ISA level of qat4j_gemm_s8_s32 (scalar, avx2, avx512vnni; avx512f runs the avx2 GEMM), or OpenBLAS sgemm. */
         @Param({"scalar", "avx2", "avx512vnni", "sgemm"})
         public String impl;
 
@@ -145,7 +145,10 @@ public class GemmS8Benchmark {
 
         void run() {
             if (isa >= 0) {
-                NativeKernels.qat4j_gemm_s8_s32(m, n, k, a, b, 0, c, isa);
+                int status = NativeKernels.qat4j_gemm_s8_s32(m, n, k, a, b, 0, c, isa);
+                if (status != 0) {
+                    throw new IllegalStateException("qat4j_gemm_s8_s32 returned status " + status);
+                }
             } else {
                 openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, openblas.CblasNoTrans, m, n, k,
                         1f, af, k, bf, n, 0f, cf, n);
