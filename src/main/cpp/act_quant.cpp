@@ -19,7 +19,7 @@ void qat4j::act_quant_scalar(const float* x, float* y, int64_t n, const ActQuant
     for (int64_t i = 0; i < n; i++) y[i] = act_quant_one(x[i], p);
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void qat4j::act_quant_avx512(const float* x, float* y, int64_t n, const ActQuantParams& p) {
     const __m512 pre = _mm512_set1_ps(p.pre), lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
     const __m512 scale = _mm512_set1_ps(p.scale), clip = _mm512_set1_ps(p.clip);
@@ -64,7 +64,7 @@ struct ActGradVec {
     __m512 x_lo, x_hi, x_val, a_hi, a_pos, a_lo, a_neg;
 };
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 inline void bwd_block(const float* dy, const float* x, float* dx, __mmask16 k, const ActGradVec& p, __m512d& acc0,
                       __m512d& acc1) {
     const __m512 v = _mm512_maskz_loadu_ps(k, x), g = _mm512_maskz_loadu_ps(k, dy);
@@ -101,7 +101,7 @@ double qat4j::act_quant_bwd_scalar(const float* dy, const float* x, float* dx, i
     return dalpha;
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 double qat4j::act_quant_bwd_avx512(const float* dy, const float* x, float* dx, int64_t len, const ActGradParams& q) {
     using qat4j_act_quant::ActGradVec;
     using qat4j_act_quant::bwd_block;

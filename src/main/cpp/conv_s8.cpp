@@ -34,10 +34,6 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#define QAT4J_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-// Inline asm, as in gemm_s8.cpp: gcc 12 copies accumulators around _mm512_dpbusd_epi32.
-#define QAT4J_DPBUSD(acc, b, a) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a))
-
 namespace qat4j_conv_s8 {
 namespace {
 
@@ -45,8 +41,8 @@ constexpr int MR = 4;       // output channels per register tile
 constexpr int NV = 4;       // vectors of 16 outputs per register tile
 constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+using qat4j::ceil_div;
+using qat4j::min64;
 
 // The conv geometry plus this kernel's derived layout sizes.
 struct Geo : qat4j_conv_geometry {
@@ -377,6 +373,4 @@ int qat4j::conv_s8_implicit_vnni(const uint8_t* x, int x_signed, const int8_t* w
     return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q);
 }
 
-#undef QAT4J_DPBUSD
-#undef QAT4J_VNNI
 #pragma GCC diagnostic pop

@@ -36,14 +36,11 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#define QAT4J_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-#define QAT4J_AVX2 __attribute__((target("avx2,fma")))
-
 namespace qat4j_gemm_s8 {
 namespace {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+using qat4j::ceil_div;
+using qat4j::min64;
 
 // Work below this many multiply-adds runs on the calling thread: an OpenMP fork costs more than it saves.
 constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
@@ -276,9 +273,9 @@ struct Avx2 {
 
 // ------------------------------------------------------------------------------------------------ AVX-512 VNNI
 
-// acc += 4-way dot products of b (u8) and a (s8) per int32 lane. Inline asm: with _mm512_dpbusd_epi32, gcc 12
-// copies every accumulator through a spare register on each iteration and spills some (3x slower).
-#define QAT4J_DPBUSD(acc, b, a) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a))
+// acc += 4-way dot products of b (u8) and a (s8) per int32 lane: QAT4J_DPBUSD (qat4j_internal.h), inline asm because
+// with _mm512_dpbusd_epi32 gcc 12 copies every accumulator through a spare register on each iteration and spills
+// some (3x slower).
 
 // Interleaves 4 rows of 64 columns into 4 vectors of 16 columns x 4 rows ([col][k] bytes).
 QAT4J_VNNI inline void interleave4x64(__m512i x0, __m512i x1, __m512i x2, __m512i x3, __m512i out[4]) {
@@ -432,7 +429,4 @@ extern "C" int qat4j_gemm_s8_s32(int64_t M, int64_t N, int64_t K, const int8_t* 
     return qat4j_kernels_for(isa)->gemm_s8(M, N, K, A, B, b_signed != 0, C);
 }
 
-#undef QAT4J_DPBUSD
-#undef QAT4J_VNNI
-#undef QAT4J_AVX2
 #pragma GCC diagnostic pop

@@ -49,7 +49,7 @@ bool qat4j::grid_to_codes_scalar(const float* v, int64_t begin, int64_t end, flo
     return ok;
 }
 
-__attribute__((target("avx512f"))) bool qat4j::grid_to_codes_avx512(const float* v, int64_t begin, int64_t end,
+QAT4J_AVX512F bool qat4j::grid_to_codes_avx512(const float* v, int64_t begin, int64_t end,
                                                                      float inv, int lo, int hi, uint8_t* codes) {
     const __m512 vinv = _mm512_set1_ps(inv), vlo = _mm512_set1_ps((float)lo), vhi = _mm512_set1_ps((float)hi);
     __mmask16 bad = 0;

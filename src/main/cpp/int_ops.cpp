@@ -197,7 +197,7 @@ void requant_plane(const int32_t* acc, const void* residual, int64_t m, int64_t 
 // exact int64 products, then the half-to-even shift, clamp and truncating narrow as the scalar loop; the tail runs
 // the scalar loop. Only for HALF_EVEN (the integer model's rounding); other roundings use requant_plane.
 template <int RK, typename Out>
-__attribute__((target("avx512f"))) void requant_plane_avx512(const int32_t* acc, const void* residual, int64_t m,
+QAT4J_AVX512F void requant_plane_avx512(const int32_t* acc, const void* residual, int64_t m,
                                                              int64_t b, int64_t rm, int s, int64_t qmin, int64_t qmax,
                                                              Out* out, int64_t begin, int64_t end) {
     const __m512i vm = _mm512_set1_epi64(m), vb = _mm512_set1_epi64(b), vrm = _mm512_set1_epi64(rm);

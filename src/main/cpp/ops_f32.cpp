@@ -50,7 +50,7 @@ void bn_plane_sums_scalar(const float* p, int64_t hw, double k, double* s1, doub
     *s2 = sq;
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void bn_plane_sums_avx512(const float* p, int64_t hw, double k, double* s1, double* s2) {
     const __m512d vk = _mm512_set1_pd(k);
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, q0 = a0, q1 = a0;
@@ -94,7 +94,7 @@ void bn_plane_bwd_sums_scalar(const float* g, const float* p, int64_t hw, float 
     *s_dyd = sq;
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void bn_plane_bwd_sums_avx512(const float* g, const float* p, int64_t hw, float mu, double* s_dy, double* s_dyd) {
     const __m512 vmu = _mm512_set1_ps(mu);
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, q0 = a0, q1 = a0;
@@ -122,7 +122,7 @@ void bn_plane_affine_scalar(const float* p, float* q, int64_t hw, float scale, f
     for (int64_t i = 0; i < hw; i++) q[i] = p[i] * scale + shift;
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void bn_plane_affine_avx512(const float* p, float* q, int64_t hw, float scale, float shift) {
     const __m512 vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(shift);
     int64_t i = 0;
@@ -137,7 +137,7 @@ void bn_plane_bwd_dx_scalar(const float* g, const float* p, float* d, int64_t hw
     for (int64_t i = 0; i < hw; i++) d[i] = a * g[i] - bb - ((p[i] - mu) * is) * cc;
 }
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void bn_plane_bwd_dx_avx512(const float* g, const float* p, float* d, int64_t hw, float mu, float is, float a, float bb,
                          float cc) {
     const __m512 vmu = _mm512_set1_ps(mu), vis = _mm512_set1_ps(is), va = _mm512_set1_ps(a);
@@ -164,7 +164,7 @@ void clamp_bwd_scalar(const float* dy, const float* x, float* dx, int64_t len, f
 }
 
 namespace {
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 inline void clamp_bwd_block(const float* dy, const float* x, float* dx, __mmask16 k, __m512 lo, __m512 hi) {
     const __m512 v = _mm512_maskz_loadu_ps(k, x), g = _mm512_maskz_loadu_ps(k, dy);
     // ordered compares: false for a NaN x, which gets 0 (as the reference)
@@ -173,7 +173,7 @@ inline void clamp_bwd_block(const float* dy, const float* x, float* dx, __mmask1
 }
 }  // namespace
 
-__attribute__((target("avx512f")))
+QAT4J_AVX512F
 void clamp_bwd_avx512(const float* dy, const float* x, float* dx, int64_t len, float lo, float hi) {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const int64_t blocks = len / 16;

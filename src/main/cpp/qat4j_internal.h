@@ -15,6 +15,20 @@
 
 #include <new>
 
+// ---------------------------------------------------------------- ISA targets and small helpers
+// The function attributes of each ISA level's variants (the dispatch table in cpu_features.cpp picks among them),
+// and the inline-asm VNNI dot product both int8 kernels use (see gemm_s8.cpp for why it is asm).
+#define QAT4J_AVX2 __attribute__((target("avx2,fma")))
+#define QAT4J_AVX512F __attribute__((target("avx512f")))
+#define QAT4J_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define QAT4J_DPBUSD(acc, b, a) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a))
+
+namespace qat4j {
+// ceil(a / b) for a >= 0, b > 0.
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+}  // namespace qat4j
+
 // ---------------------------------------------------------------- memory
 // The one allocator of the native kernels: 64-byte aligned (a cache line, and a full zmm load), size rounded up to
 // a multiple of 64 as aligned_alloc requires. Returns NULL when the memory is not there; it never ends the process:
@@ -68,11 +82,11 @@ struct ConvDims : qat4j_conv_geometry {
 
 // ---------------------------------------------------------------- shared SIMD helpers (AVX-512F only)
 // The high / low 8 floats of v as doubles (_mm512_extractf32x8_ps would need DQ).
-__attribute__((target("avx512f"))) inline __m512d cvt_hi_pd(__m512 v) {
+QAT4J_AVX512F inline __m512d cvt_hi_pd(__m512 v) {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-__attribute__((target("avx512f"))) inline __m512d cvt_lo_pd(__m512 v) {
+QAT4J_AVX512F inline __m512d cvt_lo_pd(__m512 v) {
     return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 }
 

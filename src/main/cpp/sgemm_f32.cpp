@@ -41,7 +41,7 @@ void nn_scalar_impl(int64_t M, int64_t N, int64_t K, const float* Ap, const floa
 // stores, gcc 12 keeps them in memory and stores all 16 on every k.
 #define QAT4J_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 template <bool FULL>
-__attribute__((target("avx512f"))) inline void nn_tile(int64_t K, const float* ap, const float* B,
+QAT4J_AVX512F inline void nn_tile(int64_t K, const float* ap, const float* B,
                                                        const int64_t* off, int64_t n0, __mmask16 mask0,
                                                        __mmask16 mask1, float* C, int64_t ldc, int rows) {
 #define QAT4J_DECL(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
@@ -78,7 +78,7 @@ __attribute__((target("avx512f"))) inline void nn_tile(int64_t K, const float* a
 #undef QAT4J_R8
 
 // M = 1 (a depthwise conv: one output channel per group): 1 x 128 columns, 8 accumulators, one load of B per FMA.
-__attribute__((target("avx512f"))) void nn_row_avx512(int64_t N, int64_t K, const float* Ap, const float* B,
+QAT4J_AVX512F void nn_row_avx512(int64_t N, int64_t K, const float* Ap, const float* B,
                                                       const int64_t* off, float* C) {
     int64_t n0 = 0;
     for (; n0 + 128 <= N; n0 += 128) {
@@ -101,7 +101,7 @@ __attribute__((target("avx512f"))) void nn_row_avx512(int64_t N, int64_t K, cons
     }
 }
 
-__attribute__((target("avx512f"))) void nn_avx512_impl(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
+QAT4J_AVX512F void nn_avx512_impl(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B,
                                                   const int64_t* off, float* C, int64_t ldc) {
     if (M == 1) {
         nn_row_avx512(N, K, Ap, B, off, C);
@@ -135,7 +135,7 @@ void nt_scalar_impl(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda
 // Sums each of 16 vectors across its lanes: result lane 4j+i = sum of v[i][j] (checked lane by lane in the sanitizer
 // driver's NT GEMM test). Each level adds two vectors after moving their halves together, so 15 adds and 30 shuffles
 // replace 16 separate reductions.
-__attribute__((target("avx512f"))) inline __m512 reduce16(const __m512 v[4][4]) {
+QAT4J_AVX512F inline __m512 reduce16(const __m512 v[4][4]) {
     __m512 l1[8];  // 256-bit halves: l1[p] lanes 0..7 = v[2p] halves added, 8..15 = v[2p+1]'s
     for (int p = 0; p < 8; p++) {
         const __m512 a = v[(2 * p) / 4][(2 * p) % 4], b = v[(2 * p + 1) / 4][(2 * p + 1) % 4];
@@ -157,7 +157,7 @@ __attribute__((target("avx512f"))) inline __m512 reduce16(const __m512 v[4][4]) 
 }
 
 // M = 1 (depthwise): one row of A against 8 rows of B at a time, 8 accumulators, lane sums at the end.
-__attribute__((target("avx512f"))) void nt_row_avx512(int64_t N, int64_t Q, const float* A, const float* B,
+QAT4J_AVX512F void nt_row_avx512(int64_t N, int64_t Q, const float* A, const float* B,
                                                       const int64_t* off, float* C) {
     const int64_t q_full = Q / 16 * 16;
     const __mmask16 tail = (__mmask16)((1u << (Q - q_full)) - 1u);
@@ -180,7 +180,7 @@ __attribute__((target("avx512f"))) void nt_row_avx512(int64_t N, int64_t Q, cons
 }
 
 // 4 rows of A x 4 rows of B per block; the block's B rows stay in L1 while every 4-row block of A passes over them.
-__attribute__((target("avx512f"))) void nt_avx512_impl(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
+QAT4J_AVX512F void nt_avx512_impl(int64_t M, int64_t N, int64_t Q, const float* A, int64_t lda,
                                                   const float* B, const int64_t* off, float* C, int64_t ldc) {
     if (M == 1) {
         nt_row_avx512(N, Q, A, B, off, C);
