@@ -14,7 +14,10 @@ using qat4j::ActQuantParams;
 
 // ---------------------------------------------------------------- forward
 
-void qat4j::act_quant_scalar(const float* x, float* y, int64_t n, const ActQuantParams& p) {
+void qat4j::act_quant_scalar(const float* x, float* y, int64_t n, const ActQuantParams& params) {
+    // A local copy: through the reference, every store to y could alias the parameters, and gcc would reload them
+    // in each iteration instead of vectorising the loop (reached through the dispatch table, nothing is inlined).
+    const ActQuantParams p = params;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
     for (int64_t i = 0; i < n; i++) y[i] = act_quant_one(x[i], p);
 }
@@ -82,7 +85,9 @@ inline void bwd_block(const float* dy, const float* x, float* dx, __mmask16 k, c
 
 // dx = dy * grad_x (a float multiply, as the reference: NaN and inf dy and the sign of zero come out the same);
 // dalpha = sum over i of (double)(dy * grad_alpha), the float product exact since grad_alpha is 0 or +-1.
-double qat4j::act_quant_bwd_scalar(const float* dy, const float* x, float* dx, int64_t len, const ActGradParams& p) {
+double qat4j::act_quant_bwd_scalar(const float* dy, const float* x, float* dx, int64_t len,
+                                   const ActGradParams& params) {
+    const ActGradParams p = params;  // a local copy, as in act_quant_scalar: no reload after every store to dx
     using qat4j_act_quant::kLanes;
     constexpr int64_t kChunk = 2048;  // the dalpha loop re-reads the chunk from L1
     const int64_t chunks = (len + kChunk - 1) / kChunk;

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  * Randomized calls across the JNI boundary: every public op of {@link Backend} with arguments generated from a
  * valid configuration of random small sizes, then (for most calls) broken in one or two ways: a dimension changed,
  * a rank changed, the wrong dtype, null, a closed tensor, a tensor of the other backend, a size or bit-width
- * parameter set to an extreme (0, -1, 2^31-1, -2^31, 65536...), an index value out of range. On the native
+ * parameter set to an extreme (0, -1, 2^31-1, -2^31, 65536...), an index value out of range. The calls are drawn from
+ * the op list ({@link Op}, an exhaustive switch) and spread over every ISA level of the cpu backend. On the native
  * {@code cpu} backend each call must either be refused with an IllegalArgumentException / IllegalStateException
  * carrying a message, exactly as the {@code ref} backend refuses it, or succeed with the reference's result
  * (inputs updated in place included). A native crash would take the JVM down with it; an out-of-bounds write
@@ -393,6 +394,8 @@ class BoundaryFuzzTest {
         float[] canaryValues = {1.5f, -2.5f, 3.25f, -4f, 0f, 6.125f, -7f, 8f};
         Tensor canary = CPU.fromFloats(canaryValues, 2, 4);
         java.util.Set<String> opsSeen = new java.util.TreeSet<>();
+        java.util.Set<String> opsAndLevelsSeen = new java.util.TreeSet<>();
+        int[] levels = CpuBackend.availableIsaLevels();
         Fuzz.Report report = Fuzz.run("jni-boundary", 6000, in -> {
             Call call = generate(in.random);
             in.note(call.op());
@@ -403,6 +406,10 @@ class BoundaryFuzzTest {
             in.note(call.args() + " params " + Arrays.toString(call.params()));
             opsSeen.add(call.op());
             long seed = in.random.nextLong();
+            // every ISA level of the cpu backend gets its share of the calls (the op list x the levels)
+            Backend cpu = CpuBackend.forIsa(levels[in.random.nextInt(levels.length)]);
+            in.note("cpu ISA " + ((CpuBackend) cpu).isaName());
+            opsAndLevelsSeen.add(call.op() + "@" + ((CpuBackend) cpu).isaName());
             if (call.op().equals("adaptiveAvgPool2dBackward") && hugeButValid(call.params())) {
                 // dx of a 1x1 dy for an input of, say, [1, 1, 1, 2^30]: a legitimate request for a 4 GB tensor
                 // (an OutOfMemoryError on the test heap), not a malformed call
@@ -411,8 +418,8 @@ class BoundaryFuzzTest {
             Tensor[] onCpu;
             Tensor[] onRef;
             try {
-                onCpu = materialize(call, CPU, REF, seed);
-                onRef = materialize(call, REF, CPU, seed);
+                onCpu = materialize(call, cpu, REF, seed);
+                onRef = materialize(call, REF, cpu, seed);
             } catch (IllegalArgumentException e) {
                 return "bad tensor"; // the factories refused the perturbed shape itself (e.g. a negative dim)
             }
@@ -421,7 +428,7 @@ class BoundaryFuzzTest {
             Throwable cpuError = null;
             Throwable refError = null;
             try {
-                got = call.fn().call(CPU, onCpu, call.params().clone());
+                got = call.fn().call(cpu, onCpu, call.params().clone());
             } catch (IllegalArgumentException | IllegalStateException e) {
                 got = null;
                 cpuError = e;
@@ -455,7 +462,7 @@ class BoundaryFuzzTest {
                     }
                 }
                 for (int i = 0; i < onCpu.length; i++) { // in-place updates (running stats, SGD) agree too
-                    if (onCpu[i] != null && !onCpu[i].isClosed() && onCpu[i].backend() == CPU) {
+                    if (onCpu[i] != null && !onCpu[i].isClosed() && onCpu[i].backend() == cpu) {
                         assertSameTensor(onRef[i], onCpu[i], call.op() + " input " + call.args().get(i).name);
                     }
                 }
@@ -474,6 +481,8 @@ class BoundaryFuzzTest {
         assertArrayEquals(canaryValues, canary.toFloatArray(), "a tensor allocated before the calls changed");
         canary.close();
         assertEquals(Op.values().length, opsSeen.size(), "every op of Op was called: " + opsSeen);
+        assertEquals(Op.values().length * levels.length, opsAndLevelsSeen.size(),
+            "every op was called on every ISA level: " + opsAndLevelsSeen);
         assertTrue(report.count("computed") > 0 && report.count("IllegalArgumentException") > 0
             && report.count("IllegalStateException") > 0, report.toString());
     }
