@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -29,12 +28,6 @@ class ArchitectureTest {
 
     /** The concrete backends: only the backend packages reach them; everything else goes through Backends. */
     private static final List<String> CONCRETE_BACKENDS = List.of("backend.cpu", "backend.cuda", "backend.ref");
-
-    /**
-     * Known exceptions to {@link #onlyBackendPackagesReachConcreteBackends}, each one source and one package, each with
-     * its reason. The test fails when an entry is no longer needed, so none outlives its reason.
-     */
-    private static final Map<String, Set<String>> CONCRETE_BACKEND_ALLOWED = Map.of();
 
     /** A main source: its path, its package relative to dev.qat4j ("" for the root, "integer.export") and its code. */
     private record Source(Path path, String pkg, String code) {
@@ -262,25 +255,17 @@ class ArchitectureTest {
     void onlyBackendPackagesReachConcreteBackends() {
         // the CLI, integer, nn, models, train (everything outside backend) use Backend and Backends only
         List<String> problems = new ArrayList<>();
-        Set<String> usedExceptions = new TreeSet<>();
         for (Source s : sources()) {
             if (s.in("backend")) {
                 continue;
             }
             for (String used : s.qat4jPackages()) {
                 if (CONCRETE_BACKENDS.stream().anyMatch(b -> under(used, b))) {
-                    if (CONCRETE_BACKEND_ALLOWED.getOrDefault(s.rel(), Set.of()).contains(used)) {
-                        usedExceptions.add(s.rel() + " -> " + used);
-                    } else {
-                        problems.add(s.rel() + " depends on dev.qat4j." + used);
-                    }
+                    problems.add(s.rel() + " depends on dev.qat4j." + used);
                 }
             }
         }
         assertEquals(List.of(), problems, "outside backend, go through dev.qat4j.backend.Backends");
-        Set<String> allowed = new TreeSet<>();
-        CONCRETE_BACKEND_ALLOWED.forEach((file, pkgs) -> pkgs.forEach(p -> allowed.add(file + " -> " + p)));
-        assertEquals(allowed, usedExceptions, "an allowed exception no longer used: remove it from the list");
     }
 
     @Test

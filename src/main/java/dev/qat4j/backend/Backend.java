@@ -284,25 +284,26 @@ public abstract class Backend {
 
     public final Tensor relu(Tensor x) {
         anyFloats("relu", "x", x);
-        return route(Op.RELU, (impl, t) -> impl.doClamp(t.of(x), 0f, Float.POSITIVE_INFINITY));
+        return route(Op.RELU, (impl, t) -> impl.doClamp(Op.RELU, t.of(x), 0f, Float.POSITIVE_INFINITY));
     }
 
     public final Tensor relu6(Tensor x) {
         anyFloats("relu6", "x", x);
-        return route(Op.RELU6, (impl, t) -> impl.doClamp(t.of(x), 0f, 6f));
+        return route(Op.RELU6, (impl, t) -> impl.doClamp(Op.RELU6, t.of(x), 0f, 6f));
     }
 
     /** dx = dy where 0 &lt; x (torch's convention: the gradient at exactly 0 is 0). */
     public final Tensor reluBackward(Tensor dy, Tensor x) {
         sameFloats("reluBackward", dy, x);
         return route(Op.RELU_BACKWARD, (impl, t) ->
-                impl.doClampBackward(t.of(dy), t.of(x), 0f, Float.POSITIVE_INFINITY));
+                impl.doClampBackward(Op.RELU_BACKWARD, t.of(dy), t.of(x), 0f, Float.POSITIVE_INFINITY));
     }
 
     /** dx = dy where 0 &lt; x &lt; 6 (torch's hardtanh convention). */
     public final Tensor relu6Backward(Tensor dy, Tensor x) {
         sameFloats("relu6Backward", dy, x);
-        return route(Op.RELU6_BACKWARD, (impl, t) -> impl.doClampBackward(t.of(dy), t.of(x), 0f, 6f));
+        return route(Op.RELU6_BACKWARD, (impl, t) ->
+                impl.doClampBackward(Op.RELU6_BACKWARD, t.of(dy), t.of(x), 0f, 6f));
     }
 
     /** Average pooling with zero padding counted in the divisor (torch's count_include_pad=true). */
@@ -639,9 +640,11 @@ public abstract class Backend {
     protected abstract BatchNormGrads doBatchNorm2dBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean,
                                                             Tensor invStd);
 
-    protected abstract Tensor doClamp(Tensor x, float lo, float hi);
+    /** relu and relu6 (which {@code op} says: for error messages and profiles; the bounds define the clamp). */
+    protected abstract Tensor doClamp(Op op, Tensor x, float lo, float hi);
 
-    protected abstract Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi);
+    /** The backward of {@link #doClamp}: dy where lo &lt; x &lt; hi, else 0. */
+    protected abstract Tensor doClampBackward(Op op, Tensor dy, Tensor x, float lo, float hi);
 
     protected abstract Tensor doAvgPool2d(Tensor x, int kernel, int stride, int pad);
 

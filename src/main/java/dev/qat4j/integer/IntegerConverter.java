@@ -148,6 +148,25 @@ public final class IntegerConverter {
     }
 
     /** real[c] = mul[c] * acc + add[c] (+ resMul * residual), acc = conv(source) or source itself. */
+    /**
+     * A pending linear stretch's real per-channel terms in output codes: multiplier {@code m}, bias {@code b} and the
+     * residual's multiplier {@code mid} (null without a residual), each the stretch's term times the output scale.
+     */
+    private record RealTerms(double[] m, double[] b, double[] mid) {
+        static RealTerms of(Pending p, double sOut, int channels) {
+            double[] m = new double[channels], b = new double[channels];
+            double[] mid = p.residual >= 0 ? new double[channels] : null;
+            for (int c = 0; c < channels; c++) {
+                m[c] = sOut * p.mul[c];
+                b[c] = sOut * p.add[c];
+                if (mid != null) {
+                    mid[c] = sOut * p.resMul;
+                }
+            }
+            return new RealTerms(m, b, mid);
+        }
+    }
+
     private static final class Pending implements State {
         final int source;
         final String name;
@@ -376,15 +395,8 @@ public final class IntegerConverter {
             hi = Math.min(hi, (long) aq.code(6f, alpha));
         }
         out = new IntValue(out.name(), out.shape(), out.lo(), hi, out.scale());
-        double[] m = new double[channels], b = new double[channels];
-        double[] mid = p.residual >= 0 ? new double[channels] : null;
-        for (int c = 0; c < channels; c++) {
-            m[c] = sOut * p.mul[c];
-            b[c] = sOut * p.add[c];
-            if (mid != null) {
-                mid[c] = sOut * p.resMul;
-            }
-        }
+        RealTerms terms = RealTerms.of(p, sOut, channels);
+        double[] m = terms.m(), b = terms.b(), mid = terms.mid();
         long resBound = p.residual >= 0 ? values.get(p.residual).maxAbs() : 0;
         boolean wide = p.accBound > Integer.MAX_VALUE;
         RequantFormat f = wide ? new RequantFormat.Dyadic(32, options.format().rounding()) : options.format();
@@ -572,15 +584,8 @@ public final class IntegerConverter {
         Rounding rounding = poolRescale ? Rounding.FLOOR
                 : seed.has(SeedPath.Deviation.TRUNC) ? Rounding.TOWARD_ZERO : Rounding.HALF_EVEN;
         int channels = p.shape[0];
-        double[] m = new double[channels], b = new double[channels];
-        double[] mid = p.residual >= 0 ? new double[channels] : null;
-        for (int c = 0; c < channels; c++) {
-            m[c] = sOut * p.mul[c];
-            b[c] = sOut * p.add[c];
-            if (mid != null) {
-                mid[c] = sOut * p.resMul;
-            }
-        }
+        RealTerms terms = RealTerms.of(p, sOut, channels);
+        double[] m = terms.m(), b = terms.b(), mid = terms.mid();
         // a conv reading the 2^-24-unit wide BN value needs a finer multiplier than any 2^-F grid
         boolean fixM = seed.has(SeedPath.Deviation.FIXM) && !wideValues.contains(p.source);
         long resBound = p.residual >= 0 ? values.get(p.residual).maxAbs() : 0;

@@ -79,8 +79,9 @@ class OpConformanceTest {
                     compare(op, w.get(i), g.get(i), where + ", result " + i);
                 }
                 // in-place updates (SGD, running statistics) agree as well; untouched operands trivially do
-                for (int i = 0; i < want.operands().size(); i++) {
-                    Tensor a = want.operands().get(i), b = got.operands().get(i);
+                List<Tensor> wantOperands = want.operands(), gotOperands = got.operands();
+                for (int i = 0; i < wantOperands.size(); i++) {
+                    Tensor a = wantOperands.get(i), b = gotOperands.get(i);
                     if (a != null && a.dtype() == DType.FLOAT32) {
                         compare(op, a, b, where + ", operand " + i + " after the op");
                     }

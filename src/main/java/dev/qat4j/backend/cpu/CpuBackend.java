@@ -494,18 +494,16 @@ public final class CpuBackend extends Backend {
     }
 
     @Override
-    protected Tensor doClamp(Tensor x, float lo, float hi) {
+    protected Tensor doClamp(Op op, Tensor x, float lo, float hi) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
-        check(NativeKernels.qat4j_clamp_f32(fp(x), fp(y), x.numel(), lo, hi),
-                hi == Float.POSITIVE_INFINITY ? Op.RELU : Op.RELU6, y);
+        check(NativeKernels.qat4j_clamp_f32(fp(x), fp(y), x.numel(), lo, hi), op, y);
         return y;
     }
 
     @Override
-    protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
+    protected Tensor doClampBackward(Op op, Tensor dy, Tensor x, float lo, float hi) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        check(NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi, isa),
-                hi == Float.POSITIVE_INFINITY ? Op.RELU_BACKWARD : Op.RELU6_BACKWARD, dx);
+        check(NativeKernels.qat4j_clamp_bwd_f32(fp(dy), fp(x), fp(dx), x.numel(), lo, hi, isa), op, dx);
         return dx;
     }
 

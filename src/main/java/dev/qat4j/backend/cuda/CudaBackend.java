@@ -159,18 +159,6 @@ public final class CudaBackend extends Backend {
         };
     }
 
-    /**
-     * The op a clamp call serves, for the profile: Backend calls doClamp / doClampBackward only from relu
-     * (hi = +infinity) and relu6 (hi = 6).
-     */
-    private static Op clampOp(float hi, boolean backward) {
-        boolean relu = hi == Float.POSITIVE_INFINITY;
-        if (backward) {
-            return relu ? Op.RELU_BACKWARD : Op.RELU6_BACKWARD;
-        }
-        return relu ? Op.RELU : Op.RELU6;
-    }
-
     private static long a(Tensor t) {
         return t == null ? 0L : ((DeviceStorage) TensorInternals.storage(t)).address;
     }
@@ -360,17 +348,15 @@ public final class CudaBackend extends Backend {
     }
 
     @Override
-    protected Tensor doClamp(Tensor x, float lo, float hi) {
+    protected Tensor doClamp(Op op, Tensor x, float lo, float hi) {
         Tensor y = allocate(DType.FLOAT32, x.shape());
-        Op op = clampOp(hi, false);
         check(CudaKernels.qc_clamp_f32(a(x), a(y), x.numel(), lo, hi, op.ordinal()), op);
         return y;
     }
 
     @Override
-    protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
+    protected Tensor doClampBackward(Op op, Tensor dy, Tensor x, float lo, float hi) {
         Tensor dx = allocate(DType.FLOAT32, x.shape());
-        Op op = clampOp(hi, true);
         check(CudaKernels.qc_clamp_bwd_f32(a(dy), a(x), a(dx), x.numel(), lo, hi, op.ordinal()), op);
         return dx;
     }

@@ -2,12 +2,14 @@ package dev.qat4j.backend.ref;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
+import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.quant.Requantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
@@ -180,12 +182,12 @@ public final class RefBackend extends Backend {
     }
 
     @Override
-    protected Tensor doClamp(Tensor x, float lo, float hi) {
+    protected Tensor doClamp(Op op, Tensor x, float lo, float hi) {
         return wrap(RefKernels.clamp(f(x), lo, hi), x.shape());
     }
 
     @Override
-    protected Tensor doClampBackward(Tensor dy, Tensor x, float lo, float hi) {
+    protected Tensor doClampBackward(Op op, Tensor dy, Tensor x, float lo, float hi) {
         return wrap(RefKernels.clampBackward(f(dy), f(x), lo, hi), x.shape());
     }
 
@@ -273,7 +275,7 @@ public final class RefBackend extends Backend {
             inner *= s[i];
         }
         int[] res = residual == null ? null : residual.dtype() == DType.INT32 ? i32(residual) : codes(residual);
-        int[] y = RefKernels.requantizeResidual(i32(acc), s[1], inner, multiplier, shift, bias, res,
+        int[] y = Requantizer.requantizeResidual(i32(acc), s[1], inner, multiplier, shift, bias, res,
                 residualMultiplier, rounding, qmin, qmax);
         return wrapCodes(y, out, s);
     }

@@ -4,7 +4,6 @@ import dev.qat4j.backend.ConvParams;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Requantizer;
-import dev.qat4j.quant.Requantizer;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.quant.WeightQuantizer;
 
@@ -639,12 +638,5 @@ public final class RefKernels {
             f[i] = (float) d[i];
         }
         return f;
-    }
-
-    /** The integer epilogue: {@link Requantizer#requantizeResidual}, whose definition lives in quant. */
-    public static int[] requantizeResidual(Object acc, int channels, int inner, int[] mult, int[] shift, long[] bias,
-                                           int[] residual, int[] resMult, Rounding rounding, long qmin, long qmax) {
-        return Requantizer.requantizeResidual(acc, channels, inner, mult, shift, bias, residual,
-                resMult, rounding, qmin, qmax);
     }
 }
