@@ -22,6 +22,10 @@ import dev.qat4j.tensor.internal.TensorInternals;
  * <p>Layouts: images NCHW, conv weights [C_out, C_in/groups, kH, kW], linear weights [out, in], per-channel
  * vectors [C]. Ops return new tensors that the caller owns, except {@link #sgdStep} and the running statistics
  * of {@link #batchNorm2dTrain}, which update in place.
+ *
+ * <p>Threads: ops may run on several threads at once (each op's results are its own). An op holds its operands while
+ * it runs, so a tensor closed on another thread meanwhile stays valid until the op ends; an op that starts after the
+ * close is refused. An op that writes an operand in place stales that operand's {@linkplain Tensor#quantGrid grid}.
  */
 public abstract class Backend {
     private volatile OpTimer opTimer;
@@ -67,13 +71,24 @@ public abstract class Backend {
     private <T> T route(Op op, OpCall<T> call) {
         OpTimer timer = opTimer;
         long t0 = timer == null ? 0 : System.nanoTime();
-        try {
-            return supportsNatively(op) ? call.run(this, t -> t) : ReferenceFallback.run(this, op, call);
+        try (OperandUses uses = new OperandUses(op.methodName())) {
+            if (!supportsNatively(op)) {
+                return ReferenceFallback.run(this, op, call); // its copies read the operands under a hold each
+            }
+            prepareCallingThread();
+            return call.run(this, uses::hold);
         } finally {
             if (timer != null) {
                 timer.record(op, System.nanoTime() - t0);
             }
         }
+    }
+
+    /**
+     * Runs on the calling thread before each op this backend runs itself: for per-thread native state that must follow
+     * a process-wide setting (the cpu backend's OpenMP thread count). Nothing by default.
+     */
+    protected void prepareCallingThread() {
     }
 
     /** Short name used by {@code QAT4J_BACKEND}: ref, cpu, cuda. */
@@ -128,7 +143,9 @@ public abstract class Backend {
     public final float[] readFloats(Tensor t) {
         own("readFloats", "t", t);
         requireDType("readFloats", "t", t, DType.FLOAT32);
-        return doReadFloats(t);
+        try (OperandUses uses = new OperandUses("readFloats")) {
+            return doReadFloats(uses.hold(t));
+        }
     }
 
     public final byte[] readBytes(Tensor t) {
@@ -136,13 +153,17 @@ public abstract class Backend {
         if (!t.dtype().isByte()) {
             throw new IllegalArgumentException("readBytes: t must be INT8 or UINT8, got " + desc(t));
         }
-        return doReadBytes(t);
+        try (OperandUses uses = new OperandUses("readBytes")) {
+            return doReadBytes(uses.hold(t));
+        }
     }
 
     public final int[] readInts(Tensor t) {
         own("readInts", "t", t);
         requireDType("readInts", "t", t, DType.INT32);
-        return doReadInts(t);
+        try (OperandUses uses = new OperandUses("readInts")) {
+            return doReadInts(uses.hold(t));
+        }
     }
 
     // ---------------------------------------------------------------- convolution and linear
@@ -256,6 +277,8 @@ public abstract class Backend {
         if ((long) x.dim(0) * x.dim(2) * x.dim(3) < 2) {
             throw bad(op, "needs more than one value per channel to compute a variance, got x " + desc(x));
         }
+        TensorInternals.storage(runningMean).noteWrite(); // updated in place: stale any grid mark on them
+        TensorInternals.storage(runningVar).noteWrite();
         return route(Op.BATCH_NORM2D_TRAIN, (impl, t) ->
                 impl.doBatchNorm2dTrain(t.of(x), t.of(gamma), t.of(beta), t.of(runningMean), t.of(runningVar),
                         momentum, eps));
@@ -396,6 +419,8 @@ public abstract class Backend {
         if (paramMemory == TensorInternals.storage(grad) || paramMemory == TensorInternals.storage(momentumBuffer)) {
             throw bad(op, "param must not share memory with grad or momentumBuffer");
         }
+        paramMemory.noteWrite(); // before the write: a grid mark on param is stale from here on
+        TensorInternals.storage(momentumBuffer).noteWrite();
         route(Op.SGD_STEP, (impl, t) -> {
             impl.doSgdStep(t.of(param), t.of(grad), t.of(momentumBuffer), p);
             return null;
@@ -819,6 +844,9 @@ public abstract class Backend {
         }
         if (x[2] + 2L * pad < kernel || x[3] + 2L * pad < kernel) {
             throw bad(op, "kernel " + kernel + " larger than the padded input " + Shape.str(x));
+        }
+        if (x[2] + 2L * pad > Integer.MAX_VALUE || x[3] + 2L * pad > Integer.MAX_VALUE) {
+            throw bad(op, "padded input larger than 2^31-1: " + Shape.str(x) + " with pad " + pad);
         }
     }
 

@@ -21,6 +21,7 @@ public final class Tensor implements AutoCloseable {
     private final Tensor base; // non-null for views; the base owns the storage
     private volatile boolean closed;
     private volatile QuantGrid quantGrid; // set once by the op that made the values, never for views
+    private long quantGridWrites;          // the storage's write count when the mark was made
 
     static {
         // the backend-only operations, reachable from the backend packages through TensorInternals only
@@ -150,9 +151,13 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
-    /** The quantization grid its values lie on, when the backend op that computed them knows it; else null. */
+    /**
+     * The quantization grid its values lie on, when the backend op that computed them knows it; else null. Null as
+     * well once an in-place op has written the memory since (the values may have left the grid).
+     */
     public QuantGrid quantGrid() {
-        return quantGrid;
+        QuantGrid grid = quantGrid;
+        return grid != null && storage.writeCount() == quantGridWrites ? grid : null;
     }
 
     /**
@@ -163,10 +168,16 @@ public final class Tensor implements AutoCloseable {
         if (quantGrid != null) {
             throw new IllegalStateException("markQuantGrid: " + this + " already has " + quantGrid);
         }
-        quantGrid = grid;
+        quantGridWrites = storage.writeCount();
+        quantGrid = grid; // volatile write last: a reader that sees the grid sees its write count
+
     }
 
-    /** Frees the memory now (views free nothing). Closing twice is allowed. */
+    /**
+     * Frees the memory (views free nothing). Closing twice is allowed, from any thread. Every later use of the tensor
+     * is refused; an op already running on it on another thread finishes on intact memory, which is given back when
+     * that op ends (see {@link Storage}).
+     */
     @Override
     public void close() {
         if (closed) {

@@ -3,20 +3,15 @@ package dev.qat4j.backend.ref;
 import dev.qat4j.tensor.Storage;
 
 /** Elements in a Java array (float[], byte[] or int[]); the garbage collector frees it. */
-final class HeapStorage implements Storage {
+final class HeapStorage extends Storage {
     final Object array;
 
     HeapStorage(Object array) {
+        super(bytes(array));
         this.array = array;
     }
 
-    @Override
-    public void free() {
-        // Nothing to free early: the array becomes garbage once the tensor is unreachable.
-    }
-
-    @Override
-    public long capacityBytes() {
+    private static long bytes(Object array) {
         if (array instanceof float[] f) {
             return 4L * f.length;
         }
@@ -27,7 +22,7 @@ final class HeapStorage implements Storage {
     }
 
     @Override
-    public boolean isFreed() {
-        return false;
+    protected void release() {
+        // Nothing to free early: the array becomes garbage once the tensor is unreachable.
     }
 }
