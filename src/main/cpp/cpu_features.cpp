@@ -9,6 +9,9 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <atomic>
 
 static uint64_t qat4j_xgetbv0(void) {
     uint32_t eax, edx;
@@ -170,6 +173,19 @@ extern "C" void qat4j_set_num_threads(int n) {
         omp_set_num_threads(n);
         openblas_set_num_threads(1);
     }
+}
+
+// Read on every work-buffer allocation (qat4j_alloc64), set rarely: an atomic, initialised to the physical memory.
+static int64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (int64_t)pages * page : INT64_MAX;
+}
+static std::atomic<int64_t> work_buffer_limit{physical_memory_bytes()};
+
+extern "C" int64_t qat4j_work_buffer_limit(void) { return work_buffer_limit.load(std::memory_order_relaxed); }
+
+extern "C" int64_t qat4j_set_work_buffer_limit(int64_t bytes) {
+    return bytes < 1 ? qat4j_work_buffer_limit() : work_buffer_limit.exchange(bytes);
 }
 
 // A training step allocates and frees the same activation-sized buffers every step (8 MiB each at batch 128).

@@ -327,7 +327,7 @@ extern "C" int qat4j_add_f32(const float* a, const float* b, float* y, int64_t l
 
 extern "C" int qat4j_avg_pool_f32(const float* x, float* y, int nc, int h, int w, int k, int stride, int pad) {
     const int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = (float)(1.0 / ((double)k * k));  // k * k overflows int from k = 46341
 #pragma omp parallel for schedule(static) if ((int64_t)nc * h * w > kParMin)
     for (int p = 0; p < nc; p++) {
         const float* in = x + (int64_t)p * h * w;
@@ -350,7 +350,7 @@ extern "C" int qat4j_avg_pool_f32(const float* x, float* y, int nc, int h, int w
 
 extern "C" int qat4j_avg_pool_bwd_f32(const float* dy, float* dx, int nc, int h, int w, int k, int stride, int pad) {
     const int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = (float)(1.0 / ((double)k * k));  // k * k overflows int from k = 46341
 #pragma omp parallel for schedule(static) if ((int64_t)nc * h * w > kParMin)
     for (int p = 0; p < nc; p++) {
         float* d = dx + (int64_t)p * h * w;

@@ -35,6 +35,7 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 // the caller frees what it holds and returns QAT4J_ERR_NO_MEMORY. A zero size still returns a (64-byte) block, so
 // NULL always means failure.
 static inline void* qat4j_alloc64(size_t bytes) {
+    if (bytes > (size_t)qat4j_work_buffer_limit()) return NULL;
     if (bytes > SIZE_MAX - 63) return NULL;
     const size_t n = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, n ? n : 64);

@@ -85,6 +85,11 @@ int qat4j_num_threads(void);
 void qat4j_set_num_threads(int n);
 // Keeps freed large blocks in the process heap instead of returning them to the OS (glibc mallopt); 1 if applied.
 int qat4j_retain_freed_memory(void);
+// The largest single work buffer a kernel may allocate, in bytes (default: the machine's physical memory). A larger
+// request fails as QAT4J_ERR_NO_MEMORY without being attempted: with overcommit such a malloc can succeed and the
+// process be killed later, when its pages are touched. Setting it returns the previous limit; bytes < 1 keeps it.
+int64_t qat4j_set_work_buffer_limit(int64_t bytes);
+int64_t qat4j_work_buffer_limit(void);
 
 // Geometry of every convolution: x [n, c, h, w], weights [co, c/groups, kh, kw], y [n, co, oh, ow] with
 // oh = (h + 2ph - kh)/sh + 1, ow = (w + 2pw - kw)/sw + 1. Sizes derived from it are computed in 64 bits.

@@ -14,7 +14,7 @@ using qc::grid;
 
 __global__ void avg_pool_kernel(const float* x, float* y, int nc, int h, int w, int k, int stride, int pad, int oh,
                                 int ow) {
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = (float)(1.0 / ((double)k * k));  // k * k overflows int from k = 46341
     QC_GRID_STRIDE(i, (int64_t)nc * oh * ow) {
         const int ox = (int)(i % ow), oy = (int)((i / ow) % oh);
         const int64_t p = i / ((int64_t)ow * oh);
@@ -35,7 +35,7 @@ __global__ void avg_pool_kernel(const float* x, float* y, int nc, int h, int w, 
 // Gathers, per input element, the windows that contain it (no atomics).
 __global__ void avg_pool_bwd_kernel(const float* dy, float* dx, int nc, int h, int w, int k, int stride, int pad,
                                     int oh, int ow) {
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = (float)(1.0 / ((double)k * k));  // k * k overflows int from k = 46341
     QC_GRID_STRIDE(i, (int64_t)nc * h * w) {
         const int ix = (int)(i % w), iy = (int)((i / w) % h);
         const int64_t p = i / ((int64_t)w * h);

@@ -37,21 +37,41 @@ public final class CpuBackend extends Backend {
         if (!"0".equals(System.getProperty("qat4j.mallocRetain", System.getenv("QAT4J_MALLOC_RETAIN")))) {
             NativeKernels.qat4j_retain_freed_memory();
         }
-        // QAT4J_THREADS (or -Dqat4j.threads) sets the native thread count once, for OpenMP and OpenBLAS alike.
+        // QAT4J_THREADS (or -Dqat4j.threads) sets the process-wide native thread count, for OpenMP and OpenBLAS alike.
         String t = System.getProperty("qat4j.threads", System.getenv("QAT4J_THREADS"));
         if (t != null && !t.isBlank()) {
             setThreads(Integer.parseInt(t.trim()));
         } else {
-            NativeKernels.qat4j_set_num_threads(NativeKernels.qat4j_num_threads());
+            setThreads(Math.min(1024, NativeKernels.qat4j_num_threads()));
         }
     }
 
-    /** Sets the number of threads the native kernels use (OpenMP and OpenBLAS), from 1 to 1024. */
+    /** The process-wide thread count every op obeys, on whichever thread it runs. */
+    private static volatile int threadCount;
+
+    /** The count last handed to OpenMP on each thread (OpenMP keeps its thread count per calling thread). */
+    private static final ThreadLocal<int[]> THREADS_APPLIED = ThreadLocal.withInitial(() -> new int[] {0});
+
+    /**
+     * Sets the number of threads the native kernels use (OpenMP; OpenBLAS stays single-threaded), from 1 to 1024, for
+     * the whole process: every op started afterwards, on any thread, runs with this many.
+     */
     public static void setThreads(int threads) {
         if (threads < 1 || threads > 1024) {
             throw new IllegalArgumentException("cpu backend: thread count must be in 1..1024, got " + threads);
         }
-        NativeKernels.qat4j_set_num_threads(threads);
+        threadCount = threads;
+    }
+
+    /** OpenMP's setting is per thread: bring the calling thread's in line with the process-wide count first. */
+    @Override
+    protected void prepareCallingThread() {
+        int wanted = threadCount;
+        int[] applied = THREADS_APPLIED.get();
+        if (applied[0] != wanted) {
+            NativeKernels.qat4j_set_num_threads(wanted);
+            applied[0] = wanted;
+        }
     }
 
     // ---------------------------------------------------------------- native constants
@@ -217,8 +237,9 @@ public final class CpuBackend extends Backend {
         return NativeKernels.qat4j_isa_name(level);
     }
 
+    /** The process-wide thread count ({@link #setThreads}). */
     public int threads() {
-        return NativeKernels.qat4j_num_threads();
+        return threadCount;
     }
 
     // ---------------------------------------------------------------- storage
@@ -337,7 +358,14 @@ public final class CpuBackend extends Backend {
             return false;
         }
         long k = (long) w.dim(1) * w.dim(2) * w.dim(3);
-        return k * gx.maxAbsCode() * gw.maxAbsCode() <= Integer.MAX_VALUE;
+        if (k * gx.maxAbsCode() * gw.maxAbsCode() > Integer.MAX_VALUE) {
+            return false;
+        }
+        // y = acc * (stepX * stepW) in float: only where that scale is a normal float and the largest sum stays finite
+        // does it agree with the float conv of the values (extreme PACT alphas give steps near the float limits).
+        float scale = gx.step() * gw.step();
+        return gx.step() >= Float.MIN_NORMAL && gw.step() >= Float.MIN_NORMAL && scale >= Float.MIN_NORMAL
+                && (double) k * gx.maxAbsCode() * gw.maxAbsCode() * scale < Float.MAX_VALUE;
     }
 
     // ---------------------------------------------------------------- native ops

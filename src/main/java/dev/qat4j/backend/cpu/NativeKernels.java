@@ -93,6 +93,11 @@ public final class NativeKernels {
 
     public static native int qat4j_retain_freed_memory();
 
+    /** See qat4j_kernels.h: the largest single native work buffer; returns the previous limit. */
+    public static native long qat4j_set_work_buffer_limit(long bytes);
+
+    public static native long qat4j_work_buffer_limit();
+
     public static native int qat4j_act_quant_f32(@Const FloatPointer x, FloatPointer y, long n, int kind, int bits,
                                                   float alpha, float fixedClip, int isa);
 

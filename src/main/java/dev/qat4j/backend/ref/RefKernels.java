@@ -323,6 +323,9 @@ public final class RefKernels {
                     double sum = 0;
                     for (int ky = 0; ky < k; ky++) {
                         int iy = oy * stride - pad + ky;
+                        if (iy < 0 || iy >= h) {
+                            continue; // a padding row: nothing to add (and k may be huge)
+                        }
                         for (int kx = 0; kx < k; kx++) {
                             int ix = ox * stride - pad + kx;
                             if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
@@ -330,7 +333,7 @@ public final class RefKernels {
                             }
                         }
                     }
-                    y[(nc * oh + oy) * ow + ox] = (float) (sum / (k * k));
+                    y[(nc * oh + oy) * ow + ox] = (float) (sum / ((double) k * k));
                 }
             }
         }
@@ -344,9 +347,12 @@ public final class RefKernels {
         for (int nc = 0; nc < n * c; nc++) {
             for (int oy = 0; oy < oh; oy++) {
                 for (int ox = 0; ox < ow; ox++) {
-                    double g = dy[(nc * oh + oy) * ow + ox] / (double) (k * k);
+                    double g = dy[(nc * oh + oy) * ow + ox] / ((double) k * k);
                     for (int ky = 0; ky < k; ky++) {
                         int iy = oy * stride - pad + ky;
+                        if (iy < 0 || iy >= h) {
+                            continue; // a padding row: nothing to add (and k may be huge)
+                        }
                         for (int kx = 0; kx < k; kx++) {
                             int ix = ox * stride - pad + kx;
                             if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
