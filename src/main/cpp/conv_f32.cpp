@@ -1,7 +1,8 @@
 // Float convolution and linear layers of the cpu backend.
 // Convolutions (dense, grouped and depthwise): implicit GEMMs over a padded copy of each image (below, and
 // sgemm_f32.cpp; a depthwise conv is the M = 1 case, one group per channel), the GEMM variant taken once per call
-// from the dispatch table (qat4j_kernels_for); linear layers: OpenBLAS.
+// from the dispatch table (qat4j_kernels_for); direct loops over the valid taps where padding dominates the input
+// and output (padding_dominates); linear layers: OpenBLAS.
 // Work buffers come from qat4j_alloc64 (per call, or per thread inside the batch loop); when one cannot be had the
 // entry frees what it holds and returns QAT4J_ERR_NO_MEMORY (a thread that misses its buffers sets a shared flag
 // and skips its images: the output is then unspecified, and the caller raises).
@@ -219,6 +220,117 @@ struct DataPhase {
 
 }  // namespace
 
+// ------------------------------------------------------------------------------------------------ direct loops
+// The implicit GEMMs above work on padded planes and rows as wide as the padded input. When the padding dwarfs the
+// input and the output (a pad of 2^19 around a 1x3 image, a kernel as tall as the padded input), that layout costs
+// memory and multiply-adds in proportion to the padding: minutes and gigabytes for a few valid taps. These loops visit
+// only the taps that land inside the input, so their cost is the useful work.
+namespace {
+
+// Taps [lo, hi) of one axis that land inside the input for output position o.
+struct TapRange {
+    int64_t lo, hi;
+    TapRange(int64_t o, int stride, int pad, int kernel, int in) {
+        const int64_t start = o * stride - pad;  // input position of tap 0
+        lo = start < 0 ? -start : 0;
+        hi = in - start < kernel ? in - start : kernel;
+    }
+};
+
+bool padding_dominates(const ConvGeom& g) {
+    const int64_t padded = qat4j::ceil_div((int64_t)g.h + 2LL * g.ph, g.sh) * qat4j::ceil_div((int64_t)g.w + 2LL * g.pw, g.sw);
+    return padded > 8 * ((int64_t)g.h * g.w + g.p()) + (1 << 16);
+}
+
+int conv2d_fwd_direct(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {
+    const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow();
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int b = 0; b < g.n; b++)
+        for (int oc = 0; oc < g.co; oc++) {
+            const int grp = oc / cog;
+            for (int oy = 0; oy < oh; oy++) {
+                const TapRange ry(oy, g.sh, g.ph, g.kh, g.h);
+                for (int ox = 0; ox < ow; ox++) {
+                    const TapRange rx(ox, g.sw, g.pw, g.kw, g.w);
+                    float s = bias ? bias[oc] : 0.0f;
+                    for (int ic = 0; ic < cig; ic++) {
+                        const float* in = x + ((int64_t)b * g.c + (int64_t)grp * cig + ic) * g.h * g.w;
+                        const float* k = wt + ((int64_t)oc * cig + ic) * g.kh * g.kw;
+                        for (int64_t ky = ry.lo; ky < ry.hi; ky++) {
+                            const int64_t iy = (int64_t)oy * g.sh - g.ph + ky;
+                            for (int64_t kx = rx.lo; kx < rx.hi; kx++)
+                                s += in[iy * g.w + (int64_t)ox * g.sw - g.pw + kx] * k[ky * g.kw + kx];
+                        }
+                    }
+                    y[(((int64_t)b * g.co + oc) * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+    return QAT4J_OK;
+}
+
+int conv2d_bwd_data_direct(const float* dy, const float* wt, float* dx, const ConvGeom& g) {
+    const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow();
+    // threads own whole images (and groups within them), so no two scatter into the same dx
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int b = 0; b < g.n; b++)
+        for (int grp = 0; grp < g.groups; grp++) {
+            float* dxg = dx + ((int64_t)b * g.c + (int64_t)grp * cig) * g.h * g.w;
+            memset(dxg, 0, sizeof(float) * (size_t)cig * g.h * g.w);
+            for (int o = 0; o < cog; o++) {
+                const int oc = grp * cog + o;
+                for (int oy = 0; oy < oh; oy++) {
+                    const TapRange ry(oy, g.sh, g.ph, g.kh, g.h);
+                    for (int ox = 0; ox < ow; ox++) {
+                        const TapRange rx(ox, g.sw, g.pw, g.kw, g.w);
+                        const float d = dy[(((int64_t)b * g.co + oc) * oh + oy) * ow + ox];
+                        for (int ic = 0; ic < cig; ic++) {
+                            float* out = dxg + (int64_t)ic * g.h * g.w;
+                            const float* k = wt + ((int64_t)oc * cig + ic) * g.kh * g.kw;
+                            for (int64_t ky = ry.lo; ky < ry.hi; ky++) {
+                                const int64_t iy = (int64_t)oy * g.sh - g.ph + ky;
+                                for (int64_t kx = rx.lo; kx < rx.hi; kx++)
+                                    out[iy * g.w + (int64_t)ox * g.sw - g.pw + kx] += d * k[ky * g.kw + kx];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    return QAT4J_OK;
+}
+
+int conv2d_bwd_weight_direct(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+    const int cig = g.cig(), cog = g.cog(), oh = g.oh(), ow = g.ow();
+    // threads own output channels: each dw row is written by one thread
+#pragma omp parallel for schedule(dynamic)
+    for (int oc = 0; oc < g.co; oc++) {
+        const int grp = oc / cog;
+        float* d = dw + (int64_t)oc * g.k();
+        memset(d, 0, sizeof(float) * (size_t)g.k());
+        for (int b = 0; b < g.n; b++)
+            for (int oy = 0; oy < oh; oy++) {
+                const TapRange ry(oy, g.sh, g.ph, g.kh, g.h);
+                for (int ox = 0; ox < ow; ox++) {
+                    const TapRange rx(ox, g.sw, g.pw, g.kw, g.w);
+                    const float gy = dy[(((int64_t)b * g.co + oc) * oh + oy) * ow + ox];
+                    for (int ic = 0; ic < cig; ic++) {
+                        const float* in = x + ((int64_t)b * g.c + (int64_t)grp * cig + ic) * g.h * g.w;
+                        float* k = d + (int64_t)ic * g.kh * g.kw;
+                        for (int64_t ky = ry.lo; ky < ry.hi; ky++) {
+                            const int64_t iy = (int64_t)oy * g.sh - g.ph + ky;
+                            for (int64_t kx = rx.lo; kx < rx.hi; kx++)
+                                k[ky * g.kw + kx] += gy * in[iy * g.w + (int64_t)ox * g.sw - g.pw + kx];
+                        }
+                    }
+                }
+            }
+    }
+    return QAT4J_OK;
+}
+
+}  // namespace
+
 namespace {
 
 int conv2d_fwd(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g, int isa) {
@@ -408,17 +520,23 @@ int conv2d_bwd_weight(const float* dy, const float* x, float* dw, const ConvGeom
 
 extern "C" int qat4j_conv2d_f32(const float* x, const float* wt, const float* bias, float* y,
                                 const qat4j_conv_geometry* g, int isa) {
-    return qat4j::guard_alloc([&] { return conv2d_fwd(x, wt, bias, y, ConvGeom(*g), isa); });
+    const ConvGeom geo(*g);
+    if (padding_dominates(geo)) return conv2d_fwd_direct(x, wt, bias, y, geo);
+    return qat4j::guard_alloc([&] { return conv2d_fwd(x, wt, bias, y, geo, isa); });
 }
 
 extern "C" int qat4j_conv2d_bwd_data_f32(const float* dy, const float* wt, float* dx, const qat4j_conv_geometry* g,
                                          int isa) {
-    return qat4j::guard_alloc([&] { return conv2d_bwd_data(dy, wt, dx, ConvGeom(*g), isa); });
+    const ConvGeom geo(*g);
+    if (padding_dominates(geo)) return conv2d_bwd_data_direct(dy, wt, dx, geo);
+    return qat4j::guard_alloc([&] { return conv2d_bwd_data(dy, wt, dx, geo, isa); });
 }
 
 extern "C" int qat4j_conv2d_bwd_weight_f32(const float* dy, const float* x, float* dw, const qat4j_conv_geometry* g,
                                            int isa) {
-    return qat4j::guard_alloc([&] { return conv2d_bwd_weight(dy, x, dw, ConvGeom(*g), isa); });
+    const ConvGeom geo(*g);
+    if (padding_dominates(geo)) return conv2d_bwd_weight_direct(dy, x, dw, geo);
+    return qat4j::guard_alloc([&] { return conv2d_bwd_weight(dy, x, dw, geo, isa); });
 }
 
 extern "C" int qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* y, int n, int in, int out) {
