@@ -4,12 +4,17 @@ import java.util.List;
 
 /**
  * Structural and overflow checks of an integer graph, run on every model the converter makes and every file that is
- * loaded: index ranges, array lengths against shapes, shifts, clamps, and the int64 headroom of every sum, so
- * {@link IntegerModel#runIntegers} can never index out of bounds or overflow silently. Problems are
+ * loaded: index ranges, array lengths against shapes (re-derived in 64 bits), shifts, clamps, and the int64 headroom
+ * of every sum, so {@link IntegerModel#runIntegers} can never index out of bounds or overflow silently. Problems are
  * IllegalArgumentExceptions naming the layer.
  */
 final class IntegerModelCheck {
     private static final long SUM_LIMIT = 1L << 62;
+    /**
+     * Largest conv pad: with inputs of at most 2^24 per image, {@code h + 2 * pad - k} and every index the kernels
+     * compute from it then fit an int, so {@link IntKernels} and the backends see the geometry checked here.
+     */
+    private static final int MAX_PAD = 1 << 24;
 
     private IntegerModelCheck() {
     }
@@ -72,7 +77,7 @@ final class IntegerModelCheck {
             case LINEAR -> {
                 if (i != layers.size() - 1 || l.weights() == null || l.weightShape() == null
                         || l.weightShape().length != 2 || l.weightShape()[1] != in.numel()
-                        || l.weights().length != l.weightShape()[0] * l.weightShape()[1] || l.bias() == null
+                        || l.weights().length != (long) l.weightShape()[0] * l.weightShape()[1] || l.bias() == null
                         || l.bias().length != l.weightShape()[0] || out.numel() != l.weightShape()[0]
                         || l.fracBits() < 0 || l.fracBits() > 30 || l.residual() != -1) {
                     throw new IllegalArgumentException(at + ": a linear layer must come last with weights [out, "
@@ -130,10 +135,20 @@ final class IntegerModelCheck {
                 throw new IllegalArgumentException(at + ": conv weights/groups do not match its input "
                         + java.util.Arrays.toString(s));
             }
-            int oh = (s[1] + 2 * l.pad() - ws[2]) / l.stride() + 1, ow = (s[2] + 2 * l.pad() - ws[3]) / l.stride() + 1;
-            if (oh < 1 || ow < 1 || out.shape()[1] != oh || out.shape()[2] != ow) {
-                throw new IllegalArgumentException(at + ": conv output " + oh + "x" + ow + " does not match "
-                        + java.util.Arrays.toString(out.shape()));
+            if (l.pad() > MAX_PAD) {
+                throw new IllegalArgumentException(at + ": pad " + l.pad() + " outside 0.." + MAX_PAD);
+            }
+            // in 64 bits: with int arithmetic a pad near 2^31 wraps 2 * pad around and can match the stored shape
+            long spanH = (long) s[1] + 2L * l.pad() - ws[2], spanW = (long) s[2] + 2L * l.pad() - ws[3];
+            if (spanH < 0 || spanW < 0) {
+                throw new IllegalArgumentException(at + ": kernel " + ws[2] + "x" + ws[3] + " is larger than its input "
+                        + s[1] + "x" + s[2] + " with pad " + l.pad());
+            }
+            long oh = spanH / l.stride() + 1, ow = spanW / l.stride() + 1;
+            if (out.shape()[1] != oh || out.shape()[2] != ow) {
+                throw new IllegalArgumentException(at + ": conv output " + oh + "x" + ow + " (input " + s[1] + "x"
+                        + s[2] + ", kernel " + ws[2] + "x" + ws[3] + ", stride " + l.stride() + ", pad " + l.pad()
+                        + ") does not match " + java.util.Arrays.toString(out.shape()));
             }
             accBound = bound(at, (long) ws[1] * ws[2] * ws[3], in.maxAbs(), maxAbs(l.weights(), l.weightBits(), at));
         }

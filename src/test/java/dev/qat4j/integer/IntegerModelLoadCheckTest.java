@@ -1,0 +1,129 @@
+package dev.qat4j.integer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qat4j.backend.ref.RefBackend;
+import dev.qat4j.checkpoint.Checkpoint;
+import dev.qat4j.checkpoint.CheckpointFormatException;
+import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.Models;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.quant.Rounding;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 19, finding 13: {@code .qim} files that loaded but should not (a pad whose output-size arithmetic overflows
+ * int), each made by editing a valid saved ToyNet cfg1-star model and re-writing it with a valid checksum.
+ */
+class IntegerModelLoadCheckTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** ToyNet's first integer layer, s0.b0.dw.q: a depthwise 3x3 conv, pad 1, 8-bit weights. */
+    private static final int CONV_LAYER = 0;
+
+    @TempDir
+    static Path dir;
+    static Path valid;
+
+    @BeforeAll
+    static void saveValidModel() throws Exception {
+        valid = dir.resolve("toynet.qim");
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), RefBackend.INSTANCE, 3)) {
+            IntegerModelIO.write(valid, IntegerConverter.convert(m, IntegerConverter.Options.exact()));
+        }
+        try (IntegerModel im = IntegerModelIO.read(valid, RefBackend.INSTANCE)) {
+            assertEquals("MPACT", im.boundary().kind().name(), "the edits below assume ToyNet's mPACT boundary");
+            assertEquals(6f, im.boundaryAlpha());
+        }
+    }
+
+    // ---------------------------------------------------------------- layer geometry
+
+    @Test
+    void aPadNearIntMaxIsRefusedOnLoadNamingLayerAndField() throws Exception {
+        Path f = editLayer("pad.qim", CONV_LAYER, l -> l.put("pad", 2147483645));
+        assertRefused(f, "layer 0 (s0.b0.dw.q)", "pad 2147483645");
+    }
+
+    @Test
+    void aPadNearIntMaxWithNineBitWeightsIsRefusedOnLoad() throws Exception {
+        // 9-bit weights take the 64-bit Java kernel (IntKernels) instead of the backend's int8 conv
+        Path f = editLayer("pad-9bit.qim", CONV_LAYER, l -> l.put("pad", 2147483645).put("weight_bits", 9));
+        assertRefused(f, "layer 0 (s0.b0.dw.q)", "pad 2147483645");
+    }
+
+    @Test
+    void aPadWhoseIntArithmeticWrapsToTheStoredShapeIsRefused() {
+        // input 4x4, a 1x1 conv with stride 4 gives 1x1; with pad 2147483645, int arithmetic gives
+        // (4 + 2 * pad - 1) / 4 + 1 = (4 - 6 - 1) / 4 + 1 = 1 as well, so the stored shape matched and IntKernels
+        // then read only padding (all-zero accumulators) instead of the pixel
+        List<IntValue> values = List.of(new IntValue("in", new int[] {1, 4, 4}, -255, 255, 1.0),
+                new IntValue("out", new int[] {1, 1, 1}, -100_000, 100_000, 1.0));
+        IntLayer conv = new IntLayer("conv", IntLayer.Type.REQUANT, 0, -1, new int[] {200}, new int[] {1, 1, 1, 1}, 9,
+                4, 2147483645, 1, new int[] {1}, new int[] {0}, new long[] {0}, null, Rounding.HALF_EVEN, -100_000,
+                100_000, 0, 0, 255L * 200, "dyadic32/half_even");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IntegerModelCheck.check(values, List.of(conv), "wrap"));
+        assertTrue(e.getMessage().contains("layer 0 (conv)") && e.getMessage().contains("pad 2147483645"),
+                e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static void assertRefused(Path f, String... parts) {
+        CheckpointFormatException e = assertThrows(CheckpointFormatException.class,
+                () -> IntegerModelIO.read(f, RefBackend.INSTANCE).close());
+        assertTrue(e.getMessage().startsWith("checkpoint " + f + ":"), e.getMessage());
+        for (String p : parts) {
+            assertTrue(e.getMessage().contains(p), () -> "'" + p + "' not in: " + e.getMessage());
+        }
+    }
+
+    /** The valid file with meta {@code key} replaced by {@code change(old)} (removed when that is null). */
+    private static Path editMeta(String name, String key, UnaryOperator<String> change) throws Exception {
+        Checkpoint c = CheckpointIO.read(valid);
+        Map<String, Object> meta = new LinkedHashMap<>(c.meta());
+        String v = change.apply(c.metaString(key));
+        if (v == null) {
+            meta.remove(key);
+        } else {
+            meta.put(key, v);
+        }
+        Checkpoint.Builder b = Checkpoint.builder(c.model()).meta(meta);
+        c.tensors().forEach(b::add);
+        Path f = dir.resolve(name);
+        CheckpointIO.write(f, b.build());
+        return f;
+    }
+
+    private static Path editLayer(String name, int layer, UnaryOperator<ObjectNode> change) throws Exception {
+        return editMeta(name, "graph", old -> {
+            ObjectNode g = read(old);
+            change.apply((ObjectNode) g.get("layers").get(layer));
+            return json(g);
+        });
+    }
+
+    private static ObjectNode read(String json) {
+        try {
+            return (ObjectNode) JSON.readTree(json);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String json(ObjectNode n) {
+        return n.toString();
+    }
+}
