@@ -46,7 +46,7 @@ public final class IntegerModel implements AutoCloseable {
         this.layers = List.copyOf(layers);
         this.format = format;
         this.owner = owner;
-        IntegerModelCheck.check(this.values, this.layers, "integer model" + (model == null ? "" : " of " + model));
+        check();
         this.lastUse = new int[values.size()];
         this.epilogueInBackend = new boolean[this.layers.size()];
         this.weightBytes = new byte[this.layers.size()][];
@@ -66,6 +66,17 @@ public final class IntegerModel implements AutoCloseable {
                 lastUse[layers.get(i).residual()] = i;
             }
         }
+    }
+
+    /**
+     * Checks the model as it is now ({@link IntegerModelCheck}): the graph's indices, 64-bit shapes and int64
+     * headroom, and the boundary quantizer and α against the float prefix. The constructor runs it, and exporters run
+     * it again: a converted model shares its prefix with the QuantModel, whose α further training may have moved.
+     */
+    public void check() {
+        String where = "integer model" + (model == null ? "" : " of " + model);
+        IntegerModelCheck.check(values, layers, where);
+        IntegerModelCheck.boundary(prefix, boundary, boundaryAlpha, values.get(0), hasSeedStem(), where);
     }
 
     /** Observes each layer's output during {@link #runIntegers} (reports use it: ranges, per-layer differences). */

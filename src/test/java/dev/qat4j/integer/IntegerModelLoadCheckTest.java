@@ -10,10 +10,14 @@ import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointFormatException;
 import dev.qat4j.checkpoint.CheckpointIO;
+import dev.qat4j.integer.export.BlobExport;
+import dev.qat4j.integer.export.CGoldenExport;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.ActQuant;
 import dev.qat4j.quant.Rounding;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 19, finding 13: {@code .qim} files that loaded but should not (a pad whose output-size arithmetic overflows
- * int), each made by editing a valid saved ToyNet cfg1-star model and re-writing it with a valid checksum.
+ * int; a boundary α, kind, bit width or bit-width preset that disagrees with the float prefix), each made by editing
+ * a valid saved ToyNet cfg1-star model and re-writing it with a valid checksum.
  */
 class IntegerModelLoadCheckTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -79,6 +84,78 @@ class IntegerModelLoadCheckTest {
                 e.getMessage());
     }
 
+    // ---------------------------------------------------------------- boundary quantizer against the prefix
+
+    @Test
+    void aNaNBoundaryAlphaIsRefused() throws Exception {
+        assertRefused(editBoundary("alpha-nan.qim", q -> q.put("alpha", Float.NaN)), "boundary alpha NaN");
+    }
+
+    @Test
+    void aHugeBoundaryAlphaIsRefused() throws Exception {
+        assertRefused(editBoundary("alpha-1e30.qim", q -> q.put("alpha", 1e30f)), "boundary alpha 1.0E30",
+                "alpha 6.0 of the prefix's stem.q");
+    }
+
+    @Test
+    void aBoundaryAlphaOtherThanThePrefixsIsRefused() throws Exception {
+        assertRefused(editBoundary("alpha-5.qim", q -> q.put("alpha", 5.5f)), "boundary alpha 5.5",
+                "alpha 6.0 of the prefix's stem.q");
+    }
+
+    @Test
+    void aPrefixAlphaTensorOtherThanTheBoundaryAlphaIsRefused() throws Exception {
+        Path f = dir.resolve("prefix-alpha.qim");
+        Checkpoint c = CheckpointIO.read(valid);
+        Checkpoint.Builder b = Checkpoint.builder(c.model()).meta(c.meta());
+        c.tensors().forEach((name, t) -> b.add(name, name.equals("prefix/stem.q.alpha")
+                ? Checkpoint.TensorData.ofFloats(new float[] {5.5f}, t.shape()) : t));
+        assertTrue(c.tensors().containsKey("prefix/stem.q.alpha"), c.tensors().keySet().toString());
+        CheckpointIO.write(f, b.build());
+        assertRefused(f, "boundary alpha 6.0", "alpha 5.5 of the prefix's stem.q");
+    }
+
+    @Test
+    void aBoundaryKindOtherThanThePrefixsIsRefused() throws Exception {
+        assertRefused(editBoundary("kind.qim", q -> q.put("kind", "PACT")), "boundary quantizer PACT 8 bits",
+                "prefix's stem.q (MPACT 8 bits)");
+    }
+
+    @Test
+    void boundaryBitsOtherThanThePrefixsAreRefused() throws Exception {
+        assertRefused(editBoundary("bits.qim", q -> q.put("bits", 7)), "boundary quantizer MPACT 7 bits",
+                "prefix's stem.q (MPACT 8 bits)");
+    }
+
+    @Test
+    void anotherPresetIsRefused() throws Exception {
+        // cfg1 keeps the stem's weights float (wbit[0] = 32): same tensors, same boundary, other prefix arithmetic
+        Path f = editMeta("preset.qim", "bits", old -> BitWidths.preset("toynet", "cfg1").toYaml());
+        assertRefused(f, "meta 'bits'", "stem.conv: weights 32 bits", "stem.conv: weights 8 bits");
+    }
+
+    @Test
+    void aFileWithoutItsPrefixQuantizersIsRefused() throws Exception {
+        Path f = editMeta("no-record.qim", "prefix_quantizers", old -> null);
+        assertRefused(f, "meta 'prefix_quantizers' is missing");
+    }
+
+    @Test
+    void exportsRecheckTheBoundaryAlphaOfTheSharedPrefix() throws Exception {
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), RefBackend.INSTANCE, 3)) {
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            // training on after conversion moves the prefix's α, which the integer layers were derived from
+            ActQuant q = IntegerConverter.finalQuantizer(im.prefix().get(im.prefix().size() - 1));
+            q.alpha().setValue(RefBackend.INSTANCE.fromFloats(new float[] {4f}, 1));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> BlobExport.write(im, dir.resolve("blobs")));
+            assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> CGoldenExport.write(im, dir.resolve("c"), "toy"));
+            assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
+            assertTrue(!Files.exists(dir.resolve("blobs")) && !Files.exists(dir.resolve("c")));
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private static void assertRefused(Path f, String... parts) {
@@ -105,6 +182,10 @@ class IntegerModelLoadCheckTest {
         Path f = dir.resolve(name);
         CheckpointIO.write(f, b.build());
         return f;
+    }
+
+    private static Path editBoundary(String name, UnaryOperator<ObjectNode> change) throws Exception {
+        return editMeta(name, "boundary", old -> json(change.apply(read(old))));
     }
 
     private static Path editLayer(String name, int layer, UnaryOperator<ObjectNode> change) throws Exception {
