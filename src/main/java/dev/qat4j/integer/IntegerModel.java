@@ -142,18 +142,25 @@ public final class IntegerModel implements AutoCloseable {
         return runIntegers(backend, boundaryCodes(backend, images), images.dim(0), null);
     }
 
-    /** The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. */
+    /**
+     * The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. Images with a NaN or infinite
+     * pixel are refused before the prefix runs: their codes would be made up ((int) NaN is 0), where the fake-quant
+     * model returns NaN logits.
+     */
     public int[] boundaryCodes(Backend backend, Tensor images) {
-        if (images == null || images.rank() != 4) {
-            throw new IllegalArgumentException("integer model: images must be [N, C, H, W], got "
+        if (backend == null || images == null || images.rank() != 4) {
+            throw new IllegalArgumentException("integer model: needs a backend and images [N, C, H, W], got "
                     + (images == null ? "null" : java.util.Arrays.toString(images.shape())));
         }
+        requireFinite(images.toFloatArray(), images.shape(), "pixel");
         try (Step step = new Step(backend, false)) {
             Tensor x = images;
             for (Module m : prefix) {
                 x = m.forward(step, x);
             }
             float[] v = x.toFloatArray();
+            // finite pixels can still overflow in the float prefix (e.g. 1e38 through a conv)
+            requireFinite(v, x.shape(), "float prefix output (" + values.get(0).name() + ")");
             int[] codes = new int[v.length];
             // the prefix ends with the boundary quantizer, so v = value(code); inverting value() recovers the code
             // exactly (|code| < 2^16 and v carries 24 significant bits). Quantizing v again would not: DoReFa would
@@ -162,6 +169,20 @@ public final class IntegerModel implements AutoCloseable {
                 codes[i] = codeOfValue(v[i]);
             }
             return codes;
+        }
+    }
+
+    /** IllegalArgumentException naming the image, channel, row, column and value of the first non-finite entry. */
+    private static void requireFinite(float[] v, int[] shape, String what) {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                int perImage = v.length / shape[0];
+                int w = shape[shape.length - 1], h = shape.length == 4 ? shape[2] : 1;
+                int at = i % perImage;
+                throw new IllegalArgumentException("integer model: image " + i / perImage + " has " + what + " "
+                        + v[i] + " at channel " + at / (h * w) + ", row " + at / w % h + ", column " + at % w
+                        + " (only finite values can be quantized)");
+            }
         }
     }
 

@@ -1,11 +1,14 @@
 package dev.qat4j.integer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Backends;
 import dev.qat4j.backend.ref.RefBackend;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointFormatException;
@@ -17,6 +20,7 @@ import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.quant.Rounding;
+import dev.qat4j.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -28,9 +32,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 19, finding 13: {@code .qim} files that loaded but should not (a pad whose output-size arithmetic overflows
- * int; a boundary α, kind, bit width or bit-width preset that disagrees with the float prefix), each made by editing
- * a valid saved ToyNet cfg1-star model and re-writing it with a valid checksum.
+ * Issue 19, findings 8 and 13: {@code .qim} files that loaded but should not (a pad whose output-size arithmetic
+ * overflows int; a boundary α, kind, bit width or bit-width preset that disagrees with the float prefix), each made by
+ * editing a valid saved ToyNet cfg1-star model and re-writing it with a valid checksum; and NaN / infinite pixels,
+ * which the integer model used to turn into code 0 and finite logits.
  */
 class IntegerModelLoadCheckTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -153,6 +158,50 @@ class IntegerModelLoadCheckTest {
             e = assertThrows(IllegalArgumentException.class, () -> CGoldenExport.write(im, dir.resolve("c"), "toy"));
             assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
             assertTrue(!Files.exists(dir.resolve("blobs")) && !Files.exists(dir.resolve("c")));
+        }
+    }
+
+    // ---------------------------------------------------------------- non-finite pixels
+
+    @Test
+    void nonFinitePixelsAreRefusedNamingImageElementAndValue() throws Exception {
+        Backend cpu = Backends.byName("cpu");
+        try (IntegerModel im = IntegerModelIO.read(valid, cpu)) {
+            for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+                float[] pixels = new float[2 * 3 * 32 * 32];
+                pixels[3072 + (2 * 32 + 5) * 32 + 7] = bad; // image 1, channel 2, row 5, column 7
+                try (Tensor x = cpu.fromFloats(pixels, 2, 3, 32, 32)) {
+                    for (Runnable entry : List.<Runnable>of(() -> im.logits(cpu, x), () -> im.boundaryCodes(cpu, x))) {
+                        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, entry::run);
+                        assertTrue(e.getMessage().contains("image 1 has pixel " + bad + " at channel 2, row 5, column 7"),
+                                e.getMessage());
+                    }
+                }
+            }
+            // the same images with the pixel finite run, and both images give the all-zero image's logits
+            try (Tensor x = cpu.fromFloats(new float[2 * 3072], 2, 3, 32, 32)) {
+                long[] logits = im.logits(cpu, x);
+                int k = im.numClasses();
+                assertArrayEquals(java.util.Arrays.copyOfRange(logits, 0, k),
+                        java.util.Arrays.copyOfRange(logits, k, 2 * k));
+            }
+        }
+    }
+
+    @Test
+    void aNaNMadeInsideTheFloatPrefixIsRefusedNamingTheBoundaryValue() {
+        // finite pixels near the float maximum overflow in ResNet20's float stem and block 0: the fake-quant model
+        // returns NaN logits, and the integer model would have coded the NaNs as 0
+        try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8"), RefBackend.INSTANCE, 1)) {
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            float[] pixels = new float[3072];
+            java.util.Arrays.fill(pixels, 3e38f);
+            try (Tensor x = RefBackend.INSTANCE.fromFloats(pixels, 1, 3, 32, 32)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> im.logits(RefBackend.INSTANCE, x));
+                assertTrue(e.getMessage().contains("image 0 has float prefix output (s0.b0.out.q) NaN at channel 0, "
+                        + "row 0, column 0"), e.getMessage());
+            }
         }
     }
 
