@@ -235,7 +235,7 @@ public final class IntegerConverter {
         return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers, format, null);
     }
 
-    private static ActQuant finalQuantizer(Module m) {
+    static ActQuant finalQuantizer(Module m) {
         if (m instanceof ActQuant q) {
             return q.quantizer().isIdentity() ? null : q;
         }

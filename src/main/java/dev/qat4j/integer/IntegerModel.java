@@ -46,7 +46,7 @@ public final class IntegerModel implements AutoCloseable {
         this.layers = List.copyOf(layers);
         this.format = format;
         this.owner = owner;
-        IntegerModelCheck.check(this.values, this.layers, "integer model" + (model == null ? "" : " of " + model));
+        check();
         this.lastUse = new int[values.size()];
         this.epilogueInBackend = new boolean[this.layers.size()];
         this.weightBytes = new byte[this.layers.size()][];
@@ -66,6 +66,17 @@ public final class IntegerModel implements AutoCloseable {
                 lastUse[layers.get(i).residual()] = i;
             }
         }
+    }
+
+    /**
+     * Checks the model as it is now ({@link IntegerModelCheck}): the graph's indices, 64-bit shapes and int64
+     * headroom, and the boundary quantizer and α against the float prefix. The constructor runs it, and exporters run
+     * it again: a converted model shares its prefix with the QuantModel, whose α further training may have moved.
+     */
+    public void check() {
+        String where = "integer model" + (model == null ? "" : " of " + model);
+        IntegerModelCheck.check(values, layers, where);
+        IntegerModelCheck.boundary(prefix, boundary, boundaryAlpha, values.get(0), hasSeedStem(), where);
     }
 
     /** Observes each layer's output during {@link #runIntegers} (reports use it: ranges, per-layer differences). */
@@ -131,18 +142,25 @@ public final class IntegerModel implements AutoCloseable {
         return runIntegers(backend, boundaryCodes(backend, images), images.dim(0), null);
     }
 
-    /** The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. */
+    /**
+     * The float prefix, then the boundary quantizer's codes, [N, C, H, W] flattened. Images with a NaN or infinite
+     * pixel are refused before the prefix runs: their codes would be made up ((int) NaN is 0), where the fake-quant
+     * model returns NaN logits.
+     */
     public int[] boundaryCodes(Backend backend, Tensor images) {
-        if (images == null || images.rank() != 4) {
-            throw new IllegalArgumentException("integer model: images must be [N, C, H, W], got "
+        if (backend == null || images == null || images.rank() != 4) {
+            throw new IllegalArgumentException("integer model: needs a backend and images [N, C, H, W], got "
                     + (images == null ? "null" : java.util.Arrays.toString(images.shape())));
         }
+        requireFinite(images.toFloatArray(), images.shape(), "pixel");
         try (Step step = new Step(backend, false)) {
             Tensor x = images;
             for (Module m : prefix) {
                 x = m.forward(step, x);
             }
             float[] v = x.toFloatArray();
+            // finite pixels can still overflow in the float prefix (e.g. 1e38 through a conv)
+            requireFinite(v, x.shape(), "float prefix output (" + values.get(0).name() + ")");
             int[] codes = new int[v.length];
             // the prefix ends with the boundary quantizer, so v = value(code); inverting value() recovers the code
             // exactly (|code| < 2^16 and v carries 24 significant bits). Quantizing v again would not: DoReFa would
@@ -151,6 +169,20 @@ public final class IntegerModel implements AutoCloseable {
                 codes[i] = codeOfValue(v[i]);
             }
             return codes;
+        }
+    }
+
+    /** IllegalArgumentException naming the image, channel, row, column and value of the first non-finite entry. */
+    private static void requireFinite(float[] v, int[] shape, String what) {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                int perImage = v.length / shape[0];
+                int w = shape[shape.length - 1], h = shape.length == 4 ? shape[2] : 1;
+                int at = i % perImage;
+                throw new IllegalArgumentException("integer model: image " + i / perImage + " has " + what + " "
+                        + v[i] + " at channel " + at / (h * w) + ", row " + at / w % h + ", column " + at % w
+                        + " (only finite values can be quantized)");
+            }
         }
     }
 

@@ -1,15 +1,27 @@
 package dev.qat4j.integer;
 
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.QConv2d;
+import dev.qat4j.nn.QLinear;
+import dev.qat4j.quant.ActQuantizer;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Structural and overflow checks of an integer graph, run on every model the converter makes and every file that is
- * loaded: index ranges, array lengths against shapes, shifts, clamps, and the int64 headroom of every sum, so
- * {@link IntegerModel#runIntegers} can never index out of bounds or overflow silently. Problems are
- * IllegalArgumentExceptions naming the layer.
+ * Structural and overflow checks of an integer graph, run on every model the converter makes, every file that is
+ * loaded and every export: index ranges, array lengths against shapes (re-derived in 64 bits), shifts, clamps, and
+ * the int64 headroom of every sum, so {@link IntegerModel#runIntegers} can never index out of bounds or overflow
+ * silently; and the boundary quantizer, its α and the prefix's bit widths against the float prefix that makes the
+ * codes, so an edited file cannot give other logits. Problems are IllegalArgumentExceptions naming the layer or field.
  */
 final class IntegerModelCheck {
     private static final long SUM_LIMIT = 1L << 62;
+    /**
+     * Largest conv pad: with inputs of at most 2^24 per image, {@code h + 2 * pad - k} and every index the kernels
+     * compute from it then fit an int, so {@link IntKernels} and the backends see the geometry checked here.
+     */
+    private static final int MAX_PAD = 1 << 24;
 
     private IntegerModelCheck() {
     }
@@ -72,7 +84,7 @@ final class IntegerModelCheck {
             case LINEAR -> {
                 if (i != layers.size() - 1 || l.weights() == null || l.weightShape() == null
                         || l.weightShape().length != 2 || l.weightShape()[1] != in.numel()
-                        || l.weights().length != l.weightShape()[0] * l.weightShape()[1] || l.bias() == null
+                        || l.weights().length != (long) l.weightShape()[0] * l.weightShape()[1] || l.bias() == null
                         || l.bias().length != l.weightShape()[0] || out.numel() != l.weightShape()[0]
                         || l.fracBits() < 0 || l.fracBits() > 30 || l.residual() != -1) {
                     throw new IllegalArgumentException(at + ": a linear layer must come last with weights [out, "
@@ -130,10 +142,20 @@ final class IntegerModelCheck {
                 throw new IllegalArgumentException(at + ": conv weights/groups do not match its input "
                         + java.util.Arrays.toString(s));
             }
-            int oh = (s[1] + 2 * l.pad() - ws[2]) / l.stride() + 1, ow = (s[2] + 2 * l.pad() - ws[3]) / l.stride() + 1;
-            if (oh < 1 || ow < 1 || out.shape()[1] != oh || out.shape()[2] != ow) {
-                throw new IllegalArgumentException(at + ": conv output " + oh + "x" + ow + " does not match "
-                        + java.util.Arrays.toString(out.shape()));
+            if (l.pad() > MAX_PAD) {
+                throw new IllegalArgumentException(at + ": pad " + l.pad() + " outside 0.." + MAX_PAD);
+            }
+            // in 64 bits: with int arithmetic a pad near 2^31 wraps 2 * pad around and can match the stored shape
+            long spanH = (long) s[1] + 2L * l.pad() - ws[2], spanW = (long) s[2] + 2L * l.pad() - ws[3];
+            if (spanH < 0 || spanW < 0) {
+                throw new IllegalArgumentException(at + ": kernel " + ws[2] + "x" + ws[3] + " is larger than its input "
+                        + s[1] + "x" + s[2] + " with pad " + l.pad());
+            }
+            long oh = spanH / l.stride() + 1, ow = spanW / l.stride() + 1;
+            if (out.shape()[1] != oh || out.shape()[2] != ow) {
+                throw new IllegalArgumentException(at + ": conv output " + oh + "x" + ow + " (input " + s[1] + "x"
+                        + s[2] + ", kernel " + ws[2] + "x" + ws[3] + ", stride " + l.stride() + ", pad " + l.pad()
+                        + ") does not match " + java.util.Arrays.toString(out.shape()));
             }
             accBound = bound(at, (long) ws[1] * ws[2] * ws[3], in.maxAbs(), maxAbs(l.weights(), l.weightBits(), at));
         }
@@ -174,5 +196,87 @@ final class IntegerModelCheck {
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException(at + ": accumulator bound overflows int64");
         }
+    }
+
+    /**
+     * The boundary quantizer (kind, bits, clip), its α and value 0 against the quantizer that ends the float prefix,
+     * which is what computes the codes: the integer layers were derived from that α, so any other α, kind or bit width
+     * would give other logits without an error.
+     */
+    static void boundary(List<Module> prefix, ActQuantizer boundary, float alpha, IntValue codes, boolean seedStem,
+                         String where) {
+        if (prefix.isEmpty()) {
+            throw new IllegalArgumentException(where + ": no float prefix");
+        }
+        if (seedStem) {
+            return; // value 0 holds the seed stem's integer accumulators, not codes of the boundary quantizer
+        }
+        Module last = prefix.get(prefix.size() - 1);
+        ActQuant q = IntegerConverter.finalQuantizer(last);
+        if (q == null) {
+            throw new IllegalArgumentException(where + ": the float prefix's last module " + last.name()
+                    + " does not end with an activation quantizer, so it makes no boundary codes");
+        }
+        if (!q.quantizer().equals(boundary)) {
+            throw new IllegalArgumentException(where + ": boundary quantizer " + describe(boundary)
+                    + " differs from the prefix's " + q.name() + " (" + describe(q.quantizer()) + ")");
+        }
+        if (boundary.hasAlpha() && !(Float.isFinite(alpha) && alpha > 0f)) {
+            throw new IllegalArgumentException(where + ": boundary alpha " + alpha + " is not a finite positive clip");
+        }
+        float prefixAlpha = q.alpha() == null ? 0f : q.alpha().value().toFloatArray()[0];
+        if (Float.floatToIntBits(alpha) != Float.floatToIntBits(prefixAlpha)) {
+            throw new IllegalArgumentException(where + ": boundary alpha " + alpha + " differs from the alpha "
+                    + prefixAlpha + " of the prefix's " + q.name());
+        }
+        if (!q.name().equals(codes.name()) || codes.lo() != boundary.minCode() || codes.hi() != boundary.maxCode()) {
+            throw new IllegalArgumentException(where + ": value 0 (" + codes.name() + ", [" + codes.lo() + ", "
+                    + codes.hi() + "]) is not the codes [" + boundary.minCode() + ", " + boundary.maxCode() + "] of "
+                    + q.name());
+        }
+    }
+
+    /**
+     * Every quantizer of the float prefix, in forward order, with its kind and bit width: a {@code .qim} records this
+     * list, and loading compares it with the prefix its bit widths rebuild, since a DoReFa quantizer has no tensor
+     * in the file that would betray an edited bit width.
+     */
+    static List<String> prefixQuantizers(List<Module> prefix) {
+        List<String> out = new ArrayList<>();
+        for (Module m : prefix) {
+            addQuantizers(m, out);
+        }
+        return out;
+    }
+
+    private static void addQuantizers(Module m, List<String> out) {
+        if (m instanceof ActQuant q) {
+            out.add(q.name() + ": " + describe(q.quantizer()));
+        } else if (m instanceof QConv2d c) {
+            out.add(c.name() + ": weights " + c.weightBits() + " bits");
+        } else if (m instanceof QLinear l) {
+            out.add(l.name() + ": weights " + l.weightBits() + " bits");
+        }
+        for (Module child : m.children()) {
+            addQuantizers(child, out);
+        }
+    }
+
+    /** The prefix rebuilt from a file's bit widths against the quantizer list the file recorded when it was written. */
+    static void prefixMatchesRecord(List<Module> prefix, List<String> recorded, String where) {
+        List<String> rebuilt = prefixQuantizers(prefix);
+        for (int i = 0; i < Math.max(rebuilt.size(), recorded.size()); i++) {
+            String r = i < rebuilt.size() ? rebuilt.get(i) : "nothing";
+            String w = i < recorded.size() ? recorded.get(i) : "nothing";
+            if (!r.equals(w)) {
+                throw new IllegalArgumentException(where + ": meta 'bits' rebuilds prefix quantizer " + i + " as '" + r
+                        + "' but the file was written with '" + w + "' (bit widths edited, or another preset)");
+            }
+        }
+    }
+
+    private static String describe(ActQuantizer q) {
+        return q.kind() + " " + q.bits() + " bits"
+                + (q.kind() == ActQuantizer.Kind.FIXED_CLIP ? " clip " + q.fixedClip() : "");
     }
 }

@@ -27,17 +27,22 @@ import java.util.List;
  * JSON header, raw little-endian tensors, CRC32C, atomic write) with
  * <ul>
  *   <li>meta {@code kind = qat4j-integer-model}, {@code bits} (the model's bit-width YAML), {@code format},
- *       {@code boundary} (quantizer kind, bits, α, clip), {@code prefix} (top-level module names) and {@code graph}
- *       (values and layers without their arrays), each a JSON string;</li>
+ *       {@code boundary} (quantizer kind, bits, α, clip), {@code prefix} (top-level module names),
+ *       {@code prefix_quantizers} (each quantizer of the prefix with its kind and bits) and {@code graph} (values
+ *       and layers without their arrays), each a JSON string;</li>
  *   <li>tensors {@code prefix/<parameter>} (float) and {@code layer<i>.<array>}; int64 arrays (biases) are stored as
  *       INT32 [n, 2] (low word, high word), which is exactly their little-endian byte layout.</li>
  * </ul>
  * Loading rebuilds the float prefix from the library's model ({@link Models#build}), so it needs nothing but qat4j;
- * every structural fact and the int64 headroom of every requant are re-checked ({@link IntegerModelCheck}) before
- * the model is handed out, so a damaged or hand-edited file is refused with a message naming the layer.
+ * every structural fact (shapes in 64 bits) and the int64 headroom of every requant are re-checked, and the
+ * boundary quantizer, its α and the prefix's quantizers against the rebuilt prefix ({@link IntegerModelCheck}),
+ * before the model is handed out, so a damaged or hand-edited file is refused with a message naming the layer or
+ * field.
  */
 public final class IntegerModelIO {
     public static final String KIND = "qat4j-integer-model";
+    /** Meta key: the prefix's quantizers as written ({@link IntegerModelCheck#prefixQuantizers}). */
+    static final String PREFIX_QUANTIZERS = "prefix_quantizers";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private IntegerModelIO() {
@@ -69,6 +74,9 @@ public final class IntegerModelIO {
             prefix.add(p.name());
         }
         b.meta("prefix", prefix.toString());
+        ArrayNode quantizers = JSON.createArrayNode();
+        IntegerModelCheck.prefixQuantizers(m.prefix()).forEach(quantizers::add);
+        b.meta(PREFIX_QUANTIZERS, quantizers.toString());
         b.meta("graph", graphJson(m).toString());
         for (Module p : m.prefix()) {
             List<Parameter> all = new ArrayList<>(p.parameters());
@@ -116,6 +124,12 @@ public final class IntegerModelIO {
                     q.path("bits").asInt(), (float) q.path("fixed_clip").asDouble());
             float alpha = (float) q.path("alpha").asDouble();
             JsonNode prefixNames = JSON.readTree(need(c, "prefix", file));
+            if (c.metaString(PREFIX_QUANTIZERS) == null) {
+                throw new IllegalArgumentException("meta '" + PREFIX_QUANTIZERS + "' is missing, so its bit widths "
+                        + "cannot be checked against the float prefix (written by an older qat4j? convert again)");
+            }
+            List<String> recordedQuantizers = new ArrayList<>();
+            JSON.readTree(c.metaString(PREFIX_QUANTIZERS)).forEach(n -> recordedQuantizers.add(n.asText()));
             JsonNode graph = JSON.readTree(need(c, "graph", file));
             List<IntValue> values = new ArrayList<>();
             for (JsonNode v : graph.path("values")) {
@@ -144,6 +158,7 @@ public final class IntegerModelIO {
             QuantModel host = Models.build(c.model(), bits, backend, 0);
             try {
                 List<Module> prefix = loadPrefix(host, prefixNames, c, file);
+                IntegerModelCheck.prefixMatchesRecord(prefix, recordedQuantizers, where);
                 return new IntegerModel(c.model(), bits, prefix, boundary, alpha, values, layers,
                         need(c, "format", file), host);
             } catch (RuntimeException e) {

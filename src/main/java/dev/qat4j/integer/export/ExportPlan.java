@@ -36,6 +36,7 @@ final class ExportPlan {
     }
 
     static ExportPlan of(IntegerModel m) {
+        m.check(); // the load check again: the prefix (and its α) may have changed since the model was made
         List<IntValue> values = m.values();
         List<IntLayer> layers = m.layers();
         if (layers.isEmpty() || values.size() != layers.size() + 1) {
