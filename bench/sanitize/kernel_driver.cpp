@@ -90,6 +90,16 @@ static Geo geometry(bool depthwise) {
     q.kw = rint_in(1, q.w + 2 * q.pw < 5 ? q.w + 2 * q.pw : 5);
     q.sh = rint_in(1, 3);
     q.sw = rint_in(1, 3);
+    if (!depthwise && rng() % 8 == 0) {
+        // padding that dwarfs input and output: a kernel nearly as tall as thousands of padding rows (the float convs
+        // switch to their direct loops here; one image, one input channel per group, so the naive check stays cheap)
+        q.n = 1;
+        q.c = q.g;
+        q.co = q.g * rint_in(1, 2);
+        q.ph = rint_in(2000, 5000);
+        q.kh = q.h + 2 * q.ph - rint_in(0, 3);
+        q.kw = rint_in(1, q.w + 2 * q.pw < 3 ? q.w + 2 * q.pw : 3);
+    }
     q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1;
     q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
     return q;
