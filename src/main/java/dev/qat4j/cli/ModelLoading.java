@@ -10,6 +10,7 @@ import dev.qat4j.models.QuantModel;
 import dev.qat4j.quant.RequantFormat;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.SeedPath;
+import dev.qat4j.train.RunCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -42,6 +43,24 @@ final class ModelLoading {
         QuantModel m = Models.build(c.model(), BitWidths.fromYaml(yaml, c.model(), "checkpoint " + checkpoint), b, 0);
         try {
             ModelState.load(m, c);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /** The fake-quant model of a training checkpoint ({@code best.qck} or {@code last.qck}), for evaluation. */
+    static QuantModel loadForEval(Checkpoint c, Path checkpoint, Backend b) {
+        QuantModel m;
+        try {
+            m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
+                    "checkpoint " + checkpoint), b, 0);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("checkpoint " + checkpoint + " is not a qat4j model checkpoint: " + e.getMessage(), e);
+        }
+        try {
+            RunCheckpoint.restore(c, m, null);
         } catch (RuntimeException e) {
             m.close();
             throw e;
