@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * test set (accuracy, top-1 agreement, per-layer differences in LSBs), the hardware report, and a sweep over
  * requantization formats (text, PNG, JSON).
  */
-@Command(name = "int-eval", mixinStandardHelpOptions = true,
+@Command(name = "int-eval", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Compare a QAT checkpoint's fake-quant model with its integer model on the CIFAR-10 test set.",
         exitCodeListHeading = "Exit codes:%n",
         footerHeading = "%nSweep entries and --format:%n",
@@ -63,9 +63,9 @@ final class IntEval implements Callable<Integer> {
     boolean seedCompatible;
     // the commas inside ap_fixed<W,I> do not split
     @Option(names = "--sweep", paramLabel = "F", split = ",(?![^<]*>)", splitSynopsisLabel = ",",
-            description = "comma-separated entries of the sweep table, formats or seed paths, or 'none' for no sweep "
-            + "(default: dyadic32, dyadic24, dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, <16,8>, <16,6>, seed<32,10>, "
-            + "seed<16,8>, seed<16,6>)")
+            description = "comma-separated entries of the sweep table, formats or seed paths (default: dyadic32, "
+            + "dyadic24, dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, <16,8>, <16,6>, seed<32,10>, seed<16,8>, "
+            + "seed<16,6>); 'none' for no sweep")
     List<String> sweep;
     @Option(names = "--png", paramLabel = "FILE", description = "write the sweep as a bar chart PNG (default: none)")
     Path png;
