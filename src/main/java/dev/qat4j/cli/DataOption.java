@@ -32,9 +32,7 @@ final class DataOption {
 
     /** The data path to load, downloading first where the policy above says so. */
     Path locate(boolean json) {
-        java.util.Map<String, String> env = System.getenv();
-        Path home = Path.of(System.getProperty("user.home"));
-        DataLocator.Choice choice = DataLocator.choose(data, env, home);
+        DataLocator.Choice choice = DataLocator.choose(data, System.getenv(), Path.of(System.getProperty("user.home")));
         if (choice.isDefault()) {
             return DataLocator.holdsCifar10(choice.path()) ? choice.path()
                     : fetch(choice, choice.path(), Cifar10.ARCHIVE, json);
@@ -44,7 +42,9 @@ final class DataOption {
             return p;
         }
         if (!download) {
-            throw DataLocator.notFound(choice, env, home);
+            throw new UserError(choice.how() + ": " + p + " does not exist; point it at " + Cifar10.ARCHIVE
+                    + " or its extracted " + Cifar10.FOLDER + "/ (or the folder holding either), or add --download "
+                    + "to fetch the official archive there");
         }
         // a name like the archive's is the file to download to; anything else is the folder to download into
         String name = p.getFileName() == null ? "" : p.getFileName().toString();
@@ -66,8 +66,9 @@ final class DataOption {
                     (bytes, total) -> progress.update(bytes / 1_000_000, total < 0 ? -1 : Math.max(1, total / 1_000_000)));
         } catch (IOException e) {
             String m = e.getMessage();
-            throw new UserError(String.format(Locale.ROOT, "%s%s. Point --data or %s at a copy of %s", m,
-                    m.contains("nothing was kept") ? "" : "; nothing was kept", DataLocator.ENV, Cifar10.ARCHIVE), e);
+            throw new UserError(String.format(Locale.ROOT, "%s%s%s", m,
+                    m.contains("nothing was kept") ? "" : "; nothing was kept", m.contains("--data") ? ""
+                            : "; or point --data or " + DataLocator.ENV + " at a copy of " + Cifar10.ARCHIVE), e);
         } finally {
             progress.finish();
         }

@@ -6,7 +6,10 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code qat4j} command line. Commands arrive with later issues; {@code info} reports the runtime. */
+/**
+ * The {@code qat4j} command line. Every command validates its options before any work and throws on a problem;
+ * {@link ErrorPolicy} turns what it throws into the exit code and one line on stderr.
+ */
 @Command(name = "qat4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Quantization-aware training and bit-exact integer inference of small CNNs.",
         subcommands = {Main.Info.class, Summary.class, Experiments.class, Train.class, Eval.class, Convert.class, IntEval.class, Export.class,
@@ -51,6 +54,9 @@ public final class Main implements Callable<Integer> {
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler(policy);
         cl.setExecutionExceptionHandler(policy);
+        for (CommandLine sub : cl.getSubcommands().values()) { // -V on a command prints the version too
+            sub.getCommandSpec().versionProvider(new VersionProvider());
+        }
         try {
             return cl.execute(args);
         } catch (Throwable t) { // an Error (out of memory, say) that picocli lets through

@@ -232,9 +232,9 @@ class CliErrorPolicyTest {
             assertTrue(r.err().contains("downloading") && r.err().contains(archive.toString()), r.err());
             assertFalse(Files.exists(dir.resolve("x")), "no folder named after the archive, no parent left");
             // without --download a missing --data path is refused, naming it
-            r = run("eval", "--checkpoint", RESNET, "--data", archive.toString());
-            assertEquals(2, r.exit());
-            assertTrue(r.err().contains(archive + " does not exist (from --data " + archive), r.err());
+            run("eval", "--checkpoint", RESNET, "--data", archive.toString())
+                    .refused("--data " + archive + ": " + archive + " does not exist", "--download");
+            assertFalse(Files.exists(dir.resolve("x")));
         } finally {
             System.setProperty("user.home", home);
             System.clearProperty(DataOption.URL_PROPERTY);
