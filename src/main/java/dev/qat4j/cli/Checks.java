@@ -19,6 +19,16 @@ final class Checks {
         }
     }
 
+    /** The checkpoint {@code option} names; a broken one is refused naming the option as well as the file. */
+    static dev.qat4j.checkpoint.Checkpoint readCheckpoint(String option, Path file) throws IOException {
+        inputFile(option, file);
+        try {
+            return dev.qat4j.checkpoint.CheckpointIO.read(file);
+        } catch (dev.qat4j.checkpoint.CheckpointFormatException e) {
+            throw new UserError(option + ": " + e.getMessage(), e);
+        }
+    }
+
     /** An optional count that must be at least 1 when given. */
     static void positive(String option, Integer value) {
         if (value != null && value < 1) {

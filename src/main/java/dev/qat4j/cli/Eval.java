@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.checkpoint.Checkpoint;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
@@ -58,7 +57,7 @@ final class Eval implements Callable<Integer> {
         Checks.inputFile("--checkpoint", checkpoint);
         IntegerConverter.Options conversion = format != null ? ModelLoading.options(format, false) : null;
         Backend b = Checks.backend(backend);
-        Checkpoint c = CheckpointIO.read(checkpoint);
+        Checkpoint c = Checks.readCheckpoint("--checkpoint", checkpoint);
         boolean isIntegerModel = IntegerModelIO.KIND.equals(c.metaString("kind"));
         if (isIntegerModel && format != null) {
             throw new UserError("--format " + format + ": " + checkpoint + " is already an integer model (convert "

@@ -81,7 +81,7 @@ final class Export implements Callable<Integer> {
         Backend b = Backends.byName("ref"); // the float prefix's parameters live here; export reads them only
         TaskProgress progress = TaskProgress.of("export", "", false);
         boolean done = false;
-        try (IntegerModel im = IntegerModelIO.read(model, b)) {
+        try (IntegerModel im = readModel(b)) {
             if (blobs != null) {
                 progress.phase("writing blobs to " + blobs);
                 BlobExport.write(im, blobs, overwrite);
@@ -105,6 +105,14 @@ final class Export implements Callable<Integer> {
                     deleteTree(p);
                 }
             }
+        }
+    }
+
+    private IntegerModel readModel(Backend b) throws IOException {
+        try {
+            return IntegerModelIO.read(model, b);
+        } catch (dev.qat4j.checkpoint.CheckpointFormatException e) {
+            throw new UserError("--model: " + e.getMessage(), e);
         }
     }
 

@@ -2,7 +2,6 @@ package dev.qat4j.cli;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.checkpoint.Checkpoint;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
@@ -24,7 +23,7 @@ final class ModelLoading {
      * and mismatches are IllegalArgumentExceptions or IOExceptions naming the file.
      */
     static QuantModel load(Path checkpoint, String expectedModel, Backend b) throws IOException {
-        return load(CheckpointIO.read(checkpoint), checkpoint, expectedModel, b);
+        return load(Checks.readCheckpoint("--checkpoint", checkpoint), checkpoint, expectedModel, b);
     }
 
     /** {@link #load(Path, String, Backend)} of a checkpoint already read from {@code checkpoint}. */

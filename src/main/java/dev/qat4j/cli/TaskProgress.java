@@ -15,6 +15,7 @@ final class TaskProgress {
     private long start;
     private long lastDraw;
     private boolean drawn;
+    private boolean ended; // the bar reached its total: later updates (the rest of a download's last MB) draw nothing
 
     private TaskProgress(boolean on, String task, String unit) {
         this.on = on;
@@ -34,7 +35,7 @@ final class TaskProgress {
 
     /** {@code done} of {@code total} units (total -1: unknown); redraws at most 10 times a second and at the end. */
     void update(long done, long total) {
-        if (!on) {
+        if (!on || ended) {
             return;
         }
         long now = System.nanoTime();
@@ -62,6 +63,7 @@ final class TaskProgress {
         if (last) {
             System.err.println();
             drawn = false;
+            ended = true;
         }
     }
 

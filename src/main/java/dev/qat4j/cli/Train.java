@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.data.Dataset;
@@ -226,8 +225,7 @@ final class Train implements Callable<Integer> {
         checkRunFolder(dir);
         Checkpoint initial = null;
         if (init != null) {
-            Checks.inputFile("--init", init);
-            initial = CheckpointIO.read(init);
+            initial = Checks.readCheckpoint("--init", init);
         }
         Backend b = Checks.backend(backend);
         if (threads != null) {

@@ -93,7 +93,8 @@ class CliErrorPolicyTest {
         // train before reading any data: --data points nowhere, so reading it would be a different message
         String noData = dir.resolve("no-data").toString();
         run("train", "--init", nope, "--out", out.toString(), "--data", noData).refused("--init " + nope, "no such file");
-        run("train", "--init", random.toString(), "--out", out.toString(), "--data", noData).refused(random.toString());
+        run("train", "--init", random.toString(), "--out", out.toString(), "--data", noData)
+                .refused("--init: checkpoint " + random, "bad magic");
         run("train", "--out", file.toString(), "--data", noData).refused("--out " + file, "is a file, not a run folder");
         run("train", "--limit-train", "0", "--out", out.toString()).refused("--limit-train 0", "at least 1");
         run("train", "--limit-test", "0", "--out", out.toString()).refused("--limit-test 0", "at least 1");
@@ -106,7 +107,10 @@ class CliErrorPolicyTest {
         // messages with the fact: the option, the file and what is wrong with it
         run("eval", "--checkpoint", nope).refused("--checkpoint " + nope + ": no such file");
         run("eval", "--checkpoint", dir.toString()).refused("--checkpoint " + dir, "is a folder");
-        run("eval", "--checkpoint", random.toString(), "--data", noData).refused(random.toString());
+        run("eval", "--checkpoint", random.toString(), "--data", noData)
+                .refused("--checkpoint: checkpoint " + random, "bad magic");
+        run("export", "--model", random.toString(), "--onnx", dir.resolve("m.onnx").toString())
+                .refused("--model: checkpoint " + random, "bad magic");
         run("convert", "--checkpoint", RESNET, "--out", dir.resolve("no/such/folder/m.qim").toString())
                 .refused("--out", dir.resolve("no/such/folder") + " does not exist");
         run("export", "--model", nope, "--onnx", dir.resolve("m.onnx").toString()).refused("--model " + nope);
@@ -272,6 +276,12 @@ class CliErrorPolicyTest {
             r = run("eval", "--checkpoint", out.resolve("best.qck").toString(), "--limit-test", "32");
             assertEquals(0, r.exit(), r.err());
             assertFalse(r.err().contains("downloading"), "the copy is found the second time: " + r.err());
+            // --data NAME.tar.gz --download downloads to that file and reads it
+            Path mine = dir.resolve("mine.tar.gz");
+            r = run("eval", "--checkpoint", out.resolve("best.qck").toString(), "--limit-test", "32", "--data",
+                    mine.toString(), "--download");
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(Files.isRegularFile(mine) && Files.size(mine) == Files.size(archive), "a file, not a folder");
         } finally {
             DataOption.expectedMd5 = dev.qat4j.data.Download.CIFAR10_MD5;
             server.stop(0);
