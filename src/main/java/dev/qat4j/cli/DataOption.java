@@ -21,6 +21,8 @@ final class DataOption {
     static final String URL_PROPERTY = "qat4j.cifar10.url";
     /** The MD5 a download must have: the official archive's; only tests serving another archive change it. */
     static volatile String expectedMd5 = Download.CIFAR10_MD5;
+    /** The environment QAT4J_DATA is read from: this process's, unless a test sets another. */
+    static volatile java.util.Map<String, String> environment = System.getenv();
 
     @Option(names = "--data", paramLabel = "PATH", description = "CIFAR-10: cifar-10-binary.tar.gz or the folder "
             + "holding it or its extracted cifar-10-batches-bin/ (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10, "
@@ -32,7 +34,7 @@ final class DataOption {
 
     /** The data path to load, downloading first where the policy above says so. */
     Path locate(boolean json) {
-        DataLocator.Choice choice = DataLocator.choose(data, System.getenv(), Path.of(System.getProperty("user.home")));
+        DataLocator.Choice choice = DataLocator.choose(data, environment, Path.of(System.getProperty("user.home")));
         if (choice.isDefault()) {
             return DataLocator.holdsCifar10(choice.path()) ? choice.path()
                     : fetch(choice, choice.path(), Cifar10.ARCHIVE, json);

@@ -217,9 +217,9 @@ class CliErrorPolicyTest {
 
     @Test
     void aFailedDownloadLeavesNothingAndIsTriedAgain() throws Exception {
-        Assumptions.assumeTrue(System.getenv(DataLocator.ENV) == null, "QAT4J_DATA is set: the default is not used");
         String home = System.getProperty("user.home");
         System.setProperty("user.home", dir.toString());
+        DataOption.environment = java.util.Map.of(); // no QAT4J_DATA: the default folder applies
         System.setProperty(DataOption.URL_PROPERTY, "http://127.0.0.1:1/cifar-10-binary.tar.gz"); // nothing listens
         try {
             for (int attempt = 0; attempt < 2; attempt++) { // the second attempt downloads again: no empty cache folder
@@ -235,6 +235,18 @@ class CliErrorPolicyTest {
             assertEquals(2, r.exit(), r.err());
             assertTrue(r.err().contains("downloading") && r.err().contains(archive.toString()), r.err());
             assertFalse(Files.exists(dir.resolve("x")), "no folder named after the archive, no parent left");
+            // QAT4J_DATA with --download: downloaded where QAT4J_DATA points, the place then read, not the cache
+            Path env = dir.resolve("env-data");
+            DataOption.environment = java.util.Map.of(DataLocator.ENV, env.toString());
+            try {
+                r = run("eval", "--checkpoint", RESNET, "--download");
+                assertTrue(r.exit() == 2 && r.err().contains("downloading") && r.err().contains(
+                        env.resolve("cifar-10-binary.tar.gz").toString()), r.err());
+                run("eval", "--checkpoint", RESNET).refused(DataLocator.ENV + "=" + env, "does not exist", "--download");
+            } finally {
+                DataOption.environment = java.util.Map.of();
+            }
+            assertFalse(Files.exists(env) || Files.exists(dir.resolve(".cache")), "nothing created");
             // without --download a missing --data path is refused, naming it
             run("eval", "--checkpoint", RESNET, "--data", archive.toString())
                     .refused("--data " + archive + ": " + archive + " does not exist", "--download");
@@ -242,13 +254,13 @@ class CliErrorPolicyTest {
         } finally {
             System.setProperty("user.home", home);
             System.clearProperty(DataOption.URL_PROPERTY);
+            DataOption.environment = System.getenv();
         }
     }
 
     /** The README's first command on a machine without a copy: the default folder is filled, checksummed. */
     @Test
     void withNoLocalCopyTheDefaultFolderIsDownloadedAndUsed() throws Exception {
-        Assumptions.assumeTrue(System.getenv(DataLocator.ENV) == null, "QAT4J_DATA is set: the default is not used");
         Path archive = Path.of(data());
         Assumptions.assumeTrue(Files.isRegularFile(archive), "the test serves the official archive file");
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -261,6 +273,7 @@ class CliErrorPolicyTest {
         server.start();
         String home = System.getProperty("user.home");
         System.setProperty("user.home", dir.toString());
+        DataOption.environment = java.util.Map.of(); // no QAT4J_DATA: the default folder applies
         System.setProperty(DataOption.URL_PROPERTY, "http://127.0.0.1:" + server.getAddress().getPort()
                 + "/cifar-10-binary.tar.gz");
         DataOption.expectedMd5 = dev.qat4j.data.Download.md5(archive); // the local copy may be repacked
@@ -276,6 +289,7 @@ class CliErrorPolicyTest {
             r = run("eval", "--checkpoint", out.resolve("best.qck").toString(), "--limit-test", "32");
             assertEquals(0, r.exit(), r.err());
             assertFalse(r.err().contains("downloading"), "the copy is found the second time: " + r.err());
+            assertFalse(r.err().contains("eval ["), "no progress bar when stderr is not a terminal: " + r.err());
             // --data NAME.tar.gz --download downloads to that file and reads it
             Path mine = dir.resolve("mine.tar.gz");
             r = run("eval", "--checkpoint", out.resolve("best.qck").toString(), "--limit-test", "32", "--data",
@@ -287,6 +301,7 @@ class CliErrorPolicyTest {
             server.stop(0);
             System.setProperty("user.home", home);
             System.clearProperty(DataOption.URL_PROPERTY);
+            DataOption.environment = System.getenv();
         }
     }
 
@@ -334,10 +349,16 @@ class CliErrorPolicyTest {
             assertEquals(0, r.exit(), r.err());
             assertTrue(r.err().contains("int-eval [") && r.err().contains("100/100 images")
                     && r.err().contains("sweep [") && r.err().contains("1/1 formats"), r.err());
+            Path qim = dir.resolve("m.qim");
+            r = run("convert", "--checkpoint", RESNET, "--out", qim.toString());
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.err().contains("convert: converting " + RESNET) && r.err().contains("convert: writing " + qim),
+                    r.err());
+            r = run("export", "--model", qim.toString(), "--onnx", dir.resolve("m.onnx").toString());
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.err().contains("export: writing ONNX to " + dir.resolve("m.onnx")), r.err());
         } finally {
             System.clearProperty(TaskProgress.PROPERTY);
         }
-        Run r = run("eval", "--checkpoint", RESNET, "--limit-test", "100", "--data", data);
-        assertFalse(r.err().contains("eval ["), "quiet when stderr is not a terminal: " + r.err());
     }
 }
