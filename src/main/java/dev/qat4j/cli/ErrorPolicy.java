@@ -18,7 +18,9 @@ import picocli.CommandLine;
  * The one error policy of every command. A user's mistake or an unreadable file (bad option, missing or broken file,
  * an output that exists, missing data) ends with exit code {@value #USAGE} and one line {@code qat4j CMD: what is
  * wrong}; anything else is a bug: exit code {@value #BUG}, one line, and the stack trace only with
- * {@code --verbose}. Commands throw; only this class prints errors.
+ * {@code --verbose}. Commands throw; only this class prints errors (train reports a divergence, exit 3, itself).
+ * IllegalArgumentException counts as the user's: it is how the library refuses a value it was given (a bit-width file,
+ * a format, a checkpoint of another model), with a message that names it.
  */
 final class ErrorPolicy implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
     static final int BUG = 1;
@@ -77,7 +79,7 @@ final class ErrorPolicy implements CommandLine.IExecutionExceptionHandler, Comma
         }
         if (t instanceof UserError || t instanceof DataNotFoundException || t instanceof DataFormatException
                 || t instanceof CheckpointFormatException || t instanceof IllegalArgumentException) {
-            return t.getMessage();
+            return t.getMessage() != null ? t.getMessage() : t.toString();
         }
         if (t instanceof NoSuchFileException e) {
             return e.getFile() + ": no such file or folder";
