@@ -223,6 +223,9 @@ final class Train implements Callable<Integer> {
                 : modelName + "-" + plan.bitsName().replaceAll("[^A-Za-z0-9_.-]", "_");
         Path dir = out != null ? out : Path.of("runs", label);
         checkRunFolder(dir);
+        if (resume) {
+            checkResumable(dir.resolve(TrainingRun.LAST), cfg.epochs());
+        }
         Checkpoint initial = null;
         if (init != null) {
             initial = Checks.readCheckpoint("--init", init);
@@ -331,6 +334,22 @@ final class Train implements Callable<Integer> {
         if (Files.isDirectory(dir) && !Checks.isEmpty(dir) && !overwrite) {
             throw new UserError(option + ": holds a run already; add --resume to continue it, --overwrite to start it "
                     + "again, or choose another --out");
+        }
+    }
+
+    /** The run's last.qck can be resumed with these --epochs (checked before run.json is rewritten). */
+    private static void checkResumable(Path last, int epochs) throws java.io.IOException {
+        Checkpoint c = Checks.readCheckpoint("--resume", last);
+        int done;
+        try {
+            done = Integer.parseInt(c.metaString("epochs_done"));
+        } catch (NumberFormatException e) { // also null: a checkpoint without the meta entry
+            throw new UserError("--resume: " + last + " holds no training state (epochs_done); it was not written by "
+                    + "a training run");
+        }
+        if (done > epochs) {
+            throw new UserError("--resume: " + last + " is after epoch " + done + ", beyond --epochs " + epochs
+                    + " (give --epochs " + done + " or more)");
         }
     }
 

@@ -166,6 +166,12 @@ class CliErrorPolicyTest {
                 .refused("--out " + runDir, "holds a run", "--resume", "--overwrite");
         run("train", "--out", runDir.toString(), "--resume", "--overwrite").refused("--resume", "--overwrite");
         assertEquals("{\"epoch\":1}\n{\"epoch\":2}\n", Files.readString(metrics));
+        // --resume of a run past the --epochs asked for: refused before run.json is rewritten
+        Path last = Files.copy(Path.of("bench/results/cpu/toynet-cfg1-star.qck"), runDir.resolve("last.qck"));
+        Path record = Files.writeString(runDir.resolve("run.json"), "mine");
+        run("train", "--out", runDir.toString(), "--resume", "--epochs", "5", "--data", dir.resolve("no-data").toString())
+                .refused("--resume: " + last, "after epoch 10", "beyond --epochs 5");
+        assertEquals("mine", Files.readString(record));
         // export: every output is checked before the first is written
         Path qim = dir.resolve("m.qim");
         assertEquals(0, run("convert", "--checkpoint", RESNET, "--out", qim.toString()).exit());
