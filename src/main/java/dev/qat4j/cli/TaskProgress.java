@@ -12,8 +12,9 @@ final class TaskProgress {
     private final boolean on;
     private final String task;
     private final String unit;
-    private long start;
+    private final long start = System.nanoTime();
     private long lastDraw;
+    private int lastLength;
     private boolean drawn;
     private boolean ended; // the bar reached its total: later updates (the rest of a download's last MB) draw nothing
 
@@ -39,9 +40,6 @@ final class TaskProgress {
             return;
         }
         long now = System.nanoTime();
-        if (!drawn) {
-            start = now;
-        }
         boolean last = total > 0 && done >= total;
         if (drawn && !last && now - lastDraw < 100_000_000L) {
             return;
@@ -59,7 +57,9 @@ final class TaskProgress {
         } else {
             line = String.format(Locale.ROOT, "%s %d %s", task, done, unit);
         }
-        System.err.print("\r" + line);
+        // spaces over the rest of a longer previous line (an ETA that lost a digit)
+        System.err.print("\r" + line + " ".repeat(Math.max(0, lastLength - line.length())));
+        lastLength = line.length();
         if (last) {
             System.err.println();
             drawn = false;
