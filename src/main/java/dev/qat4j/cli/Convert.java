@@ -1,7 +1,6 @@
 package dev.qat4j.cli;
 
 import dev.qat4j.backend.Backend;
-import dev.qat4j.backend.Backends;
 import dev.qat4j.integer.HardwareReport;
 import dev.qat4j.integer.IntValue;
 import dev.qat4j.integer.IntegerConverter;
@@ -18,41 +17,51 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code qat4j convert --checkpoint CKPT --out MODEL.qim}: the integer model of a trained QAT model. */
-@Command(name = "convert", mixinStandardHelpOptions = true,
+@Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Turn a trained QAT checkpoint into an integer model (.qim) and print its hardware report.",
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable checkpoint or a model the "
-            + "integer path cannot represent"})
+        exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints the stack trace)", "2:bad option, "
+            + "unreadable checkpoint, an output that exists or a model the integer path cannot represent"})
 final class Convert implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "a .qck file written by qat4j train")
+    @Option(names = "--checkpoint", required = true, paramLabel = "FILE",
+            description = "a .qck written by qat4j train (required)")
     Path checkpoint;
-    @Option(names = "--out", required = true, description = "the integer model file to write (.qim)")
+    @Option(names = "--out", required = true, paramLabel = "FILE",
+            description = "the integer model file to write, .qim (required; its folder must exist)")
     Path out;
-    @Option(names = "--model", description = "refuse a checkpoint of any other model (toynet, mobilenetv2, resnet20)")
+    @Option(names = "--overwrite", description = "replace an existing --out file (default off: refused)")
+    boolean overwrite;
+    @Option(names = "--model", description = "refuse a checkpoint of any other model: toynet, mobilenetv2 or resnet20 "
+            + "(default: accept any)")
     String model;
-    @Option(names = "--format", description = "requantization: dyadicM (M = 8..32) or ap_fixed<W,I>, optionally "
-            + "/ROUNDING (default dyadic32/half_even, the exact mode), or a seed path (see int-eval --help); a .qim "
-            + "cannot hold the seed's float32 stem, so save seed paths with -stem, e.g. seed<32,10>-stem")
+    @Option(names = "--format", paramLabel = "F", description = "requantization: dyadicM (M = 8..32) or ap_fixed<W,I>, "
+            + "optionally /ROUNDING, or a seed path (see int-eval --help); a .qim cannot hold the seed's float32 stem, "
+            + "so save seed paths with -stem, e.g. seed<32,10>-stem (default dyadic32/half_even, the exact mode)")
     String format;
     @Option(names = "--seed-compatible", description = "the seed's ToyNet integer path (as --format seed<32,10>, "
-            + "which has the seed's stem: refused here; use --format seed<32,10>-stem)")
+            + "which has the seed's stem: refused here; use --format seed<32,10>-stem) (default off)")
     boolean seedCompatible;
-    @Option(names = "--backend", description = "ref, cpu or cuda (for the float prefix)")
+    @Option(names = "--backend", description = "ref, cpu or cuda, for the float prefix (default: QAT4J_BACKEND or the "
+            + "best available)")
     String backend;
 
     @Override
-    public Integer call() {
-        try {
-            Backend b = backend != null ? Backends.byName(backend) : Backends.get();
-            try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {
-                IntegerModel im = IntegerConverter.convert(m, ModelLoading.options(format, seedCompatible));
-                IntegerModelIO.write(out, im);
-                print(im, out);
-                return 0;
-            }
-        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j convert: " + e.getMessage());
-            return 2;
+    public Integer call() throws IOException {
+        Checks.inputFile("--checkpoint", checkpoint);
+        Checks.outputFile("--out", out, overwrite, "--overwrite");
+        if (out.toAbsolutePath().normalize().equals(checkpoint.toAbsolutePath().normalize())) {
+            throw new UserError("--out " + out + " is the --checkpoint itself; write the integer model to another file");
+        }
+        IntegerConverter.Options options = ModelLoading.options(format, seedCompatible);
+        Backend b = Checks.backend(backend);
+        TaskProgress progress = TaskProgress.of("convert", "", false);
+        try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {
+            progress.phase("converting " + checkpoint + " (" + m.name() + ")");
+            IntegerModel im = IntegerConverter.convert(m, options);
+            progress.phase("writing " + out);
+            IntegerModelIO.write(out, im);
+            print(im, out);
+            return 0;
         }
     }
 

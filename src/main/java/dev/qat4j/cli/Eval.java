@@ -4,23 +4,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
-import dev.qat4j.backend.Backends;
 import dev.qat4j.checkpoint.Checkpoint;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
-import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
-import dev.qat4j.models.BitWidths;
-import dev.qat4j.models.ModelState;
-import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.IntegerEval;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.IntegerModelIO;
 import dev.qat4j.train.ConfusionMatrix;
-import dev.qat4j.train.RunCheckpoint;
 import dev.qat4j.train.Trainer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -30,95 +23,82 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code qat4j eval --checkpoint CKPT}: test accuracy, per-class accuracy and the confusion matrix. */
-@Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate a checkpoint on the CIFAR-10 test set.",
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Evaluate a training checkpoint (.qck) or an integer model (.qim) on the CIFAR-10 test set.",
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable checkpoint or missing data"})
+        exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints the stack trace)",
+            "2:bad option, unreadable checkpoint or missing data"})
 final class Eval implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "a .qck file written by qat4j train")
+    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "a .qck written by qat4j "
+            + "train, or a .qim written by qat4j convert (required)")
     Path checkpoint;
-    @Option(names = "--data", description = "CIFAR-10 folder or archive (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10)")
-    String data;
-    @Option(names = "--limit-test", description = "only the first N test images")
-    Integer limitTest;
-    @Option(names = "--batch-size", defaultValue = "256")
-    int batchSize;
-    @Option(names = "--backend", description = "ref, cpu or cuda")
-    String backend;
-    @Option(names = "--download", description = "fetch the official CIFAR-10 archive (MD5 checked) if it is not found")
-    boolean download;
-    @Option(names = "--json", description = "print the result as one JSON object on stdout")
-    boolean json;
     @Option(names = "--integer", description = "evaluate the integer model (exact dyadic32 conversion, or --format) "
-            + "instead of the fake-quant one; a .qim file is always evaluated as the integer model it is")
+            + "instead of the fake-quant one; a .qim is always evaluated as the integer model it is (default off)")
     boolean integer;
-    @Option(names = "--format", description = "with --integer: the requantization format (e.g. dyadic16)")
+    @Option(names = "--format", paramLabel = "F", description = "with --integer: the requantization format, e.g. "
+            + "dyadic16 (default dyadic32, exact)")
     String format;
+    @Option(names = "--limit-test", paramLabel = "N", description = "only the first N test images (default: all 10,000)")
+    Integer limitTest;
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "256", description = "images per batch "
+            + "(default ${DEFAULT-VALUE})")
+    int batchSize;
+    @Option(names = "--backend", description = "ref, cpu or cuda (default: QAT4J_BACKEND or the best available)")
+    String backend;
+    @picocli.CommandLine.Mixin
+    DataOption data = new DataOption();
+    @Option(names = "--json", description = "print the result as one JSON object on stdout (default off)")
+    boolean json;
 
     @Override
-    public Integer call() {
-        Checkpoint c;
-        Dataset test;
-        Backend b;
+    public Integer call() throws IOException {
+        Checks.positive("--batch-size", batchSize);
+        Checks.positive("--limit-test", limitTest);
+        Checks.inputFile("--checkpoint", checkpoint);
+        IntegerConverter.Options conversion = format != null ? ModelLoading.options(format, false) : null;
+        Backend b = Checks.backend(backend);
+        Checkpoint c = Checks.readCheckpoint("--checkpoint", checkpoint);
+        boolean isIntegerModel = IntegerModelIO.KIND.equals(c.metaString("kind"));
+        if (isIntegerModel && format != null) {
+            throw new UserError("--format " + format + ": " + checkpoint + " is already an integer model (convert "
+                    + "its training checkpoint again to change the format)");
+        }
+        if (!isIntegerModel && format != null && !integer) {
+            throw new UserError("--format " + format + " applies to the integer model: add --integer (" + checkpoint
+                    + " is a training checkpoint, evaluated as the fake-quant model without it)");
+        }
+        Dataset test = Cifar10.load(data.locate(json), Split.TEST);
+        if (limitTest != null) {
+            test = test.take(limitTest);
+        }
+        TaskProgress progress = TaskProgress.of("eval", "images", json);
+        int total = test.size();
         try {
-            b = backend != null ? Backends.byName(backend) : Backends.get();
-            c = CheckpointIO.read(checkpoint);
-            test = Cifar10.load(DataOption.locate(data, download), Split.TEST);
-            if (limitTest != null) {
-                test = test.take(limitTest);
+            if (isIntegerModel || integer) {
+                return evaluateInteger(c, b, test, conversion, done -> progress.update(done, total));
             }
-        } catch (IOException | DataNotFoundException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j eval: " + e.getMessage());
-            return 2;
-        }
-        if (IntegerModelIO.KIND.equals(c.metaString("kind")) || integer) {
-            return evaluateInteger(c, b, test);
-        }
-        String modelName = c.model();
-        String bitsYaml = c.metaString(ModelState.BITS_KEY);
-        QuantModel m;
-        try {
-            m = Models.build(modelName, BitWidths.fromYaml(bitsYaml, modelName, "checkpoint " + checkpoint), b, 0);
-        } catch (IllegalArgumentException e) {
-            System.err.println("qat4j eval: checkpoint " + checkpoint + " is not a qat4j model checkpoint: "
-                    + e.getMessage());
-            return 2;
-        }
-        try (m) {
-            RunCheckpoint.restore(c, m, null);
-            return report(modelName, Trainer.evaluate(m, b, test, batchSize));
+            try (QuantModel m = ModelLoading.loadForEval(c, checkpoint, b)) {
+                return report(c.model(), Trainer.evaluate(m, b, test, batchSize, done -> progress.update(done, total)));
+            }
+        } finally {
+            progress.finish();
         }
     }
 
     /** The integer model's accuracy: a .qim as it is, or a training checkpoint converted now. */
-    private int evaluateInteger(Checkpoint c, Backend b, Dataset test) {
-        IntegerModel im;
-        QuantModel source = null;
-        try {
-            if (IntegerModelIO.KIND.equals(c.metaString("kind"))) {
-                if (format != null) {
-                    System.err.println("qat4j eval: --format applies when converting a training checkpoint; "
-                            + checkpoint + " is already an integer model (" + "convert it again to change the format)");
-                    return 2;
-                }
-                im = IntegerModelIO.fromCheckpoint(c, checkpoint, b);
-            } else {
-                source = ModelLoading.load(c, checkpoint, null, b);
-                im = IntegerConverter.convert(source, ModelLoading.options(format, false));
+    private int evaluateInteger(Checkpoint c, Backend b, Dataset test, IntegerConverter.Options conversion,
+                                java.util.function.IntConsumer progress) throws IOException {
+        if (IntegerModelIO.KIND.equals(c.metaString("kind"))) {
+            try (IntegerModel im = IntegerModelIO.fromCheckpoint(c, checkpoint, b)) {
+                return report(im.model() + " integer (" + im.format() + ")",
+                        IntegerEval.evaluate(im, b, test, batchSize, progress));
             }
-        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j eval: " + e.getMessage());
-            if (source != null) {
-                source.close();
-            }
-            return 2;
         }
-        try (im) {
-            return report(im.model() + " integer (" + im.format() + ")", IntegerEval.evaluate(im, b, test, batchSize));
-        } finally {
-            if (source != null) {
-                source.close();
-            }
+        try (QuantModel source = ModelLoading.load(c, checkpoint, null, b);
+             IntegerModel im = IntegerConverter.convert(source, conversion != null ? conversion
+                     : IntegerConverter.Options.exact())) {
+            return report(im.model() + " integer (" + im.format() + ")",
+                    IntegerEval.evaluate(im, b, test, batchSize, progress));
         }
     }
 

@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
         description = {"List every row of the seed's CIFAR-10 tables: id, model, quantization, recipe, the seed's "
             + "accuracy.", "Run one with `qat4j train --experiment ID`; compare runs with `qat4j report RUN_DIR...`."})
 final class Experiments implements Callable<Integer> {
-    @Option(names = "--json", description = "every row as a JSON array, with the seed's row name and how ambiguous cells were read")
+    @Option(names = "--json", description = "every row as a JSON array, with the seed's row name and how "
+            + "ambiguous cells were read (default off: a table)")
     boolean json;
 
     @Override

@@ -8,59 +8,121 @@ import dev.qat4j.integer.export.BlobExport;
 import dev.qat4j.integer.export.CGoldenExport;
 import dev.qat4j.integer.export.OnnxExport;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code qat4j export --model MODEL.qim --blobs DIR --c DIR}: the integer model for hardware. */
-@Command(name = "export", mixinStandardHelpOptions = true,
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Export an integer model (.qim from qat4j convert): binary blobs + manifest.json, a C99 golden "
             + "model, an ONNX QDQ model.",
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable model or an output that exists"})
+        exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints the stack trace)",
+            "2:bad option, unreadable model or an output that exists"})
 final class Export implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "an integer model written by qat4j convert")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "an integer model (.qim) written by qat4j convert (required)")
     Path model;
-    @Option(names = "--blobs", description = "folder for the little-endian blobs and manifest.json (docs/integer-export.md)")
+    @Option(names = "--blobs", paramLabel = "DIR", description = "folder for the little-endian blobs and manifest.json "
+            + "(docs/integer-export.md) (default: none)")
     Path blobs;
-    @Option(names = "--c", description = "folder for the C99 golden model (<name>.c/.h, <name>_weights.h, <name>_main.c)")
+    @Option(names = "--c", paramLabel = "DIR", description = "folder for the C99 golden model (<name>.c/.h, "
+            + "<name>_weights.h, <name>_main.c) (default: none)")
     Path c;
-    @Option(names = "--c-name", defaultValue = "qat4j_model", description = "base name of the C files (default ${DEFAULT-VALUE})")
+    @Option(names = "--c-name", defaultValue = "qat4j_model", description = "base name of the C files "
+            + "(default ${DEFAULT-VALUE})")
     String cName;
-    @Option(names = "--onnx", description = "an ONNX file of the whole network in QDQ form (ONNX Runtime loads it)")
+    @Option(names = "--onnx", paramLabel = "FILE", description = "an ONNX file of the whole network in QDQ form "
+            + "(ONNX Runtime loads it) (default: none)")
     Path onnx;
-    @Option(names = "--overwrite", description = "replace existing output folders")
+    @Option(names = "--overwrite", description = "replace existing output folders and files (default off: refused)")
     boolean overwrite;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         if (blobs == null && c == null && onnx == null) {
-            System.err.println("qat4j export: nothing to do: give --blobs DIR, --c DIR and/or --onnx FILE");
-            return 2;
+            throw new UserError("nothing to do: give --blobs DIR, --c DIR and/or --onnx FILE");
+        }
+        Checks.inputFile("--model", model);
+        Map<String, Path> outputs = new LinkedHashMap<>();
+        if (blobs != null) {
+            outputs.put("--blobs", Checks.outputFolder("--blobs", blobs, overwrite));
+        }
+        if (c != null) {
+            outputs.put("--c", Checks.outputFolder("--c", c, overwrite));
+        }
+        if (onnx != null) {
+            outputs.put("--onnx", Checks.outputFile("--onnx", onnx, overwrite, "--overwrite"));
+        }
+        Map<Path, String> seen = new HashMap<>();
+        for (Map.Entry<String, Path> e : outputs.entrySet()) {
+            String other = seen.put(e.getValue().toAbsolutePath().normalize(), e.getKey());
+            if (other != null) {
+                throw new UserError(e.getKey() + " " + e.getValue() + " is also " + other + "'s output; give each "
+                        + "output its own path");
+            }
+        }
+        // outputs that do not exist yet are removed again if a later one fails: a failed export leaves nothing new
+        List<Path> fresh = new ArrayList<>();
+        for (Path p : outputs.values()) {
+            if (!Files.exists(p)) {
+                fresh.add(p);
+            }
         }
         Backend b = Backends.byName("ref"); // the float prefix's parameters live here; export reads them only
-        try (IntegerModel im = IntegerModelIO.read(model, b)) {
+        TaskProgress progress = TaskProgress.of("export", "", false);
+        boolean done = false;
+        try (IntegerModel im = readModel(b)) {
             if (blobs != null) {
+                progress.phase("writing blobs to " + blobs);
                 BlobExport.write(im, blobs, overwrite);
                 System.out.println("blobs + manifest: " + blobs);
             }
             if (c != null) {
+                progress.phase("writing the C99 model to " + c);
                 CGoldenExport.write(im, c, cName, overwrite);
                 System.out.println("C99 golden model: " + c.resolve(cName + ".c") + " (driver " + cName + "_main.c)");
             }
             if (onnx != null) {
-                if (java.nio.file.Files.exists(onnx) && !overwrite) {
-                    System.err.println("qat4j export: " + onnx + " exists (use --overwrite to replace it)");
-                    return 2;
-                }
+                progress.phase("writing ONNX to " + onnx);
                 OnnxExport.write(im, b, onnx);
                 System.out.println("ONNX (QDQ): " + onnx);
             }
+            done = true;
             return 0;
-        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j export: " + e.getMessage());
-            return 2;
+        } finally {
+            if (!done) {
+                for (Path p : fresh) {
+                    deleteTree(p);
+                }
+            }
+        }
+    }
+
+    private IntegerModel readModel(Backend b) throws IOException {
+        try {
+            return IntegerModelIO.read(model, b);
+        } catch (dev.qat4j.checkpoint.CheckpointFormatException e) {
+            throw new UserError("--model: " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException ignored) { // best effort: the export's own failure is what matters
         }
     }
 }

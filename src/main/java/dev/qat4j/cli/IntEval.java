@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
-import dev.qat4j.backend.Backends;
 import dev.qat4j.data.Cifar10;
-import dev.qat4j.data.DataNotFoundException;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
 import dev.qat4j.integer.HardwareReport;
@@ -30,7 +28,7 @@ import picocli.CommandLine.Option;
  * test set (accuracy, top-1 agreement, per-layer differences in LSBs), the hardware report, and a sweep over
  * requantization formats (text, PNG, JSON).
  */
-@Command(name = "int-eval", mixinStandardHelpOptions = true,
+@Command(name = "int-eval", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Compare a QAT checkpoint's fake-quant model with its integer model on the CIFAR-10 test set.",
         exitCodeListHeading = "Exit codes:%n",
         footerHeading = "%nSweep entries and --format:%n",
@@ -47,77 +45,92 @@ import picocli.CommandLine.Option;
             "                      seed<32,10>-all+stem); DEV is one of",
             "                      trunc, lowclamp, fixm, fixb, f32, stem, pool, bnconv,",
             "                      all (docs/seed-integer-simulation.md)"},
-        exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments, unreadable checkpoint, missing data or a "
-            + "model the integer path cannot represent"})
+        exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints the stack trace)", "2:bad option, "
+            + "unreadable checkpoint, missing data, an output that exists or a model the integer path cannot represent"})
 final class IntEval implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "a .qck file written by qat4j train")
+    @Option(names = "--checkpoint", required = true, paramLabel = "FILE",
+            description = "a .qck written by qat4j train (required)")
     Path checkpoint;
-    @Option(names = "--model", description = "refuse a checkpoint of any other model")
+    @Option(names = "--model", description = "refuse a checkpoint of any other model (default: accept any)")
     String model;
-    @Option(names = "--format", description = "requantization of the compared integer model: dyadicM, ap_fixed<W,I> "
-            + "(optionally /ROUNDING) or a seed path seed<W,I>[-DEV|+DEV...] (default dyadic32, exact)")
+    @Option(names = "--format", paramLabel = "F", description = "requantization of the compared integer model: "
+            + "dyadicM, ap_fixed<W,I> (optionally /ROUNDING) or a seed path seed<W,I>[-DEV|+DEV...] (default dyadic32, "
+            + "exact)")
     String format;
     @Option(names = "--seed-compatible", description = "the seed's ToyNet integer path for the compared model: stem and "
             + "header fixed<32,16>, blocks ap_fixed<32,10> (or the ap_fixed<W,I> of --format), every deviation on; "
-            + "same as --format seed<32,10>")
+            + "same as --format seed<32,10> (default off)")
     boolean seedCompatible;
-    @Option(names = "--sweep", split = ",(?![^<]*>)", description = "comma-separated entries of the sweep table, "
-            + "formats or seed paths (default: dyadic32, dyadic24, dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, "
-            + "<16,8>, <16,6>, seed<32,10>, seed<16,8>, seed<16,6>); 'none' for no sweep")
+    // the commas inside ap_fixed<W,I> do not split
+    @Option(names = "--sweep", paramLabel = "F", split = ",(?![^<]*>)", splitSynopsisLabel = ",",
+            description = "comma-separated entries of the sweep table, formats or seed paths (default: dyadic32, "
+            + "dyadic24, dyadic16, ap_fixed<32,16>, <32,10>, <24,10>, <16,8>, <16,6>, seed<32,10>, seed<16,8>, "
+            + "seed<16,6>); 'none' for no sweep")
     List<String> sweep;
-    @Option(names = "--png", description = "write the sweep as a bar chart PNG")
+    @Option(names = "--png", paramLabel = "FILE", description = "write the sweep as a bar chart PNG (default: none)")
     Path png;
-    @Option(names = "--data", description = "CIFAR-10 folder or archive (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10)")
-    String data;
-    @Option(names = "--limit-test", description = "only the first N test images")
+    @Option(names = "--overwrite", description = "replace an existing --png file (default off: refused)")
+    boolean overwrite;
+    @Option(names = "--limit-test", paramLabel = "N", description = "only the first N test images (default: all 10,000)")
     Integer limitTest;
-    @Option(names = "--batch-size", defaultValue = "100")
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "100",
+            description = "images per batch (default ${DEFAULT-VALUE})")
     int batchSize;
-    @Option(names = "--backend", description = "ref, cpu or cuda")
+    @Option(names = "--backend", description = "ref, cpu or cuda (default: QAT4J_BACKEND or the best available)")
     String backend;
-    @Option(names = "--json", description = "print every figure as one JSON object on stdout")
+    @picocli.CommandLine.Mixin
+    DataOption data = new DataOption();
+    @Option(names = "--json", description = "print every figure as one JSON object on stdout (default off)")
     boolean json;
 
     @Override
-    public Integer call() {
-        Backend b;
-        Dataset test;
-        Map<String, IntegerConverter.Options> formats;
-        IntegerConverter.Options compared;
-        QuantModel m;
-        try {
-            b = backend != null ? Backends.byName(backend) : Backends.get();
-            formats = sweepFormats();
-            compared = ModelLoading.options(format, seedCompatible); // bad formats fail before the data is read
-            test = Cifar10.load(DataOption.locate(data, false), Split.TEST);
+    public Integer call() throws IOException {
+        Checks.positive("--batch-size", batchSize);
+        Checks.positive("--limit-test", limitTest);
+        Checks.inputFile("--checkpoint", checkpoint);
+        Map<String, IntegerConverter.Options> formats = sweepFormats();
+        if (png != null) {
+            if (!png.toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+                throw new UserError("--png " + png + ": the chart file must end in .png");
+            }
+            if (formats.isEmpty()) {
+                throw new UserError("--png " + png + " draws the sweep, and --sweep none asks for none");
+            }
+            Checks.outputFile("--png", png, overwrite, "--overwrite");
+        }
+        IntegerConverter.Options compared = ModelLoading.options(format, seedCompatible);
+        Backend b = Checks.backend(backend);
+        try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {
+            IntegerModel im = IntegerConverter.convert(m, compared); // a model it cannot represent fails before the data
+            Dataset test = Cifar10.load(data.locate(json), Split.TEST);
             if (limitTest != null) {
                 test = test.take(limitTest);
             }
-            m = ModelLoading.load(checkpoint, model, b);
-        } catch (IOException | DataNotFoundException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j int-eval: " + e.getMessage());
-            return 2;
-        }
-        try (m) {
-            IntegerModel im;
-            try {
-                im = IntegerConverter.convert(m, compared);
-            } catch (IllegalArgumentException e) {
-                System.err.println("qat4j int-eval: " + e.getMessage());
-                return 2;
-            }
             IntegerEval eval = new IntegerEval(m, b, batchSize);
             long t0 = System.nanoTime();
-            IntegerEval.Result r = eval.compare(im, test);
+            int total = test.size();
+            TaskProgress compareProgress = TaskProgress.of("int-eval", "images", json);
+            IntegerEval.Result r;
+            try {
+                r = eval.compare(im, test, done -> compareProgress.update(done, total));
+            } finally {
+                compareProgress.finish();
+            }
             if (!json) {
                 printResult(im, r, (System.nanoTime() - t0) / 1e9);
             }
-            List<IntegerEval.SweepRow> rows = eval.sweep(new ArrayList<>(formats.values()));
+            TaskProgress sweepProgress = TaskProgress.of("sweep", "formats", json);
+            List<IntegerEval.SweepRow> rows;
+            try {
+                rows = eval.sweep(new ArrayList<>(formats.values()), done -> sweepProgress.update(done, formats.size()));
+            } finally {
+                sweepProgress.finish();
+            }
             List<HardwareReport.Row> hw = HardwareReport.rows(im, r);
             if (png != null && !rows.isEmpty()) {
                 try {
-                    SweepChart.write(png, m.name(), rows);
-                } catch (LinkageError | RuntimeException | IOException e) { // e.g. a runtime without java.desktop
+                    OutputFiles.replace(png, tmp -> SweepChart.write(tmp, m.name(), rows));
+                } catch (LinkageError | RuntimeException e) { // e.g. a runtime without java.desktop
                     System.err.println("sweep chart not written (" + e + ")");
                     png = null;
                 }
@@ -156,7 +169,11 @@ final class IntEval implements Callable<Integer> {
             if (f.equalsIgnoreCase("none")) {
                 continue;
             }
-            out.put(f, ModelLoading.sweepEntry(f));
+            try {
+                out.put(f, ModelLoading.sweepEntry(f));
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--sweep " + f + ": " + e.getMessage(), e);
+            }
         }
         return out;
     }

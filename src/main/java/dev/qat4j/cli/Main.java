@@ -6,7 +6,10 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code qat4j} command line. Commands arrive with later issues; {@code info} reports the runtime. */
+/**
+ * The {@code qat4j} command line. Every command validates its options before any work and throws on a problem;
+ * {@link ErrorPolicy} turns what it throws into the exit code and one line on stderr.
+ */
 @Command(name = "qat4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Quantization-aware training and bit-exact integer inference of small CNNs.",
         subcommands = {Main.Info.class, Summary.class, Experiments.class, Train.class, Eval.class, Convert.class, IntEval.class, Export.class,
@@ -41,9 +44,24 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    /** Runs the CLI and returns its exit code (tests call this instead of main). */
+    @CommandLine.Option(names = ErrorPolicy.VERBOSE, scope = CommandLine.ScopeType.INHERIT,
+            description = "on an error, also print the stack trace (default off)")
+    boolean verbose;
+
+    /** Runs the CLI and returns its exit code (tests call this instead of main). Errors go by {@link ErrorPolicy}. */
     public static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+        ErrorPolicy policy = new ErrorPolicy();
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler(policy);
+        cl.setExecutionExceptionHandler(policy);
+        for (CommandLine sub : cl.getSubcommands().values()) { // -V on a command prints the version too
+            sub.getCommandSpec().versionProvider(new VersionProvider());
+        }
+        try {
+            return cl.execute(args);
+        } catch (Throwable t) { // an Error (out of memory, say) that picocli lets through
+            return ErrorPolicy.report(t, "qat4j", java.util.Arrays.asList(args).contains(ErrorPolicy.VERBOSE));
+        }
     }
 
     @Override
@@ -59,16 +77,16 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "info", description = "Print the version, the chosen backend, the CPU features, threads and whether CUDA is usable.")
+    @Command(name = "info", mixinStandardHelpOptions = true,
+            description = "Print the version, the chosen backend, the CPU features, threads and whether CUDA is usable.")
     static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
             Backends.Selection sel;
             try {
                 sel = Backends.selection();
-            } catch (RuntimeException e) {
-                System.err.println("qat4j: " + e.getMessage());
-                return 2;
+            } catch (RuntimeException e) { // e.g. QAT4J_BACKEND names a backend that does not exist or load
+                throw new UserError(e.getMessage(), e);
             }
             System.out.println("qat4j " + Version.get());
             System.out.println("java:       " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));

@@ -2,7 +2,6 @@ package dev.qat4j.cli;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.checkpoint.Checkpoint;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
@@ -10,6 +9,7 @@ import dev.qat4j.models.QuantModel;
 import dev.qat4j.quant.RequantFormat;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.SeedPath;
+import dev.qat4j.train.RunCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -23,7 +23,7 @@ final class ModelLoading {
      * and mismatches are IllegalArgumentExceptions or IOExceptions naming the file.
      */
     static QuantModel load(Path checkpoint, String expectedModel, Backend b) throws IOException {
-        return load(CheckpointIO.read(checkpoint), checkpoint, expectedModel, b);
+        return load(Checks.readCheckpoint("--checkpoint", checkpoint), checkpoint, expectedModel, b);
     }
 
     /** {@link #load(Path, String, Backend)} of a checkpoint already read from {@code checkpoint}. */
@@ -42,6 +42,24 @@ final class ModelLoading {
         QuantModel m = Models.build(c.model(), BitWidths.fromYaml(yaml, c.model(), "checkpoint " + checkpoint), b, 0);
         try {
             ModelState.load(m, c);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /** The fake-quant model of a training checkpoint ({@code best.qck} or {@code last.qck}), for evaluation. */
+    static QuantModel loadForEval(Checkpoint c, Path checkpoint, Backend b) {
+        QuantModel m;
+        try {
+            m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
+                    "checkpoint " + checkpoint), b, 0);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("checkpoint " + checkpoint + " is not a qat4j model checkpoint: " + e.getMessage(), e);
+        }
+        try {
+            RunCheckpoint.restore(c, m, null);
         } catch (RuntimeException e) {
             m.close();
             throw e;

@@ -21,32 +21,29 @@ import picocli.CommandLine.Parameters;
             + "accuracy, qat4j's best and final test accuracy, the difference (best - seed), epochs run of the "
             + "recipe's, test images.", "Refused (exit 2, nothing written): a folder that is not an experiment run, "
             + "an unfinished run, a run of an experiment defined differently from today's table."},
-        exitCodeListHeading = "Exit codes:%n", exitCodeList = {"0:done", "1:unexpected error", "2:bad run folder or option"})
+        exitCodeListHeading = "Exit codes:%n", exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints "
+            + "the stack trace)", "2:bad run folder or option, or a --png that exists"})
 final class Report implements Callable<Integer> {
-    @Parameters(arity = "1..*", paramLabel = "RUN_DIR", description = "run folders written by `qat4j train --experiment`")
+    @Parameters(arity = "1..*", paramLabel = "RUN_DIR", description = "run folders written by `qat4j train "
+            + "--experiment` (at least one)")
     List<Path> runs;
-    @Option(names = "--json", description = "the rows as a JSON array on stdout")
+    @Option(names = "--json", description = "the rows as a JSON array on stdout (default off)")
     boolean json;
-    @Option(names = "--png", paramLabel = "FILE", description = "also draw the seed's and qat4j's accuracy per experiment")
+    @Option(names = "--png", paramLabel = "FILE", description = "also draw the seed's and qat4j's accuracy per "
+            + "experiment (default: no chart)")
     Path png;
+    @Option(names = "--overwrite", description = "replace an existing --png file (default off: refused)")
+    boolean overwrite;
 
     @Override
     public Integer call() throws Exception {
-        ExperimentReport report;
-        try {
-            if (png != null && !png.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
-                throw new IllegalArgumentException("--png " + png + ": the chart file must end in .png");
+        if (png != null) {
+            if (!png.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
+                throw new UserError("--png " + png + ": the chart file must end in .png");
             }
-            if (png != null && png.toAbsolutePath().getParent() != null
-                    && !java.nio.file.Files.isDirectory(png.toAbsolutePath().getParent())) {
-                throw new IllegalArgumentException("--png " + png + ": folder " + png.toAbsolutePath().getParent()
-                        + " does not exist");
-            }
-            report = ExperimentReport.of(runs);
-        } catch (IllegalArgumentException e) {
-            System.err.println("qat4j report: " + e.getMessage());
-            return 2;
+            Checks.outputFile("--png", png, overwrite, "--overwrite");
         }
+        ExperimentReport report = ExperimentReport.of(runs);
         if (json) {
             System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report.toJson()));
         } else {

@@ -11,27 +11,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code qat4j summary --model NAME [--bits PRESET|FILE]}: the per-layer table and the seed-convention totals. */
-@Command(name = "summary", description = "Print a model's layers, parameters, MADDs and bit widths.")
+@Command(name = "summary", mixinStandardHelpOptions = true, sortOptions = false, description = "Print a model's layers, parameters, MADDs and bit widths.")
 final class Summary implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "toynet, mobilenetv2 or resnet20")
+    @Option(names = "--model", required = true, description = "toynet, mobilenetv2 or resnet20 (required)")
     String model;
 
-    @Option(names = "--bits", description = "a bit-width preset (e.g. cfg1, fp32) or a YAML/JSON file; default fp32")
+    @Option(names = "--bits", description = "a bit-width preset (e.g. cfg1, fp32) or a YAML/JSON file (default fp32)")
     String bits = "fp32";
 
-    @Option(names = "--json", description = "print the table and totals as one JSON object on stdout")
+    @Option(names = "--json", description = "print the table and totals as one JSON object on stdout (default off)")
     boolean json;
 
     @Override
     public Integer call() {
-        QuantModel m;
-        try {
-            m = Models.build(model, BitWidths.resolve(model, bits), Backends.reference(), 0);
-        } catch (IllegalArgumentException e) {
-            System.err.println("qat4j summary: " + e.getMessage());
-            return 2;
-        }
-        try (m) {
+        try (QuantModel m = Models.build(model, BitWidths.resolve(model, bits), Backends.reference(), 0)) {
             if (json) {
                 com.fasterxml.jackson.databind.ObjectMapper om = new com.fasterxml.jackson.databind.ObjectMapper();
                 com.fasterxml.jackson.databind.node.ObjectNode o = om.createObjectNode();

@@ -4,9 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
-import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.data.Cifar10;
-import dev.qat4j.data.DataNotFoundException;
+import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
 import dev.qat4j.experiments.Experiment;
@@ -34,7 +33,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code qat4j train}: QAT on CIFAR-10, with the seed's recipe for the model (or for {@code --experiment ID}) wherever
- * an option is not given; the options given in its place are recorded in the run folder's {@code run.json}. Exit codes: 0 done, 1 unexpected error, 2 bad arguments or missing data,
+ * an option is not given; the options given in its place are recorded in the run folder's {@code run.json}. Exit codes: 0 done, 1 a bug, 2 bad options, unreadable files or missing data,
  * 3 training diverged (the last good checkpoint is kept).
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -45,11 +44,12 @@ import picocli.CommandLine.Option;
                 + "crop+flip; toynet and mobilenetv2 batch 128 at lr 0.01 (bits cfg1-star), resnet20 batch 256 at "
                 + "lr 0.1 (bits int8, DoReFa)."},
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:done", "1:unexpected error", "2:bad arguments or missing data",
+        exitCodeList = {"0:done", "1:internal error (a bug; --verbose prints the stack trace)",
+            "2:bad option, unreadable file, a run folder that holds a run, or missing data",
             "3:training diverged (the last good checkpoint is kept)"})
 final class Train implements Callable<Integer> {
-    @Option(names = "--experiment", paramLabel = "ID",
-            description = "run a row of the seed's tables with its recipe (ids: `qat4j experiments`)")
+    @Option(names = "--experiment", paramLabel = "ID", description = "run a row of the seed's tables with its recipe "
+            + "(ids: `qat4j experiments`) (default: none, the model's seed recipe)")
     String experiment;
     @Option(names = "--model", description = "toynet, mobilenetv2 or resnet20 (default: the experiment's, else toynet)")
     String model;
@@ -63,17 +63,17 @@ final class Train implements Callable<Integer> {
     @Option(names = "--act-clip", paramLabel = "C", description = "the fixed clip of --act fixed-clip (default 2, the seed's)")
     Float actClip;
     @Option(names = "--no-branch-quant", description = "resnet20: no quantizer on the shortcut branch output "
-            + "(the seed's \"w/o branch_out quant\" row)")
+            + "(the seed's \"w/o branch_out quant\" row) (default: quantized)")
     boolean noBranchQuant;
-    @Option(names = "--epochs", description = "default 300 (the seed's, every model)")
+    @Option(names = "--epochs", paramLabel = "N", description = "default 300 (the seed's, every model)")
     Integer epochs;
-    @Option(names = "--batch-size", description = "default 128 for toynet and mobilenetv2, 256 for resnet20")
+    @Option(names = "--batch-size", paramLabel = "N", description = "default 128 for toynet and mobilenetv2, 256 for resnet20")
     Integer batchSize;
     @Option(names = "--lr", description = "base learning rate (default 0.01 for toynet and mobilenetv2, 0.1 for resnet20)")
     Float lr;
     @Option(names = "--eta-min", description = "floor of the cosine schedule (default 0.001)")
     Float etaMin;
-    @Option(names = "--warmup", description = "linear warm-up epochs (default 0)")
+    @Option(names = "--warmup", paramLabel = "N", description = "linear warm-up epochs (default 0)")
     Integer warmup;
     @Option(names = "--momentum", description = "SGD momentum (default 0.9)")
     Float momentum;
@@ -91,25 +91,28 @@ final class Train implements Callable<Integer> {
     float labelSmoothing;
     @Option(names = "--seed", defaultValue = "1", description = "weights, data order and augmentation (default ${DEFAULT-VALUE})")
     long seed;
-    @Option(names = "--threads", description = "native threads (default: all cores)")
+    @Option(names = "--threads", paramLabel = "N", description = "native threads (default: all cores)")
     Integer threads;
     @Option(names = "--backend", description = "ref, cpu or cuda (default: QAT4J_BACKEND or the best available; cuda only on request)")
     String backend;
-    @Option(names = "--data", description = "CIFAR-10 folder or cifar-10-binary.tar.gz (default: QAT4J_DATA, then ~/.cache/qat4j/cifar10)")
-    String data;
-    @Option(names = "--limit-train", description = "use only the first N training images (default: all 50,000)")
+    @Option(names = "--limit-train", paramLabel = "N", description = "use only the first N training images (default: all 50,000)")
     Integer limitTrain;
-    @Option(names = "--limit-test", description = "use only the first N test images (default: all 10,000)")
+    @Option(names = "--limit-test", paramLabel = "N", description = "use only the first N test images (default: all 10,000)")
     Integer limitTest;
-    @Option(names = "--out", description = "run folder (default runs/<experiment>, else runs/<model>-<bits>)")
+    @picocli.CommandLine.Mixin
+    DataOption data = new DataOption();
+    @Option(names = "--out", paramLabel = "DIR", description = "run folder, new or empty (default runs/<experiment>, "
+            + "else runs/<model>-<bits>)")
     Path out;
-    @Option(names = "--init", description = "start from the weights of this checkpoint (e.g. FP32 before QAT)")
-    Path init;
-    @Option(names = "--resume", description = "continue the run in --out from its last.qck")
+    @Option(names = "--resume", description = "continue the run in --out from its last.qck (default off)")
     boolean resume;
-    @Option(names = "--download", description = "fetch the official CIFAR-10 archive (MD5 checked) if it is not found")
-    boolean download;
-    @Option(names = "--json", description = "print the result as one JSON object on stdout")
+    @Option(names = "--overwrite", description = "start again in a run folder that holds a run, replacing its "
+            + "checkpoints, metrics, curves and run.json (default off: refused)")
+    boolean overwrite;
+    @Option(names = "--init", paramLabel = "FILE", description = "start from the weights of this checkpoint, e.g. FP32 "
+            + "before QAT (default: fresh weights from --seed)")
+    Path init;
+    @Option(names = "--json", description = "print the result as one JSON object on stdout (default off)")
     boolean json;
 
     /** Default bit widths per model: the seed's configuration of each (cfg-1*; ResNet20's is DoReFa INT8 per block). */
@@ -203,53 +206,66 @@ final class Train implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Backend b;
-        Dataset train, test;
-        QuantModel m;
-        TrainConfig cfg;
-        Plan plan;
-        try {
-            plan = plan();
-            Recipe r = plan.recipe();
-            cfg = new TrainConfig(r.epochs(), r.batchSize(), r.lr(), r.etaMin(), r.warmupEpochs(), r.momentum(),
-                    r.weightDecay(), nesterov, !noDecayNormAlpha, r.alphaPenalty(), labelSmoothing, r.augment(), seed);
-            b = backend != null ? Backends.byName(backend) : Backends.get();
-            if (threads != null) {
-                Backends.setCpuThreads(b, threads); // the cpu backend's setting; the others have none
-            }
-            Path dataPath = DataOption.locate(data, download);
-            train = Cifar10.load(dataPath, Split.TRAIN);
-            test = Cifar10.load(dataPath, Split.TEST);
-            if (limitTrain != null) {
-                train = train.take(limitTrain);
-            }
-            if (limitTest != null) {
-                test = test.take(limitTest);
-            }
-            m = Models.build(plan.model(), plan.bits(), b, seed);
-        } catch (DataNotFoundException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("qat4j train: " + e.getMessage());
-            return 2;
+        Plan plan = plan();
+        checkNumbers();
+        if (resume && init != null) {
+            throw new UserError("--resume continues the run in --out from its own last.qck; --init " + init
+                    + " would be ignored: give one of them");
         }
+        if (resume && overwrite) {
+            throw new UserError("--resume continues the run in --out, --overwrite starts it again: give one of them");
+        }
+        Recipe r = plan.recipe();
+        TrainConfig cfg = new TrainConfig(r.epochs(), r.batchSize(), r.lr(), r.etaMin(), r.warmupEpochs(), r.momentum(),
+                r.weightDecay(), nesterov, !noDecayNormAlpha, r.alphaPenalty(), labelSmoothing, r.augment(), seed);
         String modelName = plan.model();
         String label = plan.experiment() != null ? plan.experiment().id()
                 : modelName + "-" + plan.bitsName().replaceAll("[^A-Za-z0-9_.-]", "_");
         Path dir = out != null ? out : Path.of("runs", label);
-        try (m) {
+        checkRunFolder(dir);
+        if (resume) {
+            checkResumable(dir.resolve(TrainingRun.LAST), cfg.epochs());
+        }
+        Checkpoint initial = null;
+        if (init != null) {
+            initial = Checks.readCheckpoint("--init", init);
+        }
+        Backend b = Checks.backend(backend);
+        if (threads != null) {
+            Backends.setCpuThreads(b, threads); // the cpu backend's setting; the others have none
+        }
+        Path dataPath = data.locate(json);
+        Dataset train = Cifar10.load(dataPath, Split.TRAIN);
+        Dataset test = Cifar10.load(dataPath, Split.TEST);
+        if (limitTrain != null) {
+            train = train.take(limitTrain);
+        }
+        if (limitTest != null) {
+            test = test.take(limitTest);
+        }
+        // a folder this command creates is removed again if it ends without a checkpoint in it
+        Path created = firstMissing(dir.toAbsolutePath().normalize());
+        boolean keep = false;
+        try (QuantModel m = Models.build(plan.model(), plan.bits(), b, seed)) {
             RunRecord record = new RunRecord(plan.experiment() == null ? null : plan.experiment().id(), modelName,
                     plan.bitsName(), quantization(plan), plan.recipe(),
                     plan.experiment() == null ? null : plan.experiment().recipe(), plan.overrides(), seed, train.size(),
                     test.size());
             RunRecord previous = resume ? RunRecord.readIfPresent(dir) : null;
             if (previous != null && !Objects.equals(previous.experiment(), record.experiment())) {
-                throw new IllegalArgumentException("--resume: " + dir + " holds a run of "
+                throw new UserError("--resume: " + dir + " holds a run of "
                         + (previous.experiment() == null ? "no experiment" : "experiment " + previous.experiment())
                         + ", not of " + (record.experiment() == null ? "no experiment" : record.experiment()));
             }
-            if (init != null) {
-                List<String> fresh = ModelState.loadForFineTune(m, RunCheckpoint.modelPart(CheckpointIO.read(init)));
+            if (initial != null) {
+                List<String> fresh = ModelState.loadForFineTune(m, RunCheckpoint.modelPart(initial));
                 System.err.println("initialised from " + init + (fresh.isEmpty() ? ""
                         : " (" + fresh.size() + " quantizer clips α it has no value for start at their initial value)"));
+            }
+            if (overwrite) {
+                for (String f : RUN_FILES) {
+                    Files.deleteIfExists(dir.resolve(f));
+                }
             }
             Files.createDirectories(dir);
             record.write(dir);
@@ -260,50 +276,132 @@ final class Train implements Callable<Integer> {
                 System.err.println("  " + o.option() + " " + o.usedValue() + " instead of the experiment's " + o.recipeValue());
             }
             ProgressLine progress = new ProgressLine(cfg.epochs());
-            TrainingRun.Result r = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line);
-            Path png = dir.resolve("curves.png");
-            if (!r.epochs().isEmpty()) {
-                try {
-                    CurvesPlot.write(png, label, CurvesPlot.readMetrics(r.metrics()));
-                } catch (LinkageError | RuntimeException e) { // e.g. a runtime without java.desktop (AWT)
-                    System.err.println("curves not written (" + e + "); the metrics file has the same figures");
-                    png = null;
-                }
+            TrainingRun.Result result;
+            try {
+                result = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line);
+            } catch (DivergenceException e) {
+                keep = Files.exists(dir.resolve(TrainingRun.LAST));
+                System.err.println("\nqat4j train: " + e.getMessage() + (keep ? "" : "; no epoch finished, so "
+                        + "nothing was kept"));
+                return 3;
             }
-            System.err.printf(Locale.ROOT, "%nbest test accuracy %.2f%% (epoch %d)%s%n  checkpoints %s, %s%n  metrics %s"
-                    + "%n  curves %s%n", 100 * r.bestAccuracy(), r.bestEpoch(),
-                    plan.experiment() != null && plan.experiment().seedAccuracy() != null
-                        ? String.format(Locale.ROOT, "; the seed reports %.3f%% after %d epochs",
-                            plan.experiment().seedAccuracy(), plan.experiment().recipe().epochs()) : "",
-                    r.bestCheckpoint(), r.lastCheckpoint(), r.metrics(), png);
-            if (json) {
-                ObjectNode o = new ObjectMapper().createObjectNode();
-                o.put("experiment", plan.experiment() == null ? null : plan.experiment().id())
-                        .put("model", modelName).put("bits", plan.bitsName()).put("quantization", record.quantization())
-                        .put("backend", b.name()).put("epochs", cfg.epochs())
-                        .put("best_accuracy", r.bestAccuracy()).put("best_epoch", r.bestEpoch())
-                        .put("best_checkpoint", r.bestCheckpoint().toString())
-                        .put("last_checkpoint", r.lastCheckpoint().toString())
-                        .put("metrics", r.metrics().toString()).put("curves", png == null ? null : png.toString())
-                        .put("run_record", dir.resolve(RunRecord.FILE).toString());
-                if (!r.epochs().isEmpty()) {
-                    TrainingRun.EpochRecord last = r.epochs().get(r.epochs().size() - 1);
-                    o.put("final_accuracy", last.testAccuracy()).put("images_per_second", last.imagesPerSecond());
-                }
-                System.out.println(o);
-            }
+            keep = true;
+            report(plan, cfg, b, label, dir, record, result);
             return 0;
-        } catch (DivergenceException e) {
-            System.err.println("\nqat4j train: " + e.getMessage());
-            return 3;
-        } catch (OutOfMemoryError e) {
-            System.err.println("\nqat4j train: out of memory at batch " + cfg.batchSize() + " (" + e.getMessage() + "); "
-                    + "lower --batch-size, or raise the native memory cap with java -D" + Main.NATIVE_MEMORY_CAP
-                    + "=SIZE (now " + System.getProperty(Main.NATIVE_MEMORY_CAP, "the Java heap's maximum") + " bytes)");
-            return 1;
-        } catch (IllegalArgumentException e) {
-            System.err.println("\nqat4j train: " + e.getMessage());
-            return 2;
+        } finally {
+            if (!keep && created != null && !Files.exists(dir.resolve(TrainingRun.LAST))) {
+                deleteTree(created);
+            }
+        }
+    }
+
+    /** What a run folder holds; --overwrite removes these before the new run starts. */
+    private static final List<String> RUN_FILES = List.of(TrainingRun.LAST, TrainingRun.BEST, TrainingRun.METRICS,
+            "curves.png", RunRecord.FILE);
+
+    /** Every number given is one the run can use (checked before any data is read). */
+    private void checkNumbers() {
+        Checks.positive("--epochs", epochs);
+        Checks.positive("--batch-size", batchSize);
+        Checks.positive("--limit-train", limitTrain);
+        Checks.positive("--limit-test", limitTest);
+        Checks.positive("--threads", threads);
+        if (warmup != null && warmup < 0) {
+            throw new UserError("--warmup " + warmup + ": must be 0 or more epochs");
+        }
+        Checks.inRange("--lr", lr, Double.MIN_VALUE, Double.POSITIVE_INFINITY, "must be a number above 0");
+        Checks.inRange("--eta-min", etaMin, 0, Double.POSITIVE_INFINITY, "must be a number of 0 or more");
+        Checks.inRange("--momentum", momentum, 0, 1, "must be in [0, 1), e.g. 0.9");
+        Checks.inRange("--weight-decay", weightDecay, 0, Double.POSITIVE_INFINITY, "must be a number of 0 or more");
+        Checks.inRange("--alpha-penalty", alphaPenalty, 0, Double.POSITIVE_INFINITY, "must be a number of 0 or more");
+        Checks.inRange("--label-smoothing", labelSmoothing, 0, 1, "must be in [0, 1)");
+        Checks.inRange("--act-clip", actClip, Double.MIN_VALUE, Double.POSITIVE_INFINITY, "must be a number above 0");
+    }
+
+    /** --out is a folder this run may use: new or empty, or an earlier run with --resume or --overwrite. */
+    private void checkRunFolder(Path dir) {
+        String option = out != null ? "--out " + dir : "the run folder " + dir + " (default of --out)";
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new UserError(option + ": is a file, not a run folder");
+        }
+        if (resume) {
+            if (!Files.isRegularFile(dir.resolve(TrainingRun.LAST))) {
+                throw new UserError("--resume: " + dir + " holds no " + TrainingRun.LAST + " to resume from (leave out "
+                        + "--resume to start a new run there)");
+            }
+            return;
+        }
+        if (Files.isDirectory(dir) && !Checks.isEmpty(dir) && !overwrite) {
+            throw new UserError(option + ": holds a run already; add --resume to continue it, --overwrite to start it "
+                    + "again, or choose another --out");
+        }
+    }
+
+    /** The run's last.qck can be resumed with these --epochs (checked before run.json is rewritten). */
+    private static void checkResumable(Path last, int epochs) throws java.io.IOException {
+        Checkpoint c = Checks.readCheckpoint("--resume", last);
+        int done;
+        try {
+            done = Integer.parseInt(c.metaString("epochs_done"));
+        } catch (NumberFormatException e) { // also null: a checkpoint without the meta entry
+            throw new UserError("--resume: " + last + " holds no training state (epochs_done); it was not written by "
+                    + "a training run");
+        }
+        if (done > epochs) {
+            throw new UserError("--resume: " + last + " is after epoch " + done + ", beyond --epochs " + epochs
+                    + " (give --epochs " + done + " or more)");
+        }
+    }
+
+    /** The outermost folder of {@code dir}'s path that does not exist yet (null: it exists). */
+    private static Path firstMissing(Path dir) {
+        Path missing = null;
+        for (Path p = dir; p != null && !Files.exists(p); p = p.getParent()) {
+            missing = p;
+        }
+        return missing;
+    }
+
+    private static void deleteTree(Path root) {
+        try (java.util.stream.Stream<Path> walk = Files.walk(root)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException | RuntimeException ignored) { // best effort: the run's own failure is what matters
+        }
+    }
+
+    private void report(Plan plan, TrainConfig cfg, Backend b, String label, Path dir, RunRecord record,
+                        TrainingRun.Result r) throws java.io.IOException {
+        String modelName = plan.model();
+        Path png = dir.resolve("curves.png");
+        if (!r.epochs().isEmpty()) {
+            try {
+                CurvesPlot.write(png, label, CurvesPlot.readMetrics(r.metrics()));
+            } catch (LinkageError | RuntimeException e) { // e.g. a runtime without java.desktop (AWT)
+                System.err.println("curves not written (" + e + "); the metrics file has the same figures");
+                png = null;
+            }
+        }
+        System.err.printf(Locale.ROOT, "%nbest test accuracy %.2f%% (epoch %d)%s%n  checkpoints %s, %s%n  metrics %s"
+                + "%n  curves %s%n", 100 * r.bestAccuracy(), r.bestEpoch(),
+                plan.experiment() != null && plan.experiment().seedAccuracy() != null
+                    ? String.format(Locale.ROOT, "; the seed reports %.3f%% after %d epochs",
+                        plan.experiment().seedAccuracy(), plan.experiment().recipe().epochs()) : "",
+                r.bestCheckpoint(), r.lastCheckpoint(), r.metrics(), png);
+        if (json) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("experiment", plan.experiment() == null ? null : plan.experiment().id())
+                    .put("model", modelName).put("bits", plan.bitsName()).put("quantization", record.quantization())
+                    .put("backend", b.name()).put("epochs", cfg.epochs())
+                    .put("best_accuracy", r.bestAccuracy()).put("best_epoch", r.bestEpoch())
+                    .put("best_checkpoint", r.bestCheckpoint().toString())
+                    .put("last_checkpoint", r.lastCheckpoint().toString())
+                    .put("metrics", r.metrics().toString()).put("curves", png == null ? null : png.toString())
+                    .put("run_record", dir.resolve(RunRecord.FILE).toString());
+            if (!r.epochs().isEmpty()) {
+                TrainingRun.EpochRecord last = r.epochs().get(r.epochs().size() - 1);
+                o.put("final_accuracy", last.testAccuracy()).put("images_per_second", last.imagesPerSecond());
+            }
+            System.out.println(o);
         }
     }
 

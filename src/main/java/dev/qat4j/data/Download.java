@@ -20,7 +20,7 @@ import java.util.HexFormat;
 /**
  * Fetches a dataset archive over HTTP(S) into a folder, checking its published MD5 while it streams. The file appears
  * under its final name only when complete and verified (temp file, fsync, atomic rename); a failed or corrupt
- * download leaves nothing behind.
+ * download leaves nothing behind, not even the folders it had to create.
  */
 public final class Download {
     /** The official CIFAR-10 binary archive and the MD5 its authors publish on https://www.cs.toronto.edu/~kriz/cifar.html. */
@@ -37,11 +37,46 @@ public final class Download {
 
     /** Downloads {@code url} to {@code dir/fileName} unless a file with the right MD5 is already there; returns it. */
     public static Path fetch(URI url, String md5, Path dir, String fileName, Progress progress) throws IOException {
-        Files.createDirectories(dir);
         Path target = dir.resolve(fileName);
         if (Files.exists(target) && md5(target).equalsIgnoreCase(md5)) {
             return target;
         }
+        Path firstCreated = firstMissing(dir.toAbsolutePath().normalize());
+        Files.createDirectories(dir);
+        boolean done = false;
+        try {
+            Path p = download(url, md5, dir, fileName, target, progress);
+            done = true;
+            return p;
+        } finally {
+            if (!done && firstCreated != null) {
+                removeEmptyFolders(dir.toAbsolutePath().normalize(), firstCreated);
+            }
+        }
+    }
+
+    /** The outermost folder of {@code dir}'s path that does not exist yet (null: all exist). */
+    private static Path firstMissing(Path dir) {
+        Path missing = null;
+        for (Path p = dir; p != null && !Files.exists(p); p = p.getParent()) {
+            missing = p;
+        }
+        return missing;
+    }
+
+    /** Deletes {@code dir} and its parents up to {@code top}, each only while empty (what this download created). */
+    private static void removeEmptyFolders(Path dir, Path top) {
+        for (Path p = dir; p != null && p.startsWith(top); p = p.getParent()) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) { // not empty (someone else wrote there) or not ours to delete: keep it
+                return;
+            }
+        }
+    }
+
+    private static Path download(URI url, String md5, Path dir, String fileName, Path target, Progress progress)
+            throws IOException {
         HttpClient client = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL)
                 .connectTimeout(Duration.ofSeconds(20)).build();
         HttpResponse<InputStream> response;

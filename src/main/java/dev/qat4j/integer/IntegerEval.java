@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 
 /**
  * Runs a fake-quant model and its integer model on the same images and compares them: accuracy of each, top-1
@@ -65,6 +66,11 @@ public final class IntegerEval {
 
     /** The full comparison of {@code im} (converted from this evaluator's model) on {@code data}. */
     public Result compare(IntegerModel im, Dataset data) {
+        return compare(im, data, null);
+    }
+
+    /** As {@link #compare(IntegerModel, Dataset)}; {@code imagesDone} (may be null) hears after each batch. */
+    public Result compare(IntegerModel im, Dataset data, IntConsumer imagesDone) {
         boundaryCodes.clear();
         imageBatches.clear();
         fakeTop1.clear();
@@ -138,6 +144,9 @@ public final class IntegerEval {
                 fakeTop1.add(top);
                 labels.add(java.util.Arrays.copyOf(lab, n));
                 images += n;
+                if (imagesDone != null) {
+                    imagesDone.accept(images);
+                }
             }
         }
         List<LayerStats> stats = new ArrayList<>();
@@ -156,7 +165,14 @@ public final class IntegerEval {
      * {@code Trainer.evaluate}. The logits are compared as integers: converting int64 logits to float could merge two.
      */
     public static ConfusionMatrix evaluate(IntegerModel im, Backend backend, Dataset data, int batchSize) {
+        return evaluate(im, backend, data, batchSize, null);
+    }
+
+    /** As {@link #evaluate(IntegerModel, Backend, Dataset, int)}; {@code imagesDone} (may be null) hears after each batch. */
+    public static ConfusionMatrix evaluate(IntegerModel im, Backend backend, Dataset data, int batchSize,
+                                           IntConsumer imagesDone) {
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
+        int done = 0;
         try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
             while (loader.hasNext()) {
                 Batch batch = loader.next();
@@ -171,6 +187,10 @@ public final class IntegerEval {
                     }
                     cm.add(f, batch.labels(), batch.size());
                 }
+                done += batch.size();
+                if (imagesDone != null) {
+                    imagesDone.accept(done);
+                }
             }
         }
         return cm;
@@ -178,6 +198,11 @@ public final class IntegerEval {
 
     /** Accuracy and agreement of the integer model under each option, on the images of the last {@link #compare}. */
     public List<SweepRow> sweep(List<IntegerConverter.Options> options) {
+        return sweep(options, null);
+    }
+
+    /** As {@link #sweep(List)}; {@code formatsDone} (may be null) hears after each format. */
+    public List<SweepRow> sweep(List<IntegerConverter.Options> options, IntConsumer formatsDone) {
         if (images == 0) {
             throw new IllegalStateException("IntegerEval.sweep: run compare first (it caches the boundary codes)");
         }
@@ -189,6 +214,9 @@ public final class IntegerEval {
                 im = IntegerConverter.convert(model, o);
             } catch (IllegalArgumentException e) {
                 rows.add(new SweepRow(o.describe(), Double.NaN, Double.NaN, Double.NaN, e.getMessage()));
+                if (formatsDone != null) {
+                    formatsDone.accept(rows.size());
+                }
                 continue;
             }
             int classes = im.numClasses();
@@ -206,6 +234,9 @@ public final class IntegerEval {
             }
             double acc = (double) correct / images;
             rows.add(new SweepRow(o.describe(), acc, (double) agree / images, 100 * (fakeAcc - acc), null));
+            if (formatsDone != null) {
+                formatsDone.accept(rows.size());
+            }
         }
         return rows;
     }

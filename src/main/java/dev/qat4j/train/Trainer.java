@@ -139,12 +139,23 @@ public final class Trainer implements AutoCloseable {
 
     /** Evaluation usable without a trainer (a loaded model, say). */
     public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize) {
+        return evaluate(model, backend, data, batchSize, null);
+    }
+
+    /** As {@link #evaluate(QuantModel, Backend, Dataset, int)}; {@code imagesDone} (may be null) hears after each batch. */
+    public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
+                                           java.util.function.IntConsumer imagesDone) {
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
+        int done = 0;
         try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
             while (loader.hasNext()) {
                 Batch b = loader.next();
                 try (Step step = new Step(backend, false)) {
                     cm.add(model.forward(step, images(step, backend, b, data.shape())).toFloatArray(), b.labels(), b.size());
+                }
+                done += b.size();
+                if (imagesDone != null) {
+                    imagesDone.accept(done);
                 }
             }
         }

@@ -20,6 +20,7 @@ class DataLocatorTest {
         Path cli = Files.createDirectories(home.resolve("cli"));
         Path env = Files.createDirectories(home.resolve("env"));
         Path def = Files.createDirectories(home.resolve(".cache/qat4j/cifar10"));
+        Files.writeString(def.resolve(Cifar10.ARCHIVE), "stands in for the archive");
         Map<String, String> withEnv = Map.of(DataLocator.ENV, env.toString());
         assertEquals(cli, DataLocator.resolve(cli.toString(), withEnv, home));
         assertEquals(env, DataLocator.resolve(null, withEnv, home));
@@ -48,5 +49,15 @@ class DataLocatorTest {
         assertTrue(e.getMessage().contains(nope + " does not exist (from QAT4J_DATA="), e.getMessage());
         e = assertThrows(DataNotFoundException.class, () -> DataLocator.resolve(nope.toString(), Map.of(), home));
         assertTrue(e.getMessage().contains("(from --data " + nope), e.getMessage());
+    }
+
+    @Test
+    void anEmptyDefaultFolderIsNoLocalCopy() throws IOException {
+        Path def = Files.createDirectories(home.resolve(".cache/qat4j/cifar10"));
+        DataNotFoundException e = assertThrows(DataNotFoundException.class,
+                () -> DataLocator.resolve(null, Map.of(), home));
+        assertTrue(e.getMessage().contains(def + " holds no CIFAR-10"), e.getMessage());
+        Files.createDirectories(def.resolve(Cifar10.FOLDER));
+        assertEquals(def, DataLocator.resolve(null, Map.of(), home));
     }
 }

@@ -84,6 +84,18 @@ class DownloadTest {
     }
 
     @Test
+    void aFailedDownloadRemovesTheFoldersItCreated(@TempDir Path dir) throws Exception {
+        Path deep = dir.resolve("a/b/c");
+        assertThrows(IOException.class, () -> Download.fetch(url("/missing"), md5, deep, "data.tar.gz", null));
+        assertThrows(IOException.class,
+                () -> Download.fetch(url("/data.tar.gz"), "0".repeat(32), deep, "data.tar.gz", null));
+        assertTrue(files(dir).isEmpty() && !Files.exists(dir.resolve("a")), "no folder left: " + files(dir));
+        Files.createDirectories(dir.resolve("a"));
+        assertThrows(IOException.class, () -> Download.fetch(url("/missing"), md5, deep, "data.tar.gz", null));
+        assertTrue(Files.isDirectory(dir.resolve("a")) && !Files.exists(dir.resolve("a/b")), "a folder that was there stays");
+    }
+
+    @Test
     void httpErrorsAndUnreachableHostsAreClear(@TempDir Path dir) {
         IOException e = assertThrows(IOException.class, () -> Download.fetch(url("/missing"), md5, dir, "x", null));
         assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());

@@ -70,7 +70,13 @@ final class AtomicFolder {
 
     /** Writes {@code bytes} to a new file and syncs it, so that the final rename publishes durable contents. */
     static void writeFile(Path file, byte[] bytes) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        writeFile(file, bytes, false);
+    }
+
+    /** As {@link #writeFile(Path, byte[])}; {@code exists} when the file was created already (a temporary file). */
+    static void writeFile(Path file, byte[] bytes, boolean exists) throws IOException {
+        try (FileChannel ch = exists ? FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
+                : FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) {
                 ch.write(buf);
@@ -101,10 +107,14 @@ final class AtomicFolder {
         deleteTree(old);
     }
 
-    /** A temporary folder is private (rwx------); the published export should be as readable as a plain mkdir's. */
-    private static void readableByAll(Path dir) throws IOException {
-        if (Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)) {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    /**
+     * A temporary folder or file is private (rwx------ / rw-------); the published export should be as readable as a
+     * plain mkdir's or a plain file's (rwxr-xr-x / rw-r--r--).
+     */
+    static void readableByAll(Path path) throws IOException {
+        if (Files.getFileStore(path).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(Files.isDirectory(path) ? "rwxr-xr-x"
+                    : "rw-r--r--"));
         }
     }
 

@@ -69,9 +69,10 @@ public final class OnnxExport {
         byte[] bytes = toBytes(model, backend);
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName() + ".", ".tmp");
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
         try {
-            Files.write(tmp, bytes);
+            AtomicFolder.writeFile(tmp, bytes, true);
+            AtomicFolder.readableByAll(tmp);
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);
