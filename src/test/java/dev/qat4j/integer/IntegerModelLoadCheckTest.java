@@ -15,6 +15,7 @@ import dev.qat4j.checkpoint.CheckpointFormatException;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.integer.export.BlobExport;
 import dev.qat4j.integer.export.CGoldenExport;
+import dev.qat4j.integer.export.OnnxExport;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
@@ -157,7 +158,11 @@ class IntegerModelLoadCheckTest {
             assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> CGoldenExport.write(im, dir.resolve("c"), "toy"));
             assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
-            assertTrue(!Files.exists(dir.resolve("blobs")) && !Files.exists(dir.resolve("c")));
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> OnnxExport.write(im, RefBackend.INSTANCE, dir.resolve("m.onnx")));
+            assertTrue(e.getMessage().contains("alpha 4.0 of the prefix's stem.q"), e.getMessage());
+            assertTrue(!Files.exists(dir.resolve("blobs")) && !Files.exists(dir.resolve("c"))
+                    && !Files.exists(dir.resolve("m.onnx")));
         }
     }
 

@@ -84,6 +84,7 @@ public final class OnnxExport {
         if (model == null || backend == null) {
             throw new IllegalArgumentException("onnx export: model and backend are required");
         }
+        model.check(); // the load check again, as the blob and C exports run it: the prefix may have changed since
         return new Lowering(model, backend).run();
     }
 
