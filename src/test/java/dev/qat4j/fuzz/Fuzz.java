@@ -68,7 +68,7 @@ public final class Fuzz {
     }
 
     /** The outcome counts of one target run (outcome name: "valid" or an exception's simple name). */
-    public record Report(String target, int inputs, Map<String, Integer> outcomes, double slowestMs) {
+    public record Report(String target, int inputs, Map<String, Integer> outcomes, double slowestMs, String slowest) {
         public int count(String outcome) {
             return outcomes.getOrDefault(outcome, 0);
         }
@@ -79,8 +79,8 @@ public final class Fuzz {
 
         @Override
         public String toString() {
-            return String.format(java.util.Locale.ROOT, "fuzz %s: %d inputs, outcomes %s, slowest input %.1f ms",
-                target, inputs, outcomes, slowestMs);
+            return String.format(java.util.Locale.ROOT, "fuzz %s: %d inputs, outcomes %s, slowest input %.1f ms (%s)",
+                target, inputs, outcomes, slowestMs, slowest);
         }
     }
 
@@ -98,6 +98,7 @@ public final class Fuzz {
         long seed = seed();
         Map<String, Integer> outcomes = new TreeMap<>();
         long slowest = 0; // reported, not asserted: evidence that no input makes a parser spin
+        String slowestInput = "none";
         for (int i = 0; i < n; i++) {
             Input in = new Input(seed * 1_000_003L + target.hashCode() * 31L + i);
             String outcome;
@@ -109,10 +110,14 @@ public final class Fuzz {
                     + seed + ") failed: " + t + "\n  generated: " + String.join("\n  ", in.notes), t);
                 throw e;
             }
-            slowest = Math.max(slowest, System.nanoTime() - t0);
+            long took = System.nanoTime() - t0;
+            if (took > slowest) {
+                slowest = took;
+                slowestInput = "#" + i + ": " + String.join("; ", in.notes);
+            }
             outcomes.merge(outcome, 1, Integer::sum);
         }
-        Report r = new Report(target, n, outcomes, slowest / 1e6);
+        Report r = new Report(target, n, outcomes, slowest / 1e6, slowestInput);
         System.out.println(r);
         return r;
     }
