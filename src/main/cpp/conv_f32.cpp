@@ -237,9 +237,13 @@ struct TapRange {
     }
 };
 
+// The implicit GEMMs hold planes of Hh x Wh padded pixels and compute output rows Wh wide to keep ow of them: when
+// either wastes more than a few times the useful size, the direct loops win (ordinary layers stay far below: there
+// Wh - ow is about the kernel width plus the pads over the stride).
 bool padding_dominates(const ConvGeom& g) {
-    const int64_t padded = qat4j::ceil_div((int64_t)g.h + 2LL * g.ph, g.sh) * qat4j::ceil_div((int64_t)g.w + 2LL * g.pw, g.sw);
-    return padded > 8 * ((int64_t)g.h * g.w + g.p()) + (1 << 16);
+    const int64_t Hh = qat4j::ceil_div((int64_t)g.h + 2LL * g.ph, g.sh);
+    const int64_t Wh = qat4j::ceil_div((int64_t)g.w + 2LL * g.pw, g.sw);
+    return Hh * Wh > 8 * ((int64_t)g.h * g.w + g.p()) + (1 << 16) || Wh > 4LL * g.ow() + 64;
 }
 
 int conv2d_fwd_direct(const float* x, const float* wt, const float* bias, float* y, const ConvGeom& g) {

@@ -309,7 +309,7 @@ class GeometryFuzzTest {
         }
         if (oh < 1 || oh > h) {
             return refusedAlike(in, cpu, b -> {
-                Tensor dy = b.zeros(DType.FLOAT32, n, c, Math.min(outH, h + 3), ow); // 0 rows, or more than x has
+                Tensor dy = b.zeros(DType.FLOAT32, n, c, Math.min(outH, xs[2] + 3), ow); // 0 rows, or more than x has
                 return closing(b.adaptiveAvgPool2dBackward(dy, xs), dy);
             });
         }
