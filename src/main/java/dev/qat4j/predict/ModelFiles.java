@@ -37,8 +37,7 @@ public final class ModelFiles {
     public static void requireKind(Checkpoint c, ModelKind expected, String source) throws CheckpointFormatException {
         ModelKind actual = kindOf(c);
         if (actual != expected) {
-            String hint = actual == ModelKind.INTEGER ? "; load it as an integer model"
-                    : "; convert it with `qat4j convert` first, or load it as a float model";
+            String hint = actual == ModelKind.FLOAT ? " (`qat4j convert` turns it into one)" : "";
             throw new CheckpointFormatException(source, "expected " + expected.description() + ", but it is "
                     + actual.description() + hint);
         }
