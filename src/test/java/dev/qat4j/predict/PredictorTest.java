@@ -89,6 +89,15 @@ class PredictorTest {
         return p;
     }
 
+    /** The native cpu backend where it loads (fast), else the reference backend. */
+    static Backend fastest() {
+        try {
+            return Backends.byName("cpu");
+        } catch (IllegalStateException e) {
+            return REF;
+        }
+    }
+
     static Predictor.Options onRef() {
         return Predictor.options().backend(REF);
     }
@@ -204,12 +213,13 @@ class PredictorTest {
         for (int i = 0; i < n; i++) {
             Normalization.CIFAR10.apply(pixels, i * PER_IMAGE, 32 * 32, normalised, i * PER_IMAGE);
         }
-        try (Predictor p = onRef().load(qck);
-             QuantModel m = ModelFiles.loadFloat(CheckpointIO.read(qck), qck.toString(), REF)) {
+        Backend b = fastest();
+        try (Predictor p = Predictor.options().backend(b).load(qck);
+             QuantModel m = ModelFiles.loadFloat(CheckpointIO.read(qck), qck.toString(), b)) {
             Predictions fromPixels = p.predictPixels(pixels);
             float[] direct;
-            try (Step step = new Step(REF, false)) {
-                direct = m.forward(step, step.keep(REF.fromFloats(normalised, n, 3, 32, 32))).toFloatArray();
+            try (Step step = new Step(b, false)) {
+                direct = m.forward(step, step.keep(b.fromFloats(normalised, n, 3, 32, 32))).toFloatArray();
             }
             assertArrayEquals(direct, allLogits(fromPixels), "pixels through the recorded normalisation");
             assertArrayEquals(direct, allLogits(p.predict(normalised)), "float[]");
@@ -228,7 +238,7 @@ class PredictorTest {
             for (int i = 0; i < n; i++) {
                 labels[i] = fromPixels.argmax(i);
             }
-            ConfusionMatrix cm = Trainer.evaluate(m, REF, new Dataset("random", 3, 32, 32, 10, pixels, labels), 8);
+            ConfusionMatrix cm = Trainer.evaluate(m, b, new Dataset("random", 3, 32, 32, 10, pixels, labels), 8);
             assertEquals(n, cm.correct(), "Trainer.evaluate's argmax differs from the predictor's");
         }
     }
@@ -256,7 +266,7 @@ class PredictorTest {
     void batchesLargerThanOneSliceGiveTheSameAnswers() throws Exception {
         int n = Predictor.SLICE + 3;
         byte[] pixels = randomPixels(n, 5);
-        try (Predictor p = onRef().load(qim)) {
+        try (Predictor p = Predictor.options().backend(fastest()).load(qim)) {
             Predictions all = p.predictPixels(pixels);
             assertEquals(n, all.size());
             byte[] last = java.util.Arrays.copyOfRange(pixels, (n - 2) * PER_IMAGE, n * PER_IMAGE);
@@ -430,12 +440,7 @@ class PredictorTest {
 
     @Test
     void severalThreadsGiveTheSingleThreadResultsBitForBit() throws Exception {
-        Backend b;
-        try {
-            b = Backends.byName("cpu");
-        } catch (IllegalStateException e) {
-            b = REF;
-        }
+        Backend b = fastest();
         int threads = 4;
         int batches = 6;
         for (Path file : List.of(qck, qim)) {
