@@ -244,6 +244,40 @@ class PredictorTest {
     }
 
     @Test
+    void aTrainedResNetOnRealCifar10ImagesAgreesWithTrainerEvaluateAndItsIntegerModel() throws Exception {
+        Path data = dev.qat4j.TestData.cifar10();
+        org.junit.jupiter.api.Assumptions.assumeTrue(data != null, "no CIFAR-10: set QAT4J_DATA");
+        Path trained = Path.of("bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck");
+        Dataset test = Cifar10.load(data, dev.qat4j.data.Split.TEST).take(64);
+        Backend b = fastest();
+        Path converted = dir.resolve("resnet20.qim");
+        try (Predictor p = Predictor.options().backend(b).expect(ModelKind.FLOAT).load(trained);
+             QuantModel m = ModelFiles.loadFloat(CheckpointIO.read(trained), trained.toString(), b)) {
+            Predictions r = p.predictPixels(test.images());
+            int correct = 0;
+            for (int i = 0; i < test.size(); i++) {
+                correct += r.argmax(i) == test.label(i) ? 1 : 0;
+            }
+            ConfusionMatrix cm = Trainer.evaluate(m, b, test, 64);
+            assertEquals(cm.correct(), correct, "the predictor and Trainer.evaluate count different hits");
+            assertTrue(correct > 40, "a trained ResNet20 gets " + correct + " of 64 right");
+            IntegerModelIO.write(converted, IntegerConverter.convert(m, IntegerConverter.Options.exact()));
+        }
+        try (Predictor p = Predictor.options().backend(b).expect(ModelKind.INTEGER).load(converted);
+             IntegerModel im = IntegerModelIO.read(converted, b)) {
+            float[] normalised = new float[test.images().length];
+            for (int i = 0; i < test.size(); i++) {
+                Normalization.CIFAR10.apply(test.images(), i * PER_IMAGE, 32 * 32, normalised, i * PER_IMAGE);
+            }
+            long[] expected;
+            try (Tensor t = b.fromFloats(normalised, test.size(), 3, 32, 32)) {
+                expected = im.logits(b, t);
+            }
+            assertArrayEquals(expected, allExact(p.predictPixels(test.images())));
+        }
+    }
+
+    @Test
     void integerPredictionsAreTheExactIntegerLogits() throws Exception {
         int n = 5;
         float[] x = randomImages(n, 4);
