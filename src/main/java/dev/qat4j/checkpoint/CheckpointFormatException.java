@@ -22,10 +22,12 @@ public class CheckpointFormatException extends IOException {
     private final transient Path file;
     private final String source;
 
+    /** A problem with {@code file}: the message is {@code checkpoint <file>: <what>}. */
     public CheckpointFormatException(Path file, String what) {
         this(file, String.valueOf(file), what, null);
     }
 
+    /** As {@link #CheckpointFormatException(Path, String)}, with the exception that revealed the problem. */
     public CheckpointFormatException(Path file, String what, Throwable cause) {
         this(file, String.valueOf(file), what, cause);
     }
