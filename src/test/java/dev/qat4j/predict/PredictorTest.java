@@ -203,6 +203,40 @@ class PredictorTest {
         }
     }
 
+    @Test
+    void theRecordedInputSpecIsApplied() throws Exception {
+        List<String> names = List.of("c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9");
+        Normalization norm = new Normalization(new float[] {0.5f, 0.25f, 0f}, new float[] {0.25f, 0.5f, 1f});
+        InputSpec spec = new InputSpec(3, 32, 32, norm, names);
+        Path own = dir.resolve("own-spec.qck");
+        Path fiveClasses = dir.resolve("five-classes.qck");
+        Path gray = dir.resolve("gray.qck");
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), REF, 7)) {
+            CheckpointIO.write(own, ModelState.save(m, Map.of(InputSpec.META_KEY, spec.toJson())));
+            CheckpointIO.write(fiveClasses, ModelState.save(m, Map.of(InputSpec.META_KEY, new InputSpec(3, 32, 32,
+                    Normalization.CIFAR10, InputSpec.numberedClasses(5)).toJson())));
+            CheckpointIO.write(gray, ModelState.save(m, Map.of(InputSpec.META_KEY, new InputSpec(1, 28, 28,
+                    Normalization.scaleOnly(1), names).toJson())));
+        }
+        byte[] pixels = randomPixels(2, 8);
+        float[] normalised = new float[pixels.length];
+        for (int i = 0; i < 2; i++) {
+            norm.apply(pixels, i * PER_IMAGE, 32 * 32, normalised, i * PER_IMAGE);
+        }
+        try (Predictor p = onRef().load(own)) {
+            assertEquals(spec, p.inputSpec());
+            assertEquals(names, p.classNames());
+            Predictions r = p.predictPixels(pixels);
+            assertArrayEquals(allLogits(p.predict(normalised)), allLogits(r), "the recorded normalisation");
+            assertEquals("c" + r.argmax(1), r.label(1));
+            assertEquals(names, r.classNames());
+        }
+        refused(CheckpointFormatException.class, () -> onRef().load(fiveClasses),
+                "checkpoint " + fiveClasses, "gives outputs [10] but its input spec names 5 classes");
+        refused(CheckpointFormatException.class, () -> onRef().load(gray),
+                "checkpoint " + gray, "does not take the recorded input shape [1, 28, 28]");
+    }
+
     // ---- the same answers as the existing paths -----------------------------------------------------------------
 
     @Test
