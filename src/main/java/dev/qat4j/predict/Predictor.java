@@ -251,12 +251,37 @@ public final class Predictor implements AutoCloseable {
                 return new Predictor(source, spec, b, m, null);
             }
             IntegerModel im = ModelFiles.loadInteger(c, source, b);
-            if (im.numClasses() != spec.classes()) {
+            try {
+                requireFits(im, spec, source);
+            } catch (CheckpointFormatException | RuntimeException e) {
                 im.close();
+                throw e;
+            }
+            return new Predictor(source, spec, b, null, im);
+        }
+
+        /** The recorded input shape must give the integer part's first value, and one output per recorded class. */
+        private static void requireFits(IntegerModel im, InputSpec spec, String source)
+                throws CheckpointFormatException {
+            int[] shape = spec.shape();
+            try {
+                for (dev.qat4j.nn.Module m : im.prefix()) {
+                    shape = m.outputShape(shape);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointFormatException(source, "the integer model of " + im.model() + " does not take "
+                        + "the recorded input shape " + Arrays.toString(spec.shape()) + ": " + e.getMessage(), e);
+            }
+            int[] first = im.values().get(0).shape();
+            if (!Arrays.equals(shape, first)) {
+                throw new CheckpointFormatException(source, "the recorded input shape " + Arrays.toString(spec.shape())
+                        + " gives " + Arrays.toString(shape) + " after the float prefix, but the integer part starts "
+                        + "with " + Arrays.toString(first));
+            }
+            if (im.numClasses() != spec.classes()) {
                 throw new CheckpointFormatException(source, "the model has " + im.numClasses() + " outputs but "
                         + "its input spec names " + spec.classes() + " classes " + spec.classNames());
             }
-            return new Predictor(source, spec, b, null, im);
         }
 
         /** The recorded input shape must go through the network and come out as one logit per recorded class. */

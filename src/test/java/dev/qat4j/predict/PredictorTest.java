@@ -235,6 +235,21 @@ class PredictorTest {
                 "checkpoint " + fiveClasses, "gives outputs [10] but its input spec names 5 classes");
         refused(CheckpointFormatException.class, () -> onRef().load(gray),
                 "checkpoint " + gray, "does not take the recorded input shape [1, 28, 28]");
+        // the same for an integer model: its container with another spec recorded
+        dev.qat4j.checkpoint.Checkpoint container = CheckpointIO.read(qim);
+        for (InputSpec wrong : List.of(new InputSpec(3, 32, 32, Normalization.CIFAR10, InputSpec.numberedClasses(5)),
+                new InputSpec(3, 16, 16, Normalization.CIFAR10, names))) {
+            Path edited = dir.resolve("edited.qim");
+            java.util.LinkedHashMap<String, Object> meta = new java.util.LinkedHashMap<>(container.meta());
+            meta.put(InputSpec.META_KEY, wrong.toJson());
+            dev.qat4j.checkpoint.Checkpoint.Builder b = dev.qat4j.checkpoint.Checkpoint.builder(container.model())
+                    .meta(meta);
+            container.tensors().forEach(b::add);
+            CheckpointIO.write(edited, b.build());
+            refused(CheckpointFormatException.class, () -> onRef().load(edited), "checkpoint " + edited,
+                    wrong.classes() == 5 ? "has 10 outputs but its input spec names 5 classes"
+                            : "the recorded input shape [3, 16, 16] gives");
+        }
     }
 
     // ---- the same answers as the existing paths -----------------------------------------------------------------
