@@ -47,7 +47,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <h2>Threads</h2>
  * A predictor is safe to use from several threads at once: each call runs its own evaluation pass (eval-mode
  * passes keep nothing in the model) and calls do not wait for each other. Results are the same, bit for bit, as
- * from one thread. {@link #close()} waits for calls in flight to finish, then frees the model; any call after it
+ * from one thread (tested on the cpu and ref backends; the cuda backend is not covered by that test). {@link #close()} waits for calls in flight to finish, then frees the model; any call after it
  * (including the accessors) throws {@link IllegalStateException} {@code "predictor is closed"}. Closing twice is
  * allowed.
  *
