@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * A file that is not a valid qat4j checkpoint: wrong magic, unsupported version, truncated, a malformed or
+ * A file (or stream, or byte array) that is not a valid qat4j checkpoint: wrong magic, unsupported version, truncated, a malformed or
  * inconsistent header, a tensor that does not fit the file, or a checksum mismatch. The message starts with
- * {@code checkpoint <path>:} and says what is wrong and, where it helps, at which byte offset or header
+ * {@code checkpoint <path>:} (or the name given to the stream or array) and says what is wrong and, where it helps, at which byte offset or header
  * line/column.
  *
  * <p>An {@link IOException} rather than an {@link IllegalArgumentException}: the bytes come from storage, not from
@@ -20,19 +20,41 @@ public class CheckpointFormatException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Path file;
+    private final String source;
 
+    /** A problem with {@code file}: the message is {@code checkpoint <file>: <what>}. */
     public CheckpointFormatException(Path file, String what) {
-        super("checkpoint " + file + ": " + what);
-        this.file = file;
+        this(file, String.valueOf(file), what, null);
     }
 
+    /** As {@link #CheckpointFormatException(Path, String)}, with the exception that revealed the problem. */
     public CheckpointFormatException(Path file, String what, Throwable cause) {
-        super("checkpoint " + file + ": " + what, cause);
-        this.file = file;
+        this(file, String.valueOf(file), what, cause);
     }
 
-    /** The file that was being read. */
+    /** A problem with checkpoint bytes that came from no file: {@code source} names them (a stream, a resource). */
+    public CheckpointFormatException(String source, String what) {
+        this(null, source, what, null);
+    }
+
+    /** As {@link #CheckpointFormatException(String, String)}, with the exception that revealed the problem. */
+    public CheckpointFormatException(String source, String what, Throwable cause) {
+        this(null, source, what, cause);
+    }
+
+    private CheckpointFormatException(Path file, String source, String what, Throwable cause) {
+        super("checkpoint " + source + ": " + what, cause);
+        this.file = file;
+        this.source = source;
+    }
+
+    /** The file that was being read, or null when the bytes came from a stream or an array. */
     public Path file() {
         return file;
+    }
+
+    /** What was being read: the file's path, or the name given to the stream or array. */
+    public String source() {
+        return source;
     }
 }

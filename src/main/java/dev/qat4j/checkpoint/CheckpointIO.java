@@ -251,6 +251,59 @@ public final class CheckpointIO {
 
     // ---- reading ----------------------------------------------------------------------------------------------
 
+    /** Where the bytes being read come from: a file, or a named stream or array; it builds the errors. */
+    record Origin(Path file, String name) {
+        CheckpointFormatException error(String what) {
+            return error(what, null);
+        }
+
+        CheckpointFormatException error(String what, Throwable cause) {
+            return file != null ? new CheckpointFormatException(file, what, cause)
+                : new CheckpointFormatException(name, what, cause);
+        }
+    }
+
+    /** Positional reads over a file or an array, so that one reader checks both the same way. */
+    private interface Bytes {
+        long size() throws IOException;
+
+        /** Reads into {@code buf} from {@code pos}; -1 at the end. */
+        int read(ByteBuffer buf, long pos) throws IOException;
+
+        static Bytes of(FileChannel ch) {
+            return new Bytes() {
+                @Override
+                public long size() throws IOException {
+                    return ch.size();
+                }
+
+                @Override
+                public int read(ByteBuffer buf, long pos) throws IOException {
+                    return ch.read(buf, pos);
+                }
+            };
+        }
+
+        static Bytes of(byte[] array) {
+            return new Bytes() {
+                @Override
+                public long size() {
+                    return array.length;
+                }
+
+                @Override
+                public int read(ByteBuffer buf, long pos) {
+                    if (pos >= array.length) {
+                        return -1;
+                    }
+                    int n = (int) Math.min(buf.remaining(), array.length - pos);
+                    buf.put(array, (int) pos, n);
+                    return n;
+                }
+            };
+        }
+    }
+
     /**
      * Reads and fully verifies a checkpoint (structure, sizes and checksum; see the class comment).
      *
@@ -260,48 +313,83 @@ public final class CheckpointIO {
     public static Checkpoint read(Path file) throws IOException {
         Objects.requireNonNull(file, "checkpoint path");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            CRC32C crc = new CRC32C();
-            CheckpointHeader h = header(file, ch, crc);
-            Checkpoint.Builder b = Checkpoint.builder(h.model()).meta(h.meta());
-            ByteBuffer buf = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
-            long pos = h.dataOffset();
-            // allocations below are bounded by the file size: header() checked every length against it
-            for (CheckpointHeader.TensorInfo t : h.tensors()) {
-                Object data = switch (t.dtype()) {
-                    case FLOAT32 -> new float[t.numel()];
-                    case INT8, UINT8 -> new byte[t.numel()];
-                    case INT32 -> new int[t.numel()];
-                };
-                int done = 0;
-                int size = t.dtype().byteSize();
-                while (done < t.numel()) {
-                    int n = Math.min(t.numel() - done, CHUNK / size);
-                    buf.clear().limit(n * size);
-                    readFully(file, ch, buf, pos);
-                    crc.update(buf.array(), 0, buf.limit());
-                    pos += buf.limit();
-                    buf.flip();
-                    switch (t.dtype()) {
-                        case FLOAT32 -> buf.asFloatBuffer().get((float[]) data, done, n);
-                        case INT8, UINT8 -> buf.get((byte[]) data, done, n);
-                        case INT32 -> buf.asIntBuffer().get((int[]) data, done, n);
-                    }
-                    done += n;
-                }
-                b.add(t.name(), new Checkpoint.TensorData(t.dtype(), t.shape(), data));
-            }
-            buf.clear().limit(CRC_BYTES);
-            readFully(file, ch, buf, pos);
-            buf.flip();
-            int stored = buf.getInt();
-            int computed = (int) crc.getValue();
-            if (stored != computed) {
-                throw new CheckpointFormatException(file, String.format(Locale.ROOT,
-                    "checksum mismatch: the file stores CRC-32C 0x%08x at offset %d, its contents give 0x%08x "
-                        + "(the file is corrupt)", stored, pos, computed));
-            }
-            return b.build();
+            return read(new Origin(file, file.toString()), Bytes.of(ch));
         }
+    }
+
+    /**
+     * Reads and fully verifies a checkpoint held in {@code bytes}, with the same checks and messages as
+     * {@link #read(Path)}; {@code source} names the bytes in errors (e.g. a resource name). The array is only read.
+     *
+     * @throws CheckpointFormatException when the bytes are not a valid checkpoint (a cut-off copy is "truncated")
+     */
+    public static Checkpoint read(byte[] bytes, String source) throws CheckpointFormatException {
+        Objects.requireNonNull(bytes, "checkpoint bytes");
+        Objects.requireNonNull(source, "checkpoint source name");
+        try {
+            return read(new Origin(null, source), Bytes.of(bytes));
+        } catch (CheckpointFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IllegalStateException("reading an array cannot fail with an I/O error", e); // Bytes.of(array)
+        }
+    }
+
+    /**
+     * Reads {@code in} to its end, then verifies it as {@link #read(byte[], String)} does; the stream is left open
+     * (its owner closes it). The whole checkpoint is held in memory while it is checked: a stream that ends early
+     * is refused as "truncated", never half-loaded.
+     *
+     * @throws CheckpointFormatException when the stream does not hold a valid checkpoint
+     * @throws IOException when reading the stream fails
+     */
+    public static Checkpoint read(java.io.InputStream in, String source) throws IOException {
+        Objects.requireNonNull(in, "checkpoint stream");
+        return read(in.readAllBytes(), source);
+    }
+
+    private static Checkpoint read(Origin file, Bytes ch) throws IOException {
+        CRC32C crc = new CRC32C();
+        CheckpointHeader h = header(file, ch, crc);
+        Checkpoint.Builder b = Checkpoint.builder(h.model()).meta(h.meta());
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+        long pos = h.dataOffset();
+        // allocations below are bounded by the input's size: header() checked every length against it
+        for (CheckpointHeader.TensorInfo t : h.tensors()) {
+            Object data = switch (t.dtype()) {
+                case FLOAT32 -> new float[t.numel()];
+                case INT8, UINT8 -> new byte[t.numel()];
+                case INT32 -> new int[t.numel()];
+            };
+            int done = 0;
+            int size = t.dtype().byteSize();
+            while (done < t.numel()) {
+                int n = Math.min(t.numel() - done, CHUNK / size);
+                buf.clear().limit(n * size);
+                readFully(file, ch, buf, pos);
+                crc.update(buf.array(), 0, buf.limit());
+                pos += buf.limit();
+                buf.flip();
+                switch (t.dtype()) {
+                    case FLOAT32 -> buf.asFloatBuffer().get((float[]) data, done, n);
+                    case INT8, UINT8 -> buf.get((byte[]) data, done, n);
+                    case INT32 -> buf.asIntBuffer().get((int[]) data, done, n);
+                }
+                done += n;
+            }
+            b.add(t.name(), new Checkpoint.TensorData(t.dtype(), t.shape(), data));
+        }
+        buf.clear().limit(CRC_BYTES);
+        readFully(file, ch, buf, pos);
+        buf.flip();
+        int stored = buf.getInt();
+        int computed = (int) crc.getValue();
+        if (stored != computed) {
+            throw file.error(String.format(Locale.ROOT,
+                "checksum mismatch: the file stores CRC-32C 0x%08x at offset %d, its contents give 0x%08x "
+                    + "(the file is corrupt)", stored, pos, computed));
+        }
+        return b.build();
     }
 
     /**
@@ -311,12 +399,12 @@ public final class CheckpointIO {
     public static CheckpointHeader readHeader(Path file) throws IOException {
         Objects.requireNonNull(file, "checkpoint path");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return header(file, ch, new CRC32C());
+            return header(new Origin(file, file.toString()), Bytes.of(ch), new CRC32C());
         }
     }
 
     /** Reads and checks preamble and header; {@code crc} has consumed them afterwards. */
-    private static CheckpointHeader header(Path file, FileChannel ch, CRC32C crc) throws IOException {
+    private static CheckpointHeader header(Origin file, Bytes ch, CRC32C crc) throws IOException {
         long size = ch.size();
         ByteBuffer pre = ByteBuffer.allocate(PREAMBLE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         pre.limit((int) Math.min(size, PREAMBLE_BYTES));
@@ -327,27 +415,27 @@ public final class CheckpointIO {
             if (pre.get(i) != MAGIC[i]) {
                 byte[] got = new byte[m];
                 pre.get(0, got);
-                throw new CheckpointFormatException(file, "bad magic: starts with " + HexFormat.ofDelimiter(" ")
+                throw file.error("bad magic: starts with " + HexFormat.ofDelimiter(" ")
                     .formatHex(got) + ", a qat4j checkpoint starts with \"QAT4JCK\\0\" ("
                     + HexFormat.ofDelimiter(" ").formatHex(MAGIC) + ")");
             }
         }
         if (size < PREAMBLE_BYTES + CRC_BYTES) {
-            throw new CheckpointFormatException(file, "truncated at offset " + size + ": the file is " + size
+            throw file.error("truncated at offset " + size + ": the file is " + size
                 + " bytes, shorter than the " + (PREAMBLE_BYTES + CRC_BYTES) + " bytes of preamble and checksum");
         }
         int version = pre.getInt(8);
         if (version != VERSION) {
-            throw new CheckpointFormatException(file, "unsupported format version " + Integer.toUnsignedString(version)
+            throw file.error("unsupported format version " + Integer.toUnsignedString(version)
                 + " (this qat4j reads version " + VERSION + ")");
         }
         long h = pre.getLong(12);
         if (h < 0 || h > MAX_HEADER_BYTES) {
-            throw new CheckpointFormatException(file, "header length " + Long.toUnsignedString(h)
+            throw file.error("header length " + Long.toUnsignedString(h)
                 + " (at offset 12) is over the " + MAX_HEADER_BYTES + "-byte limit: corrupt, or not a checkpoint");
         }
         if (h > size - PREAMBLE_BYTES - CRC_BYTES) {
-            throw new CheckpointFormatException(file, "truncated at offset " + size + ": the header claims " + h
+            throw file.error("truncated at offset " + size + ": the header claims " + h
                 + " bytes, so the file needs at least " + (PREAMBLE_BYTES + h + CRC_BYTES) + " bytes, but it has "
                 + size);
         }
@@ -357,7 +445,7 @@ public final class CheckpointIO {
         crc.update(hb.array(), 0, (int) h);
         HeaderJson.Parsed parsed = HeaderJson.parse(file, hb.array());
         if (parsed.format() != version) {
-            throw new CheckpointFormatException(file, "the header's format " + parsed.format()
+            throw file.error("the header's format " + parsed.format()
                 + " differs from the file's version " + version);
         }
         long dataOffset = PREAMBLE_BYTES + h;
@@ -366,13 +454,13 @@ public final class CheckpointIO {
         long expected = 0;
         for (HeaderJson.Entry e : parsed.tensors()) {
             if (e.offset() != expected) {
-                throw new CheckpointFormatException(file, "tensor '" + e.name() + "' starts at data offset "
+                throw file.error("tensor '" + e.name() + "' starts at data offset "
                     + e.offset() + ", but " + (infos.isEmpty() ? "the first tensor must start at 0"
                     : "the previous tensor ends at " + expected) + " (tensors must be contiguous, in table order, "
                     + "without gaps or overlaps)");
             }
             if (e.length() > dataLength - expected) {
-                throw new CheckpointFormatException(file, "tensor '" + e.name() + "' (" + e.dtype()
+                throw file.error("tensor '" + e.name() + "' (" + e.dtype()
                     + Arrays.toString(e.shape()) + ", file bytes [" + (dataOffset + e.offset()) + ", "
                     + (dataOffset + e.offset() + e.length()) + ")) extends past the end of the file: the file is "
                     + size + " bytes, so its data section ends at offset " + (dataOffset + dataLength)
@@ -383,7 +471,7 @@ public final class CheckpointIO {
                 e.length()));
         }
         if (expected != dataLength) {
-            throw new CheckpointFormatException(file, (dataLength - expected) + " unexplained bytes at offset "
+            throw file.error((dataLength - expected) + " unexplained bytes at offset "
                 + (dataOffset + expected) + ", after the last tensor: the table covers " + expected
                 + " bytes of data, the file holds " + dataLength);
         }
@@ -391,12 +479,12 @@ public final class CheckpointIO {
     }
 
     /** Fills {@code buf} from {@code pos}; end of file first is a truncation. */
-    private static void readFully(Path file, FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+    private static void readFully(Origin file, Bytes ch, ByteBuffer buf, long pos) throws IOException {
         long p = pos;
         while (buf.hasRemaining()) {
             int n = ch.read(buf, p);
             if (n < 0) {
-                throw new CheckpointFormatException(file, "truncated at offset " + p + " (the file ended while "
+                throw file.error("truncated at offset " + p + " (the file ended while "
                     + "reading; it may have been cut or changed during the read)");
             }
             p += n;

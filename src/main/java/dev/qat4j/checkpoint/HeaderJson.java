@@ -18,7 +18,6 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -101,7 +100,7 @@ final class HeaderJson {
 
     // ---- reading ----------------------------------------------------------------------------------------------
 
-    static Parsed parse(Path file, byte[] bytes) throws CheckpointFormatException {
+    static Parsed parse(CheckpointIO.Origin file, byte[] bytes) throws CheckpointFormatException {
         String text;
         ByteBuffer in = ByteBuffer.wrap(bytes);
         try {
@@ -110,7 +109,7 @@ final class HeaderJson {
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
             text = dec.decode(in).toString();
         } catch (CharacterCodingException e) {
-            throw new CheckpointFormatException(file, "header is not valid UTF-8 at file offset "
+            throw file.error("header is not valid UTF-8 at file offset "
                 + (CheckpointIO.PREAMBLE_BYTES + in.position()));
         }
         try (JsonParser p = FACTORY.createParser(text)) {
@@ -118,10 +117,10 @@ final class HeaderJson {
         } catch (CheckpointFormatException e) {
             throw e;
         } catch (JsonProcessingException e) {
-            throw new CheckpointFormatException(file, "header JSON error" + at(e.getLocation()) + ": "
+            throw file.error("header JSON error" + at(e.getLocation()) + ": "
                 + e.getOriginalMessage(), e);
         } catch (IOException e) {
-            throw new CheckpointFormatException(file, "header JSON error: " + e.getMessage(), e);
+            throw file.error("header JSON error: " + e.getMessage(), e);
         }
     }
 
@@ -130,16 +129,16 @@ final class HeaderJson {
     }
 
     private static final class Reader {
-        private final Path file;
+        private final CheckpointIO.Origin file;
         private final JsonParser p;
 
-        Reader(Path file, JsonParser p) {
+        Reader(CheckpointIO.Origin file, JsonParser p) {
             this.file = file;
             this.p = p;
         }
 
         private CheckpointFormatException err(String what) {
-            return new CheckpointFormatException(file, "header" + at(p.currentTokenLocation()) + ": " + what);
+            return file.error("header" + at(p.currentTokenLocation()) + ": " + what);
         }
 
         private JsonToken next() throws IOException {
@@ -189,7 +188,7 @@ final class HeaderJson {
                 missing.add("tensors");
             }
             if (!missing.isEmpty()) {
-                throw new CheckpointFormatException(file, "header lacks " + String.join(", ", missing));
+                throw file.error("header lacks " + String.join(", ", missing));
             }
             return new Parsed(format, model, meta, tensors);
         }

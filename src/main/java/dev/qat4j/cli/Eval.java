@@ -9,10 +9,11 @@ import dev.qat4j.data.Cifar10;
 import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Split;
 import dev.qat4j.models.QuantModel;
+import dev.qat4j.predict.ModelFiles;
+import dev.qat4j.predict.ModelKind;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.IntegerEval;
 import dev.qat4j.integer.IntegerModel;
-import dev.qat4j.integer.IntegerModelIO;
 import dev.qat4j.train.ConfusionMatrix;
 import dev.qat4j.train.Trainer;
 import java.io.IOException;
@@ -58,7 +59,7 @@ final class Eval implements Callable<Integer> {
         IntegerConverter.Options conversion = format != null ? ModelLoading.options(format, false) : null;
         Backend b = Checks.backend(backend);
         Checkpoint c = Checks.readCheckpoint("--checkpoint", checkpoint);
-        boolean isIntegerModel = IntegerModelIO.KIND.equals(c.metaString("kind"));
+        boolean isIntegerModel = ModelFiles.kindOf(c) == ModelKind.INTEGER;
         if (isIntegerModel && format != null) {
             throw new UserError("--format " + format + ": " + checkpoint + " is already an integer model (convert "
                     + "its training checkpoint again to change the format)");
@@ -77,7 +78,7 @@ final class Eval implements Callable<Integer> {
             if (isIntegerModel || integer) {
                 return evaluateInteger(c, b, test, conversion, done -> progress.update(done, total));
             }
-            try (QuantModel m = ModelLoading.loadForEval(c, checkpoint, b)) {
+            try (QuantModel m = ModelLoading.load(c, checkpoint, null, b)) {
                 return report(c.model(), Trainer.evaluate(m, b, test, batchSize, done -> progress.update(done, total)));
             }
         } finally {
@@ -88,8 +89,8 @@ final class Eval implements Callable<Integer> {
     /** The integer model's accuracy: a .qim as it is, or a training checkpoint converted now. */
     private int evaluateInteger(Checkpoint c, Backend b, Dataset test, IntegerConverter.Options conversion,
                                 java.util.function.IntConsumer progress) throws IOException {
-        if (IntegerModelIO.KIND.equals(c.metaString("kind"))) {
-            try (IntegerModel im = IntegerModelIO.fromCheckpoint(c, checkpoint, b)) {
+        if (ModelFiles.kindOf(c) == ModelKind.INTEGER) {
+            try (IntegerModel im = ModelLoading.loadInteger(c, checkpoint, b)) {
                 return report(im.model() + " integer (" + im.format() + ")",
                         IntegerEval.evaluate(im, b, test, batchSize, progress));
             }

@@ -3,7 +3,6 @@ package dev.qat4j.cli;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
 import dev.qat4j.integer.IntegerModel;
-import dev.qat4j.integer.IntegerModelIO;
 import dev.qat4j.integer.export.BlobExport;
 import dev.qat4j.integer.export.CGoldenExport;
 import dev.qat4j.integer.export.OnnxExport;
@@ -109,8 +108,9 @@ final class Export implements Callable<Integer> {
     }
 
     private IntegerModel readModel(Backend b) throws IOException {
+        dev.qat4j.checkpoint.Checkpoint container = Checks.readCheckpoint("--model", model);
         try {
-            return IntegerModelIO.read(model, b);
+            return ModelLoading.loadInteger(container, model, b);
         } catch (dev.qat4j.checkpoint.CheckpointFormatException e) {
             throw new UserError("--model: " + e.getMessage(), e);
         }

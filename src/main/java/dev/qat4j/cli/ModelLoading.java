@@ -2,14 +2,13 @@ package dev.qat4j.cli;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.checkpoint.Checkpoint;
-import dev.qat4j.models.BitWidths;
-import dev.qat4j.models.ModelState;
-import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
+import dev.qat4j.predict.ModelFiles;
+import dev.qat4j.predict.ModelKind;
 import dev.qat4j.quant.RequantFormat;
 import dev.qat4j.integer.IntegerConverter;
+import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.SeedPath;
-import dev.qat4j.train.RunCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -19,52 +18,27 @@ final class ModelLoading {
     }
 
     /**
-     * The model a {@code .qck} describes, with its weights; {@code expectedModel} (may be null) must match. Bad files
-     * and mismatches are IllegalArgumentExceptions or IOExceptions naming the file.
+     * The model a {@code .qck} describes, with its weights, loaded by the library's one loading path
+     * ({@link ModelFiles#loadFloat}); {@code expectedModel} (may be null) must match. Bad files and mismatches are
+     * IllegalArgumentExceptions or IOExceptions naming the file.
      */
     static QuantModel load(Path checkpoint, String expectedModel, Backend b) throws IOException {
         return load(Checks.readCheckpoint("--checkpoint", checkpoint), checkpoint, expectedModel, b);
     }
 
     /** {@link #load(Path, String, Backend)} of a checkpoint already read from {@code checkpoint}. */
-    static QuantModel load(Checkpoint c, Path checkpoint, String expectedModel, Backend b) {
-        if ("qat4j-integer-model".equals(c.metaString("kind"))) {
-            throw new IllegalArgumentException(checkpoint + " is an integer model (.qim), not a training checkpoint");
-        }
+    static QuantModel load(Checkpoint c, Path checkpoint, String expectedModel, Backend b) throws IOException {
+        ModelFiles.requireKind(c, ModelKind.FLOAT, checkpoint.toString()); // before the model check: says more
         if (expectedModel != null && !expectedModel.equals(c.model())) {
             throw new IllegalArgumentException("checkpoint " + checkpoint + " is of model '" + c.model() + "', not '"
                     + expectedModel + "'");
         }
-        String yaml = c.metaString(ModelState.BITS_KEY);
-        if (yaml == null) {
-            throw new IllegalArgumentException("checkpoint " + checkpoint + " has no bit widths (meta 'bits')");
-        }
-        QuantModel m = Models.build(c.model(), BitWidths.fromYaml(yaml, c.model(), "checkpoint " + checkpoint), b, 0);
-        try {
-            ModelState.load(m, c);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
-        return m;
+        return ModelFiles.loadFloat(c, checkpoint.toString(), b);
     }
 
-    /** The fake-quant model of a training checkpoint ({@code best.qck} or {@code last.qck}), for evaluation. */
-    static QuantModel loadForEval(Checkpoint c, Path checkpoint, Backend b) {
-        QuantModel m;
-        try {
-            m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
-                    "checkpoint " + checkpoint), b, 0);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("checkpoint " + checkpoint + " is not a qat4j model checkpoint: " + e.getMessage(), e);
-        }
-        try {
-            RunCheckpoint.restore(c, m, null);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
-        return m;
+    /** The integer model of a {@code .qim} already read from {@code file}, by the library's one loading path. */
+    static IntegerModel loadInteger(Checkpoint c, Path file, Backend b) throws IOException {
+        return ModelFiles.loadInteger(c, file.toString(), b);
     }
 
     /**

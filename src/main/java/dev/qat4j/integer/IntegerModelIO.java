@@ -112,25 +112,40 @@ public final class IntegerModelIO {
 
     /** The integer model in an already read {@code .qim} container ({@code file} names it in errors). */
     public static IntegerModel fromCheckpoint(Checkpoint c, Path file, Backend backend) throws IOException {
-        String where = "integer model " + file;
+        return read(c, file, String.valueOf(file), backend);
+    }
+
+    /**
+     * The integer model in an already read {@code .qim} container whose bytes came from {@code source} (a file name,
+     * a resource, a stream: it names them in errors); its float prefix lives on {@code backend}. A training
+     * checkpoint, or a container that does not hold a consistent integer model, is a
+     * {@link CheckpointFormatException} saying what is wrong.
+     */
+    public static IntegerModel read(Checkpoint c, String source, Backend backend) throws CheckpointFormatException {
+        return read(c, null, source, backend);
+    }
+
+    private static IntegerModel read(Checkpoint c, Path file, String source, Backend backend)
+            throws CheckpointFormatException {
+        String where = "integer model " + source;
         if (!KIND.equals(c.metaString("kind"))) {
-            throw new CheckpointFormatException(file, "not a qat4j integer model (meta kind is "
-                    + c.metaString("kind") + "; a training checkpoint? convert it with `qat4j convert`)");
+            throw formatError(file, source, "not a qat4j integer model (meta kind is "
+                    + c.metaString("kind") + "; a training checkpoint? convert it with `qat4j convert`)", null);
         }
         try {
-            BitWidths bits = BitWidths.fromYaml(need(c, "bits", file), c.model(), where);
-            JsonNode q = JSON.readTree(need(c, "boundary", file));
+            BitWidths bits = BitWidths.fromYaml(need(c, "bits"), c.model(), where);
+            JsonNode q = JSON.readTree(need(c, "boundary"));
             ActQuantizer boundary = new ActQuantizer(ActQuantizer.Kind.valueOf(q.path("kind").asText()),
                     q.path("bits").asInt(), (float) q.path("fixed_clip").asDouble());
             float alpha = (float) q.path("alpha").asDouble();
-            JsonNode prefixNames = JSON.readTree(need(c, "prefix", file));
+            JsonNode prefixNames = JSON.readTree(need(c, "prefix"));
             if (c.metaString(PREFIX_QUANTIZERS) == null) {
                 throw new IllegalArgumentException("meta '" + PREFIX_QUANTIZERS + "' is missing, so its bit widths "
                         + "cannot be checked against the float prefix (written by an older qat4j? convert again)");
             }
             List<String> recordedQuantizers = new ArrayList<>();
             JSON.readTree(c.metaString(PREFIX_QUANTIZERS)).forEach(n -> recordedQuantizers.add(n.asText()));
-            JsonNode graph = JSON.readTree(need(c, "graph", file));
+            JsonNode graph = JSON.readTree(need(c, "graph"));
             List<IntValue> values = new ArrayList<>();
             for (JsonNode v : graph.path("values")) {
                 values.add(new IntValue(v.path("name").asText(), ints(v.path("shape")), v.path("lo").asLong(),
@@ -157,21 +172,26 @@ public final class IntegerModelIO {
             IntegerModelCheck.check(values, layers, where);
             QuantModel host = Models.build(c.model(), bits, backend, 0);
             try {
-                List<Module> prefix = loadPrefix(host, prefixNames, c, file);
+                List<Module> prefix = loadPrefix(host, prefixNames, c, source);
                 IntegerModelCheck.prefixMatchesRecord(prefix, recordedQuantizers, where);
                 return new IntegerModel(c.model(), bits, prefix, boundary, alpha, values, layers,
-                        need(c, "format", file), host);
+                        need(c, "format"), host);
             } catch (RuntimeException e) {
                 host.close();
                 throw e;
             }
         } catch (IllegalArgumentException | NullPointerException | ClassCastException
                  | com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new CheckpointFormatException(file, e.getMessage(), e);
+            throw formatError(file, source, e.getMessage(), e);
         }
     }
 
-    private static List<Module> loadPrefix(QuantModel host, JsonNode names, Checkpoint c, Path file) {
+    private static CheckpointFormatException formatError(Path file, String source, String what, Throwable cause) {
+        return file != null ? new CheckpointFormatException(file, what, cause)
+                : new CheckpointFormatException(source, what, cause);
+    }
+
+    private static List<Module> loadPrefix(QuantModel host, JsonNode names, Checkpoint c, String source) {
         List<Module> top = host.net().children();
         List<Module> prefix = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
@@ -186,7 +206,7 @@ public final class IntegerModelIO {
                 Checkpoint.TensorData t = c.tensor("prefix/" + p.name());
                 if (t == null || t.dtype() != DType.FLOAT32 || !Arrays.equals(t.shape(), p.value().shape())) {
                     throw new IllegalArgumentException("prefix tensor '" + p.name() + "' is missing or has the wrong "
-                            + "shape in " + file + " (expected FLOAT32" + Arrays.toString(p.value().shape()) + ")");
+                            + "shape in " + source + " (expected FLOAT32" + Arrays.toString(p.value().shape()) + ")");
                 }
                 p.setValue(p.value().backend().fromFloats(t.floats(), t.shape()));
             }
@@ -222,7 +242,7 @@ public final class IntegerModelIO {
         return g;
     }
 
-    private static String need(Checkpoint c, String key, Path file) {
+    private static String need(Checkpoint c, String key) {
         String v = c.metaString(key);
         if (v == null) {
             throw new IllegalArgumentException("meta '" + key + "' is missing");
