@@ -5,8 +5,10 @@
 #   ./cppbuild.sh check           report g++, JDK, Maven, nvcc and the CPU features, change nothing
 #   ./cppbuild.sh link-prep DIR   write the `libopenblas.so` linker script the javacpp plugin links
 #                                 against (the openblas jar ships only libopenblas.so.0); Maven runs this
-#   ./cppbuild.sh cuda [DIR]      build the CUDA library with nvcc into DIR (default target/cuda; skipped, with a
-#                                 message, without nvcc; rebuilt only when a source is newer). Maven runs this
+#   ./cppbuild.sh cuda [DIR [required]]
+#                                 build the CUDA library with nvcc into DIR (default target/cuda; rebuilt only when a
+#                                 source is newer). Without nvcc: skipped with a message, or an error with `required`,
+#                                 which Maven's cuda profile (mvn -Pcuda) passes
 #
 # The C++ kernels of the cpu backend are built by the javacpp Maven plugin during `mvn package`;
 # this script never has to run for them.
@@ -45,6 +47,10 @@ link_prep() {
 cuda() {
   local nvcc_bin="${NVCC:-}"
   [ -z "$nvcc_bin" ] && { have nvcc && nvcc_bin=nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc_bin=/usr/local/cuda/bin/nvcc; }; }
+  if [ -z "$nvcc_bin" ] && [ "${2:-}" = required ]; then
+    say "ERROR: the cuda profile (-Pcuda) needs nvcc: set NVCC or install the CUDA toolkit, or build without -Pcuda"
+    return 1
+  fi
   if [ -z "$nvcc_bin" ]; then say "skipping CUDA: nvcc not found (set NVCC or install the CUDA toolkit); the cuda backend will be unavailable"; return 0; fi
   local out="${1:-$here/target/cuda}"
   local lib="$out/libqat4j_cuda.so"
@@ -81,7 +87,7 @@ cuda() {
 case "${1:-all}" in
   check)     check ;;
   link-prep) link_prep "${2:-$here/target/native-link}" ;;
-  cuda)      cuda "${2:-}" ;;
+  cuda)      cuda "${2:-}" "${3:-}" ;;
   all)       check && link_prep "$here/target/native-link" && cuda ;;
   *)         say "unknown target '$1' (use: check, link-prep DIR, cuda, all)"; exit 2 ;;
 esac

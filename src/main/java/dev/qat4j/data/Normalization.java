@@ -17,7 +17,7 @@ public final class Normalization {
     private final float[] std;
     private final float[] table; // [c * 256 + v]
 
-    /** @throws IllegalArgumentException for empty or different-length arrays, a non-finite value or std <= 0 */
+    /** @throws IllegalArgumentException for empty or different-length arrays, a non-finite value or std &lt;= 0 */
     public Normalization(float[] mean, float[] std) {
         if (mean.length == 0 || mean.length != std.length) {
             throw new IllegalArgumentException("mean and std need one value per channel, got " + mean.length

@@ -51,7 +51,7 @@ import java.util.Set;
  * Each of those deviations can be switched off on its own; with all off it is the exact mode again.
  *
  * <p>A BN that feeds a conv with nothing quantized between (ToyNet's downsample) is materialised as a wide int32
- * intermediate of 2^-F units (|z| <= 2^24, as fine as float32) by a dyadic32 requant, and the conv after it
+ * intermediate of 2^-F units (|z| &lt;= 2^24, as fine as float32) by a dyadic32 requant, and the conv after it
  * accumulates in int64; those two requants are always dyadic, whatever the format (a fixed ap_fixed grid cannot
  * hold their scale).
  *

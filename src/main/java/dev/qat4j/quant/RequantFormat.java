@@ -36,7 +36,7 @@ public sealed interface RequantFormat permits RequantFormat.ApFixed, RequantForm
 
     Rounding rounding();
 
-    /** ap_fixed&lt;W, I&gt;, 2 <= W <= 32, 1 <= I <= W (F = W - I fractional bits). */
+    /** ap_fixed&lt;W, I&gt;, 2 &lt;= W &lt;= 32, 1 &lt;= I &lt;= W (F = W - I fractional bits). */
     record ApFixed(int totalBits, int intBits, Rounding rounding) implements RequantFormat {
         public ApFixed {
             if (totalBits < 2 || totalBits > 32 || intBits < 1 || intBits > totalBits || rounding == null) {
@@ -61,7 +61,7 @@ public sealed interface RequantFormat permits RequantFormat.ApFixed, RequantForm
         }
     }
 
-    /** A signed mantissa of M bits (8 <= M <= 32) and a shift in 0..62 chosen per value. */
+    /** A signed mantissa of M bits (8 &lt;= M &lt;= 32) and a shift in 0..62 chosen per value. */
     record Dyadic(int mantissaBits, Rounding rounding) implements RequantFormat {
         public Dyadic {
             if (mantissaBits < 8 || mantissaBits > 32 || rounding == null) {

@@ -20,7 +20,7 @@ public final class Requantizer {
     /**
      * Per-channel requantization with an optional residual: {@code out = clamp(round((acc * mult[c] + res * resMult[c]
      * + bias[c]) / 2^shift[c]), qmin, qmax)}, channel {@code c = (i / inner) % channels}; {@code acc} is an int[] or a
-     * long[], {@code residual}/{@code resMult} may be null. The caller guarantees |sum| < 2^62. Planes run in parallel
+     * long[], {@code residual}/{@code resMult} may be null. The caller guarantees |sum| &lt; 2^62. Planes run in parallel
      * (each output depends only on its own inputs).
      */
     public static int[] requantizeResidual(Object acc, int channels, int inner, int[] mult, int[] shift, long[] bias,

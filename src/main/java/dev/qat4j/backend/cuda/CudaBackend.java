@@ -24,8 +24,9 @@ import dev.qat4j.tensor.internal.TensorInternals;
  * <p>Threads: ops called from several threads are queued on the one stream in call order (so they never run at the
  * same time on the GPU); tensors may be created and closed from any thread.
  *
- * <p>Opt-in: {@code QAT4J_BACKEND=cuda} (or {@code --backend cuda}). The library is only built where nvcc was present
- * at build time, and only loaded when this class is used, so the {@code cpu} and {@code ref} backends never load CUDA.
+ * <p>Opt-in: {@code QAT4J_BACKEND=cuda} (or {@code --backend cuda}). The library is only built with the Maven profile
+ * {@code cuda} ({@code -Pcuda}, which needs nvcc) and ships in the classifier jar {@code linux-x86_64-cuda}; it is only
+ * loaded when this class is used, so the {@code cpu} and {@code ref} backends never load CUDA.
  */
 public final class CudaBackend extends Backend {
 
@@ -41,7 +42,8 @@ public final class CudaBackend extends Backend {
 
     /**
      * The backend on GPU 0. Throws {@link IllegalStateException} naming the reason when CUDA cannot be used (library
-     * not built because nvcc was missing, no driver, no GPU).
+     * not on the classpath because the build had no {@code -Pcuda} or the {@code linux-x86_64-cuda} jar is missing,
+     * no driver, no GPU).
      */
     public static CudaBackend get() {
         CudaBackend b = instance;

@@ -53,6 +53,10 @@ import java.util.Map;
  * <p>Float arithmetic (ONNX divides by the scale where fake-quant multiplies by its inverse, fuses differently) can
  * move a value sitting on a rounding boundary to the neighbouring code, so the export matches the integer model to
  * that rare code, not bit for bit.
+ *
+ * <p>The ONNX wire format is written with {@code com.google.protobuf:protobuf-java}, an <em>optional</em> dependency
+ * of qat4j (the {@code qat4j} CLI jar bundles it): an application that calls this export must declare
+ * {@code protobuf-java} (the version in qat4j's pom) itself, or this class fails with {@link NoClassDefFoundError}.
  */
 public final class OnnxExport {
     public static final String INPUT = "images";
