@@ -2,13 +2,13 @@
 # Packs what bench/gpu-check.sh needs on a GPU machine that may have no JDK and no Maven: a jlink'ed Java runtime,
 # the few jars the CUDA tests and the step timer load, and the compiled timer, into target/gpu-kit (~57 MB with
 # target/classes and target/test-classes, which travel beside it). Run after `mvn -B package -DskipTests` (or
-# `mvn -B test-compile` + `package`) on a machine with nvcc, so target/classes holds the CUDA library.
+# `mvn -B -Pcuda test-compile` + `package`) on a machine with nvcc, so target/classes holds the CUDA library.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 kit=target/gpu-kit
 m2="${M2_REPO:-$HOME/.m2/repository}"
 [ -f target/classes/dev/qat4j/backend/cuda/linux-x86_64/libqat4j_cuda.so ] \
-  || { echo "gpu-kit: target/classes has no CUDA library: build with nvcc installed first" >&2; exit 1; }
+  || { echo "gpu-kit: target/classes has no CUDA library: build with mvn -B -Pcuda package (nvcc installed) first" >&2; exit 1; }
 rm -rf "$kit" && mkdir -p "$kit/lib" "$kit/classes"
 # No java.desktop (13 MB): `qat4j train` there writes everything but the PNG curves, and says so.
 jlink --add-modules java.base,jdk.unsupported,java.management,java.logging,java.xml --strip-debug \

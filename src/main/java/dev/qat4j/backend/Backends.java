@@ -1,5 +1,6 @@
 package dev.qat4j.backend;
 
+import dev.qat4j.Version;
 import dev.qat4j.backend.cpu.CpuBackend;
 import dev.qat4j.backend.cuda.CudaBackend;
 import dev.qat4j.backend.ref.RefBackend;
@@ -63,13 +64,19 @@ public final class Backends {
                 try {
                     yield CpuBackend.get();
                 } catch (Throwable e) { // UnsatisfiedLinkError, NoClassDefFoundError, ...
-                    throw new IllegalStateException("backend 'cpu' requested but its native library did not load: " + e, e);
+                    throw new IllegalStateException("backend 'cpu' requested but " + nativeLoadFailure(e), e);
                 }
             }
             case "cuda" -> CudaBackend.get(); // IllegalStateException naming why CUDA cannot be used here
             default -> throw new IllegalArgumentException(
                     "unknown backend '" + name + "' (QAT4J_BACKEND must be ref, cpu or cuda)");
         };
+    }
+
+    /** Why the cpu backend's JNI library did not load, with where it comes from (the usual cause: its jar is missing). */
+    static String nativeLoadFailure(Throwable e) {
+        return "its native library did not load: " + e + " (it ships in the jar dev.qat4j:qat4j:" + Version.get()
+                + ":linux-x86_64, which must be on the classpath; it runs on linux x86-64 with glibc 2.34 or newer)";
     }
 
     /** The reference backend (plain Java loops on the heap): always available, the oracle of the others. */
@@ -134,7 +141,7 @@ public final class Backends {
             CpuBackend cpu = CpuBackend.get();
             return new Selection(cpu, "best available (native library loaded, int8 ISA " + cpu.isaName() + ")");
         } catch (Throwable e) {
-            String why = "cpu backend unavailable (" + e + "); falling back to ref";
+            String why = "cpu backend unavailable (" + nativeLoadFailure(e) + "); falling back to ref";
             LOG.log(Level.WARNING, why);
             return new Selection(RefBackend.INSTANCE, why);
         }

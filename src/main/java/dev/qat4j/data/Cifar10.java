@@ -255,7 +255,7 @@ public final class Cifar10 {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(archive), 1 << 16)) {
             InputStream in = raw;
             if (gzip) {
-                gz = new GzipCompressorInputStream(raw, true);
+                gz = GzipCompressorInputStream.builder().setInputStream(raw).setDecompressConcatenated(true).get();
                 in = gz;
             }
             tar = new TarArchiveInputStream(in);

@@ -61,8 +61,8 @@ public final class CudaBackend extends Backend {
                         instance = new CudaBackend(CudaKernels.qc_device_name());
                     }
                 } catch (Throwable e) { // UnsatisfiedLinkError, NoClassDefFoundError, ...
-                    unavailableReason = "the CUDA library is not in this build (it is built only where nvcc is "
-                            + "installed: ./cppbuild.sh cuda, then mvn package): " + e;
+                    unavailableReason = "the CUDA library is not on the classpath (it ships in the jar "
+                            + "dev.qat4j:qat4j:linux-x86_64-cuda, built with mvn -Pcuda package where nvcc is installed): " + e;
                 }
             }
             if (instance == null) {
