@@ -83,7 +83,8 @@ public final class IntegerEval {
         long[] maxDiff = new long[nl], differing = new long[nl], compared = new long[nl];
         long[] accMin = new long[nl], accMax = new long[nl];
         boundaryName = im.values().get(0).name();
-        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+        try (BatchLoader loader = new BatchLoader(data,
+                BatchLoader.Options.eval(batchSize, im.inputSpec().normalization()), 0)) {
             while (loader.hasNext()) {
                 Batch b = loader.next();
                 int n = b.size();
@@ -173,7 +174,8 @@ public final class IntegerEval {
                                            IntConsumer imagesDone) {
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
-        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+        try (BatchLoader loader = new BatchLoader(data,
+                BatchLoader.Options.eval(batchSize, im.inputSpec().normalization()), 0)) {
             while (loader.hasNext()) {
                 Batch batch = loader.next();
                 try (Step step = new Step(backend, false)) {

@@ -6,7 +6,6 @@ import dev.qat4j.integer.IntLayer;
 import dev.qat4j.integer.IntValue;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.export.OnnxGraph.Attr;
-import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.BatchNorm2d;
 import dev.qat4j.nn.Clamp;
@@ -134,7 +133,7 @@ public final class OnnxExport {
                 throw new IllegalArgumentException("onnx export: the integer model must end with its FC logits");
             }
             String version = OnnxExport.class.getPackage().getImplementationVersion();
-            return g.model(INPUT, QuantModel.inputShape(), OUTPUT, new int[] {model.numClasses()},
+            return g.model(INPUT, model.inputSpec().shape(), OUTPUT, new int[] {model.numClasses()},
                     version == null ? "dev" : version);
         }
 
