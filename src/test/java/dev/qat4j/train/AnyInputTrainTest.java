@@ -71,12 +71,12 @@ class AnyInputTrainTest {
                 .seed(3).build();
     }
 
-    /** Per-epoch training loss of {@code m} over {@code epochs} epochs. */
-    static double[] train(QuantModel m, int epochs, float lr) {
+    /** Per-epoch training loss of {@code m} over {@code epochs} epochs on the first {@code images} of TRAIN. */
+    static double[] train(QuantModel m, int images, int epochs, float lr) {
         double[] losses = new double[epochs];
         try (Trainer t = new Trainer(m, CPU, config(epochs, lr))) {
             for (int e = 0; e < epochs; e++) {
-                losses[e] = t.trainEpoch(TRAIN, e, null).loss();
+                losses[e] = t.trainEpoch(TRAIN.take(images), e, null).loss();
             }
         }
         return losses;
@@ -87,17 +87,39 @@ class AnyInputTrainTest {
         try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), SPEC, CPU, 1)) {
             assertEquals(SPEC, m.inputSpec());
             double before = Trainer.evaluate(m, CPU, TEST, 64).accuracy();
-            double[] losses = train(m, 3, 0.01f);
+            double[] losses = train(m, 64, 4, 0.01f); // ToyNet is the slowest on the CPU: fewer images
             double after = Trainer.evaluate(m, CPU, TEST, 64).accuracy();
-            assertTrue(losses[2] < losses[0], "loss falls: " + java.util.Arrays.toString(losses));
+            assertTrue(losses[3] < losses[0], "loss falls: " + java.util.Arrays.toString(losses));
             assertTrue(after >= 0.6, "4 classes, chance 0.25: before " + before + ", after " + after);
+        }
+    }
+
+    /** Where the {@code dataset-fashion-mnist} package installs Fashion-MNIST; the test below skips without it. */
+    static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist");
+
+    @Test
+    void resNet20LearnsFashionMnistWithItsOwnStatistics() {
+        Path images = FASHION.resolve("train-images-idx3-ubyte.gz");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isReadable(images),
+                "Fashion-MNIST not installed (dataset-fashion-mnist)");
+        Dataset all = dev.qat4j.data.Idx.load(images, FASHION.resolve("train-labels-idx1-ubyte.gz"));
+        Dataset train = all.take(320), test = all.subset(320, 576);
+        InputSpec spec = InputSpec.forData(train);
+        assertArrayEquals(new int[] {1, 28, 28}, spec.shape());
+        try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact"), spec, CPU, 2);
+             Trainer t = new Trainer(m, CPU, TrainConfig.builder().epochs(2).batchSize(16).lr(0.05f).seed(1)
+                     .build())) {
+            double first = t.trainEpoch(train, 0, null).loss(), second = t.trainEpoch(train, 1, null).loss();
+            double accuracy = t.evaluate(test).accuracy();
+            assertTrue(second < first, "loss falls: " + first + " -> " + second);
+            assertTrue(accuracy > 0.3, "10 classes, chance 0.1: " + accuracy);
         }
     }
 
     @Test
     void resNet20TrainsOnOneChannelImagesAndItsIntegerModelMatchesFakeQuant(@TempDir Path dir) throws Exception {
         try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact"), SPEC, CPU, 4)) {
-            double[] losses = train(m, 2, 0.05f);
+            double[] losses = train(m, 128, 2, 0.05f);
             assertTrue(losses[1] < losses[0], "loss falls: " + java.util.Arrays.toString(losses));
             double accuracy = Trainer.evaluate(m, CPU, TEST, 64).accuracy();
             assertTrue(accuracy > 0.4, "4 classes, chance 0.25: " + accuracy);
