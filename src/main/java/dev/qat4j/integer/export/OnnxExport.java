@@ -27,9 +27,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes an {@link IntegerModel} as an ONNX model in QDQ form (opset 13): float input {@value #INPUT} [N,3,32,32]
- * (normalized images, as {@link IntegerModel#logits} takes them), float output {@value #OUTPUT} [N, classes] in real
- * units (the fake-quant model's logits; the integer model's are these divided by {@link IntegerModel#logitScale}).
+ * Writes an {@link IntegerModel} as an ONNX model in QDQ form (opset 13): float input {@value #INPUT} [N, C, H, W]
+ * of the model's {@link IntegerModel#inputSpec()} (normalized images, as {@link IntegerModel#logits} takes them),
+ * float output {@value #OUTPUT} [N, classes] in real units (the fake-quant model's logits; the integer model's are
+ * these divided by {@link IntegerModel#logitScale}).
  *
  * <ul>
  *   <li>The float prefix as float ops (Conv, BatchNormalization, Relu, Add), quantized weights as int8 codes behind a
