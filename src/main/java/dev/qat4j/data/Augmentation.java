@@ -4,11 +4,11 @@ import java.util.SplittableRandom;
 
 /**
  * Random crop with zero padding and horizontal flip, for images of any size and channel count (uint8 or float
- * pixels); {@link #NONE} turns it off. The seed's training augmentation is torchvision's {@code RandomCrop(size, padding)} then
- * {@code RandomHorizontalFlip(0.5)}, on the uint8 image before normalisation: the image is padded with
- * {@code padding} zero pixels on every side (torchvision's default {@code fill=0}), a window of the original size
- * is cut at a random top-left corner {@code (top, left)}, each uniform in {@code [0, 2*padding]}, and with
- * probability 1/2 the window is mirrored left-right.
+ * pixels); {@link #NONE} turns it off. The seed's training augmentation is torchvision's
+ * {@code RandomCrop(size, padding)} then {@code RandomHorizontalFlip(0.5)}, on the image before normalisation: the
+ * image is padded with {@code padding} zero pixels on every side (torchvision's default {@code fill=0}), a window
+ * of the original size is cut at a random top-left corner {@code (top, left)}, each uniform in
+ * {@code [0, 2*padding]}, and with probability 1/2 the window is mirrored left-right.
  *
  * <p>So {@code out[c][y][x] = padded[c][y + top][x' + left]} with {@code x' = flip ? w-1-x : x} and
  * {@code padded[c][py][px] = in[c][py - padding][px - padding]} inside the image, 0 outside.

@@ -190,7 +190,10 @@ public final class Dataset {
         return out;
     }
 
-    /** Copies image {@code index} ({@code imageSize()} bytes, CHW) into {@code dst} at {@code dstOffset} (uint8 data only). */
+    /**
+     * Copies image {@code index} ({@code imageSize()} bytes, CHW) into {@code dst} at {@code dstOffset} (uint8 data
+     * only).
+     */
     public void copyImage(int index, byte[] dst, int dstOffset) {
         requireBytes();
         int is = imageSize();
@@ -267,7 +270,7 @@ public final class Dataset {
 
     @Override
     public String toString() {
-        return "Dataset[" + name + ", " + size + (floats != null ? " float" : "") + " images of (" + channels + ", " + height + ", " + width + "), "
-                + classes + " classes]";
+        return "Dataset[" + name + ", " + size + (floats != null ? " float" : "") + " images of (" + channels + ", "
+                + height + ", " + width + "), " + classes + " classes]";
     }
 }

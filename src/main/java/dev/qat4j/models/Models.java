@@ -80,7 +80,10 @@ public final class Models {
         return new QuantModel(model, bits, net, spec);
     }
 
-    /** What every builder needs: the backend, the weight RNG, and whether quantizer layers are built. */
+    /**
+     * What every builder needs: the backend, the weight RNG, whether quantizer layers are built, and the input spec
+     * (stem channels, classes, image size for the final pool).
+     */
     private record Ctx(Backend b, SplittableRandom rnd, boolean quant, InputSpec spec) {
         /**
          * The activation quantizer {@code q} (the bit widths' kind at its index: DoReFa, PACT, mPACT or fixed clip);
@@ -141,8 +144,8 @@ public final class Models {
         Init init = Init.KAIMING_NORMAL_FAN_OUT;
         List<Module> layers = new ArrayList<>();
         layers.add(c.act("input_q", bits.quantizer(0), 0f));
-        layers.add(new ConvNorm("stem", c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[0]), c.bn("stem.bn", 16),
-                c.act("stem.q", bits.quantizer(1), 6f)));
+        layers.add(new ConvNorm("stem", c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[0]),
+                c.bn("stem.bn", 16), c.act("stem.q", bits.quantizer(1), 6f)));
         int cin = 16, block = 1;
         for (int s = 0; s < TOYNET_WIDTHS.length; s++) {
             for (int j = 0; j < TOYNET_DEPTHS[s]; j++) {
