@@ -216,8 +216,10 @@ final class Train implements Callable<Integer> {
             throw new UserError("--resume continues the run in --out, --overwrite starts it again: give one of them");
         }
         Recipe r = plan.recipe();
-        TrainConfig cfg = new TrainConfig(r.epochs(), r.batchSize(), r.lr(), r.etaMin(), r.warmupEpochs(), r.momentum(),
-                r.weightDecay(), nesterov, !noDecayNormAlpha, r.alphaPenalty(), labelSmoothing, r.augment(), seed);
+        TrainConfig cfg = TrainConfig.builder().epochs(r.epochs()).batchSize(r.batchSize()).lr(r.lr())
+                .etaMin(r.etaMin()).warmupEpochs(r.warmupEpochs()).momentum(r.momentum()).weightDecay(r.weightDecay())
+                .nesterov(nesterov).decayNormAndAlpha(!noDecayNormAlpha).alphaPenalty(r.alphaPenalty())
+                .labelSmoothing(labelSmoothing).augment(r.augment()).seed(seed).build();
         String modelName = plan.model();
         String label = plan.experiment() != null ? plan.experiment().id()
                 : modelName + "-" + plan.bitsName().replaceAll("[^A-Za-z0-9_.-]", "_");

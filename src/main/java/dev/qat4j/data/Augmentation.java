@@ -3,11 +3,12 @@ package dev.qat4j.data;
 import java.util.SplittableRandom;
 
 /**
- * The seed's training augmentation, torchvision's {@code RandomCrop(size, padding)} then
- * {@code RandomHorizontalFlip(0.5)}, on the uint8 image before normalisation: the image is padded with
- * {@code padding} zero pixels on every side (torchvision's default {@code fill=0}), a window of the original size
- * is cut at a random top-left corner {@code (top, left)}, each uniform in {@code [0, 2*padding]}, and with
- * probability 1/2 the window is mirrored left-right.
+ * Random crop with zero padding and horizontal flip, for images of any size and channel count (uint8 or float
+ * pixels); {@link #NONE} turns it off. The seed's training augmentation is torchvision's
+ * {@code RandomCrop(size, padding)} then {@code RandomHorizontalFlip(0.5)}, on the image before normalisation: the
+ * image is padded with {@code padding} zero pixels on every side (torchvision's default {@code fill=0}), a window
+ * of the original size is cut at a random top-left corner {@code (top, left)}, each uniform in
+ * {@code [0, 2*padding]}, and with probability 1/2 the window is mirrored left-right.
  *
  * <p>So {@code out[c][y][x] = padded[c][y + top][x' + left]} with {@code x' = flip ? w-1-x : x} and
  * {@code padded[c][py][px] = in[c][py - padding][px - padding]} inside the image, 0 outside.
@@ -35,6 +36,36 @@ public record Augmentation(int padding, boolean horizontalFlip) {
     /** Whether this changes images at all. */
     public boolean enabled() {
         return padding > 0 || horizontalFlip;
+    }
+
+    /**
+     * The crop and flip of {@link #apply(byte[], int, int, int, int, int, int, int, boolean, byte[], int)} on a CHW
+     * float image: zero padding, the same window and mirroring.
+     */
+    public static void apply(float[] src, int srcOffset, int c, int h, int w, int padding, int top, int left,
+            boolean flip, float[] dst, int dstOffset) {
+        if (top < 0 || top > 2 * padding || left < 0 || left > 2 * padding) {
+            throw new IllegalArgumentException("crop corner (" + top + ", " + left + ") outside [0, " + 2 * padding
+                    + "] for padding " + padding);
+        }
+        int dy = top - padding;
+        int dx = left - padding;
+        for (int ch = 0; ch < c; ch++) {
+            int plane = ch * h * w;
+            for (int y = 0; y < h; y++) {
+                int sy = y + dy;
+                int out = dstOffset + plane + y * w;
+                if (sy < 0 || sy >= h) {
+                    java.util.Arrays.fill(dst, out, out + w, 0f);
+                    continue;
+                }
+                int row = srcOffset + plane + sy * w;
+                for (int x = 0; x < w; x++) {
+                    int sx = (flip ? w - 1 - x : x) + dx;
+                    dst[out + x] = (sx < 0 || sx >= w) ? 0f : src[row + sx];
+                }
+            }
+        }
     }
 
     /** One image's random choices. */

@@ -74,7 +74,31 @@ public final class BatchLoader implements AutoCloseable, Iterator<Batch> {
 
         /** Evaluation: dataset order, no augmentation, CIFAR-10 normalisation, every image once. */
         public static Options eval(int batchSize) {
-            return new Options(batchSize, false, false, Augmentation.NONE, Normalization.CIFAR10, 0, 2);
+            return eval(batchSize, Normalization.CIFAR10);
+        }
+
+        /**
+         * Training of any data: shuffled, {@code augmentation}, {@code normalization}, 2 batches ahead.
+         *
+         * @param batchSize     images per batch
+         * @param seed          seeds the order and the augmentations
+         * @param augmentation  crop and flip, or {@link Augmentation#NONE}
+         * @param normalization one mean/std per channel of the data
+         * @return the options
+         */
+        public static Options train(int batchSize, long seed, Augmentation augmentation, Normalization normalization) {
+            return new Options(batchSize, true, false, augmentation, normalization, seed, 2);
+        }
+
+        /**
+         * Evaluation of any data: dataset order, no augmentation, {@code normalization}, every image once.
+         *
+         * @param batchSize     images per batch
+         * @param normalization one mean/std per channel of the data
+         * @return the options
+         */
+        public static Options eval(int batchSize, Normalization normalization) {
+            return new Options(batchSize, false, false, Augmentation.NONE, normalization, 0, 2);
         }
 
         public Options withShuffle(boolean v) {
@@ -280,8 +304,11 @@ public final class BatchLoader implements AutoCloseable, Iterator<Batch> {
         float[] images = new float[size * is];
         int[] labels = new int[size];
         int[] indices = new int[size];
-        byte[] raw = new byte[is];
-        byte[] aug = new byte[is];
+        boolean floats = data.isFloat();
+        byte[] raw = floats ? null : new byte[is];
+        byte[] aug = floats ? null : new byte[is];
+        float[] rawF = floats ? new float[is] : null;
+        float[] augF = floats ? new float[is] : null;
         Augmentation a = options.augmentation();
         Normalization norm = options.normalization();
         for (int k = 0; k < size; k++) {
@@ -289,14 +316,24 @@ public final class BatchLoader implements AutoCloseable, Iterator<Batch> {
             int idx = order[pos];
             indices[k] = idx;
             labels[k] = data.label(idx);
-            data.copyImage(idx, raw, 0);
-            byte[] src = raw;
-            if (a.enabled()) {
-                Augmentation.Params p = a.draw(new SplittableRandom(combine(epochSeed, pos)));
-                Augmentation.apply(raw, 0, c, h, w, a.padding(), p.top(), p.left(), p.flip(), aug, 0);
-                src = aug;
+            Augmentation.Params p = a.enabled() ? a.draw(new SplittableRandom(combine(epochSeed, pos))) : null;
+            if (floats) {
+                data.copyImage(idx, rawF, 0);
+                float[] src = rawF;
+                if (p != null) {
+                    Augmentation.apply(rawF, 0, c, h, w, a.padding(), p.top(), p.left(), p.flip(), augF, 0);
+                    src = augF;
+                }
+                norm.apply(src, 0, h * w, images, k * is);
+            } else {
+                data.copyImage(idx, raw, 0);
+                byte[] src = raw;
+                if (p != null) {
+                    Augmentation.apply(raw, 0, c, h, w, a.padding(), p.top(), p.left(), p.flip(), aug, 0);
+                    src = aug;
+                }
+                norm.apply(src, 0, h * w, images, k * is);
             }
-            norm.apply(src, 0, h * w, images, k * is);
         }
         return new Batch(images, labels, size, indices);
     }

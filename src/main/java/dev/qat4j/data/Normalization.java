@@ -6,7 +6,8 @@ import java.util.Arrays;
  * Per-channel normalisation of uint8 pixels to floats, exactly torchvision's {@code ToTensor()} then
  * {@code Normalize(mean, std)} in float32: {@code ((float) v / 255f - mean[c]) / std[c]} (one float division,
  * one float subtraction, one float division, each rounded to float). Computed once per channel and pixel value
- * into a 256-entry table, so applying it is a lookup.
+ * into a 256-entry table, so applying it is a lookup. Float pixels (already on the {@code v / 255} scale) are
+ * normalised as {@code (x - mean[c]) / std[c]}, which for {@code x = (float) v / 255f} is the same float.
  */
 public final class Normalization {
     /** The seed's CIFAR-10 constants (algorithms.md A6). */
@@ -46,6 +47,41 @@ public final class Normalization {
         return new Normalization(zero, one);
     }
 
+    /**
+     * The per-channel mean and (population) standard deviation of {@code data}'s pixels on the float scale
+     * ({@link Dataset#copyImage(int, float[], int)}), so that the normalised data has mean 0 and std 1 per channel.
+     * A channel whose pixels are all equal gets std 1 (only its mean is removed).
+     *
+     * @param data the images to measure, at least one
+     * @return the normalisation
+     */
+    public static Normalization of(Dataset data) {
+        if (data.size() == 0) {
+            throw new IllegalArgumentException(data.name() + " is empty: no statistics to normalise with");
+        }
+        int c = data.channels(), plane = data.height() * data.width();
+        double[] sum = new double[c], sumSq = new double[c];
+        float[] image = new float[data.imageSize()];
+        for (int i = 0; i < data.size(); i++) {
+            data.copyImage(i, image, 0);
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = ch * plane; p < (ch + 1) * plane; p++) {
+                    sum[ch] += image[p];
+                    sumSq[ch] += (double) image[p] * image[p];
+                }
+            }
+        }
+        float[] mean = new float[c], std = new float[c];
+        double n = (double) data.size() * plane;
+        for (int ch = 0; ch < c; ch++) {
+            double m = sum[ch] / n;
+            double sd = Math.sqrt(Math.max(0, sumSq[ch] / n - m * m));
+            mean[ch] = (float) m;
+            std[ch] = sd > 1e-6 ? (float) sd : 1f;
+        }
+        return new Normalization(mean, std);
+    }
+
     public int channels() {
         return mean.length;
     }
@@ -76,6 +112,20 @@ public final class Normalization {
             int d = dstOffset + c * planeSize;
             for (int i = 0; i < planeSize; i++) {
                 dst[d + i] = table[t + (src[s + i] & 0xFF)];
+            }
+        }
+    }
+
+    /**
+     * Normalises one CHW float image of {@code channels()} planes of {@code planeSize} values into {@code dst}:
+     * {@code (x - mean[c]) / std[c]}.
+     */
+    public void apply(float[] src, int srcOffset, int planeSize, float[] dst, int dstOffset) {
+        for (int c = 0; c < mean.length; c++) {
+            int s = srcOffset + c * planeSize;
+            int d = dstOffset + c * planeSize;
+            for (int i = 0; i < planeSize; i++) {
+                dst[d + i] = (src[s + i] - mean[c]) / std[c];
             }
         }
     }

@@ -121,6 +121,8 @@ public final class IntegerConverter {
     private final Set<Integer> wideValues = new HashSet<>();
     private final Set<Integer> seedBnValues = new HashSet<>();
     private final Set<Integer> poolMeans = new HashSet<>();
+    /** The converted model's image shape [C, H, W]. */
+    private int[] inputShape;
 
     private IntegerConverter(Options options) {
         this.options = options;
@@ -205,7 +207,8 @@ public final class IntegerConverter {
             throw new IllegalArgumentException("integer conversion of " + m.name() + ": no activation quantizer ends a "
                     + "top-level layer, so no integer part exists (every value stays float)");
         }
-        int[] shape = QuantModel.inputShape();
+        inputShape = m.inputSpec().shape();
+        int[] shape = inputShape.clone();
         for (Module p : prefix) {
             shape = p.outputShape(shape);
         }
@@ -232,7 +235,8 @@ public final class IntegerConverter {
             throw new IllegalArgumentException("integer conversion of " + m.name() + ": the network must end with a "
                     + "linear layer on quantized values");
         }
-        return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers, format, null);
+        return new IntegerModel(m.name(), m.bits(), prefix, boundary.quantizer(), alpha, values, layers, format, m.inputSpec(),
+                null);
     }
 
     static ActQuant finalQuantizer(Module m) {
@@ -511,7 +515,7 @@ public final class IntegerConverter {
         }
         WeightCodes w = weightCodes(conv, conv.weight().value(), conv.weightBits());
         int[] ws = conv.weight().value().shape();
-        int[] outShape = conv.outputShape(QuantModel.inputShape());
+        int[] outShape = conv.outputShape(inputShape);
         int perOut = ws[1] * ws[2] * ws[3];
         long bound = 0;
         for (int o = 0; o < ws[0]; o++) {

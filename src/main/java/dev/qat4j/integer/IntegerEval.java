@@ -83,7 +83,9 @@ public final class IntegerEval {
         long[] maxDiff = new long[nl], differing = new long[nl], compared = new long[nl];
         long[] accMin = new long[nl], accMax = new long[nl];
         boundaryName = im.values().get(0).name();
-        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+        int[] chw = im.inputSpec().shape();
+        try (BatchLoader loader = new BatchLoader(data,
+                BatchLoader.Options.eval(batchSize, im.inputSpec().normalization()), 0)) {
             while (loader.hasNext()) {
                 Batch b = loader.next();
                 int n = b.size();
@@ -99,7 +101,7 @@ public final class IntegerEval {
                         }
                         fakeCodes.put(q.name(), v);
                     });
-                    Tensor x = step.keep(backend.fromFloats(b.images(), n, 3, 32, 32));
+                    Tensor x = step.keep(backend.fromFloats(b.images(), n, chw[0], chw[1], chw[2]));
                     logits = model.forward(step, x).toFloatArray();
                     codes = im.hasSeedStem() ? im.boundaryCodes(backend, x) : null;
                 }
@@ -173,12 +175,15 @@ public final class IntegerEval {
                                            IntConsumer imagesDone) {
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
-        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+        int[] chw = im.inputSpec().shape();
+        try (BatchLoader loader = new BatchLoader(data,
+                BatchLoader.Options.eval(batchSize, im.inputSpec().normalization()), 0)) {
             while (loader.hasNext()) {
                 Batch batch = loader.next();
                 try (Step step = new Step(backend, false)) {
                     long[] logits = im.logits(backend,
-                            step.keep(backend.fromFloats(batch.images(), batch.size(), 3, 32, 32)));
+                            step.keep(backend.fromFloats(batch.images(), batch.size(), chw[0], chw[1],
+                                    chw[2])));
                     // one-hot of the int64 argmax: converting int64 logits to float could merge two of them
                     int k = im.numClasses();
                     float[] f = new float[logits.length];
@@ -242,7 +247,8 @@ public final class IntegerEval {
     }
 
     private int[] codesFromImages(IntegerModel im, int batch, int n) {
-        try (Tensor x = backend.fromFloats(imageBatches.get(batch), n, 3, 32, 32)) {
+        int[] chw = im.inputSpec().shape();
+        try (Tensor x = backend.fromFloats(imageBatches.get(batch), n, chw[0], chw[1], chw[2])) {
             return im.boundaryCodes(backend, x);
         }
     }

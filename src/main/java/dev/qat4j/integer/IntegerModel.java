@@ -3,6 +3,7 @@ package dev.qat4j.integer;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.InputSpec;
 import dev.qat4j.nn.Module;
 import dev.qat4j.nn.Step;
 import dev.qat4j.quant.ActQuantizer;
@@ -29,6 +30,7 @@ public final class IntegerModel implements AutoCloseable {
     private final List<IntValue> values;
     private final List<IntLayer> layers;
     private final String format;
+    private final InputSpec spec;
     private final AutoCloseable owner;
     private final int[] lastUse;
     /** Per layer: conv and requant both run in the backend (the int8 case), values staying in backend memory. */
@@ -36,7 +38,7 @@ public final class IntegerModel implements AutoCloseable {
     private final byte[][] weightBytes;
 
     IntegerModel(String model, BitWidths bits, List<Module> prefix, ActQuantizer boundary, float boundaryAlpha,
-                 List<IntValue> values, List<IntLayer> layers, String format, AutoCloseable owner) {
+                 List<IntValue> values, List<IntLayer> layers, String format, InputSpec spec, AutoCloseable owner) {
         this.model = model;
         this.bits = bits;
         this.prefix = List.copyOf(prefix);
@@ -45,6 +47,7 @@ public final class IntegerModel implements AutoCloseable {
         this.values = List.copyOf(values);
         this.layers = List.copyOf(layers);
         this.format = format;
+        this.spec = java.util.Objects.requireNonNull(spec, "input spec");
         this.owner = owner;
         check();
         this.lastUse = new int[values.size()];
@@ -129,12 +132,17 @@ public final class IntegerModel implements AutoCloseable {
         return values.get(values.size() - 1).scale();
     }
 
+    /** The input and output of the model it came from: image shape, normalisation, class names. */
+    public InputSpec inputSpec() {
+        return spec;
+    }
+
     public int numClasses() {
         IntValue out = values.get(values.size() - 1);
         return out.numel();
     }
 
-    /** Images [N,3,32,32] (float, normalized) to logits [N * classes] in int64. */
+    /** Images [N, C, H, W] of {@link #inputSpec()}'s shape (float, normalized) to logits [N * classes] in int64. */
     public long[] logits(Backend backend, Tensor images) {
         if (backend == null || images == null) {
             throw new IllegalArgumentException("integer model: backend and images must not be null");
@@ -151,6 +159,12 @@ public final class IntegerModel implements AutoCloseable {
         if (backend == null || images == null || images.rank() != 4) {
             throw new IllegalArgumentException("integer model: needs a backend and images [N, C, H, W], got "
                     + (images == null ? "null" : java.util.Arrays.toString(images.shape())));
+        }
+        int[] s = images.shape();
+        if (s[1] != spec.channels() || s[2] != spec.height() || s[3] != spec.width()) {
+            throw new IllegalArgumentException("integer model" + (model == null ? "" : " of " + model)
+                    + ": expects images [N, " + spec.channels() + ", " + spec.height() + ", " + spec.width()
+                    + "], got " + java.util.Arrays.toString(s));
         }
         requireFinite(images.toFloatArray(), images.shape(), "pixel");
         try (Step step = new Step(backend, false)) {

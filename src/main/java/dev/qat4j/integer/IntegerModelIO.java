@@ -9,6 +9,7 @@ import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointFormatException;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.InputSpec;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Module;
@@ -65,6 +66,7 @@ public final class IntegerModelIO {
         b.meta("kind", KIND);
         b.meta("bits", m.bits().toYaml());
         b.meta("format", m.format());
+        b.meta(InputSpec.META_KEY, m.inputSpec().toJson());
         ObjectNode q = JSON.createObjectNode();
         q.put("kind", m.boundary().kind().name()).put("bits", m.boundary().bits())
                 .put("alpha", m.boundaryAlpha()).put("fixed_clip", m.boundary().fixedClip());
@@ -170,12 +172,12 @@ public final class IntegerModelIO {
                 i++;
             }
             IntegerModelCheck.check(values, layers, where);
-            QuantModel host = Models.build(c.model(), bits, backend, 0);
+            QuantModel host = Models.build(c.model(), bits, InputSpec.of(c, where), backend, 0);
             try {
                 List<Module> prefix = loadPrefix(host, prefixNames, c, source);
                 IntegerModelCheck.prefixMatchesRecord(prefix, recordedQuantizers, where);
                 return new IntegerModel(c.model(), bits, prefix, boundary, alpha, values, layers,
-                        need(c, "format"), host);
+                        need(c, "format"), host.inputSpec(), host);
             } catch (RuntimeException e) {
                 host.close();
                 throw e;

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.data.Cifar10;
+import dev.qat4j.data.Dataset;
 import dev.qat4j.data.Normalization;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -61,6 +62,36 @@ public record InputSpec(int channels, int height, int width, Normalization norma
         return names;
     }
 
+    /**
+     * The spec of a user's data set: its image shape, the per-channel mean and std measured on it
+     * ({@link Normalization#of(Dataset)}) and classes named "0", "1", ... Measure on the training set and use the
+     * same spec for the test set.
+     *
+     * @param data the training images
+     * @return the spec
+     */
+    public static InputSpec forData(Dataset data) {
+        return forData(data, Normalization.of(data), numberedClasses(data.classes()));
+    }
+
+    /**
+     * The spec of a user's data set with a chosen normalisation (e.g. {@link Normalization#scaleOnly(int)}) and
+     * class names.
+     *
+     * @param data          gives the image shape; its class count must be the number of names
+     * @param normalization one mean and std per channel of {@code data}
+     * @param classNames    one distinct name per class
+     * @return the spec
+     */
+    public static InputSpec forData(Dataset data, Normalization normalization, List<String> classNames) {
+        if (classNames != null && classNames.size() != data.classes()) {
+            throw new IllegalArgumentException("input spec: " + data.name() + " has " + data.classes()
+                    + " classes but " + classNames.size() + " names were given");
+        }
+        return new InputSpec(data.channels(), data.height(), data.width(), normalization, classNames);
+    }
+
+    /** The number of classes: the model's output width. */
     public int classes() {
         return classNames.size();
     }

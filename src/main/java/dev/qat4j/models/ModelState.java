@@ -27,8 +27,10 @@ public final class ModelState {
 
     /**
      * A checkpoint of {@code m} named {@link QuantModel#name()}: {@code meta} (in its order), then
-     * {@value #BITS_KEY} = the bit widths as YAML when {@link QuantModel#bits()} is not null, and a copy of every
-     * parameter and buffer. A {@code meta} key {@value #BITS_KEY} is refused when the model has bit widths.
+     * {@value #BITS_KEY} = the bit widths as YAML when {@link QuantModel#bits()} is not null,
+     * {@link InputSpec#META_KEY} = the model's {@link InputSpec} as JSON, and a copy of every parameter and buffer.
+     * A {@code meta} key {@value #BITS_KEY} is refused when the model has bit widths; a {@code meta} value under
+     * {@link InputSpec#META_KEY} is replaced by the model's own spec.
      */
     public static Checkpoint save(QuantModel m, Map<String, String> meta) {
         Objects.requireNonNull(m, "model");
@@ -38,11 +40,14 @@ public final class ModelState {
                 throw new IllegalArgumentException("metadata key '" + BITS_KEY + "' is reserved for the bit widths of "
                     + m.name());
             }
-            b.meta(meta);
+            Map<String, String> rest = new LinkedHashMap<>(meta);
+            rest.remove(InputSpec.META_KEY); // the model's own spec is what the file must record
+            b.meta(rest);
         }
         if (m.bits() != null) {
             b.meta(BITS_KEY, m.bits().toYaml());
         }
+        b.meta(InputSpec.META_KEY, m.inputSpec().toJson());
         for (Parameter p : state(m).values()) {
             b.add(p.name(), p.value());
         }
@@ -71,9 +76,9 @@ public final class ModelState {
     /**
      * Copies the checkpoint's values into {@code m}'s parameters and buffers, each onto the backend it lives on
      * now ({@code parameter.setValue(backend.fromFloats(...))}). Everything is checked first, and every problem
-     * is reported in one {@link IllegalArgumentException}: another model name, a tensor of the model missing from
-     * the checkpoint, a checkpoint tensor the model does not have, a dtype or shape mismatch. When it throws, the
-     * model is unchanged.
+     * is reported in one {@link IllegalArgumentException}: another model name, another {@link InputSpec} (files
+     * without one are CIFAR-10's), a tensor of the model missing from the checkpoint, a checkpoint tensor the model
+     * does not have, a dtype or shape mismatch. When it throws, the model is unchanged.
      */
     public static void load(QuantModel m, Checkpoint c) {
         load(m, c, List.of());
@@ -89,6 +94,11 @@ public final class ModelState {
         Map<String, Parameter> state = state(m);
         state.keySet().removeAll(keep);
         List<String> problems = new ArrayList<>();
+        InputSpec recorded = InputSpec.of(c, "checkpoint of '" + c.model() + "'");
+        if (!recorded.equals(m.inputSpec())) {
+            problems.add("the checkpoint's input spec " + recorded.toJson() + " is not the model's "
+                + m.inputSpec().toJson() + " (build the model with InputSpec.of(checkpoint, where))");
+        }
         for (Map.Entry<String, Parameter> e : state.entrySet()) {
             Tensor v = e.getValue().value();
             Checkpoint.TensorData t = c.tensor(e.getKey());

@@ -21,7 +21,13 @@ import java.util.SplittableRandom;
 /**
  * The seed's three networks ({@code algorithms.md} A3, A5), built from nn parts with fake-quant exactly where the
  * seed puts it. Parameter and MADD totals: ToyNet 203,626 / 25,601,536; MobileNetV2 2,383,050 / 98,645,504;
- * ResNet20 272,474 / 41,214,656.
+ * ResNet20 272,474 / 41,214,656 (for CIFAR-10's 3 x 32 x 32 input and ten classes).
+ *
+ * <p>Other inputs ({@link #build(String, BitWidths, InputSpec, Backend, long)}): the stem reads
+ * {@link InputSpec#channels()} channels and the classifier gives {@link InputSpec#classes()} logits; height and width
+ * are free as long as the downsampling leaves at least one pixel. Where the seed's fixed pooling window does not
+ * cover the last feature map exactly (ResNet20's 8, MobileNetV2's 4 are sized for 32 x 32), the map is pooled
+ * globally instead, which is the same average at 32 x 32.
  */
 public final class Models {
     public static final List<String> NAMES = List.of("toynet", "mobilenetv2", "resnet20");
@@ -29,9 +35,24 @@ public final class Models {
     private Models() {
     }
 
-    /** Builds {@code model} with the given bit widths, weights drawn from {@code seed}, on {@code backend}. */
+    /**
+     * Builds {@code model} for CIFAR-10 ({@link InputSpec#CIFAR10}) with the given bit widths, weights drawn from
+     * {@code seed}, on {@code backend}.
+     */
     public static QuantModel build(String model, BitWidths bits, Backend backend, long seed) {
-        return build(model, bits, backend, seed, true);
+        return build(model, bits, InputSpec.CIFAR10, backend, seed);
+    }
+
+    /**
+     * Builds {@code model} for images and classes as {@code spec} describes them, with the given bit widths, weights
+     * drawn from {@code seed}, on {@code backend}. For {@link InputSpec#CIFAR10} this is exactly
+     * {@link #build(String, BitWidths, Backend, long)}.
+     *
+     * @throws IllegalArgumentException for an unknown model, bit widths of another model, or an image too small for
+     *                                  the network (the message names the layer)
+     */
+    public static QuantModel build(String model, BitWidths bits, InputSpec spec, Backend backend, long seed) {
+        return build(model, bits, spec, backend, seed, true);
     }
 
     /**
@@ -40,21 +61,30 @@ public final class Models {
      * use it to show that the {@code fp32} preset is exactly the unquantized network.
      */
     static QuantModel build(String model, BitWidths bits, Backend backend, long seed, boolean withQuantLayers) {
+        return build(model, bits, InputSpec.CIFAR10, backend, seed, withQuantLayers);
+    }
+
+    private static QuantModel build(String model, BitWidths bits, InputSpec spec, Backend backend, long seed,
+                                    boolean withQuantLayers) {
         if (!bits.model().equals(model)) {
             throw new IllegalArgumentException("bit widths are for model '" + bits.model() + "', not '" + model + "'");
         }
-        Ctx c = new Ctx(backend, new SplittableRandom(seed), withQuantLayers);
+        java.util.Objects.requireNonNull(spec, "input spec");
+        Ctx c = new Ctx(backend, new SplittableRandom(seed), withQuantLayers, spec);
         Module net = switch (model) {
             case "toynet" -> toyNet(bits, c);
             case "mobilenetv2" -> mobileNetV2(bits, c);
             case "resnet20" -> resNet20(bits, c);
             default -> throw new IllegalArgumentException("unknown model '" + model + "' (known: " + NAMES + ")");
         };
-        return new QuantModel(model, bits, net);
+        return new QuantModel(model, bits, net, spec);
     }
 
-    /** What every builder needs: the backend, the weight RNG, and whether quantizer layers are built. */
-    private record Ctx(Backend b, SplittableRandom rnd, boolean quant) {
+    /**
+     * What every builder needs: the backend, the weight RNG, whether quantizer layers are built, and the input spec
+     * (stem channels, classes, image size for the final pool).
+     */
+    private record Ctx(Backend b, SplittableRandom rnd, boolean quant, InputSpec spec) {
         /**
          * The activation quantizer {@code q} (the bit widths' kind at its index: DoReFa, PACT, mPACT or fixed clip);
          * PACT and mPACT start with α = {@code alpha}, the seed's initial clip at that place.
@@ -81,6 +111,20 @@ public final class Models {
             }
             return new Sequential(name, list);
         }
+
+        /**
+         * The seed's {@code window}x{@code window} pool when it covers the last feature map exactly (CIFAR-10),
+         * else a global pool: the same average over the whole map, for any input size.
+         */
+        Pool finalPool(String name, List<Module> before, int window, Pool.Counting counting) {
+            int[] shape = spec.shape();
+            for (Module m : before) {
+                if (m != null) {
+                    shape = m.outputShape(shape);
+                }
+            }
+            return shape[1] == window && shape[2] == window ? Pool.avg(name, window, counting) : Pool.global(name);
+        }
     }
 
     // ---------------------------------------------------------------- ToyNet
@@ -100,8 +144,8 @@ public final class Models {
         Init init = Init.KAIMING_NORMAL_FAN_OUT;
         List<Module> layers = new ArrayList<>();
         layers.add(c.act("input_q", bits.quantizer(0), 0f));
-        layers.add(new ConvNorm("stem", c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, w[0]), c.bn("stem.bn", 16),
-                c.act("stem.q", bits.quantizer(1), 6f)));
+        layers.add(new ConvNorm("stem", c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[0]),
+                c.bn("stem.bn", 16), c.act("stem.q", bits.quantizer(1), 6f)));
         int cin = 16, block = 1;
         for (int s = 0; s < TOYNET_WIDTHS.length; s++) {
             for (int j = 0; j < TOYNET_DEPTHS[s]; j++) {
@@ -117,7 +161,8 @@ public final class Models {
         layers.add(Pool.global("pool"));
         layers.add(c.act("fc.q", bits.quantizer(12), 6f));
         layers.add(new Flatten("flatten"));
-        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.NORMAL_STD_0_001, true, 512, 10, w[12]));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.NORMAL_STD_0_001, true, 512, c.spec().classes(),
+                w[12]));
         return c.seq("toynet", layers.toArray(new Module[0]));
     }
 
@@ -160,7 +205,7 @@ public final class Models {
         int[] w = bits.wbit();
         Init init = Init.TORCH_DEFAULT;
         List<Module> layers = new ArrayList<>();
-        layers.add(c.conv("stem.conv", init, 3, 32, 3, 1, 1, 1, w[0]));
+        layers.add(c.conv("stem.conv", init, c.spec().channels(), 32, 3, 1, 1, 1, w[0]));
         layers.add(c.bn("stem.bn", 32));
         layers.add(Clamp.relu("stem.relu"));
         layers.add(c.act("stem.q", bits.quantizer(1), 10f));
@@ -177,10 +222,11 @@ public final class Models {
         layers.add(c.conv("head.conv", init, 320, 1280, 1, 1, 0, 1, w[18]));
         layers.add(c.bn("head.bn", 1280));
         layers.add(Clamp.relu("head.relu"));
-        layers.add(Pool.avg("pool", 4, Pool.Counting.FUNCTIONAL));
+        layers.add(c.finalPool("pool", layers, 4, Pool.Counting.FUNCTIONAL));
         layers.add(c.act("fc.q", bits.quantizer(19), 10f));
         layers.add(new Flatten("flatten"));
-        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 1280, 10, w[19]));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 1280, c.spec().classes(),
+                w[19]));
         return c.seq("mobilenetv2", layers.toArray(new Module[0]));
     }
 
@@ -225,7 +271,7 @@ public final class Models {
         int[] a = bits.abit(), w = bits.wbit();
         Init init = Init.KAIMING_UNIFORM;
         List<Module> layers = new ArrayList<>();
-        layers.add(c.conv("stem.conv", init, 3, 16, 3, 1, 1, 1, 32));
+        layers.add(c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, 32));
         layers.add(c.bn("stem.bn", 16));
         layers.add(Clamp.relu("stem.relu"));
         if (a[BitWidths.RESNET20_STEM_OUTPUT] != BitWidths.FP) { // the seed's actq_first, off in its configs
@@ -243,9 +289,10 @@ public final class Models {
             }
         }
         boolean allFloat = java.util.Arrays.stream(w).allMatch(v -> v == 32);
-        layers.add(Pool.avg("pool", 8, Pool.Counting.AVGPOOL_MODULE));
+        layers.add(c.finalPool("pool", layers, 8, Pool.Counting.AVGPOOL_MODULE));
         layers.add(new Flatten("flatten"));
-        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 64, 10, allFloat ? 32 : 16));
+        layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 64, c.spec().classes(),
+                allFloat ? 32 : 16));
         return c.seq("resnet20", layers.toArray(new Module[0]));
     }
 

@@ -11,29 +11,47 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A quantized classification network: images [N, 3, 32, 32] to logits [N, classes]. Built by {@link Models} from
- * one of the seed's presets, or by users from nn parts ({@code new QuantModel("mine", null, net)}: a custom network
- * carries its bit widths in its layers, so {@code bits} may be null); runs on any backend its parameters live on.
+ * A quantized classification network: images [N, C, H, W] to logits [N, classes], its input and output described by
+ * its {@link InputSpec} (CIFAR-10's 3 x 32 x 32 and ten classes unless built for another). Built by {@link Models}
+ * from one of the seed's presets, or by users from nn parts ({@code new QuantModel("mine", null, net, spec)}: a
+ * custom network carries its bit widths in its layers, so {@code bits} may be null); runs on any backend its
+ * parameters live on.
  */
 public final class QuantModel implements AutoCloseable {
-    private static final int[] INPUT_SHAPE = {3, 32, 32};
-
     private final String name;
     private final BitWidths bits;
     private final Module net;
+    private final InputSpec spec;
     /** The step of the latest training forward: one open training pass per model at a time. */
     private final AtomicReference<Step> trainingStep = new AtomicReference<>();
 
-    /** The shape of one input image, {@code [3, 32, 32]} (CHW): a fresh array on every call. */
-    public static int[] inputShape() {
-        return INPUT_SHAPE.clone();
+    /** A model of CIFAR-10 images: {@code new QuantModel(name, bits, net, InputSpec.CIFAR10)}. */
+    public QuantModel(String name, BitWidths bits, Module net) {
+        this(name, bits, net, InputSpec.CIFAR10);
     }
 
-    public QuantModel(String name, BitWidths bits, Module net) {
+    /**
+     * A model taking images of {@code spec}'s shape to {@code spec.classes()} logits.
+     *
+     * @throws IllegalArgumentException when the parts do not fit together for that shape (naming the layer), or
+     *                                  the network's output is not one logit per class
+     */
+    public QuantModel(String name, BitWidths bits, Module net, InputSpec spec) {
         this.name = name;
         this.bits = bits;
-        this.net = net;
-        net.outputShape(inputShape()); // fails now, with the layer's name, if the parts do not fit together
+        this.net = java.util.Objects.requireNonNull(net, "net");
+        this.spec = java.util.Objects.requireNonNull(spec, "input spec");
+        int[] out = net.outputShape(spec.shape()); // fails now, with the layer's name, if the parts do not fit
+        if (out.length != 1 || out[0] != spec.classes()) {
+            throw new IllegalArgumentException("model " + name + ": for input " + shapeString(spec.shape())
+                    + " the network gives " + java.util.Arrays.toString(out) + " per image, but the input spec has "
+                    + spec.classes() + " classes");
+        }
+    }
+
+    /** What the model takes and gives: image shape, normalisation and class names. */
+    public InputSpec inputSpec() {
+        return spec;
     }
 
     public String name() {
@@ -56,6 +74,7 @@ public final class QuantModel implements AutoCloseable {
      * while another training step of this model is still open (not closed) is an IllegalStateException.
      */
     public Tensor forward(Step step, Tensor images) {
+        checkImages(images);
         if (step.training()) {
             claimTraining(step);
         }
@@ -72,6 +91,21 @@ public final class QuantModel implements AutoCloseable {
                 + "still open Step first (new Step(backend, true); forward, then backward, then close)");
         }
         return net.backward(step, dlogits);
+    }
+
+    /** Refuses a batch that is not [N, C, H, W] of this model's spec, naming both shapes. */
+    private void checkImages(Tensor images) {
+        int[] s = images.shape();
+        if (s.length != 4 || s[1] != spec.channels() || s[2] != spec.height() || s[3] != spec.width()) {
+            throw new IllegalArgumentException("model " + name + ": expects images [N, " + spec.channels() + ", "
+                    + spec.height() + ", " + spec.width() + "] (" + shapeString(spec.shape()) + " per image), got "
+                    + java.util.Arrays.toString(s));
+        }
+    }
+
+    /** {@code C x H x W}. */
+    static String shapeString(int[] chw) {
+        return chw[0] + " x " + chw[1] + " x " + chw[2];
     }
 
     private void claimTraining(Step step) {
@@ -103,7 +137,7 @@ public final class QuantModel implements AutoCloseable {
     /** Summary rows, one per layer, in forward order. */
     public List<LayerInfo> summary() {
         List<LayerInfo> rows = new ArrayList<>();
-        net.describe(inputShape(), rows);
+        net.describe(spec.shape(), rows);
         return rows;
     }
 

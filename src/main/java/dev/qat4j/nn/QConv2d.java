@@ -83,6 +83,12 @@ public final class QConv2d extends Module {
             throw new IllegalArgumentException("conv " + name + ": expects [" + cin + ", H, W] per image, got "
                     + java.util.Arrays.toString(in));
         }
+        // a window wider than the padded input would give a size of 1 by integer division, not an error
+        if (in[1] + 2 * p.padH() < kernel || in[2] + 2 * p.padW() < kernel) {
+            throw new IllegalArgumentException("conv " + name + ": input " + in[1] + "x" + in[2] + " with padding "
+                    + p.padH() + " is smaller than its " + kernel + "x" + kernel + " window (the image is too small "
+                    + "for the network's downsampling)");
+        }
         return new int[] {cout, p.outH(in[1], kernel), p.outW(in[2], kernel)};
     }
 

@@ -74,7 +74,8 @@ public final class ModelFiles {
         }
         QuantModel m;
         try {
-            m = Models.build(c.model(), BitWidths.fromYaml(yaml, c.model(), "checkpoint " + source), backend, 0);
+            m = Models.build(c.model(), BitWidths.fromYaml(yaml, c.model(), "checkpoint " + source),
+                    inputSpec(c, source), backend, 0); // the shape, channels and classes the file records
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source, "not a qat4j model checkpoint: " + e.getMessage(), e);
         }

@@ -11,7 +11,9 @@ import dev.qat4j.nn.Step;
 import dev.qat4j.tensor.Tensor;
 
 /**
- * The training loop of one model on one backend: epochs of shuffled, augmented batches (prepared in the background),
+ * The training loop of one model on one backend: epochs of shuffled, augmented batches (prepared in the background)
+ * of any {@link Dataset} whose images and classes match the model's {@link dev.qat4j.models.InputSpec} (uint8 or
+ * float pixels, any channel count), normalised by that spec and augmented as {@link TrainConfig#augmentation()} says,
  * forward, softmax cross-entropy (+ the α² penalty), backward, SGD with the cosine schedule, and evaluation with
  * per-image accuracy. A NaN or infinite loss stops training with a {@link DivergenceException} before the update
  * is applied, and a weight that becomes non-finite stops it right after the step, before anything can be saved from
@@ -59,11 +61,10 @@ public final class Trainer implements AutoCloseable {
 
     /** Trains one epoch (0-based {@code epoch}, which selects the learning rate and the shuffle). */
     public EpochStats trainEpoch(Dataset train, int epoch, Listener listener) {
+        checkData(model, train);
         float lr = config.schedule().at(epoch);
-        BatchLoader.Options opts = BatchLoader.Options.train(config.batchSize(), config.seed());
-        if (!config.augment()) {
-            opts = opts.withAugmentation(dev.qat4j.data.Augmentation.NONE);
-        }
+        BatchLoader.Options opts = BatchLoader.Options.train(config.batchSize(), config.seed(), config.augmentation(),
+                model.inputSpec().normalization());
         long start = System.nanoTime();
         double lossSum = 0;
         long images = 0, correct = 0;
@@ -145,9 +146,11 @@ public final class Trainer implements AutoCloseable {
     /** As {@link #evaluate(QuantModel, Backend, Dataset, int)}; {@code imagesDone} (may be null) hears after each batch. */
     public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
                                            java.util.function.IntConsumer imagesDone) {
+        checkData(model, data);
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
-        try (BatchLoader loader = new BatchLoader(data, BatchLoader.Options.eval(batchSize), 0)) {
+        BatchLoader.Options opts = BatchLoader.Options.eval(batchSize, model.inputSpec().normalization());
+        try (BatchLoader loader = new BatchLoader(data, opts, 0)) {
             while (loader.hasNext()) {
                 Batch b = loader.next();
                 try (Step step = new Step(backend, false)) {
@@ -160,6 +163,23 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return cm;
+    }
+
+    /**
+     * Refuses data whose image shape or class count is not the model's, naming both: caught before any batch is
+     * made, instead of as a layer's shape error deep in the forward pass.
+     */
+    static void checkData(QuantModel model, Dataset data) {
+        dev.qat4j.models.InputSpec spec = model.inputSpec();
+        if (data.channels() != spec.channels() || data.height() != spec.height() || data.width() != spec.width()) {
+            throw new IllegalArgumentException("model " + model.name() + " expects images of " + spec.channels()
+                    + " x " + spec.height() + " x " + spec.width() + " (channels x height x width), but " + data.name()
+                    + " has " + data.channels() + " x " + data.height() + " x " + data.width());
+        }
+        if (data.classes() != spec.classes()) {
+            throw new IllegalArgumentException("model " + model.name() + " has " + spec.classes() + " classes, but "
+                    + data.name() + " has " + data.classes());
+        }
     }
 
     @Override

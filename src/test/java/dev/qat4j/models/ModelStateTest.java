@@ -109,7 +109,8 @@ class ModelStateTest {
             assertEquals(c, back);
             assertEquals("7", back.metaString("epoch"));
             assertEquals(a.bits().toYaml(), back.metaString(ModelState.BITS_KEY));
-            assertEquals(List.of("epoch", "rng", "bits"), List.copyOf(back.meta().keySet()));
+            assertEquals(List.of("epoch", "rng", "bits", InputSpec.META_KEY), List.copyOf(back.meta().keySet()));
+            assertEquals(InputSpec.CIFAR10, InputSpec.of(back, "round trip"));
 
             ModelState.load(b, back);
             assertSameState(sa, snapshot(b), "loaded model");

@@ -352,17 +352,20 @@ class ModelsTest {
 
     @Test
     void inputShapeIsACopyNoCallerCanChange() {
-        int[] s = QuantModel.inputShape();
-        assertArrayEquals(new int[] {3, 32, 32}, s);
-        s[0] = 1;
-        assertArrayEquals(new int[] {3, 32, 32}, QuantModel.inputShape());
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "fp32"), REF, 1)) {
+            assertEquals(InputSpec.CIFAR10, m.inputSpec());
+            int[] s = m.inputSpec().shape();
+            assertArrayEquals(new int[] {3, 32, 32}, s);
+            s[0] = 1;
+            assertArrayEquals(new int[] {3, 32, 32}, m.inputSpec().shape());
+        }
     }
 
     @Test
     void blockShapesFollowStridesAndChannels() {
         try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "fp32"), REF, 1)) {
             Map<String, int[]> out = new LinkedHashMap<>();
-            int[] s = QuantModel.inputShape();
+            int[] s = m.inputSpec().shape();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);
                 out.put(c.name(), s);
@@ -375,7 +378,7 @@ class ModelsTest {
         }
         try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "fp32"), REF, 1)) {
             Map<String, int[]> out = new LinkedHashMap<>();
-            int[] s = QuantModel.inputShape();
+            int[] s = m.inputSpec().shape();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);
                 out.put(c.name(), s);
@@ -386,7 +389,7 @@ class ModelsTest {
             assertArrayEquals(new int[] {64, 1, 1}, out.get("pool"));
         }
         try (QuantModel m = Models.build("mobilenetv2", BitWidths.preset("mobilenetv2", "fp32"), REF, 1)) {
-            int[] s = QuantModel.inputShape();
+            int[] s = m.inputSpec().shape();
             Map<String, int[]> out = new LinkedHashMap<>();
             for (Module c : m.net().children()) {
                 s = c.outputShape(s);

@@ -50,8 +50,9 @@ class QuantizerKindsTrainTest {
             // measured: 8 epochs (16 steps) bring every kind's loss down on ResNet20, 6 suffice for mPACT elsewhere
             int epochs = model.equals(BitWidths.RESNET20) ? 8 : fallsQuickly ? 6 : 2;
             BitWidths bits = BitWidths.preset(model, preset).withActivationKind(kind);
-            TrainConfig cfg = new TrainConfig(epochs, 32, r.lr(), r.etaMin(), 0, r.momentum(), r.weightDecay(), false,
-                true, r.alphaPenalty(), 0f, false, 7);
+            TrainConfig cfg = TrainConfig.builder().epochs(epochs).batchSize(32).lr(r.lr()).etaMin(r.etaMin())
+                    .momentum(r.momentum()).weightDecay(r.weightDecay()).alphaPenalty(r.alphaPenalty())
+                    .augment(false).seed(7).build();
             double first = Double.NaN;
             double last = Double.NaN;
             try (QuantModel m = Models.build(model, bits, b, 7); Trainer t = new Trainer(m, b, cfg)) {

@@ -66,7 +66,7 @@ class TrainerTest {
     @Test
     void aQuantizedNetLearnsRealCifarWellAboveChance() {
         Backend cpu = CpuBackend.get();
-        TrainConfig cfg = new TrainConfig(5, 64, 0.05f, 0f, 0, 0.9f, 5e-4f, false, true, 2e-4f, 0f, true, 42);
+        TrainConfig cfg = TrainConfig.builder().epochs(5).batchSize(64).lr(0.05f).seed(42).build();
         try (QuantModel m = smallNet(cpu, 1); Trainer t = new Trainer(m, cpu, cfg)) {
             double before = t.evaluate(test).accuracy();
             List<Trainer.EpochStats> stats = new ArrayList<>();
@@ -87,7 +87,8 @@ class TrainerTest {
     @Test
     void aNonFiniteLossStopsBeforeTheUpdate() {
         Backend cpu = CpuBackend.get();
-        TrainConfig cfg = new TrainConfig(1, 64, 0.1f, 0f, 0, 0.9f, 0f, false, true, 0f, 0f, false, 1);
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(64).lr(0.1f).weightDecay(0f)
+                .alphaPenalty(0f).augment(false).seed(1).build();
         try (QuantModel m = smallNet(cpu, 2); Trainer t = new Trainer(m, cpu, cfg)) {
             Parameter bias = m.parameters().stream().filter(p -> p.name().equals("fc.bias")).findFirst().orElseThrow();
             float[] nan = new float[10];
@@ -103,7 +104,8 @@ class TrainerTest {
     @Test
     void aWeightThatOverflowsStopsTraining() {
         Backend cpu = CpuBackend.get();
-        TrainConfig cfg = new TrainConfig(1, 64, 3e38f, 0f, 0, 0.9f, 0f, false, true, 0f, 0f, false, 1);
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(64).lr(3e38f).weightDecay(0f)
+                .alphaPenalty(0f).augment(false).seed(1).build();
         try (QuantModel m = smallNet(cpu, 2); Trainer t = new Trainer(m, cpu, cfg)) {
             DivergenceException e = assertThrows(DivergenceException.class, () -> t.trainEpoch(train, 0, null));
             assertTrue(e.getMessage().contains("became") && e.getMessage().contains("lower learning rate"), e.getMessage());

@@ -45,7 +45,7 @@ class TrainingRunTest {
     @Test
     void resumingGivesTheUninterruptedRunAndCheckpointsEvaluateAsRecorded(@TempDir Path dir) throws Exception {
         Backend cpu = CpuBackend.get();
-        TrainConfig three = new TrainConfig(3, 50, 0.05f, 0f, 0, 0.9f, 5e-4f, false, true, 2e-4f, 0f, true, 9);
+        TrainConfig three = TrainConfig.builder().epochs(3).batchSize(50).lr(0.05f).seed(9).build();
         List<String> log = new ArrayList<>();
         List<float[]> straight;
         TrainingRun.Result full;
@@ -122,7 +122,7 @@ class TrainingRunTest {
     @Test
     void aNaNMidRunStopsClearlyAndTheLastGoodCheckpointIsIntactAndResumable(@TempDir Path dir) throws Exception {
         Backend cpu = CpuBackend.get();
-        TrainConfig cfg = new TrainConfig(3, 50, 0.05f, 0f, 0, 0.9f, 5e-4f, false, true, 2e-4f, 0f, true, 9);
+        TrainConfig cfg = TrainConfig.builder().epochs(3).batchSize(50).lr(0.05f).seed(9).build();
         Path last = dir.resolve(TrainingRun.LAST);
         Path best = dir.resolve(TrainingRun.BEST);
         byte[][] afterEpoch1 = new byte[2][];

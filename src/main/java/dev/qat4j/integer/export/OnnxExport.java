@@ -6,7 +6,6 @@ import dev.qat4j.integer.IntLayer;
 import dev.qat4j.integer.IntValue;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.export.OnnxGraph.Attr;
-import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.BatchNorm2d;
 import dev.qat4j.nn.Clamp;
@@ -28,9 +27,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes an {@link IntegerModel} as an ONNX model in QDQ form (opset 13): float input {@value #INPUT} [N,3,32,32]
- * (normalized images, as {@link IntegerModel#logits} takes them), float output {@value #OUTPUT} [N, classes] in real
- * units (the fake-quant model's logits; the integer model's are these divided by {@link IntegerModel#logitScale}).
+ * Writes an {@link IntegerModel} as an ONNX model in QDQ form (opset 13): float input {@value #INPUT} [N, C, H, W]
+ * of the model's {@link IntegerModel#inputSpec()} (normalized images, as {@link IntegerModel#logits} takes them),
+ * float output {@value #OUTPUT} [N, classes] in real units (the fake-quant model's logits; the integer model's are
+ * these divided by {@link IntegerModel#logitScale}).
  *
  * <ul>
  *   <li>The float prefix as float ops (Conv, BatchNormalization, Relu, Add), quantized weights as int8 codes behind a
@@ -138,7 +138,7 @@ public final class OnnxExport {
                 throw new IllegalArgumentException("onnx export: the integer model must end with its FC logits");
             }
             String version = OnnxExport.class.getPackage().getImplementationVersion();
-            return g.model(INPUT, QuantModel.inputShape(), OUTPUT, new int[] {model.numClasses()},
+            return g.model(INPUT, model.inputSpec().shape(), OUTPUT, new int[] {model.numClasses()},
                     version == null ? "dev" : version);
         }
 
