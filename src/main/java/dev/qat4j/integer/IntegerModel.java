@@ -280,8 +280,16 @@ public final class IntegerModel implements AutoCloseable {
                                     l.rounding(), l.qmin(), l.qmax()), null);
                         }
                     }
-                    case SUM_POOL -> vals[li + 1] = new Slot(IntKernels.sumPool(vals[l.input()].ints(), n,
-                            in.shape()[0], in.shape()[1], in.shape()[2], l.poolKernel()), null);
+                    case SUM_POOL -> {
+                        int[] sums = IntKernels.sumPool(vals[l.input()].ints(), n, in.shape()[0], in.shape()[1],
+                                in.shape()[2], l.poolKernel());
+                        if (trace != null) { // a sum pool's accumulators are its sums
+                            long[] r = range(sums);
+                            accMin = r[0];
+                            accMax = r[1];
+                        }
+                        vals[li + 1] = new Slot(sums, null);
+                    }
                     case LINEAR -> {
                         result = IntKernels.linear(vals[l.input()].ints(), n, in.numel(), l.weights(),
                                 l.weightShape()[0], l.bias(), l.fracBits());

@@ -93,6 +93,33 @@ class IntegerModelTest {
     }
 
     @Test
+    void theSumPoolsSeenAccumulatorIsTheRangeOfItsSums() {
+        Dataset d = testImages(8);
+        int[] codes;
+        try (Step step = new Step(cpu, false)) {
+            codes = exact.boundaryCodes(cpu, step.keep(cpu.fromFloats(images(d), d.size(), 3, 32, 32)));
+        }
+        int pools = 0;
+        long[][] seen = new long[exact.layers().size()][];
+        long[][] outs = new long[exact.layers().size()][];
+        exact.runIntegers(cpu, codes, d.size(), (i, l, out, lo, hi) -> {
+            seen[i] = new long[] {lo, hi};
+            if (out != null) {
+                outs[i] = new long[] {java.util.Arrays.stream(out).min().getAsInt(), java.util.Arrays.stream(out).max().getAsInt()};
+            }
+        });
+        for (int i = 0; i < exact.layers().size(); i++) {
+            if (exact.layers().get(i).type() == IntLayer.Type.SUM_POOL) {
+                pools++;
+                assertTrue(seen[i][1] > 0, "the hardware report's pooling line saw nothing: " + java.util.Arrays.toString(seen[i]));
+                assertEquals(Math.min(0, outs[i][0]), seen[i][0]);
+                assertEquals(Math.max(0, outs[i][1]), seen[i][1]);
+            }
+        }
+        assertEquals(1, pools, "ResNet20 has one sum pool");
+    }
+
+    @Test
     void evaluateCountsWhatCompareCountsForTheIntegerModel() {
         Dataset d = testImages(100);
         IntegerEval.Result r = new IntegerEval(resnet, cpu, 50).compare(exact, d);
