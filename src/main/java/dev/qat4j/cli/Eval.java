@@ -50,12 +50,23 @@ final class Eval implements Callable<Integer> {
     DataOption data = new DataOption();
     @Option(names = "--json", description = "print the result as one JSON object on stdout (default off)")
     boolean json;
+    @Option(names = "--predictions", paramLabel = "FILE", description = "also write each image's prediction to a CSV "
+            + "file: image,label,prediction,logit_0,...; an integer model's logits are its exact int64 outputs, so a "
+            + "re-implementation can be compared image by image (default: none)")
+    Path predictions;
+    @Option(names = "--overwrite", description = "replace an existing --predictions file (default off: refused)")
+    boolean overwrite;
 
     @Override
     public Integer call() throws IOException {
         Checks.positive("--batch-size", batchSize);
         Checks.positive("--limit-test", limitTest);
         Checks.inputFile("--checkpoint", checkpoint);
+        if (predictions != null) {
+            Checks.outputFile("--predictions", predictions, overwrite, "--overwrite");
+        } else if (overwrite) {
+            throw new UserError("--overwrite replaces an existing --predictions file: give --predictions FILE");
+        }
         IntegerConverter.Options conversion = format != null ? ModelLoading.options(format, false) : null;
         Backend b = Checks.backend(backend);
         Checkpoint c = Checks.readCheckpoint("--checkpoint", checkpoint);
@@ -74,32 +85,103 @@ final class Eval implements Callable<Integer> {
         }
         TaskProgress progress = TaskProgress.of("eval", "images", json);
         int total = test.size();
+        PredictionRows rows = predictions == null ? null : new PredictionRows(total);
+        int exit;
         try {
             if (isIntegerModel || integer) {
-                return evaluateInteger(c, b, test, conversion, done -> progress.update(done, total));
-            }
-            try (QuantModel m = ModelLoading.load(c, checkpoint, null, b)) {
-                return report(c.model(), Trainer.evaluate(m, b, test, batchSize, done -> progress.update(done, total)));
+                exit = evaluateInteger(c, b, test, conversion, done -> progress.update(done, total), rows);
+            } else {
+                try (QuantModel m = ModelLoading.load(c, checkpoint, null, b)) {
+                    exit = report(c.model(), Trainer.evaluate(m, b, test, batchSize,
+                            done -> progress.update(done, total), rows == null ? null : rows::add));
+                }
             }
         } finally {
             progress.finish();
+        }
+        if (rows != null) {
+            OutputFiles.replace(predictions, tmp -> java.nio.file.Files.writeString(tmp, rows.csv()));
+        }
+        return exit;
+    }
+
+    /** Each image's label, prediction and logits, in data-set order, as the CSV of {@code --predictions}. */
+    static final class PredictionRows {
+        private final StringBuilder csv = new StringBuilder();
+        private int next;
+        private final int total;
+
+        PredictionRows(int total) {
+            this.total = total;
+        }
+
+        void add(int index, int label, float[] logits, int offset, int classes) {
+            StringBuilder line = start(index, label, argmax(logits, offset, classes), classes);
+            for (int k = 0; k < classes; k++) {
+                line.append(',').append(logits[offset + k]); // Float.toString: reads back to the same float
+            }
+            csv.append(line).append('\n');
+        }
+
+        void add(int index, int label, long[] logits, int offset, int classes) {
+            int best = 0;
+            for (int k = 1; k < classes; k++) {
+                best = logits[offset + k] > logits[offset + best] ? k : best;
+            }
+            StringBuilder line = start(index, label, best, classes);
+            for (int k = 0; k < classes; k++) {
+                line.append(',').append(logits[offset + k]);
+            }
+            csv.append(line).append('\n');
+        }
+
+        private StringBuilder start(int index, int label, int prediction, int classes) {
+            if (index != next) {
+                throw new IllegalStateException("--predictions: image " + index + " arrived where " + next
+                        + " was expected");
+            }
+            next++;
+            if (csv.length() == 0) {
+                csv.append("image,label,prediction");
+                for (int k = 0; k < classes; k++) {
+                    csv.append(",logit_").append(k);
+                }
+                csv.append('\n');
+            }
+            return new StringBuilder().append(index).append(',').append(label).append(',').append(prediction);
+        }
+
+        String csv() {
+            if (next != total) {
+                throw new IllegalStateException("--predictions: " + next + " of " + total + " images were evaluated");
+            }
+            return csv.toString();
+        }
+
+        private static int argmax(float[] v, int off, int n) { // the confusion matrix's rule: the first maximum
+            int best = 0;
+            for (int k = 1; k < n; k++) {
+                best = v[off + k] > v[off + best] ? k : best;
+            }
+            return best;
         }
     }
 
     /** The integer model's accuracy: a .qim as it is, or a training checkpoint converted now. */
     private int evaluateInteger(Checkpoint c, Backend b, Dataset test, IntegerConverter.Options conversion,
-                                java.util.function.IntConsumer progress) throws IOException {
+                                java.util.function.IntConsumer progress, PredictionRows rows) throws IOException {
+        IntegerEval.ImageLogits perImage = rows == null ? null : rows::add;
         if (ModelFiles.kindOf(c) == ModelKind.INTEGER) {
             try (IntegerModel im = ModelLoading.loadInteger(c, checkpoint, b)) {
                 return report(im.model() + " integer (" + im.format() + ")",
-                        IntegerEval.evaluate(im, b, test, batchSize, progress));
+                        IntegerEval.evaluate(im, b, test, batchSize, progress, perImage));
             }
         }
         try (QuantModel source = ModelLoading.load(c, checkpoint, null, b);
              IntegerModel im = IntegerConverter.convert(source, conversion != null ? conversion
                      : IntegerConverter.Options.exact())) {
             return report(im.model() + " integer (" + im.format() + ")",
-                    IntegerEval.evaluate(im, b, test, batchSize, progress));
+                    IntegerEval.evaluate(im, b, test, batchSize, progress, perImage));
         }
     }
 

@@ -173,6 +173,21 @@ public final class IntegerEval {
     /** As {@link #evaluate(IntegerModel, Backend, Dataset, int)}; {@code imagesDone} (may be null) hears after each batch. */
     public static ConfusionMatrix evaluate(IntegerModel im, Backend backend, Dataset data, int batchSize,
                                            IntConsumer imagesDone) {
+        return evaluate(im, backend, data, batchSize, imagesDone, null);
+    }
+
+    /** Hears one evaluated image: its index in the data set, its label and its int64 logits ({@code logits[offset..]}). */
+    @FunctionalInterface
+    public interface ImageLogits {
+        void image(int index, int label, long[] logits, int offset, int classes);
+    }
+
+    /**
+     * As {@link #evaluate(IntegerModel, Backend, Dataset, int, IntConsumer)}; {@code perImage} (may be null) hears
+     * every image's exact logits, in data-set order.
+     */
+    public static ConfusionMatrix evaluate(IntegerModel im, Backend backend, Dataset data, int batchSize,
+                                           IntConsumer imagesDone, ImageLogits perImage) {
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
         int[] chw = im.inputSpec().shape();
@@ -191,6 +206,11 @@ public final class IntegerEval {
                         f[i * k + argmax(logits, i * k, k)] = 1f;
                     }
                     cm.add(f, batch.labels(), batch.size());
+                    if (perImage != null) {
+                        for (int i = 0; i < batch.size(); i++) {
+                            perImage.image(done + i, batch.labels()[i], logits, i * k, k);
+                        }
+                    }
                 }
                 done += batch.size();
                 if (imagesDone != null) {

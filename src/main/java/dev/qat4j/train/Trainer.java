@@ -146,6 +146,21 @@ public final class Trainer implements AutoCloseable {
     /** As {@link #evaluate(QuantModel, Backend, Dataset, int)}; {@code imagesDone} (may be null) hears after each batch. */
     public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
                                            java.util.function.IntConsumer imagesDone) {
+        return evaluate(model, backend, data, batchSize, imagesDone, null);
+    }
+
+    /** Hears one evaluated image: its index in the data set, its label and its logits ({@code logits[offset..]}). */
+    @FunctionalInterface
+    public interface ImageLogits {
+        void image(int index, int label, float[] logits, int offset, int classes);
+    }
+
+    /**
+     * As {@link #evaluate(QuantModel, Backend, Dataset, int, java.util.function.IntConsumer)}; {@code perImage} (may
+     * be null) hears every image's logits, in data-set order.
+     */
+    public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
+                                           java.util.function.IntConsumer imagesDone, ImageLogits perImage) {
         checkData(model, data);
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
@@ -154,7 +169,14 @@ public final class Trainer implements AutoCloseable {
             while (loader.hasNext()) {
                 Batch b = loader.next();
                 try (Step step = new Step(backend, false)) {
-                    cm.add(model.forward(step, images(step, backend, b, data.shape())).toFloatArray(), b.labels(), b.size());
+                    float[] logits = model.forward(step, images(step, backend, b, data.shape())).toFloatArray();
+                    cm.add(logits, b.labels(), b.size());
+                    if (perImage != null) {
+                        int k = logits.length / b.size();
+                        for (int i = 0; i < b.size(); i++) {
+                            perImage.image(done + i, b.labels()[i], logits, i * k, k);
+                        }
+                    }
                 }
                 done += b.size();
                 if (imagesDone != null) {

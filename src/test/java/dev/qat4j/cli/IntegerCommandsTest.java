@@ -47,6 +47,49 @@ class IntegerCommandsTest {
     }
 
     @Test
+    void evalWritesEachImagesPredictionAndLogits(@TempDir Path dir) throws Exception {
+        Path data = TestData.cifar10();
+        Assumptions.assumeTrue(data != null, "no CIFAR-10: set QAT4J_DATA");
+        int[] exit = new int[1];
+        Path qim = dir.resolve("r.qim"), intCsv = dir.resolve("int.csv"), floatCsv = dir.resolve("float.csv");
+        assertEquals(0, Main.run("convert", "--checkpoint", RESNET, "--out", qim.toString()));
+        for (Path[] run : new Path[][] {{qim, intCsv}, {Path.of(RESNET), floatCsv}}) {
+            JsonNode r = new ObjectMapper().readTree(capture(exit, "eval", "--checkpoint", run[0].toString(),
+                    "--limit-test", "60", "--data", data.toString(), "--json", "--predictions", run[1].toString()));
+            assertEquals(0, exit[0]);
+            java.util.List<String> lines = Files.readAllLines(run[1]);
+            assertEquals(61, lines.size(), "a header and one line per image");
+            assertEquals("image,label,prediction,logit_0,logit_1,logit_2,logit_3,logit_4,logit_5,logit_6,logit_7,"
+                    + "logit_8,logit_9", lines.get(0));
+            int hits = 0;
+            for (int i = 1; i < lines.size(); i++) {
+                String[] f = lines.get(i).split(",");
+                assertEquals(13, f.length, lines.get(i));
+                assertEquals(i - 1, Integer.parseInt(f[0]));
+                int best = 0;
+                for (int k = 1; k < 10; k++) {
+                    best = Double.parseDouble(f[3 + k]) > Double.parseDouble(f[3 + best]) ? k : best;
+                    if (run[0] == qim) {
+                        Long.parseLong(f[3 + k]); // an integer model's logits are its exact int64 outputs
+                    }
+                }
+                assertEquals(best, Integer.parseInt(f[2]), "the prediction is the largest logit: " + lines.get(i));
+                hits += f[1].equals(f[2]) ? 1 : 0;
+            }
+            assertEquals(r.get("accuracy").asDouble() * 60, hits, 1e-9, "the file agrees with the reported accuracy");
+        }
+        // an existing file is not replaced without --overwrite; --overwrite alone is refused
+        String before = Files.readString(intCsv);
+        assertEquals(2, Main.run("eval", "--checkpoint", qim.toString(), "--limit-test", "5", "--data",
+                data.toString(), "--predictions", intCsv.toString()));
+        assertEquals(before, Files.readString(intCsv));
+        assertEquals(2, Main.run("eval", "--checkpoint", qim.toString(), "--overwrite"));
+        assertEquals(0, Main.run("eval", "--checkpoint", qim.toString(), "--limit-test", "5", "--data",
+                data.toString(), "--predictions", intCsv.toString(), "--overwrite"));
+        assertEquals(6, Files.readAllLines(intCsv).size());
+    }
+
+    @Test
     void intEvalJsonHasTheComparisonTheHardwareReportAndTheSweep(@TempDir Path dir) throws Exception {
         Path data = TestData.cifar10();
         Assumptions.assumeTrue(data != null, "no CIFAR-10: set QAT4J_DATA");
