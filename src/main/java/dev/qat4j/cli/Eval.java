@@ -115,27 +115,24 @@ final class Eval implements Callable<Integer> {
             this.total = total;
         }
 
-        void add(int index, int label, float[] logits, int offset, int classes) {
-            StringBuilder line = start(index, label, argmax(logits, offset, classes), classes);
+        void add(int index, int label, int prediction, float[] logits, int offset, int classes) {
+            start(index, label, prediction, classes);
             for (int k = 0; k < classes; k++) {
-                line.append(',').append(logits[offset + k]); // Float.toString: reads back to the same float
+                csv.append(',').append(logits[offset + k]); // Float.toString: reads back to the same float
             }
-            csv.append(line).append('\n');
+            csv.append('\n');
         }
 
-        void add(int index, int label, long[] logits, int offset, int classes) {
-            int best = 0;
-            for (int k = 1; k < classes; k++) {
-                best = logits[offset + k] > logits[offset + best] ? k : best;
-            }
-            StringBuilder line = start(index, label, best, classes);
+        void add(int index, int label, int prediction, long[] logits, int offset, int classes) {
+            start(index, label, prediction, classes);
             for (int k = 0; k < classes; k++) {
-                line.append(',').append(logits[offset + k]);
+                csv.append(',').append(logits[offset + k]);
             }
-            csv.append(line).append('\n');
+            csv.append('\n');
         }
 
-        private StringBuilder start(int index, int label, int prediction, int classes) {
+        /** The header before the first image, then this image's index, label and prediction. */
+        private void start(int index, int label, int prediction, int classes) {
             if (index != next) {
                 throw new IllegalStateException("--predictions: image " + index + " arrived where " + next
                         + " was expected");
@@ -148,7 +145,7 @@ final class Eval implements Callable<Integer> {
                 }
                 csv.append('\n');
             }
-            return new StringBuilder().append(index).append(',').append(label).append(',').append(prediction);
+            csv.append(index).append(',').append(label).append(',').append(prediction);
         }
 
         String csv() {
@@ -156,14 +153,6 @@ final class Eval implements Callable<Integer> {
                 throw new IllegalStateException("--predictions: " + next + " of " + total + " images were evaluated");
             }
             return csv.toString();
-        }
-
-        private static int argmax(float[] v, int off, int n) { // the confusion matrix's rule: the first maximum
-            int best = 0;
-            for (int k = 1; k < n; k++) {
-                best = v[off + k] > v[off + best] ? k : best;
-            }
-            return best;
         }
     }
 

@@ -44,10 +44,7 @@ public record Augmentation(int padding, boolean horizontalFlip) {
      */
     public static void apply(float[] src, int srcOffset, int c, int h, int w, int padding, int top, int left,
             boolean flip, float[] dst, int dstOffset) {
-        if (top < 0 || top > 2 * padding || left < 0 || left > 2 * padding) {
-            throw new IllegalArgumentException("crop corner (" + top + ", " + left + ") outside [0, " + 2 * padding
-                    + "] for padding " + padding);
-        }
+        checkCorner(top, left, padding);
         int dy = top - padding;
         int dx = left - padding;
         for (int ch = 0; ch < c; ch++) {
@@ -65,6 +62,13 @@ public record Augmentation(int padding, boolean horizontalFlip) {
                     dst[out + x] = (sx < 0 || sx >= w) ? 0f : src[row + sx];
                 }
             }
+        }
+    }
+
+    private static void checkCorner(int top, int left, int padding) {
+        if (top < 0 || top > 2 * padding || left < 0 || left > 2 * padding) {
+            throw new IllegalArgumentException("crop corner (" + top + ", " + left + ") outside [0, " + 2 * padding
+                    + "] for padding " + padding);
         }
     }
 
@@ -86,10 +90,7 @@ public record Augmentation(int padding, boolean horizontalFlip) {
      */
     public static void apply(byte[] src, int srcOffset, int c, int h, int w, int padding, int top, int left,
             boolean flip, byte[] dst, int dstOffset) {
-        if (top < 0 || top > 2 * padding || left < 0 || left > 2 * padding) {
-            throw new IllegalArgumentException("crop corner (" + top + ", " + left + ") outside [0, " + 2 * padding
-                    + "] for padding " + padding);
-        }
+        checkCorner(top, left, padding);
         int dy = top - padding; // source row of output row y is y + dy
         int dx = left - padding;
         for (int ch = 0; ch < c; ch++) {

@@ -176,10 +176,13 @@ public final class IntegerEval {
         return evaluate(im, backend, data, batchSize, imagesDone, null);
     }
 
-    /** Hears one evaluated image: its index in the data set, its label and its int64 logits ({@code logits[offset..]}). */
+    /**
+     * Hears one evaluated image: its index in the data set, its label, its prediction (the int64 argmax) and its
+     * int64 logits ({@code logits[offset..]}).
+     */
     @FunctionalInterface
     public interface ImageLogits {
-        void image(int index, int label, long[] logits, int offset, int classes);
+        void image(int index, int label, int prediction, long[] logits, int offset, int classes);
     }
 
     /**
@@ -203,14 +206,13 @@ public final class IntegerEval {
                     int k = im.numClasses();
                     float[] f = new float[logits.length];
                     for (int i = 0; i < batch.size(); i++) {
-                        f[i * k + argmax(logits, i * k, k)] = 1f;
-                    }
-                    cm.add(f, batch.labels(), batch.size());
-                    if (perImage != null) {
-                        for (int i = 0; i < batch.size(); i++) {
-                            perImage.image(done + i, batch.labels()[i], logits, i * k, k);
+                        int prediction = argmax(logits, i * k, k);
+                        f[i * k + prediction] = 1f;
+                        if (perImage != null) {
+                            perImage.image(done + i, batch.labels()[i], prediction, logits, i * k, k);
                         }
                     }
+                    cm.add(f, batch.labels(), batch.size());
                 }
                 done += batch.size();
                 if (imagesDone != null) {

@@ -149,10 +149,13 @@ public final class Trainer implements AutoCloseable {
         return evaluate(model, backend, data, batchSize, imagesDone, null);
     }
 
-    /** Hears one evaluated image: its index in the data set, its label and its logits ({@code logits[offset..]}). */
+    /**
+     * Hears one evaluated image: its index in the data set, its label, the class the confusion matrix counted as its
+     * prediction, and its logits ({@code logits[offset..]}).
+     */
     @FunctionalInterface
     public interface ImageLogits {
-        void image(int index, int label, float[] logits, int offset, int classes);
+        void image(int index, int label, int prediction, float[] logits, int offset, int classes);
     }
 
     /**
@@ -174,7 +177,8 @@ public final class Trainer implements AutoCloseable {
                     if (perImage != null) {
                         int k = logits.length / b.size();
                         for (int i = 0; i < b.size(); i++) {
-                            perImage.image(done + i, b.labels()[i], logits, i * k, k);
+                            perImage.image(done + i, b.labels()[i], ConfusionMatrix.argmax(logits, i * k, k), logits,
+                                    i * k, k);
                         }
                     }
                 }

@@ -328,7 +328,7 @@ public final class RefKernels {
                         }
                         for (int kx = 0; kx < k; kx++) {
                             int ix = ox * stride - pad + kx;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                            if (ix >= 0 && ix < w) {
                                 sum += x[(nc * h + iy) * w + ix];
                             }
                         }
@@ -355,7 +355,7 @@ public final class RefKernels {
                         }
                         for (int kx = 0; kx < k; kx++) {
                             int ix = ox * stride - pad + kx;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                            if (ix >= 0 && ix < w) {
                                 dx[(nc * h + iy) * w + ix] += g;
                             }
                         }
