@@ -6,6 +6,7 @@ import dev.qat4j.integer.IntValue;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.IntegerModelIO;
+import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Module;
 import java.io.IOException;
@@ -44,6 +45,9 @@ final class Convert implements Callable<Integer> {
     @Option(names = "--backend", description = "ref, cpu or cuda, for the float prefix (default: QAT4J_BACKEND or the "
             + "best available)")
     String backend;
+    @Option(names = "--end-to-end", description = "refuse (exit 2, nothing written) a model that is not integer from "
+            + "input to logits, naming the float layer and the preset that fixes it (default off: convert, and say so)")
+    boolean endToEnd;
 
     @Override
     public Integer call() throws IOException {
@@ -58,11 +62,22 @@ final class Convert implements Callable<Integer> {
         try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {
             progress.phase("converting " + checkpoint + " (" + m.name() + ")");
             IntegerModel im = IntegerConverter.convert(m, options);
+            if (endToEnd && !im.isEndToEnd()) {
+                throw new UserError("--end-to-end: the integer model of " + checkpoint + " (" + m.name() + ") is not integer end to end: " + im.floatPrefixReason()
+                        + endToEndHint(m.name()) + "; nothing written");
+            }
             progress.phase("writing " + out);
             IntegerModelIO.write(out, im);
             print(im, out);
             return 0;
         }
+    }
+
+    /** "; the preset P makes MODEL integer from input to logits", for the seed's models; else "". */
+    static String endToEndHint(String model) {
+        return BitWidths.models().contains(model) ? "; the preset " + BitWidths.endToEndPreset(model) + " makes "
+                + model + " integer from input to logits (train or fine-tune into it: qat4j train --model " + model
+                + " --bits " + BitWidths.endToEndPreset(model) + " --init CHECKPOINT)" : "";
     }
 
     static void print(IntegerModel im, Path out) {
@@ -72,7 +87,14 @@ final class Convert implements Callable<Integer> {
         }
         IntValue first = im.values().get(0);
         System.out.printf(Locale.ROOT, "%s: integer model of %s, requantization %s%n", out, im.model(), im.format());
-        System.out.printf(Locale.ROOT, "  float prefix: %s (up to the first quantizer every path crosses)%n", prefix);
+        if (im.isEndToEnd()) {
+            System.out.printf(Locale.ROOT, "  integer from input to logits: the input is %s's %d-bit codes of the "
+                    + "normalised image (or uint8 pixels through its code table)%n", prefix, first.bits());
+        } else {
+            System.out.printf(Locale.ROOT, "  float prefix: %s (up to the first quantizer every path crosses)%n", prefix);
+            System.out.printf(Locale.ROOT, "  not integer end to end: %s%s%n", im.floatPrefixReason(),
+                    endToEndHint(im.model()));
+        }
         System.out.printf(Locale.ROOT, "  integer part: %d layers from %s codes [%d, %d] to int64 logits (x %.3g)%n%n",
                 im.layers().size(), first.name(), first.lo(), first.hi(), im.logitScale());
         printHardware(HardwareReport.rows(im, null), false);

@@ -134,7 +134,32 @@ public final class IntegerConverter {
         if (m == null) {
             throw new IllegalArgumentException("integer conversion: model is null");
         }
-        return new IntegerConverter(options == null ? Options.exact() : options).run(m);
+        try {
+            return new IntegerConverter(options == null ? Options.exact() : options).run(m);
+        } catch (IllegalArgumentException e) {
+            String fix = endToEndFix(m);
+            if (fix == null) {
+                throw e;
+            }
+            throw new IllegalArgumentException(e.getMessage() + "; " + fix, e);
+        }
+    }
+
+    /**
+     * "the preset P makes MODEL integer from input to logits" for one of the seed's models that is not already in
+     * its end-to-end preset, else null (a user's own network, or a problem the preset does not solve).
+     */
+    static String endToEndFix(QuantModel m) {
+        String name = m.name();
+        if (m.bits() == null || !dev.qat4j.models.BitWidths.models().contains(name)) {
+            return null;
+        }
+        String preset = dev.qat4j.models.BitWidths.endToEndPreset(name);
+        if (m.bits().equals(dev.qat4j.models.BitWidths.preset(name, preset))) {
+            return null;
+        }
+        return "the preset " + preset + " makes " + name + " integer from input to logits (train or fine-tune into it: "
+                + "qat4j train --model " + name + " --bits " + preset + " --init CHECKPOINT)";
     }
 
     // ---------------------------------------------------------------- walking the module tree
@@ -313,7 +338,7 @@ public final class IntegerConverter {
         State id = r.shortcut() == null ? x : walk(r.shortcut(), x);
         Codes idc = codes(r.shortcut() == null ? r : r.shortcut(), id, "shortcut output");
         if (p.residual >= 0 || p.relu || p.relu6) {
-            throw refuse(r, "its main branch ends with an add or a ReLU before the residual add");
+            throw refuse(r, "ends its main branch with an add or a ReLU before the residual add");
         }
         p.residual = idc.value();
         p.resMul = values.get(idc.value()).scale();
@@ -324,8 +349,8 @@ public final class IntegerConverter {
         if (s instanceof Codes c) {
             return c;
         }
-        throw refuse(m, "its " + what + " is not quantized (a 32-bit activation or no quantizer before it); the "
-                + "integer path needs integer codes there");
+        throw refuse(m, "has an unquantized " + what + " (a 32-bit activation or no quantizer before it), where the "
+                + "integer path needs integer codes");
     }
 
     private Pending identity(Codes c, String name) {
@@ -341,7 +366,7 @@ public final class IntegerConverter {
     private State conv(QConv2d c, State s) {
         if (s instanceof Pending p) {
             if (p.weights != null || p.residual >= 0) {
-                throw refuse(c, "its input is another conv's unquantized output");
+                throw refuse(c, "reads another conv's unquantized output");
             }
             s = seed != null && seed.has(SeedPath.Deviation.BNCONV) ? materializeSeedBn(p) : materializeWide(p);
         }

@@ -4,7 +4,9 @@ import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.InputSpec;
+import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.Module;
+import dev.qat4j.nn.QConv2d;
 import dev.qat4j.nn.Step;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.tensor.DType;
@@ -198,6 +200,116 @@ public final class IntegerModel implements AutoCloseable {
                         + " (only finite values can be quantized)");
             }
         }
+    }
+
+    /**
+     * Whether the model is integer from its input to its logits: the float prefix is only the quantizer of the
+     * normalised image (an {@link ActQuant}), so value 0 holds the image's codes and every conv is integer. Such a
+     * model also runs from uint8 pixels ({@link #inputCodeTable()}).
+     */
+    public boolean isEndToEnd() {
+        for (Module m : prefix) {
+            if (!(m instanceof ActQuant)) {
+                return false;
+            }
+        }
+        return !prefix.isEmpty() && !hasSeedStem();
+    }
+
+    /**
+     * Why the model is not integer end to end, as "LAYER runs in float (REASON)", naming the first float layer of
+     * the prefix; null when it is ({@link #isEndToEnd()}).
+     */
+    public String floatPrefixReason() {
+        if (isEndToEnd()) {
+            return null;
+        }
+        boolean inputQuantized = false;
+        for (Module m : leaves(prefix)) {
+            if (m instanceof ActQuant q) {
+                inputQuantized |= !q.quantizer().isIdentity();
+                continue;
+            }
+            if (m instanceof QConv2d c && c.weightBits() == 32) {
+                return c.name() + " runs in float (32-bit weights)";
+            }
+            if (m instanceof SeedStemConv) {
+                return m.name() + " runs in float (the seed's stem: a float conv of the image, truncated)";
+            }
+            return m.name() + " runs in float (" + (inputQuantized ? "its input is not quantized"
+                    : "the image is not quantized: no input quantizer") + ")";
+        }
+        return "the prefix is empty";
+    }
+
+    private static List<Module> leaves(List<Module> modules) {
+        List<Module> out = new java.util.ArrayList<>();
+        for (Module m : modules) {
+            if (m instanceof dev.qat4j.nn.Sequential s) {
+                out.addAll(leaves(s.children()));
+            } else if (m instanceof dev.qat4j.nn.ResidualBlock r) {
+                out.add(r); // a block in the prefix: its input is already float
+            } else {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * For an end-to-end model, the input code of every pixel value: {@code table[c * 256 + v]} is the code the input
+     * quantizer gives pixel value {@code v} (0..255) of channel {@code c} after {@link InputSpec#normalization()},
+     * computed by running the fake-quant quantizer itself, so a chip (or {@link #logitsOfPixels}) maps uint8 pixels
+     * to the integer model's input with a lookup, bit for bit. IllegalStateException for a model that is not end to
+     * end.
+     */
+    public int[] inputCodeTable(Backend backend) {
+        if (!isEndToEnd()) {
+            throw new IllegalStateException("integer model" + (model == null ? "" : " of " + model)
+                    + " is not integer end to end (" + floatPrefixReason() + "): its input is no pixel code");
+        }
+        int c = spec.channels(), plane = spec.height() * spec.width();
+        int n = (256 + plane - 1) / plane;
+        float[] images = new float[n * c * plane];
+        for (int img = 0; img < n; img++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int k = 0; k < plane; k++) {
+                    images[(img * c + ch) * plane + k] = spec.normalization().apply(ch, (img * plane + k) % 256);
+                }
+            }
+        }
+        int[] codes;
+        try (Tensor t = backend.fromFloats(images, n, c, spec.height(), spec.width())) {
+            codes = boundaryCodes(backend, t);
+        }
+        int[] table = new int[c * 256];
+        for (int ch = 0; ch < c; ch++) {
+            for (int v = 0; v < 256; v++) {
+                int img = v / plane, k = v % plane;
+                table[ch * 256 + v] = codes[(img * c + ch) * plane + k];
+            }
+        }
+        return table;
+    }
+
+    /**
+     * Logits of uint8 images [n, C, H, W] (pixel values 0..255, channel-major as {@link InputSpec} orders them) of an
+     * end-to-end model: the {@link #inputCodeTable} lookup, then {@link #runIntegers}; no float arithmetic at all.
+     */
+    public long[] logitsOfPixels(Backend backend, byte[] pixels, int n) {
+        int perImage = spec.channels() * spec.height() * spec.width();
+        if (pixels == null || n < 1 || pixels.length != (long) n * perImage) {
+            throw new IllegalArgumentException("integer model: expected " + n + " x " + perImage + " pixels ["
+                    + spec.channels() + ", " + spec.height() + ", " + spec.width() + "], got "
+                    + (pixels == null ? "null" : pixels.length));
+        }
+        int[] table = inputCodeTable(backend);
+        int plane = spec.height() * spec.width();
+        int[] codes = new int[pixels.length];
+        for (int i = 0; i < pixels.length; i++) {
+            codes[i] = table[(i / plane) % spec.channels() * 256 + (pixels[i] & 0xff)];
+        }
+        return runIntegers(backend, codes, n, null);
     }
 
     /** Whether the float prefix ends with the seed's integer stem accumulator (value 0 holds no quantizer codes). */

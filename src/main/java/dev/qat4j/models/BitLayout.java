@@ -75,7 +75,7 @@ final class BitLayout {
         throw new IllegalArgumentException("unknown model " + quote(model) + " (valid: " + String.join(", ", modelNames()) + ")");
     }
 
-    /** Short label of the quantizer on the raw image, the one index whose kind is fixed. */
+    /** Short label of the quantizer on the raw image, the one index whose kind a configuration's kind does not set. */
     private static final String NETWORK_INPUT = "input";
 
     static String quote(String s) {
@@ -109,6 +109,16 @@ final class BitLayout {
     boolean kindChoosable(int index) {
         checkIndex(true, index, "index");
         return abitChoosable[index];
+    }
+
+    /** The abit index of the quantizer on the network's input (the normalised image). */
+    int networkInputIndex() {
+        for (int i = 0; i < abitShort.length; i++) {
+            if (abitShort[i].equals(NETWORK_INPUT)) {
+                return i;
+            }
+        }
+        throw new AssertionError(model + ": no network input index");
     }
 
     /** Smallest non-32 bit width a quantizer of this kind accepts: mPACT's R(1) = 2^0 - 1 = 0 has no nonzero code. */
@@ -182,6 +192,11 @@ final class BitLayout {
         aL.add("header output (header ConvNorm, mPACT) and the mPACT after the pool (FC input)");
         aS.add("header out = FC in");
         aK.add(ActQuantizer.Kind.MPACT);
+        // beyond the seed, so last: the seed feeds the downsample BN's float output straight into its conv
+        aL.add("downsample BN output, the input of the 2x2 stride-2 conv in " + downsampleNames(blocks)
+            + " (32 = off, as in the seed; beyond the seed, for an integer model without wide intermediates)");
+        aS.add("down BN out");
+        aK.add(ActQuantizer.Kind.MPACT);
 
         wL.add("stem conv3x3 3->16");
         wS.add("stem");
@@ -201,6 +216,16 @@ final class BitLayout {
         wL.add("FC 512->10");
         wS.add("FC");
         return new BitLayout(BitWidths.TOYNET, aL, aS, aK, wL, wS);
+    }
+
+    private static String downsampleNames(List<Block> blocks) {
+        List<String> names = new ArrayList<>();
+        for (Block b : blocks) {
+            if (b.projection()) {
+                names.add(b.name());
+            }
+        }
+        return String.join(", ", names);
     }
 
     /**
@@ -242,6 +267,10 @@ final class BitLayout {
         aL.add("FC input (DoReFa after avg_pool(4); the seed's actq_last)");
         aS.add("FC in");
         aK.add(ActQuantizer.Kind.DOREFA);
+        // beyond the seed, so last: the seed pools the head's float ReLU output
+        aL.add("head output (after head BN + ReLU, before avg_pool; 32 = off, as in the seed; beyond the seed)");
+        aS.add("head out");
+        aK.add(ActQuantizer.Kind.MPACT);
 
         wL.add("stem conv3x3 3->32");
         wS.add("stem");
@@ -264,7 +293,8 @@ final class BitLayout {
      * ResNet20: one abit and one wbit per block (indices 0..8); every activation quantizer is DoReFa. abit[9] is the
      * stem output's quantizer, off (32) by default as in the seed; it sits last so that indices 0..8 keep meaning
      * block i and files written before it existed (9 entries) still read. Stem weights (FP32) and the FC (16-bit
-     * weights, FP input) are outside the arrays, as in the seed.
+     * weights, FP input) are outside the seed's arrays; qat4j appends abit[10], a quantizer of the normalised image,
+     * and wbit[9], the stem's weights, both 32 (off) unless a configuration beyond the seed sets them.
      */
     private static BitLayout resnet20() {
         int[] widths = {16, 32, 64};
@@ -293,6 +323,12 @@ final class BitLayout {
         aL.add("stem output after its ReLU (the seed's actq_first; 32 = off, as in every seed config)");
         aS.add("stem out");
         aK.add(ActQuantizer.Kind.DOREFA);
+        // beyond the seed (it quantizes neither), so last: files written before keep their meaning
+        aL.add("network input, the normalised image (32 = off, as in the seed, which has no input quantizer)");
+        aS.add(NETWORK_INPUT);
+        aK.add(ActQuantizer.Kind.DOREFA);
+        wL.add("stem conv3x3 3->16 (32 = float weights, as in the seed)");
+        wS.add("stem");
         return new BitLayout(BitWidths.RESNET20, aL, aS, aK, wL, wS);
     }
 }

@@ -81,6 +81,14 @@ import java.util.Objects;
  *   resnet20     int8-mpact int8 with every activation quantizer mPACT (likewise int6-mpact, int4-mpact)        README mPACT column
  *   every model  fp32       [32] * n                                   [32] * n                               full precision
  * </pre>
+ * and three beyond the seed, whose integer model ({@code dev.qat4j.integer}) has no float part between the
+ * normalised image and the logits: every conv reads integer codes, the image itself is quantized by a signed
+ * 8-bit mPACT ({@link #withInputActivation}), and no value between two quantizers is wider than an accumulator:
+ * <pre>
+ *   toynet       cfg1-star-e2e   [8] * 14 (input mPACT; abit[13] downsample BN out)   [8] * 13
+ *   mobilenetv2  int8-e2e        [8] * 21, abit[19] = 32 (input mPACT; abit[20] head out)   [8] * 19, wbit[19] = 16
+ *   resnet20     int8-mpact-e2e  [8] * 11, mPACT (abit[9] stem out, abit[10] input)  [8] * 10 (wbit[9] stem), FC 16
+ * </pre>
  * ({@code cfg1-star} spells the README's "*"; the ResNet20 presets are uniform per block, as the seed's
  * {@code ResNet_CF.py} test config {@code [8]*9}, with stem and FC fixed as above.)
  *
@@ -98,6 +106,11 @@ public final class BitWidths {
     /** The kinds a configuration can choose, as written in files, options and preset suffixes. */
     public static final List<String> KIND_NAMES = List.of("dorefa", "pact", "mpact", "fixed-clip");
 
+    /** Array lengths written before indices were appended (see {@link #withAppendedIndices}); before PRESETS. */
+    private static final Map<String, int[]> EARLIER_ABIT_LENGTHS = Map.of(TOYNET, new int[] {13},
+        MOBILENETV2, new int[] {20}, RESNET20, new int[] {9, 10});
+    private static final Map<String, int[]> EARLIER_WBIT_LENGTHS = Map.of(RESNET20, new int[] {9});
+
     private static final Map<String, Map<String, BitWidths>> PRESETS = presets();
 
     private final String model;
@@ -109,18 +122,21 @@ public final class BitWidths {
     private final float activationClip;
     /** ResNet20: whether the shortcut branch's output is quantized (the seed's default; off in its 92.344 row). */
     private final boolean branchOutputQuant;
+    /** The kind of the quantizer on the network input; null: the seed's DoReFa (see {@link #withInputActivation}). */
+    private final ActQuantizer.Kind inputKind;
 
     /** The seed's {@code act_pactFixed} default clip c = 2 (it also tried 4, 6, 8 and 10). */
     public static final float DEFAULT_FIXED_CLIP = 2f;
 
     private BitWidths(String model, int[] abit, int[] wbit, ActQuantizer.Kind activationOverride, float activationClip,
-                      boolean branchOutputQuant) {
+                      boolean branchOutputQuant, ActQuantizer.Kind inputKind) {
         this.model = model;
         this.abit = abit;
         this.wbit = wbit;
         this.activationOverride = activationOverride;
         this.activationClip = activationClip;
         this.branchOutputQuant = branchOutputQuant;
+        this.inputKind = inputKind;
     }
 
     /**
@@ -130,12 +146,13 @@ public final class BitWidths {
      */
     public static BitWidths of(String model, int[] abit, int[] wbit) {
         BitLayout layout = BitLayout.of(model);
-        int[] a = withStemIndex(layout, abit);
+        int[] a = withAppendedIndices(layout, true, abit);
+        int[] w = withAppendedIndices(layout, false, wbit);
         List<String> problems = new ArrayList<>();
         check(layout, true, a, null, problems);
-        check(layout, false, wbit, null, problems);
+        check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a.clone(), wbit.clone(), null, 0f, true);
+        return new BitWidths(model, a.clone(), w.clone(), null, 0f, true, null);
     }
 
     /**
@@ -145,35 +162,54 @@ public final class BitWidths {
      */
     static BitWidths fromParts(String model, int[] abit, int[] wbit, Map<Integer, Integer> abitOverrides,
                                Map<Integer, Integer> wbitOverrides, ActQuantizer.Kind kind, float clip,
-                               boolean branchOutputQuant) {
+                               boolean branchOutputQuant, ActQuantizer.Kind inputKind) {
         BitLayout layout = BitLayout.of(model);
         List<String> problems = new ArrayList<>();
-        int[] a = applyOverrides(layout, true, withStemIndex(layout, abit), abitOverrides, problems);
-        int[] w = applyOverrides(layout, false, wbit, wbitOverrides, problems);
+        int[] a = applyOverrides(layout, true, withAppendedIndices(layout, true, abit), abitOverrides, problems);
+        int[] w = applyOverrides(layout, false, withAppendedIndices(layout, false, wbit), wbitOverrides, problems);
         check(layout, true, a, kind, problems);
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        BitWidths seedKinds = new BitWidths(model, a, w, null, 0f, true);
-        return seedKinds.withActivation(kind, clip).withBranchOutputQuant(branchOutputQuant);
+        BitWidths seedKinds = new BitWidths(model, a, w, null, 0f, true, null);
+        return seedKinds.withActivation(kind, clip).withBranchOutputQuant(branchOutputQuant)
+            .withInputActivation(inputKind);
     }
 
     /**
-     * ResNet20's abit gained index 9 (the stem output, off in the seed) after bit-width files and checkpoints with 9
-     * entries were written: those mean the same network with the stem output unquantized, so 32 is appended.
+     * Indices appended after bit-width files and checkpoints were written (ResNet20's abit[9] stem output, abit[10]
+     * input and wbit[9] stem weights; ToyNet's abit[13] downsample BN output; MobileNetV2's abit[20] head output) are
+     * all off (32) in the seed: an array of an earlier length means the same network with them off, so 32s are
+     * appended. Any other length is left for {@link #check} to refuse.
      */
-    private static int[] withStemIndex(BitLayout layout, int[] abit) {
-        if (layout == BitLayout.RESNET20 && abit != null && abit.length == RESNET20_BLOCKS) {
-            int[] a = Arrays.copyOf(abit, RESNET20_BLOCKS + 1);
-            a[RESNET20_BLOCKS] = FP;
-            return a;
+    private static int[] withAppendedIndices(BitLayout layout, boolean activation, int[] bits) {
+        int n = layout.length(activation);
+        if (bits == null || bits.length >= n) {
+            return bits;
         }
-        return abit;
+        int[] earlier = activation ? EARLIER_ABIT_LENGTHS.getOrDefault(layout.model, new int[0])
+            : EARLIER_WBIT_LENGTHS.getOrDefault(layout.model, new int[0]);
+        for (int len : earlier) {
+            if (bits.length == len) {
+                int[] out = Arrays.copyOf(bits, n);
+                Arrays.fill(out, len, n, FP);
+                return out;
+            }
+        }
+        return bits;
     }
+
 
     /** ResNet20's blocks: abit[0..8] and wbit[0..8]; abit[9] is its stem output. */
     static final int RESNET20_BLOCKS = 9;
     /** ResNet20's abit index of the stem-output quantizer (the seed's {@code actq_first}). */
     public static final int RESNET20_STEM_OUTPUT = 9;
+    /** ResNet20's abit index of the network-input quantizer and wbit index of the stem conv (both beyond the seed). */
+    public static final int RESNET20_INPUT = 10;
+    public static final int RESNET20_STEM_WEIGHTS = 9;
+    /** ToyNet's abit index of the downsample BN output (beyond the seed). */
+    public static final int TOYNET_DOWNSAMPLE_BN = 13;
+    /** MobileNetV2's abit index of the head output (beyond the seed). */
+    public static final int MOBILENETV2_HEAD_OUTPUT = 20;
 
     /**
      * These bit widths with every choosable activation quantizer of the model of one kind (see {@link BitLayout}:
@@ -204,7 +240,7 @@ public final class BitWidths {
                 + " with these bit widths");
         }
         throwIfAny(layout, problems);
-        return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant);
+        return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant, inputKind);
     }
 
     private static boolean isSeedKindEverywhere(BitLayout layout, ActQuantizer.Kind kind) {
@@ -243,7 +279,43 @@ public final class BitWidths {
         if (!model.equals(RESNET20)) {
             throw new IllegalArgumentException(model + ": only resnet20 can switch off its branch-output quantizer");
         }
-        return new BitWidths(model, abit, wbit, activationOverride, activationClip, on);
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, on, inputKind);
+    }
+
+    /**
+     * These bit widths with the network-input quantizer ({@link #networkInputIndex()}) of {@code kind}: null or
+     * DOREFA is the seed's DoReFa (which cuts the normalised image's negative half), MPACT a signed symmetric
+     * quantizer of the normalised image, the input an integer model end to end needs (beyond the seed). Other kinds
+     * are refused.
+     */
+    public BitWidths withInputActivation(ActQuantizer.Kind kind) {
+        ActQuantizer.Kind k = kind == ActQuantizer.Kind.DOREFA ? null : kind;
+        if (k != null && k != ActQuantizer.Kind.MPACT) {
+            throw new IllegalArgumentException(model + ": the network input quantizer is dorefa (the seed's) or mpact, "
+                + "not " + kindName(kind));
+        }
+        if (k == inputKind) {
+            return this;
+        }
+        BitLayout layout = BitLayout.of(model);
+        List<String> problems = new ArrayList<>();
+        String bad = badBits(layout, true, layout.networkInputIndex(), abit[layout.networkInputIndex()],
+            Integer.toString(abit[layout.networkInputIndex()]), k == null ? ActQuantizer.Kind.DOREFA : k);
+        if (bad != null) {
+            problems.add(bad);
+        }
+        throwIfAny(layout, problems);
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, branchOutputQuant, k);
+    }
+
+    /** The network-input quantizer's kind when chosen ({@link #withInputActivation}), or null for the seed's DoReFa. */
+    public ActQuantizer.Kind inputActivation() {
+        return inputKind;
+    }
+
+    /** The abit index of the quantizer on the network input (ToyNet, MobileNetV2: 0; ResNet20: 10). */
+    public int networkInputIndex() {
+        return BitLayout.of(model).networkInputIndex();
     }
 
     /** Whether ResNet20's shortcut branch output is quantized (always true for the other models). */
@@ -302,7 +374,11 @@ public final class BitWidths {
 
     /** The kind of the quantizer reading abit[index]: the chosen kind, or the seed's (see the class table). */
     public ActQuantizer.Kind activationKind(int index) {
-        return effectiveKind(BitLayout.of(model), index, activationOverride);
+        BitLayout layout = BitLayout.of(model);
+        if (inputKind != null && index == layout.networkInputIndex()) {
+            return inputKind;
+        }
+        return effectiveKind(layout, index, activationOverride);
     }
 
     private static ActQuantizer.Kind effectiveKind(BitLayout layout, int index, ActQuantizer.Kind override) {
@@ -351,7 +427,7 @@ public final class BitWidths {
         check(layout, true, a, activationOverride, problems);
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant);
+        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant, inputKind);
     }
 
     private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,
@@ -409,6 +485,18 @@ public final class BitWidths {
         }
     }
 
+    /**
+     * The preset beyond the seed whose integer model runs from the input to the logits without float layers:
+     * {@code cfg1-star-e2e} (toynet), {@code int8-e2e} (mobilenetv2), {@code int8-mpact-e2e} (resnet20).
+     */
+    public static String endToEndPreset(String model) {
+        return switch (BitLayout.of(model).model) {
+            case TOYNET -> "cfg1-star-e2e";
+            case MOBILENETV2 -> "int8-e2e";
+            default -> "int8-mpact-e2e";
+        };
+    }
+
     /** The preset names of a model, in a fixed order ({@code fp32} first). */
     public static List<String> presetNames(String model) {
         return List.copyOf(PRESETS.get(BitLayout.of(model).model).keySet());
@@ -435,6 +523,11 @@ public final class BitWidths {
         toy.put("cfg3", of(TOYNET,
             new int[] {32, 8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 32, 32},
             new int[] {32, 8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 16, 16}));
+        // Beyond the seed: integer from the input to the logits (see E2E_NOTE); cfg1-star with the image quantized
+        // (signed, 8 bits), the downsample BN outputs quantized and the header output / FC input at 8 bits.
+        toy.put("cfg1-star-e2e", of(TOYNET,
+            new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8},
+            new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8}).withInputActivation(ActQuantizer.Kind.MPACT));
         all.put(TOYNET, toy);
 
         Map<String, BitWidths> mb = new LinkedHashMap<>();
@@ -446,6 +539,16 @@ public final class BitWidths {
         mb.put("int8", mobileNetV2Middle(8));
         mb.put("int6", mobileNetV2Middle(6));
         mb.put("int4", mobileNetV2Middle(4));
+        // Beyond the seed: integer from the input to the logits. The image (signed), the stem weights, the last
+        // block's output (and so its shortcut branch), the head weights and the head output at 8 bits; the pooled sums
+        // feed the FC (16-bit weights) directly, so abit[19] stays off.
+        int[] a = new int[21];
+        int[] w = new int[20];
+        Arrays.fill(a, 8);
+        Arrays.fill(w, 8);
+        a[19] = FP;
+        w[19] = 16;
+        mb.put("int8-e2e", of(MOBILENETV2, a, w).withInputActivation(ActQuantizer.Kind.MPACT));
         all.put(MOBILENETV2, mb);
 
         Map<String, BitWidths> rn = new LinkedHashMap<>();
@@ -460,6 +563,14 @@ public final class BitWidths {
                 rn.put("int" + n + "-" + kindName(kind), resNet20Blocks(n).withActivationKind(kind));
             }
         }
+        // Beyond the seed: int8-mpact with the image (signed), the stem weights and the stem output quantized at 8 bits
+        // too, so the integer model has no float prefix; the FC keeps its 16-bit weights on the pooled sums.
+        int[] ra = new int[RESNET20_INPUT + 1];
+        int[] rw = new int[RESNET20_STEM_WEIGHTS + 1];
+        Arrays.fill(ra, 8);
+        Arrays.fill(rw, 8);
+        rn.put("int8-mpact-e2e", of(RESNET20, ra, rw).withActivationKind(ActQuantizer.Kind.MPACT)
+            .withInputActivation(ActQuantizer.Kind.MPACT));
         all.put(RESNET20, rn);
 
         for (Map.Entry<String, Map<String, BitWidths>> e : all.entrySet()) {
@@ -568,6 +679,9 @@ public final class BitWidths {
         if (!branchOutputQuant) {
             sb.append("branch_out_quant: false  # shortcut branch output not quantized\n");
         }
+        if (inputKind != null) {
+            sb.append("input_act: ").append(kindName(inputKind)).append("  # the quantizer of the normalised image\n");
+        }
         appendList(sb, layout, true, abit);
         appendList(sb, layout, false, wbit);
         return sb.toString();
@@ -657,20 +771,21 @@ public final class BitWidths {
     public boolean equals(Object o) {
         return o instanceof BitWidths b && model.equals(b.model) && Arrays.equals(abit, b.abit)
             && Arrays.equals(wbit, b.wbit) && activationOverride == b.activationOverride
-            && Float.compare(activationClip, b.activationClip) == 0 && branchOutputQuant == b.branchOutputQuant;
+            && Float.compare(activationClip, b.activationClip) == 0 && branchOutputQuant == b.branchOutputQuant
+            && inputKind == b.inputKind;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit), activationOverride, activationClip,
-            branchOutputQuant);
+            branchOutputQuant, inputKind);
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s%s%s]", model, Arrays.toString(abit),
+        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s%s%s%s]", model, Arrays.toString(abit),
             Arrays.toString(wbit), activationOverride == null ? "" : " act=" + kindName(activationOverride),
             activationOverride == ActQuantizer.Kind.FIXED_CLIP ? " clip=" + activationClip : "",
-            branchOutputQuant ? "" : " branch_out_quant=false");
+            branchOutputQuant ? "" : " branch_out_quant=false", inputKind == null ? "" : " input_act=" + kindName(inputKind));
     }
 }

@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
  *                     seed's kinds)
  *   act_clip no       the clip c of fixed-clip PACT (default 2, the seed's); only with act: fixed-clip
  *   branch_out_quant no  resnet20: false drops the quantizer on the shortcut branch output (default true)
+ *   input_act no      dorefa | mpact: the kind of the quantizer on the normalised image (default: the base
+ *                     preset's, else dorefa as the seed); mpact keeps its sign, as an integer model's input needs
  * </pre>
  * For example, cfg3 of ToyNet with block 3's input and block 2's output at 4 bits:
  * <pre>
@@ -56,7 +58,7 @@ final class BitWidthsFile {
     static final int MAX_BYTES = 1 << 20;
 
     private static final List<String> KEYS = List.of("model", "base", "abit", "wbit", "act", "act_clip",
-        "branch_out_quant");
+        "branch_out_quant", "input_act");
     private static final Pattern INDEX = Pattern.compile("-?[0-9]{1,9}");
 
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -240,8 +242,21 @@ final class BitWidthsFile {
                 branch = branchNode.booleanValue();
             }
         }
+        ActQuantizer.Kind inputAct = base.inputActivation();
+        JsonNode inputNode = root.get("input_act");
+        if (inputNode != null) {
+            String text = inputNode.isTextual() ? inputNode.asText().trim().toLowerCase(java.util.Locale.ROOT) : "";
+            if (text.equals("mpact")) {
+                inputAct = ActQuantizer.Kind.MPACT;
+            } else if (text.equals("dorefa")) {
+                inputAct = null;
+            } else {
+                problems.add("'input_act' (the network input's quantizer) must be dorefa or mpact, not "
+                    + (inputNode.isTextual() ? BitLayout.quote(inputNode.asText()) : "a " + kind(inputNode)));
+            }
+        }
         BitWidths.throwIfAny(layout, problems);
-        return BitWidths.fromParts(model, a, w, aOverrides, wOverrides, act, clip, branch);
+        return BitWidths.fromParts(model, a, w, aOverrides, wOverrides, act, clip, branch, inputAct);
     }
 
     /**

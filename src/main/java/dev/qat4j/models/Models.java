@@ -143,7 +143,7 @@ public final class Models {
         int[] w = bits.wbit();
         Init init = Init.KAIMING_NORMAL_FAN_OUT;
         List<Module> layers = new ArrayList<>();
-        layers.add(c.act("input_q", bits.quantizer(0), 0f));
+        layers.add(c.act("input_q", bits.quantizer(0), INPUT_ALPHA));
         layers.add(new ConvNorm("stem", c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[0]),
                 c.bn("stem.bn", 16), c.act("stem.q", bits.quantizer(1), 6f)));
         int cin = 16, block = 1;
@@ -151,7 +151,8 @@ public final class Models {
             for (int j = 0; j < TOYNET_DEPTHS[s]; j++) {
                 int stride = j == 0 ? TOYNET_STRIDES[s] : 1;
                 layers.add(convNeXtBlock(c, "s" + s + ".b" + j, init, cin, TOYNET_WIDTHS[s], stride,
-                        bits.quantizer(block), bits.quantizer(block + 1), w[block]));
+                        bits.quantizer(block), bits.quantizer(block + 1), w[block],
+                        bits.quantizer(BitWidths.TOYNET_DOWNSAMPLE_BN)));
                 cin = TOYNET_WIDTHS[s];
                 block++;
             }
@@ -170,12 +171,14 @@ public final class Models {
      * The seed's ConvNeXt-style block (expansion 4): when the shape changes, x = Q_in(conv_{k=s,stride=s}(BN(x)));
      * then out = Q_out(conv1x1(Q_in(ReLU(conv1x1_expand(Q_in(BN(dw3x3(x))))))) + x). Every quantizer use is its own
      * mPACT (α 10): 3 per block, 4 with the downsample, 32 in all, as the seed's 35 α (with stem, header, last).
+     * Beyond the seed, {@code downBn} (abit[13], off in the seed) quantizes the downsample BN's output.
      */
     private static Module convNeXtBlock(Ctx c, String n, Init init, int cin, int cout, int stride, ActQuantizer ain,
-                                        ActQuantizer aout, int wbits) {
+                                        ActQuantizer aout, int wbits, ActQuantizer downBn) {
         Module pre = null;
         if (stride != 1 || cin != cout) {
             pre = c.seq(n + ".down", c.bn(n + ".down.bn", cin),
+                    downBn.isIdentity() ? null : c.act(n + ".down.bn.q", downBn, 10f),
                     c.conv(n + ".down.conv", init, cin, cout, stride, stride, 0, 1, wbits),
                     c.act(n + ".down.q", ain, 10f));
         }
@@ -205,6 +208,9 @@ public final class Models {
         int[] w = bits.wbit();
         Init init = Init.TORCH_DEFAULT;
         List<Module> layers = new ArrayList<>();
+        if (bits.abit(0) != BitWidths.FP) { // the seed's actq_input, off in its configs
+            layers.add(c.act("input_q", bits.quantizer(0), INPUT_ALPHA));
+        }
         layers.add(c.conv("stem.conv", init, c.spec().channels(), 32, 3, 1, 1, 1, w[0]));
         layers.add(c.bn("stem.bn", 32));
         layers.add(Clamp.relu("stem.relu"));
@@ -222,6 +228,9 @@ public final class Models {
         layers.add(c.conv("head.conv", init, 320, 1280, 1, 1, 0, 1, w[18]));
         layers.add(c.bn("head.bn", 1280));
         layers.add(Clamp.relu("head.relu"));
+        if (bits.abit(BitWidths.MOBILENETV2_HEAD_OUTPUT) != BitWidths.FP) { // beyond the seed
+            layers.add(c.act("head.q", bits.quantizer(BitWidths.MOBILENETV2_HEAD_OUTPUT), 10f));
+        }
         layers.add(c.finalPool("pool", layers, 4, Pool.Counting.FUNCTIONAL));
         layers.add(c.act("fc.q", bits.quantizer(19), 10f));
         layers.add(new Flatten("flatten"));
@@ -271,7 +280,10 @@ public final class Models {
         int[] a = bits.abit(), w = bits.wbit();
         Init init = Init.KAIMING_UNIFORM;
         List<Module> layers = new ArrayList<>();
-        layers.add(c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, 32));
+        if (a[BitWidths.RESNET20_INPUT] != BitWidths.FP) { // beyond the seed, which has no input quantizer
+            layers.add(c.act("input_q", bits.quantizer(BitWidths.RESNET20_INPUT), INPUT_ALPHA));
+        }
+        layers.add(c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[BitWidths.RESNET20_STEM_WEIGHTS]));
         layers.add(c.bn("stem.bn", 16));
         layers.add(Clamp.relu("stem.relu"));
         if (a[BitWidths.RESNET20_STEM_OUTPUT] != BitWidths.FP) { // the seed's actq_first, off in its configs
@@ -288,7 +300,7 @@ public final class Models {
                 block++;
             }
         }
-        boolean allFloat = java.util.Arrays.stream(w).allMatch(v -> v == 32);
+        boolean allFloat = java.util.Arrays.stream(w, 0, BitWidths.RESNET20_STEM_WEIGHTS).allMatch(v -> v == 32);
         layers.add(c.finalPool("pool", layers, 8, Pool.Counting.AVGPOOL_MODULE));
         layers.add(new Flatten("flatten"));
         layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 64, c.spec().classes(),
@@ -301,6 +313,12 @@ public final class Models {
      * an FP32 checkpoint starts close to the float network (BN outputs and residual sums stay well inside ±10).
      */
     private static final float RESNET_ALPHA = 10f;
+
+    /**
+     * Initial α of an mPACT quantizer on the normalised image: CIFAR-10's normalised pixels lie in [-2.43, 2.75], so
+     * ±3 keeps every pixel and gives one code per 3/127 = 0.024 (a pixel step is 1/255/0.2 = 0.020).
+     */
+    private static final float INPUT_ALPHA = 3f;
 
     /**
      * The seed's basic block: id = resize ? Q(BN(conv1x1_s(x))) : x; h = Q(ReLU(BN(conv3x3_s(x))));

@@ -1,0 +1,124 @@
+package dev.qat4j.integer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Backends;
+import dev.qat4j.models.BitWidths;
+import dev.qat4j.models.InputSpec;
+import dev.qat4j.models.Models;
+import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.quant.ActQuantizer;
+import dev.qat4j.tensor.Tensor;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The presets beyond the seed whose integer model has no float layer: each converts with only the image quantizer
+ * before the integer part, runs from uint8 pixels through its code table exactly as from normalised floats, and the
+ * seed's own preset of the same model is named as not end to end, with the float layer that keeps it so.
+ */
+class EndToEndPresetsTest {
+    private static final Backend CPU = Backends.byName("cpu");
+
+    @ParameterizedTest
+    @CsvSource({"toynet, cfg1-star-e2e, cfg1-star, stem.conv", "mobilenetv2, int8-e2e, cfg1-star, stem.conv",
+        "resnet20, int8-mpact-e2e, int8-mpact, stem.conv"})
+    void theEndToEndPresetHasNoFloatLayerAndTheSeedPresetNamesItsFirst(String model, String e2e, String seedPreset,
+                                                                      String firstFloat) {
+        assertEquals(e2e, BitWidths.endToEndPreset(model));
+        BitWidths bits = BitWidths.preset(model, e2e);
+        assertEquals(ActQuantizer.Kind.MPACT, bits.activationKind(bits.networkInputIndex()), "a signed image quantizer");
+        try (QuantModel m = Models.build(model, bits, CPU, 7)) {
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            assertTrue(im.isEndToEnd(), model + " " + e2e);
+            assertNull(im.floatPrefixReason());
+            assertEquals(1, im.prefix().size());
+            assertTrue(im.prefix().get(0) instanceof ActQuant);
+            assertEquals(-127, im.values().get(0).lo());
+            assertEquals(127, im.values().get(0).hi());
+            for (IntLayer l : im.layers()) {
+                if (l.hasConv()) {
+                    assertTrue(im.values().get(l.input()).fitsByte(), l.name() + " reads bytes");
+                    assertTrue(l.weightBits() <= 8, l.name() + " has byte weights");
+                }
+            }
+        }
+        try (QuantModel m = Models.build(model, BitWidths.preset(model, seedPreset), CPU, 7)) {
+            if (model.equals("mobilenetv2")) { // the seed leaves b17's shortcut and output unquantized: no integer model
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> IntegerConverter.convert(m, IntegerConverter.Options.exact()));
+                assertEquals("integer conversion: layer b17.shortcut has an unquantized shortcut output (a 32-bit "
+                        + "activation or no quantizer before it), where the integer path needs integer codes; the preset "
+                        + "int8-e2e makes mobilenetv2 integer from input to logits (train or fine-tune into it: qat4j "
+                        + "train --model mobilenetv2 --bits int8-e2e --init CHECKPOINT)", e.getMessage());
+                return;
+            }
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            assertFalse(im.isEndToEnd());
+            String reason = im.floatPrefixReason();
+            assertTrue(reason.startsWith(firstFloat + " runs in float ("), reason);
+            assertThrows(IllegalStateException.class, () -> im.inputCodeTable(CPU));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"toynet, cfg1-star-e2e", "resnet20, int8-mpact-e2e"})
+    void pixelsThroughTheCodeTableGiveTheLogitsOfTheNormalisedImages(String model, String e2e) {
+        InputSpec spec = InputSpec.CIFAR10;
+        try (QuantModel m = Models.build(model, BitWidths.preset(model, e2e), CPU, 3)) {
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            int[] table = im.inputCodeTable(CPU);
+            assertEquals(3 * 256, table.length);
+            ActQuant q = (ActQuant) im.prefix().get(0);
+            float alpha = q.alpha().value().toFloatArray()[0];
+            for (int c = 0; c < 3; c++) {
+                for (int v = 0; v < 256; v++) {
+                    float x = spec.normalization().apply(c, v);
+                    assertEquals((int) q.quantizer().code(x, alpha), table[c * 256 + v], "channel " + c + " pixel " + v);
+                    if (v > 0) {
+                        assertTrue(table[c * 256 + v] >= table[c * 256 + v - 1], "monotone in the pixel value");
+                    }
+                }
+            }
+            int n = 4, per = spec.valuesPerImage();
+            byte[] pixels = new byte[n * per];
+            new SplittableRandom(11).nextBytes(pixels);
+            float[] normalised = new float[pixels.length];
+            int plane = spec.height() * spec.width();
+            for (int i = 0; i < pixels.length; i++) {
+                normalised[i] = spec.normalization().apply(i / plane % 3, pixels[i] & 0xff);
+            }
+            long[] fromFloats;
+            try (Tensor t = CPU.fromFloats(normalised, n, 3, spec.height(), spec.width())) {
+                fromFloats = im.logits(CPU, t);
+            }
+            assertArrayEquals(fromFloats, im.logitsOfPixels(CPU, pixels, n));
+            assertThrows(IllegalArgumentException.class, () -> im.logitsOfPixels(CPU, new byte[per - 1], 1));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"toynet, 13, 14", "mobilenetv2, 20, 21", "resnet20, 9, 11", "resnet20, 10, 11"})
+    void arraysWrittenBeforeTheAppendedIndicesReadWithThemOff(String model, int earlier, int now) {
+        int[] a = new int[earlier];
+        java.util.Arrays.fill(a, 32);
+        a[1] = 8;
+        int[] w = new int[BitWidths.expectedLength(model, false)];
+        java.util.Arrays.fill(w, 32);
+        BitWidths b = BitWidths.of(model, a, model.equals("resnet20") ? java.util.Arrays.copyOf(w, 9) : w);
+        assertEquals(now, b.abit().length);
+        assertEquals(8, b.abit(1));
+        for (int i = earlier; i < now; i++) {
+            assertEquals(32, b.abit(i), model + " abit[" + i + "] appended off");
+        }
+        assertEquals(BitWidths.expectedLength(model, false), b.wbit().length);
+    }
+}
