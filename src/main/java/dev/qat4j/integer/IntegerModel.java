@@ -258,35 +258,20 @@ public final class IntegerModel implements AutoCloseable {
 
     /**
      * For an end-to-end model, the input code of every pixel value: {@code table[c * 256 + v]} is the code the input
-     * quantizer gives pixel value {@code v} (0..255) of channel {@code c} after {@link InputSpec#normalization()},
-     * computed by running the fake-quant quantizer itself, so a chip (or {@link #logitsOfPixels}) maps uint8 pixels
-     * to the integer model's input with a lookup, bit for bit. IllegalStateException for a model that is not end to
-     * end.
+     * quantizer gives pixel value {@code v} (0..255) of channel {@code c} after {@link InputSpec#normalization()}
+     * (float32, as the training data), i.e. {@link ActQuantizer#code} at the boundary α: the same float arithmetic
+     * as the fake-quant model, so a chip (or {@link #logitsOfPixels}) maps uint8 pixels to the integer model's input
+     * with a lookup, bit for bit. IllegalStateException for a model that is not end to end.
      */
-    public int[] inputCodeTable(Backend backend) {
+    public int[] inputCodeTable() {
         if (!isEndToEnd()) {
             throw new IllegalStateException("integer model" + (model == null ? "" : " of " + model)
                     + " is not integer end to end (" + floatPrefixReason() + "): its input is no pixel code");
         }
-        int c = spec.channels(), plane = spec.height() * spec.width();
-        int n = (256 + plane - 1) / plane;
-        float[] images = new float[n * c * plane];
-        for (int img = 0; img < n; img++) {
-            for (int ch = 0; ch < c; ch++) {
-                for (int k = 0; k < plane; k++) {
-                    images[(img * c + ch) * plane + k] = spec.normalization().apply(ch, (img * plane + k) % 256);
-                }
-            }
-        }
-        int[] codes;
-        try (Tensor t = backend.fromFloats(images, n, c, spec.height(), spec.width())) {
-            codes = boundaryCodes(backend, t);
-        }
-        int[] table = new int[c * 256];
-        for (int ch = 0; ch < c; ch++) {
+        int[] table = new int[spec.channels() * 256];
+        for (int c = 0; c < spec.channels(); c++) {
             for (int v = 0; v < 256; v++) {
-                int img = v / plane, k = v % plane;
-                table[ch * 256 + v] = codes[(img * c + ch) * plane + k];
+                table[c * 256 + v] = (int) boundary.code(spec.normalization().apply(c, v), boundaryAlpha);
             }
         }
         return table;
@@ -303,7 +288,7 @@ public final class IntegerModel implements AutoCloseable {
                     + spec.channels() + ", " + spec.height() + ", " + spec.width() + "], got "
                     + (pixels == null ? "null" : pixels.length));
         }
-        int[] table = inputCodeTable(backend);
+        int[] table = inputCodeTable();
         int plane = spec.height() * spec.width();
         int[] codes = new int[pixels.length];
         for (int i = 0; i < pixels.length; i++) {

@@ -58,6 +58,11 @@ public final class BlobExport {
                 AtomicFolder.writeFile(tmp.resolve(a.file()), bytes);
                 sha256ByFile.put(a.file(), sha256(bytes));
             }
+            if (plan.inputCodeTable != null) {
+                byte[] bytes = littleEndian(plan.inputCodeTable.data(), plan.inputCodeTable.dtype());
+                AtomicFolder.writeFile(tmp.resolve(plan.inputCodeTable.file()), bytes);
+                sha256ByFile.put(plan.inputCodeTable.file(), sha256(bytes));
+            }
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             AtomicFolder.writeFile(tmp.resolve(MANIFEST),
                     (json.writeValueAsString(manifest(plan, sha256ByFile)) + "\n").getBytes(StandardCharsets.UTF_8));
@@ -78,6 +83,8 @@ public final class BlobExport {
             bits.set("abit", ints(root, m.bits().abit()));
             bits.set("wbit", ints(root, m.bits().wbit()));
         }
+
+        root.set("input", input(root, plan, sha256ByFile));
 
         ObjectNode prefix = root.putObject("prefix");
         prefix.put("description", "float modules run on the normalized image before the integer part; the "
@@ -116,6 +123,45 @@ public final class BlobExport {
             layers.add(layer(root, plan, i, sha256ByFile));
         }
         return root;
+    }
+
+    /**
+     * How an image becomes value 0: the image shape and classes, the normalisation, and for an end-to-end model the
+     * input quantizer and the uint8 pixel -> code table, so that nothing outside the manifest is needed.
+     */
+    private static ObjectNode input(ObjectNode root, ExportPlan plan, Map<String, String> sha256ByFile) {
+        IntegerModel m = plan.model;
+        dev.qat4j.models.InputSpec spec = m.inputSpec();
+        ObjectNode in = root.objectNode();
+        in.put("endToEnd", m.isEndToEnd());
+        if (!m.isEndToEnd()) {
+            in.put("notEndToEnd", m.floatPrefixReason());
+        }
+        in.set("imageShape", ints(root, spec.shape()));
+        in.put("pixels", "uint8 0..255 per channel, planes [C, H, W] (channel-major), channels in the training data's "
+                + "order (CIFAR-10: R, G, B)");
+        ObjectNode norm = in.putObject("normalization");
+        ArrayNode mean = norm.putArray("mean"), std = norm.putArray("std");
+        for (int c = 0; c < spec.channels(); c++) {
+            mean.add(spec.normalization().mean()[c]);
+            std.add(spec.normalization().std()[c]);
+        }
+        norm.put("formula", "x = ((float) v / 255f - mean[c]) / std[c], each operation in float32 rounded to nearest");
+        ArrayNode classes = in.putArray("classNames");
+        spec.classNames().forEach(classes::add);
+        if (plan.inputCodeTable != null) {
+            ActQuantizer q = m.boundary();
+            in.put("codes", "value 0 = the input quantizer's codes of the normalised image (MPACT): code = "
+                    + "rint(clamp(x, -|alpha|, |alpha|) * s) with s = float32(maxCode / |alpha|), the product rounded "
+                    + "to float32 and rint half to even; "
+                    + "codeTable[c][v] holds that code for every channel c and pixel value v, so a chip needs only "
+                    + "the lookup");
+            in.put("quantizer", q.kind().name());
+            in.put("bits", q.bits());
+            in.put("alpha", m.boundaryAlpha());
+            in.set("codeTable", blob(root, plan.inputCodeTable, sha256ByFile));
+        }
+        return in;
     }
 
     private static ObjectNode layer(ObjectNode root, ExportPlan plan, int i, Map<String, String> sha256ByFile) {
@@ -160,14 +206,20 @@ public final class BlobExport {
         }
         ObjectNode arrays = n.putObject("arrays");
         for (ExportPlan.Array a : plan.arraysOf(i)) {
-            ObjectNode b = arrays.putObject(a.role());
-            b.put("file", a.file());
-            b.put("dtype", a.dtype().jsonName);
-            b.set("shape", ints(root, a.shape()));
-            b.put("bytes", a.byteLength());
-            b.put("sha256", sha256ByFile.get(a.file()));
+            arrays.set(a.role(), blob(root, a, sha256ByFile));
         }
         return n;
+    }
+
+    /** {file, dtype, shape, bytes, sha256} of one blob. */
+    private static ObjectNode blob(ObjectNode root, ExportPlan.Array a, Map<String, String> sha256ByFile) {
+        ObjectNode b = root.objectNode();
+        b.put("file", a.file());
+        b.put("dtype", a.dtype().jsonName);
+        b.set("shape", ints(root, a.shape()));
+        b.put("bytes", a.byteLength());
+        b.put("sha256", sha256ByFile.get(a.file()));
+        return b;
     }
 
     private static ArrayNode ints(ObjectNode root, int[] v) {

@@ -136,6 +136,17 @@ public final class CGoldenExport {
                     s.append("\n};\n");
                 }
             }
+            ExportPlan.Array table = plan.inputCodeTable;
+            if (table != null) {
+                s.append("\n/* input: the code of every uint8 pixel value per channel, [C, 256] */\n");
+                s.append("static const ").append(table.dtype().cType).append(' ').append(base).append("_input_code_table[")
+                        .append(table.data().length).append("] = {");
+                long[] d = table.data();
+                for (int k = 0; k < d.length; k++) {
+                    s.append(k % 16 == 0 ? "\n    " : " ").append(literal(d[k], table.dtype())).append(k < d.length - 1 ? "," : "");
+                }
+                s.append("\n};\n");
+            }
             s.append("\n#endif\n");
             return s;
         }
@@ -155,7 +166,10 @@ public final class CGoldenExport {
             s.append("/* Input: the boundary quantizer's codes (").append(comment(in.name())).append(", ")
                     .append(m.boundary().kind()).append(' ').append(m.boundary().bits()).append(" bits, real value = code * ")
                     .append(in.scale()).append("),\n * ").append(Arrays.toString(in.shape()))
-                    .append(" per image, row-major; the float prefix before them is not part of this model. */\n");
+                    .append(" per image, row-major; ").append(m.isEndToEnd()
+                            ? "integer end to end: the codes of the normalised image, from uint8 pixels by "
+                                    + base + "_codes_from_pixels"
+                            : "the float prefix before them is not part of this model").append(". */\n");
             s.append("#define ").append(macro).append("_INPUT_SIZE ").append(in.numel()).append('\n');
             s.append("#define ").append(macro).append("_CODE_MIN ").append(int32Macro(in.lo())).append('\n');
             s.append("#define ").append(macro).append("_CODE_MAX ").append(int32Macro(in.hi())).append('\n');
@@ -171,6 +185,13 @@ public final class CGoldenExport {
                     .append("_OUTPUT_SIZE].\n * Allocates one scratch buffer of ").append(scratchInts * 4)
                     .append(" bytes per call; reentrant. Writes no logits when it returns an error. */\n");
             s.append("int ").append(base).append("_forward(const int32_t *codes, int n, int64_t *logits);\n");
+            if (plan.inputCodeTable != null) {
+                s.append("\n/* Integer end to end: the input codes of n uint8 images [n * ").append(macro)
+                        .append("_INPUT_SIZE] (planes [C, H, W], pixel values 0..255)\n * by table lookup, exactly the "
+                        + "model's input quantizer on the normalised image. Returns ").append(macro)
+                        .append("_OK or ").append(macro).append("_ERR_ARGUMENT. */\n");
+                s.append("int ").append(base).append("_codes_from_pixels(const uint8_t *pixels, int n, int32_t *codes);\n");
+            }
             s.append("\n#endif\n");
             return s;
         }
@@ -195,6 +216,16 @@ public final class CGoldenExport {
                 }
             }
             forward(s);
+            if (plan.inputCodeTable != null) {
+                int plane = values.get(0).numel() / m.inputSpec().channels();
+                s.append("\nint ").append(base).append("_codes_from_pixels(const uint8_t *pixels, int n, int32_t *codes)\n{\n")
+                        .append("    if (n < 0 || (n > 0 && (pixels == NULL || codes == NULL))) return ").append(macro)
+                        .append("_ERR_ARGUMENT;\n")
+                        .append("    for (size_t i = 0; i < (size_t)n * ").append(macro).append("_INPUT_SIZE; i++) {\n")
+                        .append("        size_t c = i / ").append(plane).append(" % ").append(m.inputSpec().channels())
+                        .append(";\n        codes[i] = ").append(base).append("_input_code_table[c * 256 + pixels[i]];\n")
+                        .append("    }\n    return ").append(macro).append("_OK;\n}\n");
+            }
             return s;
         }
 

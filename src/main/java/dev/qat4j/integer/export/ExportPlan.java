@@ -24,13 +24,28 @@ final class ExportPlan {
         }
     }
 
+    /** Role and file stem of the pixel-to-code table. */
+    static final String INPUT_CODE_TABLE = "input_code_table";
+
     final IntegerModel model;
     final List<Array> arrays;
+    /**
+     * An end-to-end model's pixel-to-code table {@code [C, 256]} ({@link IntegerModel#inputCodeTable()}; layer -1,
+     * role {@code input_code_table}), null for a model with a float prefix.
+     */
+    final Array inputCodeTable;
     /** Per layer: whether the accumulator (the conv or dot-product sum, before requantization) fits int32. */
     final boolean[] int32Accumulator;
 
     private ExportPlan(IntegerModel model, List<Array> arrays, boolean[] int32Accumulator) {
         this.model = model;
+        if (model.isEndToEnd()) {
+            long[] table = widen(model.inputCodeTable());
+            this.inputCodeTable = new Array(-1, INPUT_CODE_TABLE, table,
+                    new int[] {model.inputSpec().channels(), 256}, IntDtype.narrowest(table), INPUT_CODE_TABLE + ".bin");
+        } else {
+            this.inputCodeTable = null;
+        }
         this.arrays = Collections.unmodifiableList(arrays);
         this.int32Accumulator = int32Accumulator;
     }

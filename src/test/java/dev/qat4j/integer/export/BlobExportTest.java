@@ -65,6 +65,18 @@ class BlobExportTest {
     }
 
     @Test
+    void anEndToEndModelCarriesItsInputFormatAndPixelCodeTable() throws Exception {
+        Backend b = Backends.byName("cpu");
+        try (QuantModel m = dev.qat4j.models.Models.build("resnet20",
+                dev.qat4j.models.BitWidths.preset("resnet20", "int8-mpact-e2e"), b, 4);
+             IntegerModel im = ExportFixtures.integer(m)) {
+            JsonNode manifest = exportAndCheck(im, dir.resolve("e2e"));
+            assertTrue(manifest.get("input").get("endToEnd").asBoolean());
+            assertEquals("MPACT", manifest.get("input").get("quantizer").asText());
+        }
+    }
+
+    @Test
     void refusesANonEmptyFolderUnlessAskedToOverwrite() throws Exception {
         Backend b = Backends.byName("cpu");
         try (QuantModel m = ExportFixtures.toyNet(b, 3); IntegerModel im = ExportFixtures.integer(m)) {
@@ -180,6 +192,27 @@ class BlobExportTest {
                 assertArrayEquals(e.getValue(), decode(bytes, blob.get("dtype").asText()), where);
                 assertEquals(narrowest(e.getValue()), blob.get("dtype").asText(), where + " dtype");
             }
+        }
+        JsonNode input = manifest.get("input");
+        assertEquals(im.isEndToEnd(), input.get("endToEnd").asBoolean());
+        assertArrayEquals(im.inputSpec().shape(), ints(input.get("imageShape")));
+        for (int c = 0; c < im.inputSpec().channels(); c++) {
+            assertEquals(im.inputSpec().normalization().mean()[c], (float) input.get("normalization").get("mean").get(c).asDouble());
+            assertEquals(im.inputSpec().normalization().std()[c], (float) input.get("normalization").get("std").get(c).asDouble());
+        }
+        assertEquals(im.inputSpec().classNames().size(), input.get("classNames").size());
+        if (im.isEndToEnd()) {
+            JsonNode blob = input.get("codeTable");
+            byte[] bytes = Files.readAllBytes(out.resolve(blob.get("file").asText()));
+            files.add(blob.get("file").asText());
+            assertEquals(blob.get("sha256").asText(), HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
+            assertArrayEquals(new int[] {im.inputSpec().channels(), 256}, ints(blob.get("shape")));
+            assertEquals("int8", blob.get("dtype").asText());
+            assertArrayEquals(widen(im.inputCodeTable()), decode(bytes, "int8"), "the pixel -> code table");
+            assertEquals(im.boundaryAlpha(), (float) input.get("alpha").asDouble());
+        } else {
+            assertEquals(im.floatPrefixReason(), input.get("notEndToEnd").asText());
+            assertTrue(!input.has("codeTable"));
         }
         files.add("manifest.json");
         assertEquals(List.copyOf(files), names(out), "the folder holds the manifest and its blobs, nothing else");

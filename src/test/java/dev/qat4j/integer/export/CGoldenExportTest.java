@@ -97,6 +97,53 @@ class CGoldenExportTest {
     }
 
     @Test
+    void anEndToEndModelRunsFromUint8PixelsThroughItsCodeTable() throws Exception {
+        Backend b = Backends.byName("cpu");
+        try (QuantModel m = dev.qat4j.models.Models.build("toynet",
+                dev.qat4j.models.BitWidths.preset("toynet", "cfg1-star-e2e"), b, 5);
+             IntegerModel im = ExportFixtures.integer(m)) {
+            int n = 3;
+            byte[] pixels = new byte[n * im.inputSpec().valuesPerImage()];
+            new Random(9).nextBytes(pixels);
+            long[] expected = im.logitsOfPixels(b, pixels, n);
+            CGoldenExport.write(im, dir.resolve("c"), "toy");
+            Files.writeString(dir.resolve("c").resolve("pixels_main.c"), """
+                    #include <stdint.h>
+                    #include <stdio.h>
+                    #include <stdlib.h>
+                    #include "toy.h"
+                    int main(int argc, char **argv) {
+                        enum { N = 3 };
+                        static uint8_t pixels[N * TOY_INPUT_SIZE];
+                        static int32_t codes[N * TOY_INPUT_SIZE];
+                        static int64_t logits[N * TOY_OUTPUT_SIZE];
+                        FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+                        if (argc != 3 || !in || !out || fread(pixels, 1, sizeof pixels, in) != sizeof pixels) return 2;
+                        if (toy_codes_from_pixels(pixels, N, codes) != TOY_OK) return 3;
+                        if (toy_forward(codes, N, logits) != TOY_OK) return 4;
+                        fwrite(logits, sizeof logits[0], N * TOY_OUTPUT_SIZE, out);
+                        return fclose(out) == 0 ? 0 : 5;
+                    }
+                    """);
+            List<String> cmd = new ArrayList<>(List.of("gcc"));
+            cmd.addAll(STRICT);
+            cmd.addAll(sanitizer);
+            Path exe = dir.resolve("toy_pixels");
+            cmd.addAll(List.of("-o", exe.toString(), dir.resolve("c/toy.c").toString(),
+                    dir.resolve("c/pixels_main.c").toString()));
+            Result cc = run(dir, 120, cmd.toArray(new String[0]));
+            assertEquals(0, cc.exit, "gcc failed:\n" + cc.output);
+            Files.write(dir.resolve("pixels.bin"), pixels);
+            Result r = run(dir, 60, exe.toString(), dir.resolve("pixels.bin").toString(), dir.resolve("l.bin").toString());
+            assertEquals(0, r.exit, r.output);
+            ByteBuffer buf = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("l.bin"))).order(ByteOrder.LITTLE_ENDIAN);
+            long[] got = new long[expected.length];
+            buf.asLongBuffer().get(got);
+            assertArrayEquals(expected, got, "C from pixels = IntegerModel.logitsOfPixels");
+        }
+    }
+
+    @Test
     void modelSourceNeedsOnlyTheStandardIntegerAndAllocationHeaders() throws Exception {
         Backend b = Backends.byName("cpu");
         try (QuantModel m = ExportFixtures.toyNet(b, 3); IntegerModel im = ExportFixtures.integer(m)) {
