@@ -111,6 +111,27 @@ class IntegerCommandsTest {
     }
 
     @Test
+    void convertSaysWhetherTheModelIsIntegerEndToEndAndEndToEndRefusesOneThatIsNot(@TempDir Path dir) {
+        int[] exit = new int[1];
+        Path qim = dir.resolve("r.qim");
+        String out = capture(exit, "convert", "--checkpoint", RESNET, "--out", qim.toString());
+        assertEquals(0, exit[0], out);
+        String why = "not integer end to end: stem.conv runs in float (32-bit weights); the preset int8-mpact-e2e makes "
+                + "resnet20 integer from input to logits (train or fine-tune into it: qat4j train --model resnet20 --bits "
+                + "int8-mpact-e2e --init CHECKPOINT)";
+        assertTrue(out.contains(why), out);
+
+        Path strict = dir.resolve("strict.qim");
+        String err = MainTest.captureErr(exit, "convert", "--checkpoint", RESNET, "--out", strict.toString(),
+                "--end-to-end");
+        assertEquals(2, exit[0], err);
+        assertTrue(err.contains("is not integer end to end: stem.conv runs in float (32-bit weights); the preset "
+                + "int8-mpact-e2e makes resnet20 integer from input to logits"), err);
+        assertTrue(err.strip().lines().count() == 1 && err.contains("nothing written"), err);
+        assertTrue(!Files.exists(strict), "nothing written");
+    }
+
+    @Test
     void badInputIsRefusedWithExitCode2(@TempDir Path dir) throws Exception {
         Path qim = dir.resolve("x.qim");
         // a checkpoint of another model than the one asked for

@@ -98,7 +98,14 @@ public final class BlobExport {
         IntValue first = m.values().get(0);
         ObjectNode boundary = root.putObject("boundary");
         boundary.put("value", 0);
+        boundary.put("name", first.name());
         boundary.put("kind", q.kind().name());
+        boundary.put("codes", switch (q.kind()) { // ActQuantizer.code, float32, rint half to even
+            case PACT -> "rint(clamp(x, 0, alpha) * ((float) maxCode / alpha))";
+            case MPACT -> "rint(clamp(x, -|alpha|, |alpha|) * ((float) maxCode / |alpha|))";
+            case FIXED_CLIP -> "rint(clamp(x, 0, fixedClip) / fixedClip * maxCode)";
+            case DOREFA -> "rint(clamp(0.1f * x, 0, 1) * maxCode)";
+        } + ", every operation in float32 rounded to nearest, rint half to even");
         boundary.put("bits", q.bits());
         boundary.put("alpha", m.boundaryAlpha());
         if (q.kind() == ActQuantizer.Kind.FIXED_CLIP) {
