@@ -59,8 +59,11 @@ class QuantizerChoiceTest {
             }
             for (ActQuantizer.Kind kind : ActQuantizer.Kind.values()) {
                 BitWidths b = seed.withActivation(kind, 4f);
+                // the network input: toynet's and mobilenetv2's abit[0], resnet20's abit[10] (beyond the seed)
+                int input = mp[0].equals(BitWidths.RESNET20) ? BitWidths.RESNET20_INPUT : 0;
+                assertEquals(input, b.networkInputIndex(), mp[0]);
                 for (int i = 0; i < b.abit().length; i++) {
-                    boolean rawImage = i == 0 && !mp[0].equals(BitWidths.RESNET20);
+                    boolean rawImage = i == input;
                     assertEquals(rawImage ? ActQuantizer.Kind.DOREFA : kind, b.activationKind(i), mp[0] + " abit " + i);
                     assertEquals(b.abit(i), b.quantizer(i).bits());
                 }
@@ -181,10 +184,38 @@ class QuantizerChoiceTest {
             assertEquals(ActQuantizer.Kind.MPACT, q.quantizer().kind());
             assertEquals(8, q.quantizer().bits());
         }
-        // a file or checkpoint written before index 9 existed (9 abit entries) reads with the stem output off
+        // a file or checkpoint written before index 9 existed (9 abit entries) reads with the stem output off, and
+        // with the later indices (abit[10] network input, wbit[9] stem weights) off too
         BitWidths legacy = BitWidths.load(write("old.json",
             "{\"model\":\"resnet20\",\"abit\":[8,8,8,8,8,8,8,8,8],\"wbit\":[8,8,8,8,8,8,8,8,8]}"), BitWidths.RESNET20);
         assertEquals(BitWidths.preset(BitWidths.RESNET20, "int8"), legacy);
-        assertArrayEquals(new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 32}, legacy.abit());
+        assertArrayEquals(new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 32, 32}, legacy.abit());
+        assertArrayEquals(new int[] {8, 8, 8, 8, 8, 8, 8, 8, 8, 32}, legacy.wbit());
+    }
+
+    @Test
+    void endToEndPresetsBuildAnMpactInputQuantizerAndTheAppendedQuantizers() {
+        RefBackend ref = RefBackend.INSTANCE;
+        String[][] expected = {
+            {BitWidths.TOYNET, "s1.b0.down.bn.q"}, {BitWidths.MOBILENETV2, "head.q"}, {BitWidths.RESNET20, "stem.q"}};
+        for (String[] e : expected) {
+            BitWidths b = BitWidths.preset(e[0], BitWidths.endToEndPreset(e[0]));
+            try (QuantModel m = Models.build(e[0], b, ref, 1)) {
+                List<ActQuant> qs = quantizers(m.net());
+                ActQuant in = qs.stream().filter(q -> q.name().equals("input_q")).findFirst().orElseThrow();
+                assertEquals(ActQuantizer.Kind.MPACT, in.quantizer().kind(), e[0]);
+                assertEquals(8, in.quantizer().bits(), e[0]);
+                ActQuant appended = qs.stream().filter(q -> q.name().equals(e[1])).findFirst()
+                    .orElseThrow(() -> new AssertionError(e[0] + ": no " + e[1] + " in " + qs.stream().map(Module::name).toList()));
+                assertEquals(ActQuantizer.Kind.MPACT, appended.quantizer().kind(), e[1]);
+                assertEquals(8, appended.quantizer().bits(), e[1]);
+            }
+            // the same arrays without input_act: the seed's DoReFa on the image (resnet20: the chosen mPACT does not
+            // reach the input)
+            try (QuantModel m = Models.build(e[0], b.withInputActivation(null), ref, 1)) {
+                ActQuant in = quantizers(m.net()).stream().filter(q -> q.name().equals("input_q")).findFirst().orElseThrow();
+                assertEquals(ActQuantizer.Kind.DOREFA, in.quantizer().kind(), e[0]);
+            }
+        }
     }
 }
