@@ -175,7 +175,7 @@ final class BitLayout {
         int nb = blocks.size(); // 10
         List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
         List<ActQuantizer.Kind> aK = new ArrayList<>();
-        aL.add("network input (DoReFa on the image, before the stem)");
+        aL.add("network input (DoReFa on the image, before the stem; mPACT with input_act: mpact)");
         aS.add(NETWORK_INPUT);
         aK.add(ActQuantizer.Kind.DOREFA);
         aL.add("stem output (stem ConvNorm, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
@@ -249,7 +249,7 @@ final class BitLayout {
         int nb = blocks.size(); // 17
         List<String> aL = new ArrayList<>(), aS = new ArrayList<>(), wL = new ArrayList<>(), wS = new ArrayList<>();
         List<ActQuantizer.Kind> aK = new ArrayList<>();
-        aL.add("network input (DoReFa on the image, before the stem; the seed's actq_input)");
+        aL.add("network input (DoReFa on the image, before the stem; the seed's actq_input; mPACT with input_act: mpact)");
         aS.add(NETWORK_INPUT);
         aK.add(ActQuantizer.Kind.DOREFA);
         aL.add("stem output (after stem BN + ReLU, mPACT) / block 1 input (" + blocks.get(0).name() + " ain)");
@@ -261,7 +261,7 @@ final class BitLayout {
             aK.add(ActQuantizer.Kind.MPACT);
         }
         aL.add("block " + nb + " output (" + blocks.get(nb - 1).name()
-            + " aout) / head conv input; the head's own output is not quantized");
+            + " aout) / head conv input (and its shortcut branch output)");
         aS.add("b" + nb + " out");
         aK.add(ActQuantizer.Kind.MPACT);
         aL.add("FC input (DoReFa after avg_pool(4); the seed's actq_last)");

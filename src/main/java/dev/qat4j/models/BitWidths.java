@@ -27,27 +27,33 @@ import java.util.Objects;
  * stages from 0 ({@code s1.b1}, as the A5 ToyNet table), ResNet20 uses the seed's module names ({@code stage2.unit1}).
  * <pre>
  *   model        abit  index: meaning                                          wbit  index: layer
- *   toynet       13    0 input (DoReFa)                                        13    0 stem conv3x3 3-&gt;16
+ *   toynet       14    0 input (DoReFa; mPACT with input_act)                  13    0 stem conv3x3 3-&gt;16
  *                      1 stem out = block 1 in (mPACT)                               1..10 block i
  *                      i block i in = block i-1 out, i = 2..10 (mPACT)               11 header conv1x1 64-&gt;512
  *                      11 block 10 out = header in (mPACT)                           12 FC 512-&gt;10
  *                      12 header out and the mPACT before the FC (mPACT)
- *   mobilenetv2  20    0 input (DoReFa, the seed's actq_input)                 20    0 stem conv3x3 3-&gt;32
+ *                      13 downsample BN outputs (mPACT; beyond the seed)
+ *   mobilenetv2  21    0 input (DoReFa, the seed's actq_input)                 20    0 stem conv3x3 3-&gt;32
  *                      1 stem out (after BN + ReLU) = block 1 in (mPACT)             1..17 block i
  *                      i block i in = block i-1 out, i = 2..17 (mPACT)               18 head conv1x1 320-&gt;1280
  *                      18 block 17 out = head conv in (mPACT)                        19 FC 1280-&gt;10
  *                      19 FC input after avg_pool (DoReFa, the seed's actq_last)
- *   resnet20     10    i = 0..8: every quantizer of block i (DoReFa)           9     i: every conv of block i
- *                      9 stem output (the seed's actq_first; 32 = off, as the seed)
+ *                      20 head output after BN + ReLU (mPACT; beyond the seed)
+ *   resnet20     11    i = 0..8: every quantizer of block i (DoReFa)           10    i: every conv of block i
+ *                      9 stem output (the seed's actq_first; 32 = off, as the seed)  9 stem conv (beyond the seed)
+ *                      10 network input (beyond the seed)
  * </pre>
  * MobileNetV2's abit[0]: A3 starts the network at the stem, but the seed's {@code MobileNetv2.py} applies
  * {@code actq_input = activation_quant(layer_abit[0])} to the image first, exactly like ToyNet; its config keeps it
  * at 32. abit[18] is the output of the last block (the head conv's input); the head's own BN + ReLU output is not
- * quantized in the seed, so no index stands for it.
+ * quantized in the seed; qat4j appends abit[20] for it (32 = off, as the seed).
  *
  * <p>ResNet20 holds one entry per block (0..8) and, last, abit[9] for the stem output's quantizer (off in the seed;
- * placed last so that a 9-entry abit written before it existed still means the same network). Stem weights (FP32)
- * and the FC (16-bit weights, FP32 input) are fixed by the seed's {@code resnet20_cifar10_Q} and not adjustable.
+ * placed last so that a 9-entry abit written before it existed still means the same network), then abit[10], the
+ * network input, and wbit[9], the stem weights (both beyond the seed, 32 = off: the seed's {@code resnet20_cifar10_Q}
+ * has an FP32 stem). The FC (16-bit weights on the pooled input) is fixed by the seed and not adjustable. Every index
+ * appended after files were written is 32 in the seed's presets, and a shorter array of an earlier length reads with
+ * them off.
  *
  * <p>Beyond the arrays a configuration chooses the activation quantizer kind ({@link #withActivation}: DoReFa,
  * PACT, mPACT, or fixed-clip PACT with its clip; placements in {@link BitLayout}) and, for ResNet20, whether the
@@ -353,7 +359,7 @@ public final class BitWidths {
         return BitLayout.modelNames();
     }
 
-    /** Length of {@code abit} (activation) or {@code wbit}: toynet 13, mobilenetv2 20, resnet20 9 (both arrays). */
+    /** Length of {@code abit} (activation) or {@code wbit}: toynet 14 / 13, mobilenetv2 21 / 20, resnet20 11 / 10. */
     public static int expectedLength(String model, boolean activation) {
         return BitLayout.of(model).length(activation);
     }
@@ -427,7 +433,9 @@ public final class BitWidths {
         check(layout, true, a, activationOverride, problems);
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant, inputKind);
+        // the input index is checked against the input kind too (check() knows only the seed's and the chosen kind)
+        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant, null)
+            .withInputActivation(inputKind);
     }
 
     private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,

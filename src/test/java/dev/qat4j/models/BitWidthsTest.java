@@ -194,7 +194,7 @@ class BitWidthsTest {
     @Test
     void toynetIndexMeanings() {
         BitWidths b = BitWidths.preset(TOY, "cfg1");
-        assertEquals("abit[0]: network input (DoReFa on the image, before the stem)", b.describeIndex(true, 0));
+        assertEquals("abit[0]: network input (DoReFa on the image, before the stem; mPACT with input_act: mpact)", b.describeIndex(true, 0));
         assertEquals("abit[1]: stem output (stem ConvNorm, mPACT) / block 1 input (s0.b0 ain)", b.describeIndex(true, 1));
         assertEquals("abit[2]: block 2 input (s1.b0 ain) / block 1 output", b.describeIndex(true, 2));
         assertEquals("abit[3]: block 3 input (s1.b1 ain) / block 2 output", b.describeIndex(true, 3));
@@ -218,13 +218,13 @@ class BitWidthsTest {
 
     @Test
     void mobilenetv2IndexMeanings() {
-        assertEquals("abit[0]: network input (DoReFa on the image, before the stem; the seed's actq_input)",
+        assertEquals("abit[0]: network input (DoReFa on the image, before the stem; the seed's actq_input; mPACT with input_act: mpact)",
             BitWidths.describeIndex(MB, true, 0));
         assertEquals("abit[1]: stem output (after stem BN + ReLU, mPACT) / block 1 input (s0.b0 ain)",
             BitWidths.describeIndex(MB, true, 1));
         assertEquals("abit[4]: block 4 input (s2.b0 ain) / block 3 output", BitWidths.describeIndex(MB, true, 4));
         assertEquals("abit[17]: block 17 input (s6.b0 ain) / block 16 output", BitWidths.describeIndex(MB, true, 17));
-        assertEquals("abit[18]: block 17 output (s6.b0 aout) / head conv input; the head's own output is not quantized",
+        assertEquals("abit[18]: block 17 output (s6.b0 aout) / head conv input (and its shortcut branch output)",
             BitWidths.describeIndex(MB, true, 18));
         assertEquals("abit[19]: FC input (DoReFa after avg_pool(4); the seed's actq_last)",
             BitWidths.describeIndex(MB, true, 19));
