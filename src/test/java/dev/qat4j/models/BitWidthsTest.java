@@ -827,6 +827,18 @@ class BitWidthsTest {
     }
 
     @Test
+    void overridesAreCheckedAgainstTheChosenInputKind() {
+        BitWidths e2e = BitWidths.preset(TOY, "cfg1-star-e2e");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> e2e.withOverrides(Map.of(0, 1), Map.of()));
+        assertTrue(e.getMessage().contains("abit[0] = 1 is not a valid bit width") && e.getMessage().contains("mPACT"),
+            e.getMessage());
+        BitWidths four = e2e.withOverrides(Map.of(0, 4), Map.of());
+        assertEquals(ActQuantizer.Kind.MPACT, four.inputActivation(), "the input kind survives an override");
+        assertEquals(4, four.quantizer(0).bits());
+    }
+
+    @Test
     void fileWithInputActMpactChoosesTheSignedInputQuantizer() throws IOException {
         // cfg1-star with the image, the header output and the downsample BN output at 8 bits, and an mPACT input
         BitWidths b = BitWidths.load(write("e2e.yaml",
