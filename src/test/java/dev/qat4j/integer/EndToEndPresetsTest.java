@@ -114,6 +114,23 @@ class EndToEndPresetsTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void anEndToEndIntegerModelFileLoadsEndToEndWithTheSameTableAndLogits(@org.junit.jupiter.api.io.TempDir
+                                                                          java.nio.file.Path dir) throws Exception {
+        try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact-e2e"), CPU, 5);
+             IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact())) {
+            java.nio.file.Path file = dir.resolve("e2e.qim");
+            IntegerModelIO.write(file, im);
+            try (IntegerModel back = IntegerModelIO.read(file, CPU)) {
+                assertTrue(back.isEndToEnd());
+                assertArrayEquals(im.inputCodeTable(), back.inputCodeTable());
+                byte[] pixels = new byte[2 * InputSpec.CIFAR10.valuesPerImage()];
+                new SplittableRandom(2).nextBytes(pixels);
+                assertArrayEquals(im.logitsOfPixels(CPU, pixels, 2), back.logitsOfPixels(CPU, pixels, 2));
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"toynet, 13, 14", "mobilenetv2, 20, 21", "resnet20, 9, 11", "resnet20, 10, 11"})
     void arraysWrittenBeforeTheAppendedIndicesReadWithThemOff(String model, int earlier, int now) {
