@@ -66,7 +66,16 @@ import java.util.List;
  * as above. {@code s_r = s_out * M_id / 2^shift} is the residual's weight in the layer: the residual value's own
  * scale where the trained graph adds it as it is (PACT, mPACT), 0.1 times it after a DoReFa quantizer, which scales
  * its whole input. ONNX Runtime fuses that into {@code QLinearAdd}. The intermediate rounding is one the integer
- * model does not have: see {@link #DEFAULT_INTERMEDIATE} for the scale chosen and what it costs.
+ * model does not have. Its scale {@code s_m} is the output's scale times the smallest power of two 2^j whose int8
+ * range [-128 2^j, 127 2^j] holds the output's own codes: j = 0 for signed 8-bit codes (mPACT's) and every narrower
+ * code, j = 1 for unsigned 8-bit codes (PACT's, DoReFa's 0..255). At the output's scale the intermediate is exact
+ * where the residual adds at the output's scale ({@code M_id / 2^shift = 1}, as in every residual layer of the trained
+ * ResNet20 with mPACT): {@code round(round(u) + r) = round(u + r)} for an integer r, but for saturation at
+ * |u| &gt; 127.5 codes, which the trained ResNet20 never reached on CIFAR-10 (|u| at most 131 codes in 200 images,
+ * 99.99th percentile under 100, in its widest block). A finer scale rounds less but saturates often (at half the
+ * output's scale 25% of the codes differ), a coarser one rounds every other code the wrong way (at twice it: 50%,
+ * the price of PACT's unsigned 8-bit codes). Where {@code M_id / 2^shift} is not an integer, about a quarter of a
+ * residual layer's codes round differently.
  *
  * <h2>The end</h2>
  * The sum pool before the FC is a float {@code AveragePool}/{@code GlobalAveragePool} of the dequantized codes (the
@@ -75,10 +84,10 @@ import java.util.List;
  *
  * <h2>Exactness</h2>
  * Everything is integer except three roundings. (1) The bias in accumulator units: {@code B_c / |M_c|} rounded, off
- * by at most half an accumulator unit, i.e. {@code |M_c| / 2^(shift_c + 1)} of an output code (about 5e-4 of a code
- * in the trained ResNet20); QLinearConv has no finer bias. (2) ONNX Runtime's float32 requantization factor
+ * by at most half an accumulator unit, i.e. {@code |M_c| / 2^(shift_c + 1)} of an output code (3e-4 to 2e-3 of a
+ * code in the trained ResNet20); QLinearConv has no finer bias. (2) ONNX Runtime's float32 requantization factor
  * ({@code s_in * w_scale / s_out}, ~24 bits where the integer model's multiplier has 32). (3) The residual's
- * intermediate ({@link #DEFAULT_INTERMEDIATE}). Each moves a code only where the integer model's value sits within a
+ * intermediate above. Each moves a code only where the integer model's value sits within a
  * hair of a rounding boundary, but a moved code moves its neighbours' sums in the next layer, so the differences
  * grow with depth. Measured on an end-to-end int8-mPACT ResNet20 (OnnxExportTest): ONNX Runtime computes this QDQ
  * form to 0.01% of the codes; against qat4j's integer model 0.02% of the first layer's codes differ (all from (1)),
@@ -104,21 +113,11 @@ public final class OnnxExport {
     public static final String OUTPUT = "logits";
 
     /**
-     * The intermediate scale of a residual layer's main branch u (in output codes; stored as int8 codes, zero point
-     * 128), as {@link #intermediateScale} reads it: {@value #INTERMEDIATE_AUTO} (the default) is the output's scale
-     * times the smallest power of two 2^j whose int8 range [-128 2^j, 127 2^j] holds the output's own codes (j = 0 for
-     * signed 8-bit codes such as mPACT's and for every narrower code; j = 1 for unsigned 8-bit codes, PACT's or
-     * DoReFa's 0..255); {@code k >= 0} is {@code s_out / 2^k}; {@value #INTERMEDIATE_SAFE} the coarsest scale whose
-     * range holds every u that can change the clamped output, [qmin - r_hi, qmax - r_lo] with r the residual's
-     * contribution.
-     *
-     * <p>Why the output's scale: where the residual adds at the output's scale ({@code M_id / 2^shift = 1}, as in
-     * ResNet20 with mPACT, whose block quantizers share their clip), {@code round(round(u) + r) = round(u + r)} for
-     * an integer r, so the intermediate is exact but for saturation at |u| > 127.5, which the trained ResNet20 never
-     * reached on CIFAR-10 (|u| at most 131 in 200 images, 99.99th percentile under 100, in the worst block). A
-     * finer scale rounds less but saturates often (u at 1/2 code: 25% of codes differ then), a coarser one rounds
-     * every other code the wrong way (u at 2 codes: 50%). Where {@code M_id / 2^shift} is not an integer, about a
-     * quarter of the residual layer's codes round differently at the output's scale.
+     * The intermediate scale of a residual layer's main branch (in output codes; stored as int8 codes, zero point
+     * 128), as {@link #intermediateScale} reads it: {@value #INTERMEDIATE_AUTO} (the default) is the rule of the class
+     * comment; {@code k >= 0} is {@code s_out / 2^k}; {@value #INTERMEDIATE_SAFE} the coarsest scale whose range holds
+     * every main-branch value that can change the clamped output, [qmin - r_hi, qmax - r_lo] with r the residual's
+     * contribution (about twice the output's scale: it rounds half the codes differently).
      */
     static final int DEFAULT_INTERMEDIATE = -2;
     static final int INTERMEDIATE_AUTO = -2;
