@@ -1,5 +1,6 @@
 package dev.qat4j.bench;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -17,7 +18,7 @@ import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.tensor.Tensor;
 import java.io.IOException;
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -28,20 +29,25 @@ import java.util.SplittableRandom;
 /**
  * Wall-clock timer of integer inference of ResNet20 int8-mPACT, batch 128 on random images: qat4j's
  * {@link IntegerModel#logits} ({@code --engine qat4j}, cpu backend, threads from QAT4J_THREADS / OMP_NUM_THREADS) or
- * ONNX Runtime (Java, CPU provider, all graph optimizations) running that model's {@link OnnxExport}
- * ({@code --engine ort}, {@code --threads} intra-op threads, sequential execution). One engine per JVM, as
- * compare.sh runs them, so the two thread pools never meet.
+ * ONNX Runtime (Java, CPU provider, all graph optimizations) running that model's int8 {@link OnnxExport}
+ * ({@code --engine ort}, {@code --threads} intra-op threads, sequential execution) on the images' int8 codes (the
+ * export's input: the network-input quantizer runs once, outside the timed loop). One engine per JVM, as compare.sh
+ * runs them, so the two thread pools never meet. The int8 export needs a model that is integer end to end (only the
+ * input quantizer before its integer part): the ort engine refuses ResNet20 int8-mPACT's FP32 stem.
  *
  * <pre>java -cp bench/target/benchmarks.jar dev.qat4j.bench.OrtInferTimer --engine qat4j|ort [--threads N]
  *      [--steps 10] [--warmup 2] [--checkpoint FILE] [--ops true]</pre> (--ops: the time of each backend op of one
  *      integer forward, qat4j engine)
  *
- * The checkpoint defaults to the trained one in bench/results (random weights of the int8-mpact preset when it is
- * missing: the same graph, so the same work). Output:
+ * The checkpoint defaults to the trained end-to-end one in bench/results/integer/e2e when it exists, else the trained
+ * int8-mpact one (random weights of the int8-mpact preset when that is missing too: the same graph, so the same
+ * work). Output:
  * {@code STEP resnet20:int8-mpact <engine> int8_infer median_ms <m> p10_ms <a> p90_ms <b> steps <n>}.
  */
 public final class OrtInferTimer {
-    private static final String DEFAULT_CHECKPOINT = "bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck";
+    private static final String E2E_CHECKPOINT = "bench/results/integer/e2e/resnet20-int8-mpact-e2e.qck";
+    private static final String DEFAULT_CHECKPOINT = Files.exists(Path.of(E2E_CHECKPOINT)) ? E2E_CHECKPOINT
+            : "bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck";
 
     private OrtInferTimer() {
     }
@@ -138,8 +144,18 @@ public final class OrtInferTimer {
                 opts.setInterOpNumThreads(1);
                 opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
                 opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                int[] codes;
+                try (Tensor t = b.fromFloats(x, batch, 3, 32, 32)) {
+                    codes = im.boundaryCodes(b, t);
+                }
+                ByteBuffer buf = ByteBuffer.allocateDirect(codes.length);
+                for (int c : codes) {
+                    buf.put((byte) c);
+                }
+                buf.rewind();
+                OnnxJavaType type = im.values().get(0).lo() < 0 ? OnnxJavaType.INT8 : OnnxJavaType.UINT8;
                 try (OrtSession session = env.createSession(file.toString(), opts);
-                     OnnxTensor images = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {batch, 3, 32, 32})) {
+                     OnnxTensor images = OnnxTensor.createTensor(env, buf, new long[] {batch, 3, 32, 32}, type)) {
                     System.out.println("onnxruntime " + env.getVersion() + ", " + threads + " intra-op threads");
                     for (int i = -warmup; i < steps; i++) {
                         long t0 = System.nanoTime();

@@ -12,8 +12,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A single ONNX graph under construction (nodes, initializers, one float input, one float output) and its
- * serialisation as a ModelProto.
+ * A single ONNX graph under construction (nodes, initializers, one input, one float output) and its serialisation as
+ * a ModelProto. An initializer written without dims is a rank-0 scalar (ONNX Runtime's QDQ fusions want per-tensor
+ * scales and zero points that way).
  *
  * <p>Only the handful of ONNX messages an exported CNN needs are written, field by field, with protobuf-java's
  * {@link CodedOutputStream}: it is the reference wire encoder (varints, packed fields, length prefixes), while
@@ -28,6 +29,7 @@ final class OnnxGraph {
     static final int FLOAT = 1;
     static final int UINT8 = 2;
     static final int INT8 = 3;
+    static final int INT32 = 6;
     static final int INT64 = 7;
 
     // AttributeProto.AttributeType
@@ -96,12 +98,19 @@ final class OnnxGraph {
         return initializer(base, type, dims, raw);
     }
 
+    /** int32 values (e.g. a convolution's bias in accumulator units), little-endian. */
+    String int32s(String base, int[] v, long... dims) {
+        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asIntBuffer().put(v);
+        return initializer(base, INT32, dims, b.array());
+    }
+
     private String initializer(String base, int type, long[] dims, byte[] raw) {
         long n = 1;
         for (long d : dims) {
             n *= d;
         }
-        int width = type == FLOAT ? 4 : type == INT64 ? 8 : 1;
+        int width = type == FLOAT || type == INT32 ? 4 : type == INT64 ? 8 : 1;
         if (n * width != raw.length) {
             throw new IllegalArgumentException("onnx export: initializer " + base + " has " + raw.length
                     + " bytes for dims " + java.util.Arrays.toString(dims));
@@ -112,15 +121,21 @@ final class OnnxGraph {
     }
 
     /**
-     * The ModelProto: float input {@code input} of shape [N, inShape...] and float output {@code output} of shape
-     * [N, outShape...], N a symbolic batch dimension.
+     * The ModelProto: input {@code input} of element type {@code inType} (a TensorProto.DataType) and shape
+     * [N, inShape...], float output {@code output} of shape [N, outShape...], N a symbolic batch dimension.
      */
-    byte[] model(String input, int[] inShape, String output, int[] outShape, String producerVersion) {
+    byte[] model(String input, int inType, int[] inShape, String output, int[] outShape, String producerVersion) {
+        return model(input, inType, inShape, output, FLOAT, outShape, producerVersion);
+    }
+
+    /** As above with an output of element type {@code outType}. */
+    byte[] model(String input, int inType, int[] inShape, String output, int outType, int[] outShape,
+                 String producerVersion) {
         return message(m -> {
             m.writeInt64(1, IR_VERSION);
             m.writeString(2, "qat4j");
             m.writeString(3, producerVersion);
-            m.writeByteArray(7, graph(input, inShape, output, outShape));
+            m.writeByteArray(7, graph(input, inType, inShape, output, outType, outShape));
             m.writeByteArray(8, message(o -> { // OperatorSetIdProto, default domain ""
                 o.writeString(1, "");
                 o.writeInt64(2, OPSET);
@@ -128,7 +143,7 @@ final class OnnxGraph {
         });
     }
 
-    private byte[] graph(String input, int[] inShape, String output, int[] outShape) {
+    private byte[] graph(String input, int inType, int[] inShape, String output, int outType, int[] outShape) {
         return message(g -> {
             for (Node n : nodes) {
                 g.writeByteArray(1, node(n));
@@ -137,8 +152,8 @@ final class OnnxGraph {
             for (Initializer t : initializers) {
                 g.writeByteArray(5, tensor(t));
             }
-            g.writeByteArray(11, valueInfo(input, inShape));
-            g.writeByteArray(12, valueInfo(output, outShape));
+            g.writeByteArray(11, valueInfo(input, inType, inShape));
+            g.writeByteArray(12, valueInfo(output, outType, outShape));
         });
     }
 
@@ -184,8 +199,8 @@ final class OnnxGraph {
         });
     }
 
-    /** ValueInfoProto of a float tensor [N, shape...]. */
-    private static byte[] valueInfo(String name, int[] shape) {
+    /** ValueInfoProto of a tensor of {@code elemType} [N, shape...]. */
+    private static byte[] valueInfo(String name, int elemType, int[] shape) {
         byte[] tensorShape = message(s -> {
             s.writeByteArray(1, message(d -> d.writeString(2, "N"))); // dim_param: dynamic batch
             for (int v : shape) {
@@ -193,7 +208,7 @@ final class OnnxGraph {
             }
         });
         byte[] tensorType = message(t -> {
-            t.writeInt32(1, FLOAT);
+            t.writeInt32(1, elemType);
             t.writeByteArray(2, tensorShape);
         });
         return message(v -> {

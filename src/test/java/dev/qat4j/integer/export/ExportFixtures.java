@@ -15,18 +15,89 @@ import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.ModelState;
 import dev.qat4j.models.Models;
 import dev.qat4j.models.QuantModel;
+import dev.qat4j.nn.ActQuant;
+import dev.qat4j.nn.Init;
+import dev.qat4j.nn.Module;
+import dev.qat4j.nn.QConv2d;
+import dev.qat4j.nn.ResidualBlock;
+import dev.qat4j.nn.Sequential;
 import dev.qat4j.nn.Step;
+import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.tensor.Tensor;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Assumptions;
 
 /** The integer models the export tests use and the boundary codes they run on. */
 final class ExportFixtures {
     static final Path RESNET20_INT8 = Path.of("bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck");
 
+    /**
+     * Where the end-to-end ResNet20 checkpoint (every conv integer, only the input quantizer before the integer part)
+     * will be; {@link #resnet20EndToEnd} uses it when it exists.
+     */
+    static final Path RESNET20_E2E = Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e.qck");
+
+    /** Clip α of the mPACT quantizer put on the normalized image (CIFAR-10's normalized pixels lie within ±2.8). */
+    static final float INPUT_ALPHA = 3f;
+
     private ExportFixtures() {
+    }
+
+    /**
+     * A trained ResNet20 that is integer end to end: the checkpoint at {@link #RESNET20_E2E} when it exists, else the
+     * trained int8-mPACT ResNet20 ({@link #RESNET20_INT8}, FP32 stem) made end to end without retraining by
+     * {@link #endToEnd}: an 8-bit mPACT quantizer on the image, the stem conv's trained weights at 8 bits, an mPACT
+     * quantizer after the stem's ReLU. The caller closes it.
+     */
+    static QuantModel resnet20EndToEnd(Backend b) throws IOException {
+        if (Files.exists(RESNET20_E2E)) {
+            Checkpoint c = CheckpointIO.read(RESNET20_E2E);
+            QuantModel m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
+                    "ckpt"), b, 0);
+            ModelState.load(m, c);
+            return m;
+        }
+        return endToEnd(resnet20(b), b);
+    }
+
+    /**
+     * {@code m} (a ResNet20 of any preset, FP32 stem) with an 8-bit mPACT quantizer on the image (α
+     * {@link #INPUT_ALPHA}), the stem conv's weights quantized to 8 bits and the stem's ReLU output quantized by the
+     * first block's kind, with the α of the first block's output quantizer (its residual then adds at the output's
+     * scale) or 10 where that kind has none. {@code m}'s modules move into the result, which the caller closes;
+     * {@code m} itself must not be closed or used again.
+     */
+    static QuantModel endToEnd(QuantModel m, Backend b) {
+        List<Module> old = ((Sequential) m.net()).children();
+        QConv2d stem = (QConv2d) old.get(0);
+        ResidualBlock first = (ResidualBlock) old.stream().filter(x -> x instanceof ResidualBlock).findFirst()
+                .orElseThrow();
+        ActQuant firstOut = (ActQuant) first.post();
+        float stemAlpha = firstOut.alpha() == null ? 10f : firstOut.alpha().value().toFloatArray()[0];
+        QConv2d stem8 = new QConv2d("stem.conv", b, new SplittableRandom(0), Init.KAIMING_UNIFORM, 3, 16, 3, 1, 1, 1,
+                8);
+        stem8.weight().setValue(b.copyFrom(stem.weight().value()));
+        stem.close();
+        List<Module> net = new ArrayList<>();
+        net.add(new ActQuant("input.q", b, ActQuantizer.mpact(8), INPUT_ALPHA));
+        net.add(stem8);
+        net.add(old.get(1)); // stem.bn
+        net.add(old.get(2)); // stem.relu
+        net.add(new ActQuant("stem.q", b, firstOut.quantizer(), stemAlpha));
+        for (Module x : old.subList(3, old.size())) {
+            if (x instanceof ActQuant q && q.name().equals("stem.q")) {
+                q.close(); // the preset's own stem quantizer, replaced above
+                continue;
+            }
+            net.add(x);
+        }
+        return new QuantModel(m.name(), m.bits(), new Sequential(m.net().name(), net), m.inputSpec());
     }
 
     /** The trained ResNet20 with int8 mPACT activations; the caller closes it (the integer model shares its stem). */
