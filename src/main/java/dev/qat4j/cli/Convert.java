@@ -42,6 +42,9 @@ final class Convert implements Callable<Integer> {
     @Option(names = "--seed-compatible", description = "the seed's ToyNet integer path (as --format seed<32,10>, "
             + "which has the seed's stem: refused here; use --format seed<32,10>-stem) (default off)")
     boolean seedCompatible;
+    @Option(names = "--accumulator-bias", description = "round each conv's bias to whole accumulator units, as int8 "
+            + "hardware and ONNX Runtime's QLinearConv hold it (default off: biases at the requantization's resolution)")
+    boolean accumulatorBias;
     @Option(names = "--backend", description = "ref, cpu or cuda, for the float prefix (default: QAT4J_BACKEND or the "
             + "best available)")
     String backend;
@@ -57,6 +60,9 @@ final class Convert implements Callable<Integer> {
             throw new UserError("--out " + out + " is the --checkpoint itself; write the integer model to another file");
         }
         IntegerConverter.Options options = ModelLoading.options(format, seedCompatible);
+        if (accumulatorBias) {
+            options = options.withAccumulatorBias();
+        }
         Backend b = Checks.backend(backend);
         TaskProgress progress = TaskProgress.of("convert", "", false);
         try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {

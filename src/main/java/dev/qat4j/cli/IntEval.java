@@ -61,6 +61,9 @@ final class IntEval implements Callable<Integer> {
             + "header fixed<32,16>, blocks ap_fixed<32,10> (or the ap_fixed<W,I> of --format), every deviation on; "
             + "same as --format seed<32,10> (default off)")
     boolean seedCompatible;
+    @Option(names = "--accumulator-bias", description = "round each conv's bias to whole accumulator units, as int8 "
+            + "hardware and ONNX Runtime's QLinearConv hold it (default off: biases at the requantization's resolution)")
+    boolean accumulatorBias;
     // the commas inside ap_fixed<W,I> do not split
     @Option(names = "--sweep", paramLabel = "F", split = ",(?![^<]*>)", splitSynopsisLabel = ",",
             description = "comma-separated entries of the sweep table, formats or seed paths (default: dyadic32, "
@@ -99,6 +102,9 @@ final class IntEval implements Callable<Integer> {
             Checks.outputFile("--png", png, overwrite, "--overwrite");
         }
         IntegerConverter.Options compared = ModelLoading.options(format, seedCompatible);
+        if (accumulatorBias) {
+            compared = compared.withAccumulatorBias();
+        }
         Backend b = Checks.backend(backend);
         try (QuantModel m = ModelLoading.load(checkpoint, model, b)) {
             IntegerModel im = IntegerConverter.convert(m, compared); // a model it cannot represent fails before the data

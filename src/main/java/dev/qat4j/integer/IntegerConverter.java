@@ -65,11 +65,29 @@ public final class IntegerConverter {
      * How requantization is encoded; {@link #exact()} is the default. With {@code seedPath} set, the conversion follows
      * the seed's ToyNet integer path ({@link SeedPath}) and {@code format} is its middle-layer format.
      */
-    public record Options(RequantFormat format, SeedPath seedPath) {
+    public record Options(RequantFormat format, SeedPath seedPath, boolean accumulatorBias) {
         public Options {
             if (format == null) {
                 throw new IllegalArgumentException("integer conversion: requantization format is null");
             }
+            if (accumulatorBias && seedPath != null) {
+                throw new IllegalArgumentException("integer conversion: the seed's path keeps its own fixed() biases; "
+                        + "accumulator-unit biases are for the exact path");
+            }
+        }
+
+        public Options(RequantFormat format, SeedPath seedPath) {
+            this(format, seedPath, false);
+        }
+
+        /**
+         * These options with every conv layer's bias rounded (half to even) to a whole number of accumulator units:
+         * {@code bias = multiplier * round(bias / multiplier)}, so that {@code acc * M + B = (acc + b) * M} with an
+         * integer {@code b}. That is the form int8 hardware and ONNX Runtime's QLinearConv hold (an int32 bias added to
+         * the accumulator), at the cost of moving each bias by up to half an accumulator unit.
+         */
+        public Options withAccumulatorBias() {
+            return new Options(format, seedPath, true);
         }
 
         /** Dyadic 32-bit multipliers, half-to-even rounding as fake-quant's rint: the integer model of the real graph. */
@@ -99,7 +117,8 @@ public final class IntegerConverter {
             if (seedPath != null) {
                 return seedPath.name(); // the edge format is fixed: stem/header <32,16>
             }
-            return format.name() + "/" + format.rounding().name().toLowerCase(java.util.Locale.ROOT);
+            return format.name() + "/" + format.rounding().name().toLowerCase(java.util.Locale.ROOT)
+                    + (accumulatorBias ? "+accbias" : "");
         }
     }
 
@@ -430,6 +449,9 @@ public final class IntegerConverter {
         boolean wide = p.accBound > Integer.MAX_VALUE;
         RequantFormat f = wide ? new RequantFormat.Dyadic(32, options.format().rounding()) : options.format();
         Encoded e = encode(q.name(), f, m, mid, b, p.accBound, resBound);
+        if (options.accumulatorBias() && p.weights != null) {
+            roundBiasToAccumulatorUnits(e);
+        }
         values.add(out);
         layers.add(new IntLayer(q.name(), IntLayer.Type.REQUANT, p.source, p.residual, p.weights, p.weightShape,
                 p.weightBits, p.conv == null ? 1 : p.conv.strideH(), p.conv == null ? 0 : p.conv.padH(),
@@ -766,6 +788,21 @@ public final class IntegerConverter {
     }
 
     private record Encoded(int[] mult, int[] shift, long[] bias, int[] resMult) {
+    }
+
+    /** {@code bias = M * round(bias / M)} per channel (see {@link Options#withAccumulatorBias()}); M = 0 keeps it. */
+    private static void roundBiasToAccumulatorUnits(Encoded e) {
+        for (int c = 0; c < e.bias.length; c++) {
+            long m = e.mult[c];
+            if (m != 0) { // exact: bias / m rounded half to even, in integers (|bias| < 2^62)
+                long mm = Math.abs(m), b = m < 0 ? -e.bias[c] : e.bias[c];
+                long q = Math.floorDiv(b, mm), r = b - q * mm;
+                if (2 * r > mm || (2 * r == mm && (q & 1) != 0)) {
+                    q++;
+                }
+                e.bias[c] = q * m;
+            }
+        }
     }
 
     private Encoded encode(String layer, RequantFormat f, double[] m, double[] mid, double[] b, long accBound,

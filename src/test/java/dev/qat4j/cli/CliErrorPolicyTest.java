@@ -174,7 +174,7 @@ class CliErrorPolicyTest {
         assertEquals("mine", Files.readString(record));
         // export: every output is checked before the first is written
         Path qim = dir.resolve("m.qim");
-        assertEquals(0, run("convert", "--checkpoint", RESNET, "--out", qim.toString()).exit());
+        assertEquals(0, run("convert", "--checkpoint", IntegerCommandsTest.RESNET_E2E, "--out", qim.toString()).exit());
         Path onnx = Files.writeString(dir.resolve("m.onnx"), "mine");
         Path blobs = dir.resolve("blobs");
         run("export", "--model", qim.toString(), "--blobs", blobs.toString(), "--onnx", onnx.toString())
@@ -356,10 +356,10 @@ class CliErrorPolicyTest {
             assertTrue(r.err().contains("int-eval [") && r.err().contains("100/100 images")
                     && r.err().contains("sweep [") && r.err().contains("1/1 formats"), r.err());
             Path qim = dir.resolve("m.qim");
-            r = run("convert", "--checkpoint", RESNET, "--out", qim.toString());
+            r = run("convert", "--checkpoint", IntegerCommandsTest.RESNET_E2E, "--out", qim.toString());
             assertEquals(0, r.exit(), r.err());
-            assertTrue(r.err().contains("convert: converting " + RESNET) && r.err().contains("convert: writing " + qim),
-                    r.err());
+            assertTrue(r.err().contains("convert: converting " + IntegerCommandsTest.RESNET_E2E)
+                    && r.err().contains("convert: writing " + qim), r.err());
             r = run("export", "--model", qim.toString(), "--onnx", dir.resolve("m.onnx").toString());
             assertEquals(0, r.exit(), r.err());
             assertTrue(r.err().contains("export: writing ONNX to " + dir.resolve("m.onnx")), r.err());

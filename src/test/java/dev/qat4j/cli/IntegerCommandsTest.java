@@ -15,6 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** convert -> export -> eval of the integer model, int-eval --json, and the refusals, through Main as a user runs them. */
 class IntegerCommandsTest {
     static final String RESNET = "bench/results/gpu-h200/train/checkpoints/resnet20-int8-mpact.qck";
+    /** The same network fine-tuned into its end-to-end preset: integer from the image codes on, so ONNX int8 works. */
+    static final String RESNET_E2E = "bench/results/integer/e2e/resnet20-int8-mpact-e2e.qck";
 
     private static String capture(int[] exit, String... args) {
         return MainTest.capture(exit, args);
@@ -30,7 +32,19 @@ class IntegerCommandsTest {
         assertEquals(0, exit[0], out);
         assertTrue(out.contains("float prefix: stem.conv, stem.bn, stem.relu, s0.b0") && out.contains("s2.b2.out.q"), out);
         out = capture(exit, "export", "--model", qim.toString(), "--blobs", dir.resolve("blobs").toString(), "--c",
-                dir.resolve("c").toString(), "--onnx", dir.resolve("r.onnx").toString());
+                dir.resolve("c").toString());
+        assertEquals(0, exit[0], out);
+        // its float prefix has no int8 ONNX form: refused, naming the layer, nothing written
+        String err = MainTest.captureErr(exit, "export", "--model", qim.toString(), "--onnx",
+                dir.resolve("r.onnx").toString());
+        assertEquals(2, exit[0], err);
+        assertTrue(err.contains("not integer end to end") && err.contains("stem.conv"), err);
+        assertTrue(!Files.exists(dir.resolve("r.onnx")));
+        Path e2e = dir.resolve("e2e.qim");
+        out = capture(exit, "convert", "--checkpoint", RESNET_E2E, "--out", e2e.toString());
+        assertEquals(0, exit[0], out);
+        assertTrue(out.contains("integer from input to logits"), out);
+        out = capture(exit, "export", "--model", e2e.toString(), "--onnx", dir.resolve("r.onnx").toString());
         assertEquals(0, exit[0], out);
         assertTrue(Files.size(dir.resolve("r.onnx")) > 100_000, "the ONNX file holds the weights");
         assertTrue(Files.exists(dir.resolve("blobs/manifest.json")) && Files.exists(dir.resolve("c/qat4j_model.c")));

@@ -115,6 +115,37 @@ class EndToEndPresetsTest {
     }
 
     @org.junit.jupiter.api.Test
+    void accumulatorBiasRoundsEachConvBiasToAWholeNumberOfAccumulatorUnits() throws Exception {
+        dev.qat4j.checkpoint.Checkpoint trained = dev.qat4j.checkpoint.CheckpointIO.read(
+                java.nio.file.Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e.qck"));
+        try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact-e2e"), CPU, 6)) {
+            dev.qat4j.models.ModelState.load(m, trained); // trained BN statistics: biases that are not multiples already
+            IntegerModel exact = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            IntegerModel acc = IntegerConverter.convert(m, IntegerConverter.Options.exact().withAccumulatorBias());
+            assertEquals(exact.format() + "+accbias", acc.format());
+            int moved = 0;
+            for (int i = 0; i < exact.layers().size(); i++) {
+                IntLayer e = exact.layers().get(i), a = acc.layers().get(i);
+                assertArrayEquals(e.multiplier(), a.multiplier(), e.name());
+                if (!e.hasConv()) {
+                    assertArrayEquals(e.bias(), a.bias(), e.name() + ": only conv layers move their bias");
+                    continue;
+                }
+                for (int c = 0; c < e.bias().length; c++) {
+                    long mult = Math.abs((long) a.multiplier()[c]);
+                    assertEquals(0, a.bias()[c] % mult, e.name() + " channel " + c + ": a multiple of the multiplier");
+                    assertTrue(2 * Math.abs(a.bias()[c] - e.bias()[c]) <= mult, e.name() + " channel " + c
+                            + ": the nearest multiple");
+                    moved += a.bias()[c] != e.bias()[c] ? 1 : 0;
+                }
+            }
+            assertTrue(moved > 0, "some bias moved");
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> IntegerConverter.Options.seed().withAccumulatorBias(), "the seed path keeps its own biases");
+    }
+
+    @org.junit.jupiter.api.Test
     void anEndToEndIntegerModelFileLoadsEndToEndWithTheSameTableAndLogits(@org.junit.jupiter.api.io.TempDir
                                                                           java.nio.file.Path dir) throws Exception {
         try (QuantModel m = Models.build("resnet20", BitWidths.preset("resnet20", "int8-mpact-e2e"), CPU, 5);

@@ -158,6 +158,30 @@ class OnnxExportTest {
                 vsRef = r;
             }
         }
+        // the integer model with biases in accumulator units (convert --accumulator-bias): the export's bias rounding
+        // vanishes, the residual intermediate and the float32 requantization factor remain
+        try (IntegerModel acc = IntegerConverter.convert(model, IntegerConverter.Options.exact().withAccumulatorBias())) {
+            long[] accInts = new long[n * CLASSES];
+            int at = 0;
+            for (int[] c : batches) {
+                int size = c.length / acc.values().get(0).numel();
+                System.arraycopy(acc.runIntegers(backend, c, size, null), 0, accInts, at * CLASSES, size * CLASSES);
+                at += size;
+            }
+            Path file = dir.resolve("accbias.onnx");
+            Files.write(file, OnnxExport.toBytes(acc, backend));
+            float[] ort = runOrt(file, batches, n);
+            Agreement a = compare(ort, accInts, labels, acc.logitScale());
+            Agreement f = compare(fake, accInts, labels, acc.logitScale());
+            System.out.printf("onnx export of the accumulator-bias integer model: ONNX Runtime's top-1 agrees with it "
+                    + "on %d of %d images (%.2f%%); that model agrees with the fake-quant model on %d (%.2f%%)%n",
+                    a.sameTop1, n, 100.0 * a.sameTop1 / n, f.sameTop1, 100.0 * f.sameTop1 / n);
+            // measured 97.84% on the 10,000 test images (the export's bias is then exact): the bias rounding is not
+            // what separates the two on the fine-tuned model, the residual intermediate is (its residual factors
+            // M_id / 2^shift are not whole numbers there); asserted as measured
+            assertTrue(a.sameTop1 >= 0.97 * n, "ONNX Runtime vs the accumulator-bias integer model top-1 agreement "
+                    + a.sameTop1 + " / " + n);
+        }
         if (vsInt != null) {
             assertTrue(vsInt.intCorrect >= 0.8 * n, "the test model is not degenerate: integer accuracy "
                     + vsInt.intCorrect + " / " + n);
