@@ -278,13 +278,17 @@ public final class OnnxExport {
                             values.get(stopAt).shape(), "dev");
                 }
                 switch (l.type()) {
-                    case REQUANT -> codes[i + 1] = requant(l, codes, values.get(l.input()), values.get(i + 1));
+                    case REQUANT -> codes[i + 1] = pooled[l.input()] != null
+                            ? requantPooled(l, pooled[l.input()], values.get(l.input()), values.get(i + 1))
+                            : requant(l, codes, values.get(l.input()), values.get(i + 1));
                     case SUM_POOL -> {
                         for (IntLayer reader : layers) {
                             boolean reads = reader.input() == i + 1 || reader.residual() == i + 1;
-                            if (reads && reader.type() != IntLayer.Type.LINEAR) {
+                            boolean rescale = reader.type() == IntLayer.Type.REQUANT && !reader.hasConv()
+                                    && !reader.hasResidual(); // e.g. ToyNet's quantizer between pool and FC
+                            if (reads && reader.type() != IntLayer.Type.LINEAR && !rescale) {
                                 throw refuse(l, "is a sum pool read by " + reader.name()
-                                        + "; the int8 export keeps pooled sums only for the FC");
+                                        + "; the int8 export keeps pooled sums only for the FC or a rescale before it");
                             }
                         }
                         pooled[i + 1] = pool(l, input(l, codes, l.input()), values.get(l.input()));
@@ -447,6 +451,43 @@ public final class OnnxExport {
                 throw refuse(l, "scales its residual by " + f0 + "; a DequantizeLinear scale must be positive");
             }
             return f0;
+        }
+
+        /**
+         * A rescale (REQUANT without conv) of a pooled value, in float: the pool gives the mean's real value
+         * {@code x = sum * s_pool}, so {@code code = round(x * M_c / 2^shift_c / s_pool + B_c / 2^shift_c)}: a Mul and an
+         * Add per channel in output codes, QuantizeLinear at scale 1 (half to even), the clamp as a Clip. Not a
+         * convolution; float rounding can move a code that sits on a tie.
+         */
+        private Codes requantPooled(IntLayer l, String pooled, IntValue in, IntValue out) {
+            int zOut = out.lo() >= 0 ? 0 : 128;
+            if (out.lo() + zOut < 0 || out.hi() + zOut > 255) {
+                throw refuse(l, "writes codes [" + out.lo() + ", " + out.hi() + "], wider than a byte");
+            }
+            if (l.rounding() == Rounding.FLOOR || l.rounding() == Rounding.TOWARD_ZERO) {
+                throw refuse(l, "rounds " + l.rounding().name().toLowerCase(java.util.Locale.ROOT)
+                        + "; QuantizeLinear rounds to nearest");
+            }
+            float sOut = scaleOf(out, "the output");
+            int channels = out.shape()[0];
+            float[] factor = new float[channels], bias = new float[channels];
+            for (int c = 0; c < channels; c++) {
+                factor[c] = (float) (Math.scalb((double) l.multiplier()[c], -l.shift()[c]) / in.scale());
+                bias[c] = (float) Math.scalb((double) l.bias()[c], -l.shift()[c]);
+            }
+            long[] perChannel = new long[out.shape().length + 1]; // [1, C, 1, 1]
+            java.util.Arrays.fill(perChannel, 1);
+            perChannel[1] = channels;
+            String t = g.node("Mul", l.name() + ".scale", List.of(pooled, g.floats(l.name() + ".factor", factor,
+                    perChannel)));
+            t = g.node("Add", l.name() + ".shift", List.of(t, g.floats(l.name() + ".bias", bias, perChannel)));
+            String u = quantize(l.name() + ".codes", t, 1f, zOut);
+            if (out.lo() + zOut > 0 || out.hi() + zOut < 255) {
+                u = g.node("Clip", l.name() + ".clamp", List.of(u,
+                        g.bytes(l.name() + ".lo", OnnxGraph.UINT8, new int[] {(int) out.lo() + zOut}),
+                        g.bytes(l.name() + ".hi", OnnxGraph.UINT8, new int[] {(int) out.hi() + zOut})));
+            }
+            return new Codes(u, zOut, sOut);
         }
 
         private String pool(IntLayer l, Codes in, IntValue inValue) {
