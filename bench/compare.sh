@@ -2,8 +2,9 @@
 # Side by side on this machine (issue "CPU speed"): qat4j's ResNet20 INT8 QAT step and eval forward (cpu backend,
 # StepTimer) against libtorch running the same network with the same fake-quant placement (LibtorchStepTimer,
 # org.bytedeco:pytorch, bench only), back to back in separate JVMs so their thread pools never meet, on 1 and 2
-# threads (or --threads N); then qat4j's integer inference of the trained ResNet20 int8-mPACT (IntegerModel.logits,
-# batch 128) against ONNX Runtime (Java, CPU) running its ONNX export (OrtInferTimer, onnxruntime, bench only).
+# threads (or --threads N); then qat4j's integer inference of the end-to-end ResNet20 (bench/results/integer/e2e,
+# IntegerModel.logits) against ONNX Runtime (Java, CPU) running its int8 ONNX export, which it fuses to QLinearConv /
+# QLinearAdd (OrtInferTimer, onnxruntime, bench only), at batch 128 and batch 1.
 # Prints `RATIO <name> <threads> <qat4j ms> <peer ms> <qat4j/peer>` (medians).
 # --models picks the QAT networks (default resnet20), each with its preset: resnet20 -> int8, toynet and
 # mobilenetv2 -> cfg1-star (rows qat_step_<model>_<preset>, fakequant_infer_<model>_<preset>). MobileNetV2 runs at
@@ -58,10 +59,15 @@ for t in "${threads[@]}"; do
     done
   fi
   if [ "$only" != qat ]; then
-    q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine qat4j \
-          --steps "$infer_steps" --warmup 2)
-    p=$(OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine ort --threads "$t" \
-          --steps "$infer_steps" --warmup 2)
-    ratio int8_infer_resnet20 "$t" "$(echo "$q" | median int8_infer)" "$(echo "$p" | median int8_infer)"
+    # batch 128 (throughput) and batch 1 (latency; 10x the steps, each is short)
+    for batch in 128 1; do
+      n=$([ "$batch" = 1 ] && echo $((infer_steps * 10)) || echo "$infer_steps")
+      q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine qat4j \
+            --batch "$batch" --steps "$n" --warmup 2)
+      p=$(OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine ort --threads "$t" \
+            --batch "$batch" --steps "$n" --warmup 2)
+      name=$([ "$batch" = 1 ] && echo int8_infer_resnet20_batch1 || echo int8_infer_resnet20)
+      ratio "$name" "$t" "$(echo "$q" | median int8_infer)" "$(echo "$p" | median int8_infer)"
+    done
   fi
 done
