@@ -94,7 +94,7 @@ public final class ModelState {
         Map<String, Parameter> state = state(m);
         state.keySet().removeAll(keep);
         List<String> problems = new ArrayList<>();
-        InputSpec recorded = InputSpec.of(c, "checkpoint of '" + c.model() + "'");
+        InputSpec recorded = InputSpec.of(c, "checkpoint of model '" + c.model() + "'");
         if (!recorded.equals(m.inputSpec())) {
             problems.add("the checkpoint's input spec " + recorded.toJson() + " is not the model's "
                 + m.inputSpec().toJson() + " (build the model with InputSpec.of(checkpoint, where))");
