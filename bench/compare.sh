@@ -11,7 +11,7 @@
 # most 3 steps after 1 warm-up (a qat4j step takes seconds; libtorch peaks near 9 GB RSS at batch 128).
 #
 #   bench/run.sh -h >/dev/null    # once: builds qat4j, installs it, builds bench/target/benchmarks.jar
-#   bench/compare.sh [--threads N] [--steps S] [--warmup W] [--infer-steps S] [--only qat|int8]
+#   bench/compare.sh [--threads N] [--steps S] [--warmup W] [--infer-steps S] [--infer-warmup W] [--only qat|int8]
 #                    [--models "resnet20 toynet mobilenetv2"]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +21,7 @@ threads=(1 2)
 steps=5
 warmup=2
 infer_steps=10
+infer_warmup=10   # the JIT compiles qat4j's Java loops (input codes, FC) only after a few forwards
 only=
 models=(resnet20)
 while [ $# -gt 0 ]; do
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift 2 ;;
     --models) read -r -a models <<< "$2"; shift 2 ;;
     --infer-steps) infer_steps="$2"; shift 2 ;;
+    --infer-warmup) infer_warmup="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     *) echo "compare: unknown option $1" >&2; exit 2 ;;
   esac
@@ -63,9 +65,9 @@ for t in "${threads[@]}"; do
     for batch in 128 1; do
       n=$([ "$batch" = 1 ] && echo $((infer_steps * 10)) || echo "$infer_steps")
       q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine qat4j \
-            --batch "$batch" --steps "$n" --warmup 2)
+            --batch "$batch" --steps "$n" --warmup "$infer_warmup")
       p=$(OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine ort --threads "$t" \
-            --batch "$batch" --steps "$n" --warmup 2)
+            --batch "$batch" --steps "$n" --warmup "$infer_warmup")
       name=$([ "$batch" = 1 ] && echo int8_infer_resnet20_batch1 || echo int8_infer_resnet20)
       ratio "$name" "$t" "$(echo "$q" | median int8_infer)" "$(echo "$p" | median int8_infer)"
     done

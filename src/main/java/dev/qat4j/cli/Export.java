@@ -94,7 +94,14 @@ final class Export implements Callable<Integer> {
             if (onnx != null) {
                 progress.phase("writing ONNX to " + onnx);
                 OnnxExport.write(im, b, onnx);
-                System.out.println("ONNX (QDQ): " + onnx);
+                System.out.println("ONNX (int8 QDQ): " + onnx);
+                java.util.List<String> inexact = OnnxExport.inexactResidualLayers(im);
+                if (!inexact.isEmpty()) {
+                    System.out.println("  note: " + inexact.size() + " residual layer(s) weigh the residual by a "
+                            + "non-integer number of output codes (" + String.join(", ", inexact) + "); the int8 form "
+                            + "rounds their conv to 8 bits before the add, so their codes differ from the integer "
+                            + "model's more often than elsewhere (docs/integer-export.md, ONNX)");
+                }
             }
             done = true;
             return 0;

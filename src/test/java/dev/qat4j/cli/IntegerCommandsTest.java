@@ -47,6 +47,8 @@ class IntegerCommandsTest {
         out = capture(exit, "export", "--model", e2e.toString(), "--onnx", dir.resolve("r.onnx").toString());
         assertEquals(0, exit[0], out);
         assertTrue(Files.size(dir.resolve("r.onnx")) > 100_000, "the ONNX file holds the weights");
+        assertTrue(out.contains("note: 1 residual layer(s) weigh the residual by a non-integer number of output codes "
+                + "(s0.b0.out.q)"), out);
         assertTrue(Files.exists(dir.resolve("blobs/manifest.json")) && Files.exists(dir.resolve("c/qat4j_model.c")));
         // exporting again into the same folders is refused: nothing the user saved is replaced silently
         assertEquals(2, Main.run("export", "--model", qim.toString(), "--blobs", dir.resolve("blobs").toString()));
