@@ -451,12 +451,7 @@ public final class OnnxExport {
             } else {
                 u = quantize(l.name() + ".codes", y, sOut, zOut);
             }
-            if (out.lo() + zOut > 0 || out.hi() + zOut < 255) { // the clamp narrower than the byte's saturation
-                u = g.node("Clip", l.name() + ".clamp", List.of(u,
-                        g.bytes(l.name() + ".lo", OnnxGraph.UINT8, new int[] {(int) out.lo() + zOut}),
-                        g.bytes(l.name() + ".hi", OnnxGraph.UINT8, new int[] {(int) out.hi() + zOut})));
-            }
-            return new Codes(u, zOut, sOut);
+            return clamped(l, u, out, zOut, sOut);
         }
 
         /**
@@ -477,6 +472,16 @@ public final class OnnxExport {
                 throw refuse(l, "scales its residual by " + f0 + "; a DequantizeLinear scale must be positive");
             }
             return f0;
+        }
+
+        /** The layer's clamp as an integer Clip on the uint8 codes where it is narrower than the byte's saturation. */
+        private Codes clamped(IntLayer l, String u, IntValue out, int zOut, float sOut) {
+            if (out.lo() + zOut > 0 || out.hi() + zOut < 255) {
+                u = g.node("Clip", l.name() + ".clamp", List.of(u,
+                        g.bytes(l.name() + ".lo", OnnxGraph.UINT8, new int[] {(int) out.lo() + zOut}),
+                        g.bytes(l.name() + ".hi", OnnxGraph.UINT8, new int[] {(int) out.hi() + zOut})));
+            }
+            return new Codes(u, zOut, sOut);
         }
 
         /**
@@ -508,12 +513,7 @@ public final class OnnxExport {
                     perChannel)));
             t = g.node("Add", l.name() + ".shift", List.of(t, g.floats(l.name() + ".bias", bias, perChannel)));
             String u = quantize(l.name() + ".codes", t, 1f, zOut);
-            if (out.lo() + zOut > 0 || out.hi() + zOut < 255) {
-                u = g.node("Clip", l.name() + ".clamp", List.of(u,
-                        g.bytes(l.name() + ".lo", OnnxGraph.UINT8, new int[] {(int) out.lo() + zOut}),
-                        g.bytes(l.name() + ".hi", OnnxGraph.UINT8, new int[] {(int) out.hi() + zOut})));
-            }
-            return new Codes(u, zOut, sOut);
+            return clamped(l, u, out, zOut, sOut);
         }
 
         private String pool(IntLayer l, Codes in, IntValue inValue) {
