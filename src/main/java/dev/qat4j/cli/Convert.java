@@ -6,7 +6,6 @@ import dev.qat4j.integer.IntValue;
 import dev.qat4j.integer.IntegerConverter;
 import dev.qat4j.integer.IntegerModel;
 import dev.qat4j.integer.IntegerModelIO;
-import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Module;
 import java.io.IOException;
@@ -79,11 +78,10 @@ final class Convert implements Callable<Integer> {
         }
     }
 
-    /** "; the preset P makes MODEL integer from input to logits", for the seed's models; else "". */
-    static String endToEndHint(String model) {
-        return BitWidths.models().contains(model) ? "; the preset " + BitWidths.endToEndPreset(model) + " makes "
-                + model + " integer from input to logits (train or fine-tune into it: qat4j train --model " + model
-                + " --bits " + BitWidths.endToEndPreset(model) + " --init CHECKPOINT)" : "";
+    /** "; " and the converter's end-to-end hint for the seed's models; else "". */
+    private static String endToEndHint(String model) {
+        String hint = IntegerConverter.endToEndHint(model);
+        return hint == null ? "" : "; " + hint;
     }
 
     static void print(IntegerModel im, Path out) {

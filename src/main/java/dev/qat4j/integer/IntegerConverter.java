@@ -143,9 +143,13 @@ public final class IntegerConverter {
     /** The converted model's image shape [C, H, W]. */
     private int[] inputShape;
 
-    private IntegerConverter(Options options) {
+    /** Appended to a refusal of an unquantized value (what the end-to-end preset quantizes), or null. */
+    private final String endToEndFix;
+
+    private IntegerConverter(Options options, String endToEndFix) {
         this.options = options;
         this.seed = options.seedPath();
+        this.endToEndFix = endToEndFix;
     }
 
     /** The integer model of {@code m} (its parameters as they are now; the prefix modules are shared, not copied). */
@@ -153,32 +157,30 @@ public final class IntegerConverter {
         if (m == null) {
             throw new IllegalArgumentException("integer conversion: model is null");
         }
-        try {
-            return new IntegerConverter(options == null ? Options.exact() : options).run(m);
-        } catch (IllegalArgumentException e) {
-            String fix = endToEndFix(m);
-            if (fix == null) {
-                throw e;
-            }
-            throw new IllegalArgumentException(e.getMessage() + "; " + fix, e);
-        }
+        return new IntegerConverter(options == null ? Options.exact() : options, endToEndFix(m)).run(m);
     }
 
     /**
-     * "the preset P makes MODEL integer from input to logits" for one of the seed's models that is not already in
-     * its end-to-end preset, else null (a user's own network, or a problem the preset does not solve).
+     * "the preset P makes MODEL integer from input to logits (...)" for {@code model} one of the seed's models, else
+     * null (a user's own network).
      */
-    static String endToEndFix(QuantModel m) {
+    public static String endToEndHint(String model) {
+        if (!dev.qat4j.models.BitWidths.models().contains(model)) {
+            return null;
+        }
+        String preset = dev.qat4j.models.BitWidths.endToEndPreset(model);
+        return "the preset " + preset + " makes " + model + " integer from input to logits (train or fine-tune into it: "
+                + "qat4j train --model " + model + " --bits " + preset + " --init CHECKPOINT)";
+    }
+
+    /** {@link #endToEndHint} for {@code m}, or null when it has no seed bit widths or already has the preset's. */
+    private static String endToEndFix(QuantModel m) {
         String name = m.name();
-        if (m.bits() == null || !dev.qat4j.models.BitWidths.models().contains(name)) {
+        if (m.bits() == null || endToEndHint(name) == null
+                || m.bits().equals(dev.qat4j.models.BitWidths.preset(name, dev.qat4j.models.BitWidths.endToEndPreset(name)))) {
             return null;
         }
-        String preset = dev.qat4j.models.BitWidths.endToEndPreset(name);
-        if (m.bits().equals(dev.qat4j.models.BitWidths.preset(name, preset))) {
-            return null;
-        }
-        return "the preset " + preset + " makes " + name + " integer from input to logits (train or fine-tune into it: "
-                + "qat4j train --model " + name + " --bits " + preset + " --init CHECKPOINT)";
+        return endToEndHint(name);
     }
 
     // ---------------------------------------------------------------- walking the module tree
@@ -369,7 +371,7 @@ public final class IntegerConverter {
             return c;
         }
         throw refuse(m, "has an unquantized " + what + " (a 32-bit activation or no quantizer before it), where the "
-                + "integer path needs integer codes");
+                + "integer path needs integer codes" + (endToEndFix == null ? "" : "; " + endToEndFix));
     }
 
     private Pending identity(Codes c, String name) {

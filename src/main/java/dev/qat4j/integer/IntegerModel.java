@@ -7,6 +7,8 @@ import dev.qat4j.models.InputSpec;
 import dev.qat4j.nn.ActQuant;
 import dev.qat4j.nn.Module;
 import dev.qat4j.nn.QConv2d;
+import dev.qat4j.nn.ResidualBlock;
+import dev.qat4j.nn.Sequential;
 import dev.qat4j.nn.Step;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.tensor.DType;
@@ -255,9 +257,9 @@ public final class IntegerModel implements AutoCloseable {
     private static List<Module> leaves(List<Module> modules) {
         List<Module> out = new java.util.ArrayList<>();
         for (Module m : modules) {
-            if (m instanceof dev.qat4j.nn.Sequential s) {
+            if (m instanceof Sequential s) {
                 out.addAll(leaves(s.children()));
-            } else if (m instanceof dev.qat4j.nn.ResidualBlock r) {
+            } else if (m instanceof ResidualBlock r) {
                 out.add(r); // a block in the prefix: its input is already float
             } else {
                 out.add(m);

@@ -353,14 +353,7 @@ public final class OnnxExport {
 
         private Codes requant(IntLayer l, Codes[] codes, IntValue in, IntValue out) {
             Codes x = input(l, codes, l.input());
-            if (l.rounding() == Rounding.FLOOR || l.rounding() == Rounding.TOWARD_ZERO) {
-                throw refuse(l, "rounds " + l.rounding().name().toLowerCase(java.util.Locale.ROOT)
-                        + "; QuantizeLinear and QLinearConv round to nearest");
-            }
-            int zOut = out.lo() >= 0 ? 0 : 128;
-            if (out.lo() + zOut < 0 || out.hi() + zOut > 255) {
-                throw refuse(l, "writes codes [" + out.lo() + ", " + out.hi() + "], wider than a byte");
-            }
+            int zOut = outputZero(l, out);
             float sOut = scaleOf(out, "the output");
             int channels = out.shape()[0];
             int[] weights;
@@ -474,6 +467,22 @@ public final class OnnxExport {
             return f0;
         }
 
+        /**
+         * The uint8 zero point of a REQUANT's output codes (0 unsigned, 128 signed), after refusing what the int8 form
+         * cannot hold: codes wider than a byte, or a rounding other than to nearest.
+         */
+        private static int outputZero(IntLayer l, IntValue out) {
+            if (l.rounding() == Rounding.FLOOR || l.rounding() == Rounding.TOWARD_ZERO) {
+                throw refuse(l, "rounds " + l.rounding().name().toLowerCase(java.util.Locale.ROOT)
+                        + "; QuantizeLinear and QLinearConv round to nearest");
+            }
+            int zOut = out.lo() >= 0 ? 0 : 128;
+            if (out.lo() + zOut < 0 || out.hi() + zOut > 255) {
+                throw refuse(l, "writes codes [" + out.lo() + ", " + out.hi() + "], wider than a byte");
+            }
+            return zOut;
+        }
+
         /** The layer's clamp as an integer Clip on the uint8 codes where it is narrower than the byte's saturation. */
         private Codes clamped(IntLayer l, String u, IntValue out, int zOut, float sOut) {
             if (out.lo() + zOut > 0 || out.hi() + zOut < 255) {
@@ -491,14 +500,7 @@ public final class OnnxExport {
          * convolution; float rounding can move a code that sits on a tie.
          */
         private Codes requantPooled(IntLayer l, String pooled, IntValue in, IntValue out) {
-            int zOut = out.lo() >= 0 ? 0 : 128;
-            if (out.lo() + zOut < 0 || out.hi() + zOut > 255) {
-                throw refuse(l, "writes codes [" + out.lo() + ", " + out.hi() + "], wider than a byte");
-            }
-            if (l.rounding() == Rounding.FLOOR || l.rounding() == Rounding.TOWARD_ZERO) {
-                throw refuse(l, "rounds " + l.rounding().name().toLowerCase(java.util.Locale.ROOT)
-                        + "; QuantizeLinear rounds to nearest");
-            }
+            int zOut = outputZero(l, out);
             float sOut = scaleOf(out, "the output");
             int channels = out.shape()[0];
             float[] factor = new float[channels], bias = new float[channels];

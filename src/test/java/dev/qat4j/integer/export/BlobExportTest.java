@@ -67,8 +67,7 @@ class BlobExportTest {
     @Test
     void anEndToEndModelCarriesItsInputFormatAndPixelCodeTable() throws Exception {
         Backend b = Backends.byName("cpu");
-        try (QuantModel m = dev.qat4j.models.Models.build("resnet20",
-                dev.qat4j.models.BitWidths.preset("resnet20", "int8-mpact-e2e"), b, 4);
+        try (QuantModel m = ExportFixtures.endToEndPreset("resnet20", b, 4);
              IntegerModel im = ExportFixtures.integer(m)) {
             JsonNode manifest = exportAndCheck(im, dir.resolve("e2e"));
             assertTrue(manifest.get("input").get("endToEnd").asBoolean());

@@ -99,8 +99,7 @@ class CGoldenExportTest {
     @Test
     void anEndToEndModelRunsFromUint8PixelsThroughItsCodeTable() throws Exception {
         Backend b = Backends.byName("cpu");
-        try (QuantModel m = dev.qat4j.models.Models.build("toynet",
-                dev.qat4j.models.BitWidths.preset("toynet", "cfg1-star-e2e"), b, 5);
+        try (QuantModel m = ExportFixtures.endToEndPreset("toynet", b, 5);
              IntegerModel im = ExportFixtures.integer(m)) {
             int n = 3;
             byte[] pixels = new byte[n * im.inputSpec().valuesPerImage()];

@@ -109,6 +109,11 @@ final class ExportFixtures {
         return m;
     }
 
+    /** {@code model} in its end-to-end preset ({@link BitWidths#endToEndPreset}) with random weights; the caller closes it. */
+    static QuantModel endToEndPreset(String model, Backend b, long seed) {
+        return Models.build(model, BitWidths.preset(model, BitWidths.endToEndPreset(model)), b, seed);
+    }
+
     /** ToyNet cfg1-star with random weights: 16-bit codes, wide int32 values and int64 accumulators. */
     static QuantModel toyNet(Backend b, long seed) {
         return Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), b, seed);

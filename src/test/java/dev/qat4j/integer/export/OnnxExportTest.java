@@ -114,8 +114,7 @@ class OnnxExportTest {
     @ValueSource(strings = {"toynet", "mobilenetv2"})
     void otherEndToEndModelsRunEveryConvolutionOnIntegers(String name, @TempDir Path dir) throws Exception {
         Path ckpt = Path.of("bench/results/integer/e2e/toynet-cfg1-star-e2e.qck");
-        try (QuantModel m = dev.qat4j.models.Models.build(name, dev.qat4j.models.BitWidths.preset(name,
-                dev.qat4j.models.BitWidths.endToEndPreset(name)), backend, 0)) {
+        try (QuantModel m = ExportFixtures.endToEndPreset(name, backend, 0)) {
             boolean trained = name.equals("toynet");
             if (trained) {
                 dev.qat4j.models.ModelState.load(m, dev.qat4j.checkpoint.CheckpointIO.read(ckpt));
