@@ -25,6 +25,9 @@
 // Work buffers (offsets, packed weights, one packed image per thread) come from qat4j_alloc64; out of memory returns
 // QAT4J_ERR_NO_MEMORY, a thread that misses its image buffer setting a shared flag. Only reached through the dispatch
 // table at QAT4J_ISA_AVX512VNNI (it needs VNNI, and AVX-512 BW/VL for the byte masks).
+// The conv is split into three steps that the whole-model integer program (int_program.cpp) reuses: prepare
+// (qat4j::S8Conv: weights packed, offsets and output vectors, once), pack one image's group, and run a block of
+// register tiles (with an optional per-block callback, the program's fused requantization).
 #include "qat4j_internal.h"
 #include <immintrin.h>
 #include <omp.h>
@@ -44,23 +47,8 @@ constexpr int64_t kParallelMinMacs = (int64_t)1 << 20;
 using qat4j::ceil_div;
 using qat4j::min64;
 
-// The conv geometry plus this kernel's derived layout sizes.
-struct Geo : qat4j_conv_geometry {
-    int oh, ow;
-    int cig, cog, c4;
-    int64_t phy, phx;  // phases kept: min(sh, kh) x min(sw, kw) (rows or columns of other phases are never read)
-    int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles;
-};
-
-// One vector of 16 consecutive wide outputs q..q+15 of an image: where its B dwords start in the packed image, and
-// where its valid lanes (ox < ow, inside the image) go. Valid lanes are consecutive outputs (row oy's last column is
-// followed by row oy+1's first): they are compressed together and stored at out. The first lane is always valid.
-struct Vec {
-    int64_t b;          // 4*q
-    int64_t out;        // oy*ow + ox of the first lane
-    __mmask16 lanes;    // valid lanes
-    __mmask16 stored;   // the first popcount(lanes) lanes
-};
+using Geo = qat4j::S8Conv;
+using Vec = qat4j::S8ConvVec;
 
 // F: float output (float)sum * scale, the grid conv's epilogue (the same operations as its scalar pass).
 template <bool F>
@@ -243,10 +231,9 @@ QAT4J_VNNI void pack_image(const Geo& q, const uint8_t* img, bool flip, uint8_t*
     }
 }
 
-// Returns qat4j::kConvNotApplicable (nothing done) when the padded copy would be much larger than the image (huge
-// pads or strides): the caller then takes the im2col path.
-// Output: acc (int32), or y = (float)sum * yscale when y is given.
-int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale, Geo& q) {
+// The layout sizes of q's geometry; false when the padded copy would be much larger than the image (huge pads or
+// strides: the caller then takes the im2col path).
+bool derive_layout(Geo& q) {
     q.oh = (int)(((int64_t)q.h + 2 * (int64_t)q.ph - q.kh) / q.sh + 1);
     q.ow = (int)(((int64_t)q.w + 2 * (int64_t)q.pw - q.kw) / q.sw + 1);
     q.cig = q.c / q.groups;
@@ -256,67 +243,122 @@ int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, fl
     q.phx = min64(q.sw, q.kw);
     q.hh = ceil_div((int64_t)q.h + 2 * (int64_t)q.ph, q.sh);
     q.wh = ceil_div((int64_t)q.w + 2 * (int64_t)q.pw, q.sw);
-    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return qat4j::kConvNotApplicable;
+    if (q.phy * q.phx * q.hh * q.wh > 4 * (int64_t)q.h * q.w + 65536) return false;
     q.phase_bytes = q.c4 * q.hh * q.wh * 4;
     q.G = (int64_t)q.c4 * q.kh * q.kw;
     q.mtiles = ceil_div(q.cog, MR);
-    const int64_t K = (int64_t)q.cig * q.kh * q.kw;
+    q.P = (int64_t)q.oh * q.ow;
+    return true;
+}
 
-    const int64_t nvec_max = (int64_t)q.oh * ceil_div(q.ow, 16);  // <= ceil(ow/16) starts a row
-    const int64_t tile_bytes = q.G * MR * 4;
-    int64_t* off = (int64_t*)qat4j_alloc64_n(q.G, sizeof(int64_t));
-    Vec* vec = (Vec*)qat4j_alloc64_n(nvec_max, sizeof(Vec));
-    int8_t* Ap = (int8_t*)qat4j_alloc64_n((int64_t)q.groups * q.mtiles * tile_bytes, 1);
-    int32_t* init = (int32_t*)qat4j_alloc64_n((int64_t)q.groups * q.mtiles * MR, sizeof(int32_t));
-    if (!off || !vec || !Ap || !init) {
-        qat4j_free64(init);
-        qat4j_free64(Ap);
-        qat4j_free64(vec);
-        qat4j_free64(off);
+}  // namespace
+}  // namespace qat4j_conv_s8
+
+using qat4j_conv_s8::MR;
+using qat4j_conv_s8::NV;
+
+int qat4j::s8conv_prepare(S8Conv* q, const qat4j_conv_geometry& g, bool x_signed, const int8_t* wt) {
+    *q = S8Conv{};
+    static_cast<qat4j_conv_geometry&>(*q) = g;
+    q->x_signed = x_signed;
+    if (!qat4j_conv_s8::derive_layout(*q)) return kConvNotApplicable;
+    const int64_t nvec_max = (int64_t)q->oh * ceil_div(q->ow, 16);  // <= ceil(ow/16) starts a row
+    const int64_t tile_bytes = q->G * MR * 4;
+    q->off = (int64_t*)qat4j_alloc64_n(q->G, sizeof(int64_t));
+    q->vec = (S8ConvVec*)qat4j_alloc64_n(nvec_max, sizeof(S8ConvVec));
+    q->Ap = (int8_t*)qat4j_alloc64_n((int64_t)q->groups * q->mtiles * tile_bytes, 1);
+    q->init = (int32_t*)qat4j_alloc64_n((int64_t)q->groups * q->mtiles * MR, sizeof(int32_t));
+    if (!q->off || !q->vec || !q->Ap || !q->init) {
+        s8conv_release(q);
         return QAT4J_ERR_NO_MEMORY;
     }
     int64_t max_off = 0;
-    for (int ic4 = 0; ic4 < q.c4; ic4++)
-        for (int ky = 0; ky < q.kh; ky++)
-            for (int kx = 0; kx < q.kw; kx++) {
-                const int64_t o = ((ky % q.sh) * q.phx + kx % q.sw) * q.phase_bytes +
-                                  ((ic4 * q.hh + ky / q.sh) * q.wh + kx / q.sw) * 4;
-                off[(ic4 * q.kh + ky) * q.kw + kx] = o;
+    for (int ic4 = 0; ic4 < q->c4; ic4++)
+        for (int ky = 0; ky < q->kh; ky++)
+            for (int kx = 0; kx < q->kw; kx++) {
+                const int64_t o = ((ky % q->sh) * q->phx + kx % q->sw) * q->phase_bytes +
+                                  ((ic4 * q->hh + ky / q->sh) * q->wh + kx / q->sw) * 4;
+                q->off[(ic4 * q->kh + ky) * q->kw + kx] = o;
                 if (o > max_off) max_off = o;
             }
-    const int64_t nvec = cover(q, vec);
+    q->nvec = qat4j_conv_s8::cover(*q, q->vec);
     // The last vector reads 64 bytes from the largest offset: everything a vector reads is allocated and initialised.
-    q.buf_bytes = q.phy * q.phx * q.phase_bytes;
-    if (max_off + vec[nvec - 1].b + 64 > q.buf_bytes) q.buf_bytes = max_off + vec[nvec - 1].b + 64;
+    q->buf_bytes = q->phy * q->phx * q->phase_bytes;
+    if (max_off + q->vec[q->nvec - 1].b + 64 > q->buf_bytes) q->buf_bytes = max_off + q->vec[q->nvec - 1].b + 64;
 
     // Weights: Ap[group][tile][g][r][4], g = (ic4*kh + ky)*kw + kx; zero past cig and past cog.
-    const int khw = q.kh * q.kw;
-    for (int gr = 0; gr < q.groups; gr++)
-        for (int64_t t = 0; t < q.mtiles; t++)
+    const int khw = q->kh * q->kw;
+    for (int gr = 0; gr < q->groups; gr++)
+        for (int64_t t = 0; t < q->mtiles; t++)
             for (int r = 0; r < MR; r++) {
                 const int64_t oc = t * MR + r;
-                int8_t* dst = Ap + (gr * q.mtiles + t) * tile_bytes + r * 4;
+                int8_t* dst = q->Ap + (gr * q->mtiles + t) * tile_bytes + r * 4;
                 int32_t sum = 0;
-                for (int ic4 = 0; ic4 < q.c4; ic4++)
+                for (int ic4 = 0; ic4 < q->c4; ic4++)
                     for (int kk = 0; kk < khw; kk++)
                         for (int j = 0; j < 4; j++) {
                             const int ic = ic4 * 4 + j;
-                            const int8_t a = (oc < q.cog && ic < q.cig)
-                                                 ? wt[((gr * q.cog + oc) * q.cig + ic) * (int64_t)khw + kk]
+                            const int8_t a = (oc < q->cog && ic < q->cig)
+                                                 ? wt[((gr * q->cog + oc) * q->cig + ic) * (int64_t)khw + kk]
                                                  : 0;
                             dst[(ic4 * khw + kk) * MR * 4 + j] = a;
                             sum += a;
                         }
-                init[(gr * q.mtiles + t) * MR + r] = xs ? -128 * sum : 0;
+                q->init[(gr * q->mtiles + t) * MR + r] = x_signed ? -128 * sum : 0;
             }
+    return QAT4J_OK;
+}
 
+void qat4j::s8conv_release(S8Conv* q) {
+    qat4j_free64(q->init);
+    qat4j_free64(q->Ap);
+    qat4j_free64(q->vec);
+    qat4j_free64(q->off);
+    q->init = nullptr;
+    q->Ap = nullptr;
+    q->vec = nullptr;
+    q->off = nullptr;
+}
+
+void qat4j::s8conv_init_buffer(const S8Conv& q, uint8_t* buf, uint32_t* rowtmp) {
+    memset(buf, q.x_signed ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; pack() rewrites the interior
+    memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
+}
+
+void qat4j::s8conv_pack(const S8Conv& q, const uint8_t* group_planes, uint8_t* buf, uint32_t* rowtmp) {
+    qat4j_conv_s8::pack_image(q, group_planes, q.x_signed, buf, rowtmp);
+}
+
+void qat4j::s8conv_tiles(const S8Conv& q, int gr, int64_t t, int64_t v0, int64_t v1, const uint8_t* buf, int32_t* acc,
+                         float* y, float y_scale) {
+    const int64_t tile_bytes = q.G * MR * 4;
+    const int rows = (int)min64(MR, q.cog - t * MR);
+    const uint8_t* at = (const uint8_t*)(q.Ap + (gr * q.mtiles + t) * tile_bytes);
+    const int32_t* it0 = q.init + (gr * q.mtiles + t) * MR;
+    for (int64_t v = v0; v < v1; v += NV) {
+        const int nv = (int)min64(NV, v1 - v);
+        if (y) qat4j_conv_s8::tile_any<true>(rows, nv, at, buf, q.vec + v, q.off, q.G, it0, y, q.P, y_scale);
+        else qat4j_conv_s8::tile_any<false>(rows, nv, at, buf, q.vec + v, q.off, q.G, it0, acc, q.P, 0.0f);
+    }
+}
+
+namespace qat4j_conv_s8 {
+namespace {
+
+// The whole conv of a batch. Output: acc (int32), or y = (float)sum * yscale when y is given.
+int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, float yscale,
+         const qat4j_conv_geometry& g) {
+    Geo q;
+    const int st = qat4j::s8conv_prepare(&q, g, xs, wt);
+    if (st != QAT4J_OK) return st;
+    const int64_t K = (int64_t)q.cig * q.kh * q.kw;
     const int64_t macs = (int64_t)q.n * q.co * K * q.oh * q.ow;
     const int nth = macs < kParallelMinMacs ? 1 : omp_get_max_threads();
     const int64_t images = (int64_t)q.n * q.groups;
     const int64_t chunks = images >= 2 * nth ? 1 : min64(ceil_div(2 * nth, images), q.mtiles);
     const int64_t per = ceil_div(q.mtiles, chunks);
     const int64_t nitems = images * chunks;
-    const int64_t P = (int64_t)q.oh * q.ow;
+    const int64_t P = q.P;
 
     int oom = 0;
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(| : oom)
@@ -325,10 +367,7 @@ int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, fl
         uint32_t* rowtmp = (uint32_t*)qat4j_alloc64_n((int64_t)q.w + 32, 4);  // the stride-2 split reads 32 at a time
         const bool have = buf && rowtmp;
         oom = have ? 0 : 1;
-        if (have) {
-            memset(buf, xs ? 0x80 : 0, (size_t)q.buf_bytes);  // padding and slack; the interior is rewritten per image
-            memset(rowtmp, 0, (size_t)(q.w + 32) * 4);
-        }
+        if (have) qat4j::s8conv_init_buffer(q, buf, rowtmp);
         int64_t packed = -1;
         // A thread without buffers still takes part in the worksharing loop (every thread must reach it) but does
         // nothing: the call fails as a whole.
@@ -338,28 +377,19 @@ int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, fl
             const int64_t img = it / chunks, ch = it % chunks;
             const int64_t b = img / q.groups, gr = img % q.groups;
             if (img != packed) {
-                pack_image(q, x + (b * q.c + gr * q.cig) * (int64_t)q.h * q.w, xs, buf, rowtmp);
+                qat4j::s8conv_pack(q, x + (b * q.c + gr * q.cig) * (int64_t)q.h * q.w, buf, rowtmp);
                 packed = img;
             }
             for (int64_t t = ch * per, t1 = min64(t + per, q.mtiles); t < t1; t++) {
-                const int rows = (int)min64(MR, q.cog - t * MR);
-                const int8_t* at = Ap + (gr * q.mtiles + t) * tile_bytes;
-                const int32_t* it0 = init + (gr * q.mtiles + t) * MR;
                 const int64_t o = (b * q.co + gr * q.cog + t * MR) * P;
-                for (int64_t v = 0; v < nvec; v += NV) {
-                    const int nv = (int)min64(NV, nvec - v);
-                    if (y) tile_any<true>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, y + o, P, yscale);
-                    else tile_any<false>(rows, nv, (const uint8_t*)at, buf, vec + v, off, q.G, it0, acc + o, P, 0.0f);
-                }
+                qat4j::s8conv_tiles(q, (int)gr, t, 0, q.nvec, buf, y ? nullptr : acc + o, y ? y + o : nullptr,
+                                    yscale);
             }
         }
         qat4j_free64(rowtmp);
         qat4j_free64(buf);
     }
-    qat4j_free64(init);
-    qat4j_free64(Ap);
-    qat4j_free64(vec);
-    qat4j_free64(off);
+    qat4j::s8conv_release(&q);
     return oom ? QAT4J_ERR_NO_MEMORY : QAT4J_OK;
 }
 
@@ -368,9 +398,7 @@ int conv(const uint8_t* x, bool xs, const int8_t* wt, int32_t* acc, float* y, fl
 
 int qat4j::conv_s8_implicit_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc,
                                  const qat4j_conv_geometry& g, float* y, float y_scale) {
-    qat4j_conv_s8::Geo q{};
-    static_cast<qat4j_conv_geometry&>(q) = g;
-    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, q);
+    return qat4j_conv_s8::conv(x, x_signed != 0, wt, acc, y, y_scale, g);
 }
 
 #pragma GCC diagnostic pop

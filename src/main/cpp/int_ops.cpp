@@ -302,6 +302,30 @@ void qat4j::requant_residual_avx512(const int32_t* acc, const void* residual, in
                                           qmax, out, out_bytes, len, channels, inner);
 }
 
+void qat4j::requant_span(const int32_t* acc, const void* residual, int residual_kind, int64_t mult, int64_t bias,
+                         int64_t res_mult, int shift, int rounding, int64_t qmin, int64_t qmax, void* out,
+                         int out_bytes, int64_t len, bool simd) {
+    using namespace qat4j_int_ops;
+    const bool v = simd && rounding == QAT4J_ROUND_HALF_EVEN;
+#define QAT4J_SPAN(RK, Out)                                                                                  \
+    if (v) requant_plane_avx512<RK, Out>(acc, residual, mult, bias, res_mult, shift, qmin, qmax, (Out*)out, 0, len); \
+    else requant_plane<RK, Out>(acc, residual, mult, bias, res_mult, shift, rounding, qmin, qmax, (Out*)out, 0, len);
+#define QAT4J_SPAN_OUT(RK)                 \
+    if (out_bytes == QAT4J_OUT_INT8) {     \
+        QAT4J_SPAN(RK, int8_t)             \
+    } else {                               \
+        QAT4J_SPAN(RK, int32_t)            \
+    }
+    switch (residual_kind) {
+        case QAT4J_RESIDUAL_INT8: QAT4J_SPAN_OUT(1) break;
+        case QAT4J_RESIDUAL_UINT8: QAT4J_SPAN_OUT(2) break;
+        case QAT4J_RESIDUAL_INT32: QAT4J_SPAN_OUT(3) break;
+        default: QAT4J_SPAN_OUT(0)
+    }
+#undef QAT4J_SPAN_OUT
+#undef QAT4J_SPAN
+}
+
 extern "C" int qat4j_requantize_residual_s32(const int32_t* acc, const void* residual, int residual_kind,
                                              const int32_t* mult, const int32_t* shift, const int64_t* bias,
                                              const int32_t* res_mult, int rounding, int qmin, int qmax, void* out,

@@ -138,6 +138,40 @@ int gemm_s8_vnni(int64_t M, int64_t N, int64_t K, const int8_t* A, const uint8_t
 constexpr int kConvNotApplicable = -1;
 int conv_s8_implicit_vnni(const uint8_t* x, int x_signed, const int8_t* wt, int32_t* acc,
                           const qat4j_conv_geometry& g, float* y, float y_scale);
+
+// The same conv in steps, for callers that schedule it themselves (the integer program, int_program.cpp). VNNI only.
+// One vector of 16 consecutive "wide" outputs (see conv_s8.cpp): where its B dwords start in the packed image, the
+// plane offset oy*ow + ox of its first lane, its valid lanes, and the first popcount(lanes) lanes they compress to.
+struct S8ConvVec {
+    int64_t b;
+    int64_t out;
+    __mmask16 lanes;
+    __mmask16 stored;
+};
+// A conv prepared once: the geometry (n is not used), the packed layout's sizes, and the owned tables.
+struct S8Conv : qat4j_conv_geometry {
+    int oh, ow;
+    int cig, cog, c4;
+    int64_t phy, phx;  // phases kept: min(sh, kh) x min(sw, kw) (rows or columns of other phases are never read)
+    int64_t hh, wh, phase_bytes, buf_bytes, G, mtiles, P, nvec;
+    bool x_signed;
+    int64_t* off;    // [G] offset of each reduction group in the packed image
+    S8ConvVec* vec;  // [nvec] the output vectors of one plane
+    int8_t* Ap;      // packed weights [group][tile][G][4 rows][4 bytes]
+    int32_t* init;   // [group][tile][4 rows] accumulator start (the signed-input correction)
+};
+constexpr int kS8ConvTileRows = 4;  // output channels per register tile (S8Conv::mtiles = ceil(cog / 4))
+// Packs the weights and builds the tables: QAT4J_OK, QAT4J_ERR_NO_MEMORY, or kConvNotApplicable (nothing held).
+int s8conv_prepare(S8Conv* q, const qat4j_conv_geometry& g, bool x_signed, const int8_t* wt);
+void s8conv_release(S8Conv* q);
+// A packed-image buffer (q.buf_bytes) and its row scratch (w + 32 uint32) before the first s8conv_pack.
+void s8conv_init_buffer(const S8Conv& q, uint8_t* buf, uint32_t* rowtmp);
+// One image's group (its first channel plane) into buf.
+void s8conv_pack(const S8Conv& q, const uint8_t* group_planes, uint8_t* buf, uint32_t* rowtmp);
+// Tile t (output rows t*4.. of group gr) over vectors [v0, v1): acc (int32) or y = (float)acc * y_scale, each
+// pointing at the tile's first output plane, planes q.P apart, a vector's lanes at plane offset vec[v].out.
+void s8conv_tiles(const S8Conv& q, int gr, int64_t t, int64_t v0, int64_t v1, const uint8_t* buf, int32_t* acc,
+                  float* y, float y_scale);
 // grid_conv.cpp: codes[i] = rint(v[i] * inv) for i in [begin, end); false when one is off [lo, hi] (or NaN).
 bool grid_to_codes_scalar(const float* v, int64_t begin, int64_t end, float inv, int lo, int hi, uint8_t* codes);
 bool grid_to_codes_avx512(const float* v, int64_t begin, int64_t end, float inv, int lo, int hi, uint8_t* codes);
@@ -148,6 +182,12 @@ void requant_residual_scalar(const int32_t* acc, const void* residual, int resid
 void requant_residual_avx512(const int32_t* acc, const void* residual, int residual_kind, const int32_t* mult,
                              const int32_t* shift, const int64_t* bias, const int32_t* res_mult, int rounding,
                              int qmin, int qmax, void* out, int out_bytes, int64_t len, int channels, int64_t inner);
+
+// int_ops.cpp: one channel's epilogue over len values, acc, residual and out each pointing at the span's first value
+// (the integer program's fused requantization); simd: the AVX-512F loop for HALF_EVEN (only where the CPU has it).
+void requant_span(const int32_t* acc, const void* residual, int residual_kind, int64_t mult, int64_t bias,
+                  int64_t res_mult, int shift, int rounding, int64_t qmin, int64_t qmax, void* out, int out_bytes,
+                  int64_t len, bool simd);
 
 }  // namespace qat4j
 

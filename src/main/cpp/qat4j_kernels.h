@@ -174,6 +174,56 @@ int qat4j_conv2d_grid_f32(const float* x, float x_step, int x_signed, int x_min,
                           float w_step, int w_min, int w_max, const float* bias, float* y,
                           const qat4j_conv_geometry* g, int isa);
 
+// ---------------------------------------------------------------- whole integer forward (int_program.cpp)
+// An integer model compiled once and run in one call: the integer forward of dev.qat4j.integer.IntegerModel with no
+// Java between its layers. Values are per image: value 0 is the input codes, value i+1 the output of step i. Each
+// step is QAT4J_PROGRAM_STEP_FIELDS int64s (the QAT4J_STEP_F_* fields) of desc; each value 2 int64s of values (its
+// QAT4J_VALUE_* kind, its element count per image). Conv weights (int8 codes) are read from bytes at the step's
+// weight offset; linear weights from ints; multiplier, shift and residual multiplier from ints at the step's
+// parameter offset (co entries each, in that order); the bias from longs at its offset. The caller
+// (dev.qat4j.backend.IntegerProgram) has validated the whole description; create copies what it needs.
+#define QAT4J_STEP_CONV        0  // int8 conv of a byte value, then the requantization epilogue
+#define QAT4J_STEP_REQUANT     1  // the epilogue on the input itself (a BN or a rescale)
+#define QAT4J_STEP_SUM_POOL    2  // sums over k x k windows, stride k (k = 0: whole channel), int32 out
+#define QAT4J_STEP_LINEAR      3  // the last step: int64 logits (x . w) * 2^frac + bias
+#define QAT4J_VALUE_INT8       1
+#define QAT4J_VALUE_UINT8      2
+#define QAT4J_VALUE_INT32      3
+#define QAT4J_STEP_F_KIND      0
+#define QAT4J_STEP_F_INPUT     1
+#define QAT4J_STEP_F_RESIDUAL  2   // value index, or -1
+#define QAT4J_STEP_F_C         3   // input channels, height, width (per image)
+#define QAT4J_STEP_F_H         4
+#define QAT4J_STEP_F_W         5
+#define QAT4J_STEP_F_CO        6   // output channels (linear: outputs)
+#define QAT4J_STEP_F_KH        7
+#define QAT4J_STEP_F_KW        8
+#define QAT4J_STEP_F_STRIDE    9
+#define QAT4J_STEP_F_PAD      10
+#define QAT4J_STEP_F_GROUPS   11
+#define QAT4J_STEP_F_WEIGHTS  12   // offset into bytes (conv) or ints (linear)
+#define QAT4J_STEP_F_PARAMS   13   // offset into ints: multiplier[co], shift[co], residual multiplier[co]
+#define QAT4J_STEP_F_BIAS     14   // offset into longs: bias[co]
+#define QAT4J_STEP_F_ROUNDING 15
+#define QAT4J_STEP_F_QMIN     16
+#define QAT4J_STEP_F_QMAX     17
+#define QAT4J_STEP_F_POOL     18
+#define QAT4J_STEP_F_FRAC     19
+#define QAT4J_PROGRAM_STEP_FIELDS 20
+// *program = a handle (free it with qat4j_int_program_free). Needs the AVX-512 VNNI conv at level isa:
+// QAT4J_ERR_UNSUPPORTED (nothing held) below it, or for a conv whose padded copy would dwarf its image.
+#define QAT4J_ERR_UNSUPPORTED  3
+int qat4j_int_program_create(int steps, const int64_t* desc, int values, const int64_t* value_desc,
+                             const int8_t* bytes, const int32_t* ints, const int64_t* longs, int isa,
+                             int64_t* program);
+// out [n, the last value's numel] (int64): the logits, or the last value widened. Threads over images when n is at
+// least the thread count, else over each conv's output tiles. Thread-safe (a run's buffers are its own).
+int qat4j_int_program_run(int64_t program, const uint8_t* codes, int64_t n, int64_t* out);
+void qat4j_int_program_free(int64_t program);
+// Where a run's time goes: the same forward on the calling thread alone, image after image, adding each step's
+// wall time (ns) to step_ns[step] (zeroed first).
+int qat4j_int_program_profile(int64_t program, const uint8_t* codes, int64_t n, int64_t* out, int64_t* step_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -461,6 +461,18 @@ public abstract class Backend {
 
     // ---------------------------------------------------------------- integer inference
 
+    /**
+     * A whole integer forward compiled into one call (no per-layer tensors, no Java between layers), or null when this
+     * backend has no such path for it (then run it layer by layer with {@link #conv2dInt} and
+     * {@link #requantizeResidual}, which give the same bits). The program was checked when it was built.
+     */
+    public IntegerProgram.Compiled compileIntegerProgram(IntegerProgram program) {
+        if (program == null) {
+            throw bad("compileIntegerProgram", "program is null");
+        }
+        return null;
+    }
+
     /** acc[N,Cout,OH,OW] (INT32) = conv of x (INT8 or UINT8 codes, zero padding) with w (INT8 codes). */
     public final Tensor conv2dInt(Tensor x, Tensor w, ConvParams p) {
         String op = "conv2dInt";

@@ -2,6 +2,7 @@ package dev.qat4j.integer;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
+import dev.qat4j.backend.IntegerProgram;
 import dev.qat4j.models.BitWidths;
 import dev.qat4j.models.InputSpec;
 import dev.qat4j.nn.ActQuant;
@@ -40,6 +41,8 @@ public final class IntegerModel implements AutoCloseable {
     /** Per layer: conv and requant both run in the backend (the int8 case), values staying in backend memory. */
     private final boolean[] epilogueInBackend;
     private final byte[][] weightBytes;
+    /** Per backend, the compiled whole forward (null: that backend runs it layer by layer). */
+    private final java.util.Map<Backend, IntegerProgram.Compiled> compiled = new java.util.IdentityHashMap<>();
 
     IntegerModel(String model, BitWidths bits, List<Module> prefix, ActQuantizer boundary, float boundaryAlpha,
                  List<IntValue> values, List<IntLayer> layers, String format, InputSpec spec, AutoCloseable owner) {
@@ -328,8 +331,94 @@ public final class IntegerModel implements AutoCloseable {
     }
 
     /**
+     * The integer part as a plain-array {@link IntegerProgram} (what a backend compiles into one call), or null when
+     * a layer needs wider arithmetic than the program offers (a conv of operands wider than 8 bits, a value beyond
+     * int32, an epilogue without int64 headroom for int32 accumulators): such models run layer by layer.
+     */
+    public IntegerProgram program() {
+        List<IntegerProgram.Value> vals = new java.util.ArrayList<>();
+        for (IntValue v : values) {
+            DType dt = Slot.dtypeFor(v);
+            vals.add(new IntegerProgram.Value(dt, v.shape(), v.lo(), v.hi()));
+        }
+        if (!values.get(0).fitsByte()) {
+            return null;
+        }
+        List<IntegerProgram.Step> steps = new java.util.ArrayList<>();
+        for (int li = 0; li < layers.size(); li++) {
+            IntLayer l = layers.get(li);
+            IntValue out = values.get(li + 1);
+            boolean int32Out = out.lo() >= Integer.MIN_VALUE && out.hi() <= Integer.MAX_VALUE;
+            switch (l.type()) {
+                case REQUANT -> {
+                    boolean accInt32 = !l.hasConv() ? values.get(l.input()).bits() <= 32 : runsInBackend(l);
+                    if (!accInt32 || !int32Out || !fitsBackendEpilogue(l)) {
+                        return null;
+                    }
+                    IntegerProgram.Epilogue e = new IntegerProgram.Epilogue(l.residual(), l.multiplier(), l.shift(),
+                            l.bias(), l.hasResidual() ? l.residualMultiplier() : null, l.rounding(), (int) l.qmin(),
+                            (int) l.qmax());
+                    steps.add(l.hasConv()
+                            ? new IntegerProgram.Conv(l.input(), weightBytes[li], l.weightShape(), l.stride(), l.pad(),
+                                    l.groups(), e)
+                            : new IntegerProgram.Requant(l.input(), e));
+                }
+                case SUM_POOL -> {
+                    if (!int32Out) {
+                        return null;
+                    }
+                    steps.add(new IntegerProgram.SumPool(l.input(), l.poolKernel()));
+                }
+                case LINEAR -> steps.add(new IntegerProgram.Linear(l.input(), l.weights(), l.weightShape()[0],
+                        l.bias(), l.fracBits()));
+            }
+        }
+        try {
+            return new IntegerProgram(vals, steps);
+        } catch (IllegalArgumentException e) {
+            return null; // a bound the program checks more strictly than the layer-by-layer path: run layer by layer
+        }
+    }
+
+    /** The program compiled for {@code backend}, compiled on first use; null when it has no such path. */
+    private IntegerProgram.Compiled compiledFor(Backend backend) {
+        synchronized (compiled) {
+            if (!compiled.containsKey(backend)) {
+                IntegerProgram p = program();
+                compiled.put(backend, p == null ? null : backend.compileIntegerProgram(p));
+            }
+            return compiled.get(backend);
+        }
+    }
+
+    /**
+     * Logits of {@code n} images' input codes as bytes (value 0's codes, two's complement for signed codes): the same
+     * as {@link #runIntegers} without a trace, with no int[] copy of the batch.
+     */
+    public long[] logitsOfCodes(Backend backend, byte[] codes, int n) {
+        IntValue first = values.get(0);
+        if (backend == null || codes == null || n < 1 || codes.length != (long) n * first.numel()
+                || !first.fitsByte()) {
+            throw new IllegalArgumentException("integer model: expected a backend and " + n + " x " + first.numel()
+                    + " byte codes (" + first.name() + ")" + (first.fitsByte() ? "" : ", but its codes are wider")
+                    + ", got " + (codes == null ? "null" : codes.length));
+        }
+        IntegerProgram.Compiled c = compiledFor(backend);
+        if (c != null) {
+            return c.run(codes, n); // it checks the codes' range
+        }
+        boolean signed = first.lo() < 0;
+        int[] ints = new int[codes.length];
+        for (int i = 0; i < ints.length; i++) {
+            ints[i] = signed ? codes[i] : codes[i] & 0xff;
+        }
+        return runIntegers(backend, ints, n, null);
+    }
+
+    /**
      * The integer part on {@code n} images' boundary codes: int64 logits [n * classes] (or the last value when the
-     * model ends without a linear layer). {@code trace} may be null.
+     * model ends without a linear layer). {@code trace} may be null. Without a trace, a backend that compiles the
+     * whole forward ({@link Backend#compileIntegerProgram}) runs it in one call: the same bits as layer by layer.
      */
     public long[] runIntegers(Backend backend, int[] codes, int n, Trace trace) {
         if (backend == null) {
@@ -344,6 +433,16 @@ public final class IntegerModel implements AutoCloseable {
             if (codes[i] < first.lo() || codes[i] > first.hi()) {
                 throw new IllegalArgumentException("integer model: boundary code " + codes[i] + " at offset " + i
                         + " is outside [" + first.lo() + ", " + first.hi() + "] of " + first.name());
+            }
+        }
+        if (trace == null) {
+            IntegerProgram.Compiled c = compiledFor(backend);
+            if (c != null) {
+                byte[] b = new byte[codes.length];
+                for (int i = 0; i < b.length; i++) {
+                    b[i] = (byte) codes[i];
+                }
+                return c.run(b, n);
             }
         }
         Slot[] vals = new Slot[values.size()];
@@ -546,9 +645,17 @@ public final class IntegerModel implements AutoCloseable {
         return out;
     }
 
-    /** Frees the float prefix's parameters when this model owns them (a loaded model); else nothing. */
+    /** Frees the compiled programs, and the float prefix's parameters when this model owns them (a loaded model). */
     @Override
     public void close() {
+        synchronized (compiled) {
+            for (IntegerProgram.Compiled c : compiled.values()) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+            compiled.clear();
+        }
         if (owner != null) {
             try {
                 owner.close();

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.Backends;
+import dev.qat4j.backend.IntegerProgram;
 import dev.qat4j.checkpoint.Checkpoint;
 import dev.qat4j.checkpoint.CheckpointIO;
 import dev.qat4j.integer.IntegerConverter;
@@ -28,7 +29,8 @@ import java.util.SplittableRandom;
 
 /**
  * Wall-clock timer of integer inference of ResNet20 int8-mPACT, batch 128 on random images: qat4j's
- * {@link IntegerModel#logits} ({@code --engine qat4j}, cpu backend, threads from QAT4J_THREADS / OMP_NUM_THREADS) or
+ * {@link IntegerModel#logitsOfCodes} ({@code --engine qat4j}, cpu backend, threads from QAT4J_THREADS /
+ * OMP_NUM_THREADS) or
  * ONNX Runtime (Java, CPU provider, all graph optimizations) running that model's int8 {@link OnnxExport}
  * ({@code --engine ort}, {@code --threads} intra-op threads, sequential execution) on the images' int8 codes (the
  * export's input: the network-input quantizer runs once, outside the timed loop). One engine per JVM, as compare.sh
@@ -110,23 +112,78 @@ public final class OrtInferTimer {
         return m;
     }
 
-    /** Host time of each backend op of one integer forward, over 5 forwards. */
+    /**
+     * Where one integer forward's time goes. With the compiled program (cpu backend with VNNI): each step's time on one
+     * thread over the batch (IntegerProgram.Compiled#stepNanos), summed by kind, the slowest steps with their
+     * multiply-accumulate rate against the VNNI peak. Otherwise the host time of each backend op over 5 forwards.
+     */
     private static void printOps(Backend b, IntegerModel im, float[] x, int batch) {
-        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
-            OpTimes.measure(b, 5, "int8_infer", "host time per forward by op (%d forwards, %.1f ms each)",
-                    "(outside ops: Java kernels, GC)", () -> im.logits(b, images), () -> { });
+        IntegerProgram program = im.program();
+        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32);
+             IntegerProgram.Compiled c = program == null ? null : b.compileIntegerProgram(program)) {
+            if (c == null) {
+                OpTimes.measure(b, 5, "int8_infer", "host time per forward by op (%d forwards, %.1f ms each)",
+                        "(outside ops: Java kernels, GC)", () -> im.logits(b, images), () -> { });
+                return;
+            }
+            int[] ci = im.boundaryCodes(b, images);
+            byte[] codes = new byte[ci.length];
+            for (int i = 0; i < ci.length; i++) {
+                codes[i] = (byte) ci[i];
+            }
+            c.stepNanos(codes, batch); // warm-up
+            long[] ns = c.stepNanos(codes, batch);
+            long total = Arrays.stream(ns).sum();
+            Map<String, Long> byKind = new java.util.TreeMap<>();
+            Map<String, Long> macsByKind = new java.util.TreeMap<>();
+            long totalMacs = 0;
+            Integer[] order = new Integer[ns.length];
+            long[] macs = new long[ns.length];
+            for (int i = 0; i < ns.length; i++) {
+                order[i] = i;
+                var l = im.layers().get(i);
+                String kind = l.hasConv() ? (l.hasResidual() ? "conv + requant + residual" : "conv + requant")
+                        : l.type().toString().toLowerCase(Locale.ROOT);
+                macs[i] = l.macs(im.values().get(i + 1).shape()) * batch;
+                totalMacs += macs[i];
+                byKind.merge(kind, ns[i], Long::sum);
+                macsByKind.merge(kind, macs[i], Long::sum);
+            }
+            System.out.printf(Locale.ROOT, "OPS int8_infer where one forward's time goes (one thread, batch %d, "
+                    + "%.2f ms, %.1f GMAC/s over the whole forward)%n", batch, total / 1e6, totalMacs / (double) total);
+            for (var e : byKind.entrySet()) {
+                System.out.printf(Locale.ROOT, "OPS   %-28s %8.2f ms %5.1f%%  %.1f GMAC/s%n", e.getKey(),
+                        e.getValue() / 1e6, 100.0 * e.getValue() / total,
+                        macsByKind.get(e.getKey()) / Math.max(1.0, e.getValue()));
+            }
+            Arrays.sort(order, (a, bb) -> Long.compare(ns[bb], ns[a]));
+            for (int k = 0; k < Math.min(8, order.length); k++) {
+                int i = order[k];
+                System.out.printf(Locale.ROOT, "OPS   step %-22s %8.2f ms %5.1f%%  %.1f GMAC/s%n",
+                        im.layers().get(i).name(), ns[i] / 1e6, 100.0 * ns[i] / total, macs[i] / Math.max(1.0, ns[i]));
+            }
         }
     }
 
+    /**
+     * The integer forward from the images' int8 codes, as ONNX Runtime is timed ({@link IntegerModel#logitsOfCodes}:
+     * one native call on the cpu backend); the codes are made once, outside the timing, for both engines.
+     */
     private static double[] timeQat4j(Backend b, IntegerModel im, float[] x, int batch, int steps, int warmup) {
         double[] ms = new double[steps];
+        byte[] codes;
         try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
-            for (int i = -warmup; i < steps; i++) {
-                long t0 = System.nanoTime();
-                im.logits(b, images);
-                if (i >= 0) {
-                    ms[i] = (System.nanoTime() - t0) / 1e6;
-                }
+            int[] c = im.boundaryCodes(b, images);
+            codes = new byte[c.length];
+            for (int i = 0; i < c.length; i++) {
+                codes[i] = (byte) c[i];
+            }
+        }
+        for (int i = -warmup; i < steps; i++) {
+            long t0 = System.nanoTime();
+            im.logitsOfCodes(b, codes, batch);
+            if (i >= 0) {
+                ms[i] = (System.nanoTime() - t0) / 1e6;
             }
         }
         return ms;

@@ -2,6 +2,7 @@ package dev.qat4j.backend.cpu;
 
 import dev.qat4j.backend.Backend;
 import dev.qat4j.backend.ConvParams;
+import dev.qat4j.backend.IntegerProgram;
 import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
@@ -166,6 +167,13 @@ public final class CpuBackend extends Backend {
             throw new OutOfMemoryError("cpu backend: " + op.methodName() + ": native work buffer could not be allocated");
         }
         throw new IllegalStateException("cpu backend: " + op.methodName() + ": native kernel returned status " + status);
+    }
+
+    /** The whole forward in one native call (int_program.cpp) where this instance's ISA level has the VNNI conv. */
+    @Override
+    public IntegerProgram.Compiled compileIntegerProgram(IntegerProgram program) {
+        super.compileIntegerProgram(program);
+        return CpuIntegerProgram.compile(this, isa, program);
     }
 
     /** The conv geometry struct of the C ABI from the operands' shapes; the caller closes it. */

@@ -23,8 +23,8 @@ import org.bytedeco.openblas.presets.openblas;
 @Properties(inherit = openblas.class, value = @Platform(
         value = "linux-x86_64",
         include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "weight_quant.cpp", "sgemm_f32.cpp",
-            "conv_f32.cpp", "ops_f32.cpp", "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "grid_conv.cpp",
-            "op_list.cpp"}))
+            "conv_f32.cpp", "ops_f32.cpp", "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "int_program.cpp",
+            "grid_conv.cpp", "op_list.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();
@@ -194,6 +194,24 @@ public final class NativeKernels {
                                                             @Cast("const int32_t*") int[] residualMult, int rounding,
                                                             int qmin, int qmax, Pointer out, int outBytes, long len,
                                                             int channels, long inner, int isa);
+
+    public static native int qat4j_int_program_create(int steps, @Cast("const int64_t*") long[] desc, int values,
+                                                      @Cast("const int64_t*") long[] valueDesc,
+                                                      @Cast("const int8_t*") byte[] bytes,
+                                                      @Cast("const int32_t*") int[] ints,
+                                                      @Cast("const int64_t*") long[] longs, int isa,
+                                                      @Cast("int64_t*") long[] program);
+
+    public static native int qat4j_int_program_run(@Cast("int64_t") long program,
+                                                   @Cast("const uint8_t*") byte[] codes, @Cast("int64_t") long n,
+                                                   @Cast("int64_t*") long[] out);
+
+    public static native void qat4j_int_program_free(@Cast("int64_t") long program);
+
+    public static native int qat4j_int_program_profile(@Cast("int64_t") long program,
+                                                       @Cast("const uint8_t*") byte[] codes, @Cast("int64_t") long n,
+                                                       @Cast("int64_t*") long[] out,
+                                                       @Cast("int64_t*") long[] stepNanos);
 
     public static native int qat4j_conv2d_grid_f32(@Const FloatPointer x, float xStep, int xSigned, int xMin, int xMax,
                                                    @Const FloatPointer wt, float wStep, int wMin, int wMax,
