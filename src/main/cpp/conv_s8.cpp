@@ -65,29 +65,37 @@ QAT4J_VNNI inline void store_vec(void* c, const Vec& v, __m512i x, __m512 scale)
     }
 }
 
-// R rows x NV vectors; vector v reads B at img + vec[v].b + off[g]. C: the tile's first output plane (int32, or
-// float when F), planes P elements apart.
+// R rows x NV vectors (NV <= 5: a 5th column only where a plane has 5 vectors, e.g. 8x8 outputs, so that no vector is
+// left to a 1-vector tile, whose 4 accumulator chains cannot hide vpdpbusd's latency); vector v reads B at
+// img + vec[v].b + off[g]. C: the tile's first output plane (int32, or float when F), planes P elements apart.
 template <int R, int NV, bool F>
 QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
                      const int32_t* init, void* C, int64_t P, float yscale) {
 #define QAT4J_ROWS(X) X(0) X(1) X(2) X(3)
-#define QAT4J_DECL(r)                                                  \
-    __m512i c##r##_0, c##r##_1, c##r##_2, c##r##_3;                    \
-    if constexpr (R > r) c##r##_0 = c##r##_1 = c##r##_2 = c##r##_3 = _mm512_set1_epi32(init[r]);
-    QAT4J_ROWS(QAT4J_DECL)
+    // The accumulators in fixed registers (zmm8..zmm27): left to itself, gcc 12 moves some through spare registers on
+    // every iteration of the loop (6 extra moves per 16 vpdpbusd).
+#define QAT4J_DECL(r, z0, z1, z2, z3, z4)                                                                      \
+    register __m512i c##r##_0 asm(z0), c##r##_1 asm(z1), c##r##_2 asm(z2), c##r##_3 asm(z3), c##r##_4 asm(z4); \
+    if constexpr (R > r) c##r##_0 = c##r##_1 = c##r##_2 = c##r##_3 = c##r##_4 = _mm512_set1_epi32(init[r]);
+    QAT4J_DECL(0, "zmm8", "zmm9", "zmm10", "zmm11", "zmm24")
+    QAT4J_DECL(1, "zmm12", "zmm13", "zmm14", "zmm15", "zmm25")
+    QAT4J_DECL(2, "zmm16", "zmm17", "zmm18", "zmm19", "zmm26")
+    QAT4J_DECL(3, "zmm20", "zmm21", "zmm22", "zmm23", "zmm27")
 #undef QAT4J_DECL
     const uint8_t* p0 = img + vec[0].b;
     const uint8_t* p1 = NV > 1 ? img + vec[1].b : p0;
     const uint8_t* p2 = NV > 2 ? img + vec[2].b : p0;
     const uint8_t* p3 = NV > 3 ? img + vec[3].b : p0;
+    const uint8_t* p4 = NV > 4 ? img + vec[4].b : p0;
     const int32_t* a32 = (const int32_t*)Ap;
     for (int64_t g = 0; g < G; g++) {
         const int64_t o = off[g];
-        __m512i b0, b1, b2, b3;
+        __m512i b0, b1, b2, b3, b4;
         b0 = _mm512_loadu_si512((const void*)(p0 + o));
         if constexpr (NV > 1) b1 = _mm512_loadu_si512((const void*)(p1 + o));
         if constexpr (NV > 2) b2 = _mm512_loadu_si512((const void*)(p2 + o));
         if constexpr (NV > 3) b3 = _mm512_loadu_si512((const void*)(p3 + o));
+        if constexpr (NV > 4) b4 = _mm512_loadu_si512((const void*)(p4 + o));
         const int32_t* ag = a32 + g * MR;
 #define QAT4J_STEP(r)                                            \
         if constexpr (R > r) {                                   \
@@ -96,6 +104,7 @@ QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, cons
             if constexpr (NV > 1) QAT4J_DPBUSD(c##r##_1, b1, a); \
             if constexpr (NV > 2) QAT4J_DPBUSD(c##r##_2, b2, a); \
             if constexpr (NV > 3) QAT4J_DPBUSD(c##r##_3, b3, a); \
+            if constexpr (NV > 4) QAT4J_DPBUSD(c##r##_4, b4, a); \
         }
         QAT4J_ROWS(QAT4J_STEP)
 #undef QAT4J_STEP
@@ -108,6 +117,7 @@ QAT4J_VNNI void tile(const uint8_t* Ap, const uint8_t* img, const Vec* vec, cons
         if constexpr (NV > 1) store_vec<F>(cr, vec[1], c##r##_1, scale); \
         if constexpr (NV > 2) store_vec<F>(cr, vec[2], c##r##_2, scale); \
         if constexpr (NV > 3) store_vec<F>(cr, vec[3], c##r##_3, scale); \
+        if constexpr (NV > 4) store_vec<F>(cr, vec[4], c##r##_4, scale); \
     }
     QAT4J_ROWS(QAT4J_STORE)
 #undef QAT4J_STORE
@@ -118,6 +128,7 @@ template <int R, bool F>
 void tile_nv(int nv, const uint8_t* Ap, const uint8_t* img, const Vec* vec, const int64_t* off, int64_t G,
              const int32_t* init, void* C, int64_t P, float yscale) {
     switch (nv) {
+        case 5: tile<R, 5, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
         case 4: tile<R, 4, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
         case 3: tile<R, 3, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
         case 2: tile<R, 2, F>(Ap, img, vec, off, G, init, C, P, yscale); break;
@@ -335,10 +346,12 @@ void qat4j::s8conv_tiles(const S8Conv& q, int gr, int64_t t, int64_t v0, int64_t
     const int rows = (int)min64(MR, q.cog - t * MR);
     const uint8_t* at = (const uint8_t*)(q.Ap + (gr * q.mtiles + t) * tile_bytes);
     const int32_t* it0 = q.init + (gr * q.mtiles + t) * MR;
-    for (int64_t v = v0; v < v1; v += NV) {
-        const int nv = (int)min64(NV, v1 - v);
+    for (int64_t v = v0; v < v1;) {
+        const int64_t left = v1 - v;
+        const int nv = left == NV + 1 ? NV + 1 : (int)min64(NV, left);  // 5 vectors run as one tile, not 4 + 1
         if (y) qat4j_conv_s8::tile_any<true>(rows, nv, at, buf, q.vec + v, q.off, q.G, it0, y, q.P, y_scale);
         else qat4j_conv_s8::tile_any<false>(rows, nv, at, buf, q.vec + v, q.off, q.G, it0, acc, q.P, 0.0f);
+        v += nv;
     }
 }
 

@@ -205,6 +205,33 @@ QAT4J_AVX512F void requant_plane_avx512(const int32_t* acc, const void* residual
     const __m512i half = _mm512_set1_epi64(s > 0 ? ((int64_t)1 << (s - 1)) - 1 : 0), one = _mm512_set1_epi64(1);
     const __m128i count = _mm_cvtsi32_si128(s);
     int64_t i = begin;
+    // 16 values per step: vpmuldq multiplies the even int32 lanes, so the odd ones are shifted down first; the two
+    // halves are rounded and clamped in int64, then merged back into 16 int32 lanes and narrowed once.
+    for (; i + 16 <= end; i += 16) {
+        const __m512i a = _mm512_loadu_si512((const void*)(acc + i));
+        __m512i ve = _mm512_add_epi64(_mm512_mul_epi32(a, vm), vb);
+        __m512i vo = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), vm), vb);
+        if (RK != 0) {
+            __m512i r;
+            if (RK == 1) r = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)((const int8_t*)residual + i)));
+            else if (RK == 2) r = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)((const uint8_t*)residual + i)));
+            else r = _mm512_loadu_si512((const void*)((const int32_t*)residual + i));
+            ve = _mm512_add_epi64(ve, _mm512_mul_epi32(r, vrm));
+            vo = _mm512_add_epi64(vo, _mm512_mul_epi32(_mm512_srli_epi64(r, 32), vrm));
+        }
+        if (s > 0) {
+            ve = _mm512_sra_epi64(_mm512_add_epi64(_mm512_add_epi64(ve, half),
+                                                   _mm512_and_si512(_mm512_sra_epi64(ve, count), one)), count);
+            vo = _mm512_sra_epi64(_mm512_add_epi64(_mm512_add_epi64(vo, half),
+                                                   _mm512_and_si512(_mm512_sra_epi64(vo, count), one)), count);
+        }
+        ve = _mm512_min_epi64(_mm512_max_epi64(ve, vlo), vhi);
+        vo = _mm512_min_epi64(_mm512_max_epi64(vo, vlo), vhi);
+        // clamped values fit int32: the low dword of each int64 lane is the result
+        const __m512i y = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ve, _mm512_slli_epi64(vo, 32));
+        if (sizeof(Out) == 1) _mm_storeu_si128((__m128i*)(out + i), _mm512_cvtepi32_epi8(y));
+        else _mm512_storeu_si512((void*)(out + i), y);
+    }
     for (; i + 8 <= end; i += 8) {
         __m512i v = _mm512_add_epi64(_mm512_mul_epi32(_mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i*)(acc + i))), vm), vb);
         if (RK == 1 || RK == 2) {
