@@ -4,8 +4,9 @@
 // Why it is fast where the layer-by-layer path is not:
 //   - Batch >= threads: each thread runs whole images, one after the other, through every step. One image's
 //     activations (ResNet20: under 200 KB in all) stay in the thread's caches from one layer to the next.
-//   - Batch < threads (latency): the images run one after the other, every conv split over the threads by (group,
-//     4-channel tile, block of output vectors); one barrier per step.
+//   - Batch < threads (latency) and a large image (split_min_macs): the images run one after the other, every conv
+//     split over the threads by (group, 4-channel tile, block of output vectors); one barrier per step. A small image
+//     runs on one thread.
 //   - The requantization is fused into the conv: a block of register tiles writes its int32 accumulators to a
 //     per-thread scratch of 4 output planes (L1), and the same thread requantizes them (with the residual) into the
 //     step's output codes right away. The int32 accumulators of a layer never exist as a whole.
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <atomic>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -59,6 +61,7 @@ struct Program {
     int64_t arena_bytes = 0;
     int64_t scratch_ints = 0;  // per thread: 4 accumulator planes of the widest conv, or a conv-less step's input
     int64_t out_numel = 0;
+    int64_t macs_per_image = 0;  // of the convs
 
     ~Program();
 };
@@ -296,10 +299,18 @@ int profile(const Program& p, const uint8_t* codes, int64_t n, int64_t* out, int
     return QAT4J_OK;
 }
 
+// Below this many multiply-accumulates per image, a batch smaller than the thread count runs its images on one thread
+// each instead of splitting every conv over the threads: the split's barrier per step, and every thread packing
+// each conv's input, cost more than they save. Measured on the 2-core machine (ResNet20, 41M MACs per image, batch 1):
+// 0.17-0.22 ms on one thread, 0.23-0.26 ms split over two (bench/compare.sh --only int8).
+constexpr int64_t kSplitMinMacs = (int64_t)1 << 28;
+std::atomic<int64_t> split_min_macs{kSplitMinMacs};  // qat4j_int_program_split_min_macs: tests lower it
+
 int run(const Program& p, const uint8_t* codes, int64_t n, int64_t* out) {
-    const int nth = omp_get_max_threads();
+    int nth = omp_get_max_threads();
     const int64_t in_bytes = p.value_numel[0] * elem_bytes(p.value_kind[0]);
     int failed = 0;
+    if (n < nth && p.macs_per_image < split_min_macs.load()) nth = (int)n;
     if (n >= nth || nth == 1) {
 #pragma omp parallel num_threads(nth) if (nth > 1) reduction(| : failed)
         {
@@ -428,6 +439,7 @@ int create(int nsteps, const int64_t* desc, int nvalues, const int64_t* value_de
                 return st == qat4j::kConvNotApplicable ? QAT4J_ERR_UNSUPPORTED : st;
             }
             if (MR * s.conv.P > p->scratch_ints) p->scratch_ints = MR * s.conv.P;
+            p->macs_per_image += (int64_t)s.co * (s.c / g.groups) * g.kh * g.kw * s.conv.P;
         }
     }
     return QAT4J_OK;
@@ -466,4 +478,8 @@ extern "C" int qat4j_int_program_profile(int64_t program, const uint8_t* codes, 
                                          int64_t* step_ns) {
     const auto* p = (const qat4j_int_program::Program*)(intptr_t)program;
     return qat4j::guard_alloc([&] { return qat4j_int_program::profile(*p, codes, n, out, step_ns); });
+}
+
+extern "C" int64_t qat4j_int_program_split_min_macs(int64_t macs) {
+    return macs < 0 ? qat4j_int_program::split_min_macs.load() : qat4j_int_program::split_min_macs.exchange(macs);
 }

@@ -223,6 +223,10 @@ void qat4j_int_program_free(int64_t program);
 // Where a run's time goes: the same forward on the calling thread alone, image after image, adding each step's
 // wall time (ns) to step_ns[step] (zeroed first).
 int qat4j_int_program_profile(int64_t program, const uint8_t* codes, int64_t n, int64_t* out, int64_t* step_ns);
+// The smallest conv work per image (multiply-accumulates) for which a batch smaller than the thread count splits each
+// conv over the threads (default 2^28; below it such images run one thread each). Sets it when macs >= 0; returns the
+// previous value (macs < 0: only reads it). For tests and tuning.
+int64_t qat4j_int_program_split_min_macs(int64_t macs);
 
 #ifdef __cplusplus
 }

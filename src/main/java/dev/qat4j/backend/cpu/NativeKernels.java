@@ -208,6 +208,8 @@ public final class NativeKernels {
 
     public static native void qat4j_int_program_free(@Cast("int64_t") long program);
 
+    public static native @Cast("int64_t") long qat4j_int_program_split_min_macs(@Cast("int64_t") long macs);
+
     public static native int qat4j_int_program_profile(@Cast("int64_t") long program,
                                                        @Cast("const uint8_t*") byte[] codes, @Cast("int64_t") long n,
                                                        @Cast("int64_t*") long[] out,

@@ -44,8 +44,11 @@ class IntegerProgramTest {
     void randomProgramsMatchTheReferenceBitForBit() {
         assumeTrue(hasVnni(), "the compiled program needs AVX-512 VNNI");
         int before = CPU.threads();
+        long splitBefore = NativeKernels.qat4j_int_program_split_min_macs(-1);
         try {
             for (int seed = 0; seed < 60; seed++) {
+                // even seeds: a batch below the thread count splits each conv over the threads; odd: one per image
+                NativeKernels.qat4j_int_program_split_min_macs(seed % 2 == 0 ? 0 : Long.MAX_VALUE);
                 SplittableRandom r = new SplittableRandom(1000 + seed);
                 IntegerProgram p = randomProgram(r);
                 try (IntegerProgram.Compiled c = CPU.compileIntegerProgram(p)) {
@@ -64,6 +67,7 @@ class IntegerProgramTest {
             }
         } finally {
             CpuBackend.setThreads(before);
+            NativeKernels.qat4j_int_program_split_min_macs(splitBefore);
         }
     }
 
