@@ -3,8 +3,9 @@
 # StepTimer) against libtorch running the same network with the same fake-quant placement (LibtorchStepTimer,
 # org.bytedeco:pytorch, bench only), back to back in separate JVMs so their thread pools never meet, on 1 and 2
 # threads (or --threads N); then qat4j's integer inference of the end-to-end ResNet20 (bench/results/integer/e2e,
-# IntegerModel.logits) against ONNX Runtime (Java, CPU) running its int8 ONNX export, which it fuses to QLinearConv /
-# QLinearAdd (OrtInferTimer, onnxruntime, bench only), at batch 128 and batch 1.
+# IntegerModel.logitsOfCodes: the whole forward in one native call) against ONNX Runtime (Java, CPU) running its int8
+# ONNX export, which it fuses to QLinearConv / QLinearAdd (OrtInferTimer, onnxruntime, bench only), both from the same
+# int8 image codes, at batch 128 and batch 1.
 # Prints `RATIO <name> <threads> <qat4j ms> <peer ms> <qat4j/peer>` (medians).
 # --models picks the QAT networks (default resnet20), each with its preset: resnet20 -> int8, toynet and
 # mobilenetv2 -> cfg1-star (rows qat_step_<model>_<preset>, fakequant_infer_<model>_<preset>). MobileNetV2 runs at
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 median() { awk -v phase="$1" '$1 == "STEP" && $4 == phase { print $6 }'; }
-ratio() { awk -v n="$1" -v t="$2" -v a="$3" -v b="$4" 'BEGIN { printf "RATIO %s %s %.1f %.1f %.2f\n", n, t, a, b, a / b }'; }
+ratio() { awk -v n="$1" -v t="$2" -v a="$3" -v b="$4" 'BEGIN { printf "RATIO %s %s %.3f %.3f %.2f\n", n, t, a, b, a / b }'; }
 for t in "${threads[@]}"; do
   if [ "$only" != int8 ]; then
     for model in "${models[@]}"; do
@@ -64,10 +65,11 @@ for t in "${threads[@]}"; do
     # batch 128 (throughput) and batch 1 (latency; 10x the steps, each is short)
     for batch in 128 1; do
       n=$([ "$batch" = 1 ] && echo $((infer_steps * 10)) || echo "$infer_steps")
+      w=$([ "$batch" = 1 ] && echo $((infer_warmup * 10)) || echo "$infer_warmup")
       q=$(QAT4J_THREADS=$t OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine qat4j \
-            --batch "$batch" --steps "$n" --warmup "$infer_warmup")
+            --batch "$batch" --steps "$n" --warmup "$w")
       p=$(OMP_NUM_THREADS=$t java -cp "$jar" dev.qat4j.bench.OrtInferTimer --engine ort --threads "$t" \
-            --batch "$batch" --steps "$n" --warmup "$infer_warmup")
+            --batch "$batch" --steps "$n" --warmup "$w")
       name=$([ "$batch" = 1 ] && echo int8_infer_resnet20_batch1 || echo int8_infer_resnet20)
       ratio "$name" "$t" "$(echo "$q" | median int8_infer)" "$(echo "$p" | median int8_infer)"
     done

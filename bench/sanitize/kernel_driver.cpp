@@ -331,6 +331,78 @@ static void conv_s8_wide(int max_isa) {
     }
 }
 
+// The whole-forward integer program (int_program.cpp) under the sanitizers: a random conv (geometry() shapes, groups
+// included) with its epilogue into int8, then a requantization of that value with itself as the residual into int32,
+// against naive_conv and div_pow2; batches 1 and 5, each conv split over the threads or one thread per image.
+static void int_program(int max_isa) {
+    if (max_isa < QAT4J_ISA_AVX512VNNI) return;  // the program needs the VNNI conv
+    Geo q = geometry(false);
+    if (q.ph > 2) return;  // geometry()'s huge-padding case: not a program's shape
+    q.sw = q.sh, q.pw = q.ph;  // the program takes one stride and one pad
+    if (q.kw > q.w + 2 * q.pw) q.kw = 1;
+    q.oh = (q.h + 2 * q.ph - q.kh) / q.sh + 1, q.ow = (q.w + 2 * q.pw - q.kw) / q.sw + 1;
+    const int x_signed = (int)(rng() & 1);
+    const int64_t in = (int64_t)q.c * q.h * q.w, out = (int64_t)q.co * q.oh * q.ow, plane = (int64_t)q.oh * q.ow;
+    std::vector<int8_t> wt((size_t)q.co * (q.c / q.g) * q.kh * q.kw);
+    for (auto& v : wt) v = (int8_t)(rng() & 0xFF);
+    std::vector<int32_t> ints;  // mult, shift of step 0; mult, shift, residual mult of step 1
+    std::vector<int64_t> longs;  // bias of step 0, then of step 1
+    for (int pass = 0; pass < 2; pass++) {
+        for (int o = 0; o < q.co; o++) ints.push_back(rint_in(-(1 << 20), 1 << 20));
+        for (int o = 0; o < q.co; o++) ints.push_back(rint_in(14, 30));
+        if (pass == 1)
+            for (int o = 0; o < q.co; o++) ints.push_back(rint_in(-(1 << 20), 1 << 20));
+        for (int o = 0; o < q.co; o++) longs.push_back((int64_t)rint_in(-(1 << 30), 1 << 30));
+    }
+    int64_t desc[2 * QAT4J_PROGRAM_STEP_FIELDS] = {};
+    int64_t* d0 = desc;
+    int64_t* d1 = desc + QAT4J_PROGRAM_STEP_FIELDS;
+    d0[QAT4J_STEP_F_KIND] = QAT4J_STEP_CONV, d0[QAT4J_STEP_F_INPUT] = 0, d0[QAT4J_STEP_F_RESIDUAL] = -1;
+    d0[QAT4J_STEP_F_C] = q.c, d0[QAT4J_STEP_F_H] = q.h, d0[QAT4J_STEP_F_W] = q.w, d0[QAT4J_STEP_F_CO] = q.co;
+    d0[QAT4J_STEP_F_KH] = q.kh, d0[QAT4J_STEP_F_KW] = q.kw, d0[QAT4J_STEP_F_STRIDE] = q.sh;
+    d0[QAT4J_STEP_F_PAD] = q.ph, d0[QAT4J_STEP_F_GROUPS] = q.g, d0[QAT4J_STEP_F_PARAMS] = 0;
+    d0[QAT4J_STEP_F_BIAS] = 0, d0[QAT4J_STEP_F_ROUNDING] = QAT4J_ROUND_HALF_EVEN;
+    d0[QAT4J_STEP_F_QMIN] = -128, d0[QAT4J_STEP_F_QMAX] = 127;
+    d1[QAT4J_STEP_F_KIND] = QAT4J_STEP_REQUANT, d1[QAT4J_STEP_F_INPUT] = 1, d1[QAT4J_STEP_F_RESIDUAL] = 1;
+    d1[QAT4J_STEP_F_C] = q.co, d1[QAT4J_STEP_F_H] = q.oh, d1[QAT4J_STEP_F_W] = q.ow, d1[QAT4J_STEP_F_CO] = q.co;
+    d1[QAT4J_STEP_F_PARAMS] = 2 * q.co, d1[QAT4J_STEP_F_BIAS] = q.co;
+    d1[QAT4J_STEP_F_ROUNDING] = rint_in(QAT4J_ROUND_HALF_EVEN, QAT4J_ROUND_FLOOR);
+    d1[QAT4J_STEP_F_QMIN] = -1000000, d1[QAT4J_STEP_F_QMAX] = 1000000;
+    const int64_t values[6] = {x_signed ? QAT4J_VALUE_INT8 : QAT4J_VALUE_UINT8, in, QAT4J_VALUE_INT8, out,
+                               QAT4J_VALUE_INT32, out};
+    int64_t program = 0;
+    const int st = qat4j_int_program_create(2, desc, 3, values, wt.data(), ints.data(), longs.data(),
+                                            QAT4J_ISA_AVX512VNNI, &program);
+    if (st == QAT4J_ERR_UNSUPPORTED) return;
+    CHECK(st == QAT4J_OK && program != 0, "int_program create status %d", st);
+    if (st != QAT4J_OK) return;
+    for (int n : {1, 5}) {
+        q.n = n;
+        std::vector<uint8_t> x((size_t)(n * in));
+        for (auto& v : x) v = (uint8_t)(rng() & 0xFF);
+        std::vector<double> acc = x_signed ? naive_conv((const int8_t*)x.data(), wt.data(), q)
+                                           : naive_conv(x.data(), wt.data(), q);
+        std::vector<int64_t> want((size_t)(n * out));
+        for (int64_t i = 0; i < n * out; i++) {
+            const int o = (int)(i / plane % q.co);
+            int64_t y1 = qat4j::div_pow2((int64_t)acc[i] * ints[o] + longs[o], ints[q.co + o], QAT4J_ROUND_HALF_EVEN);
+            y1 = y1 < -128 ? -128 : y1 > 127 ? 127 : y1;
+            int64_t y2 = qat4j::div_pow2(y1 * ints[2 * q.co + o] + y1 * ints[4 * q.co + o] + longs[q.co + o],
+                                         ints[3 * q.co + o], (int)d1[QAT4J_STEP_F_ROUNDING]);
+            want[i] = y2 < -1000000 ? -1000000 : y2 > 1000000 ? 1000000 : y2;
+        }
+        for (int64_t split : {(int64_t)0, INT64_MAX}) {
+            const int64_t before = qat4j_int_program_split_min_macs(split);
+            std::vector<int64_t> got((size_t)(n * out), -7);
+            OK(qat4j_int_program_run(program, x.data(), n, got.data()));
+            qat4j_int_program_split_min_macs(before);
+            CHECK(got == want, "int_program n=%d c=%d co=%d h=%d w=%d k=%dx%d s=%d p=%d g=%d signed=%d split=%d", n,
+                  q.c, q.co, q.h, q.w, q.kh, q.kw, q.sh, q.ph, q.g, x_signed, split == 0);
+        }
+    }
+    qat4j_int_program_free(program);
+}
+
 // Both variants of the activation quantizer's backward against act_grad_x / act_grad_alpha element by element: dx
 // bit for bit, dalpha (a double sum in another order, then rounded to float) to a float ulp of sum |dy|.
 static void act_quant_bwd(int max_isa, const std::vector<float>& dy, const std::vector<float>& x, int64_t n, int kind,
@@ -754,6 +826,7 @@ static void drive(qat4j_op op, int max_isa, bool special) {
         case QAT4J_OP_CONV2D_INT:
             conv_s8(max_isa);
             conv_s8_wide(max_isa);  // the VNNI implicit GEMM's layout edge cases
+            int_program(max_isa);   // the whole-forward program built on it
             return;
         case QAT4J_OP_GEMM_INT: gemm_s8(max_isa); return;
         case QAT4J_OP_REQUANTIZE: requantize(); return;

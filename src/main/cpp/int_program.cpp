@@ -205,6 +205,33 @@ void conv_block(const Program& p, size_t si, int64_t image, int gr, int64_t t, i
     }
 }
 
+// Sums over k x k windows (k = 0: whole planes) of one image; the program's checks bound every sum in int32.
+template <typename T>
+void sum_pool(const T* x, const Step& s, int32_t* out) {
+    const int kh = s.pool == 0 ? s.h : s.pool, kw = s.pool == 0 ? s.w : s.pool;
+    const int oh = s.h / kh, ow = s.w / kw;
+    const int64_t plane = (int64_t)s.h * s.w;
+    if (oh == 1 && ow == 1) {
+        for (int c = 0; c < s.c; c++) {
+            const T* px = x + c * plane;
+            int32_t sum = 0;
+            for (int64_t i = 0; i < plane; i++) sum += px[i];
+            out[c] = sum;
+        }
+        return;
+    }
+    for (int c = 0; c < s.c; c++)
+        for (int y = 0; y < oh; y++)
+            for (int xo = 0; xo < ow; xo++) {
+                int32_t sum = 0;
+                for (int i = 0; i < kh; i++) {
+                    const T* row = x + ((int64_t)c * s.h + (int64_t)y * kh + i) * s.w + (int64_t)xo * kw;
+                    for (int j = 0; j < kw; j++) sum += row[j];
+                }
+                out[((int64_t)c * oh + y) * ow + xo] = sum;
+            }
+}
+
 // A step without a conv for one image (cheap: one thread does it). out_logits: the image's logits (LINEAR only).
 void small_step(const Program& p, size_t si, const uint8_t* input, uint8_t* arena, int32_t* scratch,
                 int64_t* out_logits) {
@@ -229,19 +256,12 @@ void small_step(const Program& p, size_t si, const uint8_t* input, uint8_t* aren
             break;
         }
         case QAT4J_STEP_SUM_POOL: {
-            const int kh = s.pool == 0 ? s.h : s.pool, kw = s.pool == 0 ? s.w : s.pool;
-            const int oh = s.h / kh, ow = s.w / kw;
             int32_t* out = (int32_t*)value_ptr(p, (int)si + 1, input, arena);
-            for (int c = 0; c < s.c; c++)
-                for (int y = 0; y < oh; y++)
-                    for (int xo = 0; xo < ow; xo++) {
-                        int64_t sum = 0;
-                        for (int i = 0; i < kh; i++) {
-                            const int64_t row = ((int64_t)c * s.h + (int64_t)y * kh + i) * s.w + (int64_t)xo * kw;
-                            for (int j = 0; j < kw; j++) sum += read_value(x, s.in_kind, row + j);
-                        }
-                        out[((int64_t)c * oh + y) * ow + xo] = (int32_t)sum;  // the converter bounds it in int32
-                    }
+            switch (s.in_kind) {  // typed loops: the compiler vectorizes them (a global pool is one plane sum)
+                case QAT4J_VALUE_INT8: sum_pool((const int8_t*)x, s, out); break;
+                case QAT4J_VALUE_UINT8: sum_pool((const uint8_t*)x, s, out); break;
+                default: sum_pool((const int32_t*)x, s, out); break;
+            }
             break;
         }
         case QAT4J_STEP_LINEAR: {
