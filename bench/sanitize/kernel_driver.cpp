@@ -352,7 +352,7 @@ static void int_program(int max_isa) {
         for (int o = 0; o < q.co; o++) ints.push_back(rint_in(14, 30));
         if (pass == 1)
             for (int o = 0; o < q.co; o++) ints.push_back(rint_in(-(1 << 20), 1 << 20));
-        for (int o = 0; o < q.co; o++) longs.push_back((int64_t)rint_in(-(1 << 30), 1 << 30));
+        for (int o = 0; o < q.co; o++) longs.push_back((int64_t)rint_in(-(1 << 29), 1 << 29) * 2);
     }
     int64_t desc[2 * QAT4J_PROGRAM_STEP_FIELDS] = {};
     int64_t* d0 = desc;
