@@ -114,6 +114,51 @@ class EndToEndPresetsTest {
         }
     }
 
+    /**
+     * Each end-to-end preset's integer part is one {@link dev.qat4j.backend.IntegerProgram} (no layer needs the 64-bit
+     * Java kernels), and the compiled program gives exactly the layer-by-layer logits (a trace forces that path), on
+     * one image and on a batch, with one thread and with three.
+     */
+    @ParameterizedTest
+    @CsvSource({"toynet, cfg1-star-e2e", "resnet20, int8-mpact-e2e", "mobilenetv2, int8-e2e"})
+    void theEndToEndPresetsRunAsOneCompiledProgramWithTheLayerByLayerBits(String model, String e2e) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                dev.qat4j.backend.cpu.CpuBackend.get().compileIntegerProgram(
+                        new dev.qat4j.backend.IntegerProgram(java.util.List.of(
+                                new dev.qat4j.backend.IntegerProgram.Value(dev.qat4j.tensor.DType.INT8,
+                                        new int[] {1, 1, 1}, 0, 0),
+                                new dev.qat4j.backend.IntegerProgram.Value(dev.qat4j.tensor.DType.INT32,
+                                        new int[] {1, 1, 1}, 0, 0)),
+                                java.util.List.of(new dev.qat4j.backend.IntegerProgram.SumPool(0, 1)))) != null,
+                "the compiled program needs AVX-512 VNNI");
+        int before = dev.qat4j.backend.cpu.CpuBackend.get().threads();
+        try (QuantModel m = Models.build(model, BitWidths.preset(model, e2e), CPU, 5)) {
+            IntegerModel im = IntegerConverter.convert(m, IntegerConverter.Options.exact());
+            assertTrue(im.program() != null, model + " " + e2e + ": not one program");
+            IntValue v0 = im.values().get(0);
+            for (int n : new int[] {1, 3}) {
+                int[] codes = new int[n * v0.numel()];
+                SplittableRandom r = new SplittableRandom(n);
+                for (int i = 0; i < codes.length; i++) {
+                    codes[i] = (int) r.nextLong(v0.lo(), v0.hi() + 1);
+                }
+                long[] layerByLayer = im.runIntegers(CPU, codes, n, (i, l, out, lo, hi) -> { });
+                for (int threads : new int[] {1, 3}) {
+                    dev.qat4j.backend.cpu.CpuBackend.setThreads(threads);
+                    assertArrayEquals(layerByLayer, im.runIntegers(CPU, codes, n, null),
+                            model + " batch " + n + ", " + threads + " threads");
+                    byte[] b = new byte[codes.length];
+                    for (int i = 0; i < b.length; i++) {
+                        b[i] = (byte) codes[i];
+                    }
+                    assertArrayEquals(layerByLayer, im.logitsOfCodes(CPU, b, n));
+                }
+            }
+        } finally {
+            dev.qat4j.backend.cpu.CpuBackend.setThreads(before);
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void accumulatorBiasRoundsEachConvBiasToAWholeNumberOfAccumulatorUnits() throws Exception {
         dev.qat4j.checkpoint.Checkpoint trained = dev.qat4j.checkpoint.CheckpointIO.read(
