@@ -35,6 +35,31 @@ class NativeConstantsTest {
     }
 
     @Test
+    void integerProgramCodesAndFieldIndices() {
+        same("QAT4J_ERR_UNSUPPORTED", CpuIntegerProgram.ERR_UNSUPPORTED);
+        same("QAT4J_STEP_CONV", CpuIntegerProgram.STEP_CONV);
+        same("QAT4J_STEP_REQUANT", CpuIntegerProgram.STEP_REQUANT);
+        same("QAT4J_STEP_SUM_POOL", CpuIntegerProgram.STEP_SUM_POOL);
+        same("QAT4J_STEP_LINEAR", CpuIntegerProgram.STEP_LINEAR);
+        same("QAT4J_VALUE_INT8", CpuIntegerProgram.VALUE_INT8);
+        same("QAT4J_VALUE_UINT8", CpuIntegerProgram.VALUE_UINT8);
+        same("QAT4J_VALUE_INT32", CpuIntegerProgram.VALUE_INT32);
+        same("QAT4J_PROGRAM_STEP_FIELDS", CpuIntegerProgram.STEP_FIELDS);
+        String[] fields = {"KIND", "INPUT", "RESIDUAL", "C", "H", "W", "CO", "KH", "KW", "STRIDE", "PAD", "GROUPS",
+            "WEIGHTS", "PARAMS", "BIAS", "ROUNDING", "QMIN", "QMAX", "POOL", "FRAC"};
+        int[] java = {CpuIntegerProgram.F_KIND, CpuIntegerProgram.F_INPUT, CpuIntegerProgram.F_RESIDUAL,
+            CpuIntegerProgram.F_C, CpuIntegerProgram.F_H, CpuIntegerProgram.F_W, CpuIntegerProgram.F_CO,
+            CpuIntegerProgram.F_KH, CpuIntegerProgram.F_KW, CpuIntegerProgram.F_STRIDE, CpuIntegerProgram.F_PAD,
+            CpuIntegerProgram.F_GROUPS, CpuIntegerProgram.F_WEIGHTS, CpuIntegerProgram.F_PARAMS,
+            CpuIntegerProgram.F_BIAS, CpuIntegerProgram.F_ROUNDING, CpuIntegerProgram.F_QMIN,
+            CpuIntegerProgram.F_QMAX, CpuIntegerProgram.F_POOL, CpuIntegerProgram.F_FRAC};
+        assertEquals(CpuIntegerProgram.STEP_FIELDS, fields.length, "one mirror per field");
+        for (int i = 0; i < fields.length; i++) {
+            same("QAT4J_STEP_F_" + fields[i], java[i]);
+        }
+    }
+
+    @Test
     void everyActQuantizerKind() {
         for (ActQuantizer.Kind k : ActQuantizer.Kind.values()) {
             same("QAT4J_ACT_" + k.name(), CpuBackend.nativeKind(k));
