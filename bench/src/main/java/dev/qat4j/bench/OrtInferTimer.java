@@ -114,7 +114,7 @@ public final class OrtInferTimer {
 
     /**
      * Where one integer forward's time goes. With the compiled program (cpu backend with VNNI): each step's time on one
-     * thread over the batch (IntegerProgram.Compiled#stepNanos), summed by kind, the slowest steps with their
+     * thread over the batch (IntegerProgram.Compiled#stepNanos), summed by kind, every step, slowest first, with its
      * multiply-accumulate rate against the VNNI peak. Otherwise the host time of each backend op over 5 forwards.
      */
     private static void printOps(Backend b, IntegerModel im, float[] x, int batch) {
@@ -157,7 +157,7 @@ public final class OrtInferTimer {
                         macsByKind.get(e.getKey()) / Math.max(1.0, e.getValue()));
             }
             Arrays.sort(order, (a, bb) -> Long.compare(ns[bb], ns[a]));
-            for (int k = 0; k < Math.min(8, order.length); k++) {
+            for (int k = 0; k < order.length; k++) {
                 int i = order[k];
                 System.out.printf(Locale.ROOT, "OPS   step %-22s %8.2f ms %5.1f%%  %.1f GMAC/s%n",
                         im.layers().get(i).name(), ns[i] / 1e6, 100.0 * ns[i] / total, macs[i] / Math.max(1.0, ns[i]));
