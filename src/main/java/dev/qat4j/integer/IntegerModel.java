@@ -305,6 +305,13 @@ public final class IntegerModel implements AutoCloseable {
         }
         int[] table = inputCodeTable();
         int plane = spec.height() * spec.width();
+        if (values.get(0).fitsByte()) { // the usual 8-bit input quantizer: byte codes straight to the program
+            byte[] codes = new byte[pixels.length];
+            for (int i = 0; i < pixels.length; i++) {
+                codes[i] = (byte) table[(i / plane) % spec.channels() * 256 + (pixels[i] & 0xff)];
+            }
+            return logitsOfCodes(backend, codes, n);
+        }
         int[] codes = new int[pixels.length];
         for (int i = 0; i < pixels.length; i++) {
             codes[i] = table[(i / plane) % spec.channels() * 256 + (pixels[i] & 0xff)];

@@ -376,7 +376,7 @@ public final class Predictor implements AutoCloseable {
      */
     public Predictions predictPixels(byte[] pixels) {
         Objects.requireNonNull(pixels, "pixels");
-        return whileOpen(() -> run(normalise(pixels), imagesIn(pixels.length, "pixels")));
+        return whileOpen(() -> runPixels(pixels, imagesIn(pixels.length, "pixels")));
     }
 
     /**
@@ -386,7 +386,27 @@ public final class Predictor implements AutoCloseable {
      */
     public Predictions predictPixels(byte[] pixels, int... shape) {
         Objects.requireNonNull(pixels, "pixels");
-        return whileOpen(() -> run(normalise(pixels), imagesOfShape(pixels.length, shape, "pixels")));
+        return whileOpen(() -> runPixels(pixels, imagesOfShape(pixels.length, shape, "pixels")));
+    }
+
+    /**
+     * Pixels of {@code n} whole images: an integer model that is integer end to end maps them to its input codes with
+     * its code table (no float arithmetic; the same logits as normalising them first, EndToEndPresetsTest), any other
+     * model normalises them.
+     */
+    private Predictions runPixels(byte[] pixels, int n) {
+        if (kind == ModelKind.FLOAT || !integerModel.isEndToEnd()) {
+            return run(normalise(pixels), n);
+        }
+        int per = spec.valuesPerImage();
+        long[] logits = new long[n * spec.classes()];
+        for (int first = 0; first < n; first += SLICE) {
+            int count = Math.min(SLICE, n - first);
+            long[] out = integerModel.logitsOfPixels(backend, Arrays.copyOfRange(pixels, first * per,
+                    (first + count) * per), count);
+            System.arraycopy(out, 0, logits, first * spec.classes(), count * spec.classes());
+        }
+        return Predictions.ofInteger(spec.classNames(), n, logits, integerModel.logitScale());
     }
 
     /** Frees the model after the calls in flight have finished; later calls throw. Closing twice does nothing. */

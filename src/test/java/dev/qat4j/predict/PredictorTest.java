@@ -353,6 +353,31 @@ class PredictorTest {
         }
     }
 
+    /**
+     * An end-to-end integer model predicts uint8 pixels through its input-code table (no float step), more than one
+     * slice of them: exactly the logits of normalising the pixels and quantizing them, on the fast backend and on ref.
+     */
+    @Test
+    void anEndToEndIntegerModelPredictsPixelsThroughItsCodeTableWithTheSameLogits() throws Exception {
+        Path e2e = dir.resolve("toy-e2e.qim");
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star-e2e"), REF, 9)) {
+            IntegerModelIO.write(e2e, IntegerConverter.convert(m, IntegerConverter.Options.exact()));
+        }
+        for (Backend b : new Backend[] {fastest(), REF}) {
+            int n = b == REF ? 2 : Predictor.SLICE + 2; // the Java backend's convs are slow: two images there
+            byte[] pixels = randomPixels(n, 8);
+            float[] normalised = new float[pixels.length];
+            for (int off = 0; off < pixels.length; off += PER_IMAGE) {
+                SPEC.normalization().apply(pixels, off, 32 * 32, normalised, off);
+            }
+            try (Predictor p = Predictor.options().backend(b).load(e2e)) {
+                long[] fromPixels = allExact(p.predictPixels(pixels));
+                assertArrayEquals(allExact(p.predict(normalised)), fromPixels, b.name());
+                assertArrayEquals(fromPixels, allExact(p.predictPixels(pixels, n, 3, 32, 32)), b.name());
+            }
+        }
+    }
+
     @Test
     void batchesLargerThanOneSliceGiveTheSameAnswers() throws Exception {
         int n = Predictor.SLICE + 3;
