@@ -179,9 +179,13 @@ public final class IntegerModel implements AutoCloseable {
             // only the input quantizer: its codes straight from the normalised pixels, by the very arithmetic of
             // ActQuantizer.code, which every backend's actQuant reproduces bit for bit (NativeConformanceTest)
             int[] codes = new int[pixels.length];
-            for (int i = 0; i < pixels.length; i++) {
-                codes[i] = (int) boundary.code(pixels[i], boundaryAlpha);
-            }
+            // image by image in parallel: each code depends on its own pixel only
+            int perImage = pixels.length / s[0];
+            java.util.stream.IntStream.range(0, s[0]).parallel().forEach(b -> {
+                for (int i = b * perImage, end = i + perImage; i < end; i++) {
+                    codes[i] = (int) boundary.code(pixels[i], boundaryAlpha);
+                }
+            });
             return codes;
         }
         try (Step step = new Step(backend, false)) {
