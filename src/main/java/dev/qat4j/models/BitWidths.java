@@ -378,6 +378,7 @@ public final class BitWidths {
                 + "(branch_out_quant: true): without it blocks s1.b0 and s2.b0 add an unquantized shortcut");
         }
         List<String> problems = new ArrayList<>();
+        Map<ActQuantizer.Kind, List<Integer>> noAlpha = new LinkedHashMap<>();
         int tiedStreams = 0;
         for (int[] stream : RESNET20_RESIDUAL_STREAMS) {
             int quantized = 0, first = -1;
@@ -388,8 +389,7 @@ public final class BitWidths {
                 quantized++;
                 ActQuantizer.Kind k = activationKind(i);
                 if (k != ActQuantizer.Kind.PACT && k != ActQuantizer.Kind.MPACT) {
-                    problems.add("abit[" + i + "] is quantized by " + kindName(k) + ", which has no α to tie "
-                        + "(tie_residual_alpha needs act: pact or mpact)");
+                    noAlpha.computeIfAbsent(k, x -> new ArrayList<>()).add(i);
                 } else if (first < 0) {
                     first = i;
                 } else if (abit[i] != abit[first]) {
@@ -402,6 +402,8 @@ public final class BitWidths {
                 tiedStreams++;
             }
         }
+        noAlpha.forEach((k, indices) -> problems.add(0, "abit" + indices + " " + (indices.size() == 1 ? "is" : "are")
+            + " quantized by " + kindName(k) + ", which has no α to tie (tie_residual_alpha needs act: pact or mpact)"));
         if (problems.isEmpty() && tiedStreams == 0) {
             problems.add("no residual stream has two quantized members, so there is nothing to tie");
         }

@@ -320,7 +320,9 @@ class TiedResidualClipsTest {
         assertContains(refused(() -> BitWidths.preset("toynet", "cfg1-star-e2e").withTiedResidualClips(true))
             .getMessage(), "toynet", "resnet20 only");
         assertContains(refused(() -> BitWidths.preset(RN, "int8").withTiedResidualClips(true)).getMessage(),
-            "abit[0] is quantized by dorefa, which has no α to tie", "act: pact or mpact");
+            "abit[0, 1, 2, 3, 4, 5, 6, 7, 8] are quantized by dorefa, which has no α to tie", "act: pact or mpact");
+        assertFalse(refused(() -> BitWidths.preset(RN, "int8").withTiedResidualClips(true)).getMessage().contains("\n"),
+            "one line for one kind");
         assertContains(refused(() -> BitWidths.preset(RN, TIED + "-dorefa")).getMessage(), "no α to tie");
         assertContains(refused(() -> e2e.withActivation(ActQuantizer.Kind.FIXED_CLIP, 2f).withTiedResidualClips(true))
             .getMessage(), "fixed-clip", "no α to tie");
