@@ -275,6 +275,87 @@ class OnnxExportTest {
         }
     }
 
+    /** CIFAR-10 test images of the tied checkpoint's agreement test (-Dqat4j.onnx.tied.images=10000 for all). */
+    private static final int TIED_IMAGES = Integer.getInteger("qat4j.onnx.tied.images", 2000);
+
+    /**
+     * The end-to-end ResNet20 fine-tuned with tied residual clips ({@link ExportFixtures#RESNET20_E2E_TIED}, preset
+     * {@code int8-mpact-e2e-tied}): every residual factor is exactly 1, so the residual's 8-bit intermediate rounds
+     * nothing. Converted with biases in accumulator units ({@code --accumulator-bias}), which removes the export's
+     * bias rounding too, ONNX Runtime's top-1 agrees with qat4j's integer model on at least 99.5% of the CIFAR-10
+     * test images (the issue's target; 99.96% of all 10,000 measured, 99.95% of the first 2,000). Converted exactly (the default), the bias
+     * rounding (at most ~2e-3 of an output code per conv) is what remains, and it is amplified through the 19 convs:
+     * 98.07% of the 10,000 measured, asserted as measured.
+     */
+    @Test
+    void tiedResidualClipsReachTheTargetAgreementOnCifar10(@TempDir Path dir) throws Exception {
+        Path ckpt = ExportFixtures.RESNET20_E2E_TIED;
+        Assumptions.assumeTrue(Files.exists(ckpt), "no checkpoint " + ckpt);
+        Path data = TestData.cifar10();
+        Assumptions.assumeTrue(data != null, "no CIFAR-10 archive (set QAT4J_DATA)");
+        Dataset test = Cifar10.load(data, Split.TEST).take(TIED_IMAGES);
+        int n = test.size();
+        Agreement[] got = new Agreement[2];
+        try (QuantModel tied = ExportFixtures.load(ckpt, backend)) {
+            for (int k = 0; k < 2; k++) {
+                boolean accBias = k == 1;
+                IntegerConverter.Options opts = accBias ? IntegerConverter.Options.exact().withAccumulatorBias()
+                        : IntegerConverter.Options.exact();
+                try (IntegerModel im = IntegerConverter.convert(tied, opts)) {
+                    assertEquals(List.of(), OnnxExport.inexactResidualLayers(im), "every residual factor is whole");
+                    int residuals = 0;
+                    for (IntLayer l : im.layers()) {
+                        if (l.hasResidual()) {
+                            residuals++;
+                            assertEquals(1.0, Math.scalb((double) l.residualMultiplier()[0], -l.shift()[0]), 0.0,
+                                    l.name() + ": the residual adds at the output's scale");
+                        }
+                    }
+                    assertEquals(9, residuals);
+                    long[] ints = new long[n * CLASSES];
+                    float[] fake = new float[n * CLASSES];
+                    int[] labels = new int[n];
+                    List<int[]> batches = new ArrayList<>();
+                    try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(BATCH), 0)) {
+                        int at = 0;
+                        while (loader.hasNext()) {
+                            Batch b = loader.next();
+                            try (Tensor x = backend.fromFloats(b.images(), b.size(), 3, 32, 32);
+                                 Step step = new Step(backend, false)) {
+                                int[] c = im.boundaryCodes(backend, x);
+                                batches.add(c);
+                                System.arraycopy(im.runIntegers(backend, c, b.size(), null), 0, ints, at * CLASSES,
+                                        b.size() * CLASSES);
+                                System.arraycopy(tied.forward(step, x).toFloatArray(), 0, fake, at * CLASSES,
+                                        b.size() * CLASSES);
+                            }
+                            System.arraycopy(b.labels(), 0, labels, at, b.size());
+                            at += b.size();
+                        }
+                    }
+                    Path file = dir.resolve("tied" + k + ".onnx");
+                    Files.write(file, OnnxExport.toBytes(im, backend));
+                    Agreement a = compare(runOrt(file, batches, n), ints, labels, im.logitScale());
+                    Agreement f = compare(fake, ints, labels, im.logitScale());
+                    System.out.printf("onnx export of the tied-clip ResNet20%s: on %d CIFAR-10 test images ONNX "
+                            + "Runtime's top-1 agrees with qat4j's integer model on %d (%.2f%%; %d images' logits "
+                            + "differ beyond float rounding); accuracy ONNX Runtime %.2f%%, integer model %.2f%%; the "
+                            + "integer model agrees with the fake-quant model on %d (%.2f%%)%n",
+                            accBias ? " (accumulator bias)" : " (exact)", n, a.sameTop1, 100.0 * a.sameTop1 / n,
+                            a.moved, 100.0 * a.ortCorrect / n, 100.0 * a.intCorrect / n, f.sameTop1,
+                            100.0 * f.sameTop1 / n);
+                    assertTrue(a.intCorrect >= 0.8 * n, "the model is not degenerate: " + a.intCorrect + " / " + n);
+                    got[k] = a;
+                }
+            }
+        }
+        assertTrue(got[1].sameTop1 >= 0.995 * n, "ONNX Runtime vs the accumulator-bias integer model top-1 agreement "
+                + got[1].sameTop1 + " / " + n + " (the issue's target is 99.5%)");
+        // measured 97.50% on the first 2,000 images, 98.07% on all 10,000: asserted with the margin the untied test has
+        assertTrue(got[0].sameTop1 >= 0.97 * n, "ONNX Runtime vs the exact integer model top-1 agreement "
+                + got[0].sameTop1 + " / " + n + " (98.07% measured on the 10,000 test images)");
+    }
+
     /**
      * Every integer value's codes in ONNX Runtime (a graph cut after that value) against the integer model's, on
      * {@value #LAYER_IMAGES} CIFAR-10 test images: how many codes differ, by how much.
