@@ -71,7 +71,9 @@ class OnnxExportTest {
                 "no trained checkpoint at " + ExportFixtures.RESNET20_INT8);
         backend = Backends.byName("cpu");
         model = ExportFixtures.resnet20EndToEnd(backend);
-        integer = IntegerConverter.convert(model, IntegerConverter.Options.exact());
+        // -Dqat4j.onnx.accbias=true measures the model converted with biases in accumulator units instead
+        integer = IntegerConverter.convert(model, Boolean.getBoolean("qat4j.onnx.accbias")
+                ? IntegerConverter.Options.exact().withAccumulatorBias() : IntegerConverter.Options.exact());
     }
 
     @AfterAll
