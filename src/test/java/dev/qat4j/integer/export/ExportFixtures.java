@@ -49,6 +49,10 @@ final class ExportFixtures {
      */
     static final Path RESNET20_E2E_TIED = Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied.qck");
 
+    /** {@link #RESNET20_E2E_TIED} with its BN β moved so that every conv bias is whole accumulator units ({@link BiasSnap}). */
+    static final Path RESNET20_E2E_TIED_SNAPPED =
+            Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied-snapped.qck");
+
     /** The model of checkpoint {@code file}, built with the bit widths it records and loaded; the caller closes it. */
     static QuantModel load(Path file, Backend b) throws IOException {
         Checkpoint c = CheckpointIO.read(file);
