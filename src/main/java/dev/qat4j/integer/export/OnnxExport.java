@@ -99,7 +99,10 @@ import java.util.List;
  * {@code bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied.qck}) has factor 1 everywhere, which leaves (1), (2)
  * and saturation: converted with biases in accumulator units its integer model is exactly what this form computes
  * (the file is the same byte for byte for both conversions) and ONNX Runtime's top-1 agrees with it on 99.96% of
- * the 10,000 images; converted exactly, (1) alone separates them, amplified through the convolutions: 98.07%.
+ * the 10,000 images; converted exactly, (1) alone separates them (up to 5e-3 of an output code there), amplified
+ * through the convolutions: 98.07%. The same checkpoint with each BN β moved by that rounding (the test tool
+ * {@code BiasSnap}; {@code resnet20-int8-mpact-e2e-tied-snapped.qck}) has whole accumulator-unit biases in the exact
+ * conversion too: ONNX Runtime agrees with its exact integer model on 99.97%.
  * The integer model's other round-to-nearest modes (half up, half away from zero) differ from the QDQ form's half
  * to even only on exact ties and are accepted; floor and toward-zero rounding are refused.
  *
