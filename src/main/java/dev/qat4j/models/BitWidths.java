@@ -94,6 +94,8 @@ import java.util.Objects;
  *   toynet       cfg1-star-e2e   [8] * 14 (input mPACT; abit[13] downsample BN out)   [8] * 13
  *   mobilenetv2  int8-e2e        [8] * 21, abit[19] = 32 (input mPACT; abit[20] head out)   [8] * 19, wbit[19] = 16
  *   resnet20     int8-mpact-e2e  [8] * 11, mPACT (abit[9] stem out, abit[10] input)  [8] * 10 (wbit[9] stem), FC 16
+ *   resnet20     int8-mpact-e2e-tied  int8-mpact-e2e with each stage's residual-stream clips tied
+ *                                ({@link #withTiedResidualClips}): every residual add weighs one output code
  * </pre>
  * ({@code cfg1-star} spells the README's "*"; the ResNet20 presets are uniform per block, as the seed's
  * {@code ResNet_CF.py} test config {@code [8]*9}, with stem and FC fixed as above.)
@@ -117,6 +119,18 @@ public final class BitWidths {
         MOBILENETV2, new int[] {20}, RESNET20, new int[] {9, 10});
     private static final Map<String, int[]> EARLIER_WBIT_LENGTHS = Map.of(RESNET20, new int[] {9});
 
+    /**
+     * ResNet20's residual streams, one per stage, as the abit indices of their quantizers: the values that a block
+     * adds as its residual and the block outputs that add them. Stage 0: the stem output (abit[9]), which block 0
+     * adds, and the outputs of blocks 0..2 (abit[0..2]), each added by the next block; stages 1 and 2: the shortcut
+     * branch output of their first block and the outputs of their three blocks (abit[3..5], abit[6..8]; the
+     * shortcut's quantizer reads its block's index). In the integer model a residual adds
+     * {@code s_res / s_out = (α_res / α_out) * (codes_out / codes_res)} output codes per residual code, a whole
+     * number only when the two quantizers share their clip and bit width.
+     */
+    static final int[][] RESNET20_RESIDUAL_STREAMS = {{9, 0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
+
+    // after every table presets() reads
     private static final Map<String, Map<String, BitWidths>> PRESETS = presets();
 
     private final String model;
@@ -130,12 +144,14 @@ public final class BitWidths {
     private final boolean branchOutputQuant;
     /** The kind of the quantizer on the network input; null: the seed's DoReFa (see {@link #withInputActivation}). */
     private final ActQuantizer.Kind inputKind;
+    /** ResNet20: whether each stage's residual-stream quantizers share one α (see {@link #withTiedResidualClips}). */
+    private final boolean tiedResidualClips;
 
     /** The seed's {@code act_pactFixed} default clip c = 2 (it also tried 4, 6, 8 and 10). */
     public static final float DEFAULT_FIXED_CLIP = 2f;
 
     private BitWidths(String model, int[] abit, int[] wbit, ActQuantizer.Kind activationOverride, float activationClip,
-                      boolean branchOutputQuant, ActQuantizer.Kind inputKind) {
+                      boolean branchOutputQuant, ActQuantizer.Kind inputKind, boolean tiedResidualClips) {
         this.model = model;
         this.abit = abit;
         this.wbit = wbit;
@@ -143,6 +159,10 @@ public final class BitWidths {
         this.activationClip = activationClip;
         this.branchOutputQuant = branchOutputQuant;
         this.inputKind = inputKind;
+        this.tiedResidualClips = tiedResidualClips;
+        if (tiedResidualClips) {
+            checkTie();
+        }
     }
 
     /**
@@ -158,7 +178,7 @@ public final class BitWidths {
         check(layout, true, a, null, problems);
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        return new BitWidths(model, a.clone(), w.clone(), null, 0f, true, null);
+        return new BitWidths(model, a.clone(), w.clone(), null, 0f, true, null, false);
     }
 
     /**
@@ -168,7 +188,7 @@ public final class BitWidths {
      */
     static BitWidths fromParts(String model, int[] abit, int[] wbit, Map<Integer, Integer> abitOverrides,
                                Map<Integer, Integer> wbitOverrides, ActQuantizer.Kind kind, float clip,
-                               boolean branchOutputQuant, ActQuantizer.Kind inputKind) {
+                               boolean branchOutputQuant, ActQuantizer.Kind inputKind, boolean tiedResidualClips) {
         BitLayout layout = BitLayout.of(model);
         List<String> problems = new ArrayList<>();
         int[] a = applyOverrides(layout, true, withAppendedIndices(layout, true, abit), abitOverrides, problems);
@@ -176,9 +196,9 @@ public final class BitWidths {
         check(layout, true, a, kind, problems);
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
-        BitWidths seedKinds = new BitWidths(model, a, w, null, 0f, true, null);
+        BitWidths seedKinds = new BitWidths(model, a, w, null, 0f, true, null, false);
         return seedKinds.withActivation(kind, clip).withBranchOutputQuant(branchOutputQuant)
-            .withInputActivation(inputKind);
+            .withInputActivation(inputKind).withTiedResidualClips(tiedResidualClips);
     }
 
     /**
@@ -246,7 +266,7 @@ public final class BitWidths {
                 + " with these bit widths");
         }
         throwIfAny(layout, problems);
-        return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant, inputKind);
+        return new BitWidths(model, abit, wbit, kind, c, branchOutputQuant, inputKind, tiedResidualClips);
     }
 
     private static boolean isSeedKindEverywhere(BitLayout layout, ActQuantizer.Kind kind) {
@@ -285,7 +305,7 @@ public final class BitWidths {
         if (!model.equals(RESNET20)) {
             throw new IllegalArgumentException(model + ": only resnet20 can switch off its branch-output quantizer");
         }
-        return new BitWidths(model, abit, wbit, activationOverride, activationClip, on, inputKind);
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, on, inputKind, tiedResidualClips);
     }
 
     /**
@@ -311,7 +331,8 @@ public final class BitWidths {
             problems.add(bad);
         }
         throwIfAny(layout, problems);
-        return new BitWidths(model, abit, wbit, activationOverride, activationClip, branchOutputQuant, k);
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, branchOutputQuant, k,
+            tiedResidualClips);
     }
 
     /** The network-input quantizer's kind when chosen ({@link #withInputActivation}), or null for the seed's DoReFa. */
@@ -322,6 +343,74 @@ public final class BitWidths {
     /** The abit index of the quantizer on the network input (ToyNet, MobileNetV2: 0; ResNet20: 10). */
     public int networkInputIndex() {
         return BitLayout.of(model).networkInputIndex();
+    }
+
+    /**
+     * ResNet20 with ({@code true}) or without the clips α of each stage's residual stream tied (beyond the seed): the
+     * quantizers of one stream ({@link #RESNET20_RESIDUAL_STREAMS}: {@code stem.q} and {@code s0.b*.out.q};
+     * {@code sS.b0.shortcut.q} and {@code sS.b*.out.q}) share one α parameter ({@code sS.residual.alpha}: one
+     * tensor, the sum of their gradients), so that every residual add of the integer model weighs exactly one
+     * output code per residual code and an int8 runtime's 8-bit intermediate before the add rounds nothing
+     * (see {@code OnnxExport}). Refused, with the reason: another model, no shortcut branch-output quantizer
+     * ({@code branch_out_quant: false}), quantizers of a stream at different bit widths, or of a kind without α
+     * (DoReFa, fixed-clip PACT), or no stream with two quantized members (nothing to tie).
+     */
+    public BitWidths withTiedResidualClips(boolean on) {
+        if (on == tiedResidualClips) {
+            return this;
+        }
+        return new BitWidths(model, abit, wbit, activationOverride, activationClip, branchOutputQuant, inputKind, on);
+    }
+
+    /** Whether ResNet20's residual-stream quantizers share one α per stage ({@link #withTiedResidualClips}). */
+    public boolean tiedResidualClips() {
+        return tiedResidualClips;
+    }
+
+    /** Throws IllegalArgumentException when these bit widths cannot tie their residual clips (see above). */
+    private void checkTie() {
+        String what = model + ": tie_residual_alpha (residual-stream quantizers sharing one α per stage)";
+        if (!model.equals(RESNET20)) {
+            throw new IllegalArgumentException(what + " is for resnet20 only");
+        }
+        if (!branchOutputQuant) {
+            throw new IllegalArgumentException(what + " needs the shortcut branch-output quantizer "
+                + "(branch_out_quant: true): without it blocks s1.b0 and s2.b0 add an unquantized shortcut");
+        }
+        List<String> problems = new ArrayList<>();
+        Map<ActQuantizer.Kind, List<Integer>> noAlpha = new LinkedHashMap<>();
+        int tiedStreams = 0;
+        for (int[] stream : RESNET20_RESIDUAL_STREAMS) {
+            int quantized = 0, first = -1;
+            for (int i : stream) {
+                if (abit[i] == FP) {
+                    continue; // not quantized: no α, not part of the tie
+                }
+                quantized++;
+                ActQuantizer.Kind k = activationKind(i);
+                if (k != ActQuantizer.Kind.PACT && k != ActQuantizer.Kind.MPACT) {
+                    noAlpha.computeIfAbsent(k, x -> new ArrayList<>()).add(i);
+                } else if (first < 0) {
+                    first = i;
+                } else if (abit[i] != abit[first]) {
+                    problems.add("abit[" + i + "] = " + abit[i] + " and abit[" + first + "] = " + abit[first]
+                        + " are one residual stream: tied quantizers need one bit width, else the residual still "
+                        + "weighs a fraction of an output code");
+                }
+            }
+            if (quantized >= 2) {
+                tiedStreams++;
+            }
+        }
+        noAlpha.forEach((k, indices) -> problems.add(0, "abit" + indices + " " + (indices.size() == 1 ? "is" : "are")
+            + " quantized by " + kindName(k) + ", which has no α to tie (tie_residual_alpha needs act: pact or mpact)"));
+        if (problems.isEmpty() && tiedStreams == 0) {
+            problems.add("no residual stream has two quantized members, so there is nothing to tie");
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(what + ": " + (problems.size() == 1 ? problems.get(0)
+                : problems.size() + " problems:\n  - " + String.join("\n  - ", problems)));
+        }
     }
 
     /** Whether ResNet20's shortcut branch output is quantized (always true for the other models). */
@@ -434,8 +523,8 @@ public final class BitWidths {
         check(layout, false, w, null, problems);
         throwIfAny(layout, problems);
         // the input index is checked against the input kind too (check() knows only the seed's and the chosen kind)
-        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant, null)
-            .withInputActivation(inputKind);
+        return new BitWidths(model, a, w, activationOverride, activationClip, branchOutputQuant, null, false)
+            .withInputActivation(inputKind).withTiedResidualClips(tiedResidualClips);
     }
 
     private static int[] applyOverrides(BitLayout layout, boolean activation, int[] base, Map<Integer, Integer> overrides,
@@ -579,6 +668,9 @@ public final class BitWidths {
         Arrays.fill(rw, 8);
         rn.put("int8-mpact-e2e", of(RESNET20, ra, rw).withActivationKind(ActQuantizer.Kind.MPACT)
             .withInputActivation(ActQuantizer.Kind.MPACT));
+        // Beyond the seed: int8-mpact-e2e with each stage's residual stream under one clip α, so that every residual
+        // add of its integer model weighs exactly one output code (exact in an int8 runtime's QLinearAdd).
+        rn.put("int8-mpact-e2e-tied", rn.get("int8-mpact-e2e").withTiedResidualClips(true));
         all.put(RESNET20, rn);
 
         for (Map.Entry<String, Map<String, BitWidths>> e : all.entrySet()) {
@@ -690,6 +782,9 @@ public final class BitWidths {
         if (inputKind != null) {
             sb.append("input_act: ").append(kindName(inputKind)).append("  # the quantizer of the normalised image\n");
         }
+        if (tiedResidualClips) {
+            sb.append("tie_residual_alpha: true  # each stage's residual-stream quantizers share one clip\n");
+        }
         appendList(sb, layout, true, abit);
         appendList(sb, layout, false, wbit);
         return sb.toString();
@@ -780,20 +875,21 @@ public final class BitWidths {
         return o instanceof BitWidths b && model.equals(b.model) && Arrays.equals(abit, b.abit)
             && Arrays.equals(wbit, b.wbit) && activationOverride == b.activationOverride
             && Float.compare(activationClip, b.activationClip) == 0 && branchOutputQuant == b.branchOutputQuant
-            && inputKind == b.inputKind;
+            && inputKind == b.inputKind && tiedResidualClips == b.tiedResidualClips;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(model, Arrays.hashCode(abit), Arrays.hashCode(wbit), activationOverride, activationClip,
-            branchOutputQuant, inputKind);
+            branchOutputQuant, inputKind, tiedResidualClips);
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s%s%s%s]", model, Arrays.toString(abit),
+        return String.format(Locale.ROOT, "BitWidths[%s abit=%s wbit=%s%s%s%s%s%s]", model, Arrays.toString(abit),
             Arrays.toString(wbit), activationOverride == null ? "" : " act=" + kindName(activationOverride),
             activationOverride == ActQuantizer.Kind.FIXED_CLIP ? " clip=" + activationClip : "",
-            branchOutputQuant ? "" : " branch_out_quant=false", inputKind == null ? "" : " input_act=" + kindName(inputKind));
+            branchOutputQuant ? "" : " branch_out_quant=false", inputKind == null ? "" : " input_act=" + kindName(inputKind),
+            tiedResidualClips ? " tie_residual_alpha" : "");
     }
 }

@@ -38,6 +38,8 @@ import java.util.regex.Pattern;
  *   branch_out_quant no  resnet20: false drops the quantizer on the shortcut branch output (default true)
  *   input_act no      dorefa | mpact: the kind of the quantizer on the normalised image (default: the base
  *                     preset's, else dorefa as the seed); mpact keeps its sign, as an integer model's input needs
+ *   tie_residual_alpha no  resnet20: true makes each stage's residual-stream quantizers share one α (default: the
+ *                     base preset's, else false; see {@link BitWidths#withTiedResidualClips})
  * </pre>
  * For example, cfg3 of ToyNet with block 3's input and block 2's output at 4 bits:
  * <pre>
@@ -58,7 +60,7 @@ final class BitWidthsFile {
     static final int MAX_BYTES = 1 << 20;
 
     private static final List<String> KEYS = List.of("model", "base", "abit", "wbit", "act", "act_clip",
-        "branch_out_quant", "input_act");
+        "branch_out_quant", "input_act", "tie_residual_alpha");
     private static final Pattern INDEX = Pattern.compile("-?[0-9]{1,9}");
 
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -255,8 +257,17 @@ final class BitWidthsFile {
                     + (inputNode.isTextual() ? BitLayout.quote(inputNode.asText()) : "a " + kind(inputNode)));
             }
         }
+        boolean tie = base.tiedResidualClips();
+        JsonNode tieNode = root.get("tie_residual_alpha");
+        if (tieNode != null) {
+            if (!tieNode.isBoolean()) {
+                problems.add("'tie_residual_alpha' must be true or false, not " + tieNode);
+            } else {
+                tie = tieNode.booleanValue();
+            }
+        }
         BitWidths.throwIfAny(layout, problems);
-        return BitWidths.fromParts(model, a, w, aOverrides, wOverrides, act, clip, branch, inputAct);
+        return BitWidths.fromParts(model, a, w, aOverrides, wOverrides, act, clip, branch, inputAct, tie);
     }
 
     /**

@@ -58,19 +58,75 @@ public final class ModelState {
      * Loads {@code c} into {@code m} for fine-tuning (the seed's flow: train FP32, then quantize from it). As
      * {@link #load} except that quantizer clips (α parameters) the checkpoint lacks keep their initial values, since an
      * FP32 network has none; every other tensor must be there with its shape, and the models must have the same name.
-     * Returns the names left at their initial values.
+     * A shared α of tied clips ({@link BitWidths#withTiedResidualClips}) that the checkpoint lacks takes the mean of
+     * its quantizers' own α when the checkpoint has every one of them (a checkpoint without the tie), and those
+     * tensors are consumed by it. Returns the names left at their initial values.
      */
     public static List<String> loadForFineTune(QuantModel m, Checkpoint c) {
         Objects.requireNonNull(m, "model");
         Objects.requireNonNull(c, "checkpoint");
+        Map<String, List<String>> tied = tiedAlphas(m);
+        Map<String, Float> folded = new LinkedHashMap<>();
+        Checkpoint untied = c;
         List<String> keep = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : state(m).entrySet()) {
-            if (e.getValue().kind() == Parameter.Kind.ALPHA && c.tensor(e.getKey()) == null) {
-                keep.add(e.getKey());
+            if (e.getValue().kind() != Parameter.Kind.ALPHA || c.tensor(e.getKey()) != null) {
+                continue;
+            }
+            // a tied α the checkpoint lacks starts at the mean of its quantizers' own α where the checkpoint has
+            // them all (a checkpoint of the same bit widths without the tie)
+            List<String> members = tied.getOrDefault(e.getKey(), List.of());
+            if (!members.isEmpty() && members.stream().allMatch(n -> isScalarFloat(c.tensor(n)))) {
+                double sum = 0;
+                for (String n : members) {
+                    sum += c.tensor(n).floats()[0];
+                }
+                folded.put(e.getKey(), (float) (sum / members.size()));
+                untied = without(untied, members);
+            }
+            keep.add(e.getKey());
+        }
+        load(m, untied, keep);
+        for (Map.Entry<String, Float> e : folded.entrySet()) {
+            Parameter p = state(m).get(e.getKey());
+            p.setValue(p.value().backend().fromFloats(new float[] {e.getValue()}, 1));
+            keep.remove(e.getKey());
+        }
+        return keep;
+    }
+
+    /**
+     * The shared α parameters of {@code m} (tied quantizer clips, see {@link BitWidths#withTiedResidualClips}) by
+     * name, each with the names its quantizers' own α would have untied ({@code <quantizer>.alpha}), in model order.
+     */
+    public static Map<String, List<String>> tiedAlphas(QuantModel m) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        collectTied(m.net(), out);
+        return out;
+    }
+
+    private static void collectTied(dev.qat4j.nn.Module mod, Map<String, List<String>> out) {
+        if (mod instanceof dev.qat4j.nn.ActQuant q && q.sharesAlpha()) {
+            out.computeIfAbsent(q.alpha().name(), k -> new ArrayList<>()).add(q.name() + ".alpha");
+        }
+        for (dev.qat4j.nn.Module ch : mod.children()) {
+            collectTied(ch, out);
+        }
+    }
+
+    private static boolean isScalarFloat(Checkpoint.TensorData t) {
+        return t != null && t.dtype() == dev.qat4j.tensor.DType.FLOAT32 && t.numel() == 1;
+    }
+
+    /** {@code c} without the tensors named in {@code drop} (same model name and metadata). */
+    private static Checkpoint without(Checkpoint c, List<String> drop) {
+        Checkpoint.Builder b = Checkpoint.builder(c.model()).meta(c.meta());
+        for (Map.Entry<String, Checkpoint.TensorData> e : c.tensors().entrySet()) {
+            if (!drop.contains(e.getKey())) {
+                b.add(e.getKey(), e.getValue());
             }
         }
-        load(m, c, keep);
-        return keep;
+        return b.build();
     }
 
     /**

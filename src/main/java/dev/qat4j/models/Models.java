@@ -8,6 +8,7 @@ import dev.qat4j.nn.ConvNorm;
 import dev.qat4j.nn.Flatten;
 import dev.qat4j.nn.Init;
 import dev.qat4j.nn.Module;
+import dev.qat4j.nn.Parameter;
 import dev.qat4j.nn.Pool;
 import dev.qat4j.nn.QConv2d;
 import dev.qat4j.nn.QLinear;
@@ -93,6 +94,18 @@ public final class Models {
             return quant ? new ActQuant(name, b, q, alpha) : null;
         }
 
+        /**
+         * As {@link #act(String, ActQuantizer, float)}, but where {@code tied} is not null and the quantizer has an α
+         * (PACT/mPACT below 32 bits) it uses {@code tied}'s shared α, created at the first use with value
+         * {@code alpha}.
+         */
+        ActQuant act(String name, ActQuantizer q, float alpha, TiedAlpha tied) {
+            if (!quant || tied == null || !q.hasAlpha() || q.isIdentity()) {
+                return act(name, q, alpha);
+            }
+            return new ActQuant(name, q, tied.get(b, alpha));
+        }
+
         QConv2d conv(String name, Init init, int cin, int cout, int k, int stride, int pad, int groups, int wbits) {
             return new QConv2d(name, b, rnd, init, cin, cout, k, stride, pad, groups, wbits);
         }
@@ -124,6 +137,23 @@ public final class Models {
                 }
             }
             return shape[1] == window && shape[2] == window ? Pool.avg(name, window, counting) : Pool.global(name);
+        }
+    }
+
+    /** One α parameter that several quantizers share (tied clips), created at its first use. */
+    private static final class TiedAlpha {
+        private final String name;
+        private Parameter p;
+
+        TiedAlpha(String name) {
+            this.name = name;
+        }
+
+        Parameter get(Backend b, float init) {
+            if (p == null) {
+                p = new Parameter(name, Parameter.Kind.ALPHA, b.fromFloats(new float[] {init}, 1));
+            }
+            return p;
         }
     }
 
@@ -286,8 +316,14 @@ public final class Models {
         layers.add(c.conv("stem.conv", init, c.spec().channels(), 16, 3, 1, 1, 1, w[BitWidths.RESNET20_STEM_WEIGHTS]));
         layers.add(c.bn("stem.bn", 16));
         layers.add(Clamp.relu("stem.relu"));
+        // tied residual clips (beyond the seed): each stage's residual stream (BitWidths.RESNET20_RESIDUAL_STREAMS)
+        // under one α, sS.residual.alpha
+        TiedAlpha[] streams = new TiedAlpha[3];
+        for (int s = 0; s < 3; s++) {
+            streams[s] = bits.tiedResidualClips() ? new TiedAlpha(residualAlphaName(s)) : null;
+        }
         if (a[BitWidths.RESNET20_STEM_OUTPUT] != BitWidths.FP) { // the seed's actq_first, off in its configs
-            layers.add(c.act("stem.q", bits.quantizer(BitWidths.RESNET20_STEM_OUTPUT), RESNET_ALPHA));
+            layers.add(c.act("stem.q", bits.quantizer(BitWidths.RESNET20_STEM_OUTPUT), RESNET_ALPHA, streams[0]));
         }
         int cin = 16, block = 0;
         for (int s = 0; s < 3; s++) {
@@ -295,7 +331,7 @@ public final class Models {
             for (int j = 0; j < 3; j++) {
                 int stride = (j == 0 && s > 0) ? 2 : 1;
                 layers.add(resNetBlock(c, "s" + s + ".b" + j, init, cin, cout, stride, bits.quantizer(block),
-                        w[block], bits.branchOutputQuant()));
+                        w[block], bits.branchOutputQuant(), streams[s]));
                 cin = cout;
                 block++;
             }
@@ -306,6 +342,14 @@ public final class Models {
         layers.add(new QLinear("fc", c.b(), c.rnd(), Init.TORCH_DEFAULT, false, 64, c.spec().classes(),
                 allFloat ? 32 : 16));
         return c.seq("resnet20", layers.toArray(new Module[0]));
+    }
+
+    /**
+     * The name of ResNet20 stage {@code stage}'s shared residual-stream α ({@link BitWidths#withTiedResidualClips}):
+     * {@code s0.residual.alpha}, {@code s1.residual.alpha}, {@code s2.residual.alpha}.
+     */
+    public static String residualAlphaName(int stage) {
+        return "s" + stage + ".residual.alpha";
     }
 
     /**
@@ -325,7 +369,7 @@ public final class Models {
      * out = Q(BN(conv3x3(h)) + id), with no ReLU after the add (only the quantizer's clamp).
      */
     private static Module resNetBlock(Ctx c, String n, Init init, int cin, int cout, int stride, ActQuantizer q,
-                                      int wbits, boolean branchOutputQuant) {
+                                      int wbits, boolean branchOutputQuant, TiedAlpha stream) {
         Module main = c.seq(n + ".main",
                 c.conv(n + ".conv1", init, cin, cout, 3, stride, 1, 1, wbits),
                 c.bn(n + ".bn1", cout),
@@ -338,8 +382,8 @@ public final class Models {
             shortcut = c.seq(n + ".shortcut",
                     c.conv(n + ".shortcut.conv", init, cin, cout, 1, stride, 0, 1, wbits),
                     c.bn(n + ".shortcut.bn", cout),
-                    branchOutputQuant ? c.act(n + ".shortcut.q", q, RESNET_ALPHA) : null);
+                    branchOutputQuant ? c.act(n + ".shortcut.q", q, RESNET_ALPHA, stream) : null);
         }
-        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", q, RESNET_ALPHA));
+        return new ResidualBlock(n, null, main, shortcut, c.act(n + ".out.q", q, RESNET_ALPHA, stream));
     }
 }

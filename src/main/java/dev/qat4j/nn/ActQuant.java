@@ -21,6 +21,30 @@ public final class ActQuant extends Module {
                 : null;
     }
 
+    /**
+     * A quantizer whose α is {@code sharedAlpha}, a parameter other quantizers use too (tied clips: one tensor, and
+     * each backward adds this quantizer's gradient to the others'). The quantizer must have an α and not be the
+     * identity, and {@code sharedAlpha} must be an {@link Parameter.Kind#ALPHA} of shape [1].
+     */
+    public ActQuant(String name, ActQuantizer quantizer, Parameter sharedAlpha) {
+        super(name);
+        if (!quantizer.hasAlpha() || quantizer.isIdentity()) {
+            throw new IllegalArgumentException("quantizer " + name + ": only a PACT or mPACT quantizer below 32 bits "
+                + "has an α to share (this one is " + quantizer.kind() + " at " + quantizer.bits() + " bits)");
+        }
+        if (sharedAlpha == null || sharedAlpha.kind() != Parameter.Kind.ALPHA || sharedAlpha.numel() != 1) {
+            throw new IllegalArgumentException("quantizer " + name + ": the shared α must be one ALPHA parameter of "
+                + "one value, got " + sharedAlpha);
+        }
+        this.quantizer = quantizer;
+        this.alpha = sharedAlpha;
+    }
+
+    /** Whether this quantizer's α is not its own ({@code <name>.alpha}) but shared with other quantizers. */
+    public boolean sharesAlpha() {
+        return alpha != null && !alpha.name().equals(name + ".alpha");
+    }
+
     public ActQuantizer quantizer() {
         return quantizer;
     }
@@ -48,7 +72,12 @@ public final class ActQuant extends Module {
         }
         ActQuantGrads g = step.backend().actQuantBackward(dy, cached(x), quantizer, alpha == null ? null : alpha.value());
         if (alpha != null) {
-            alpha.setGrad(g.dalpha());
+            if (step.firstGradient(alpha)) {
+                alpha.setGrad(g.dalpha());
+            } else { // a tied α: the gradient is the sum over every quantizer that uses it
+                Tensor d = step.keep(g.dalpha());
+                alpha.setGrad(step.backend().add(alpha.grad(), d));
+            }
         }
         return step.keep(g.dx());
     }

@@ -62,13 +62,26 @@ public abstract class Module implements AutoCloseable {
         return List.of();
     }
 
-    /** Every parameter of this module and its descendants, in a stable order. */
+    /**
+     * Every parameter of this module and its descendants, in a stable order, each once: a parameter that several
+     * modules share (tied quantizer clips) is listed where it first occurs.
+     */
     public final List<Parameter> parameters() {
-        List<Parameter> out = new ArrayList<>(ownParameters());
-        for (Module c : children()) {
-            out.addAll(c.parameters());
-        }
+        java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        List<Parameter> out = new ArrayList<>();
+        collectParameters(seen, out);
         return out;
+    }
+
+    private void collectParameters(java.util.Set<Parameter> seen, List<Parameter> out) {
+        for (Parameter p : ownParameters()) {
+            if (seen.add(p)) {
+                out.add(p);
+            }
+        }
+        for (Module c : children()) {
+            c.collectParameters(seen, out);
+        }
     }
 
     public final List<Parameter> buffers() {

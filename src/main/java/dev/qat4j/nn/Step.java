@@ -50,6 +50,17 @@ public final class Step implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@code p} receives its first gradient of this pass (true once per parameter and step): a parameter
+     * shared by several modules (tied quantizer clips) takes the first module's gradient and adds the others'.
+     */
+    boolean firstGradient(Parameter p) {
+        return gradientsSet.add(p);
+    }
+
+    private final java.util.Set<Parameter> gradientsSet =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
     /** Registers an intermediate tensor to be freed with the step; returns it. */
     public Tensor keep(Tensor t) {
         return t == null ? null : scope.track(t);

@@ -161,7 +161,7 @@ class BitWidthsTest {
         assertEquals(List.of("fp32", "cfg1", "cfg1-star", "cfg2", "cfg3", "cfg1-star-e2e"), BitWidths.presetNames(TOY));
         assertEquals(List.of("fp32", "cfg1-star", "int8", "int6", "int4", "int8-e2e"), BitWidths.presetNames(MB));
         assertEquals(List.of("fp32", "int8", "int6", "int4", "int8-pact", "int6-pact", "int4-pact", "int8-mpact",
-            "int6-mpact", "int4-mpact", "int8-mpact-e2e"), BitWidths.presetNames(RN));
+            "int6-mpact", "int4-mpact", "int8-mpact-e2e", "int8-mpact-e2e-tied"), BitWidths.presetNames(RN));
         assertEquals(List.of("toynet", "mobilenetv2", "resnet20"), BitWidths.models());
     }
 
@@ -653,7 +653,7 @@ class BitWidthsTest {
         assertContainsAll(m, "bit widths file " + two, "malformed YAML");
         Path list = write("list.yaml", "- 32\n- 8\n");
         m = refused(() -> BitWidths.load(list, TOY)).getMessage();
-        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, act, act_clip, branch_out_quant, input_act, not a array");
+        assertContainsAll(m, "bit widths file " + list, "must be a mapping with keys model, base, abit, wbit, act, act_clip, branch_out_quant, input_act, tie_residual_alpha, not a array");
         Path empty = write("empty.yaml", "");
         m = refused(() -> BitWidths.load(empty, TOY)).getMessage();
         assertContainsAll(m, "bit widths file " + empty, "is empty");
@@ -708,7 +708,7 @@ class BitWidthsTest {
         assertContainsAll(m, "bit widths file " + missing, "does not exist");
         m = refused(() -> BitWidths.resolve(RN, "int8 ")).getMessage();
         assertContainsAll(m, "'int8 '", "resnet20 preset (fp32, int8, int6, int4, int8-pact, int6-pact, int4-pact, int8-mpact, int6-mpact, int4-mpact, "
-            + "int8-mpact-e2e)");
+            + "int8-mpact-e2e, int8-mpact-e2e-tied)");
         m = refused(() -> BitWidths.resolve("resnet18", "int8")).getMessage();
         assertContainsAll(m, "unknown model 'resnet18'");
     }

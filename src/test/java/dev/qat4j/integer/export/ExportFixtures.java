@@ -43,6 +43,25 @@ final class ExportFixtures {
      */
     static final Path RESNET20_E2E = Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e.qck");
 
+    /**
+     * The end-to-end ResNet20 fine-tuned with its residual streams' clips tied (preset {@code int8-mpact-e2e-tied}):
+     * every residual add weighs exactly one output code.
+     */
+    static final Path RESNET20_E2E_TIED = Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied.qck");
+
+    /** {@link #RESNET20_E2E_TIED} with its BN β moved so that every conv bias is whole accumulator units ({@link BiasSnap}). */
+    static final Path RESNET20_E2E_TIED_SNAPPED =
+            Path.of("bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied-snapped.qck");
+
+    /** The model of checkpoint {@code file}, built with the bit widths it records and loaded; the caller closes it. */
+    static QuantModel load(Path file, Backend b) throws IOException {
+        Checkpoint c = CheckpointIO.read(file);
+        QuantModel m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),
+                file.toString()), b, 0);
+        ModelState.load(m, c);
+        return m;
+    }
+
     /** Clip α of the mPACT quantizer put on the normalized image (CIFAR-10's normalized pixels lie within ±2.8). */
     static final float INPUT_ALPHA = 3f;
 
@@ -53,9 +72,14 @@ final class ExportFixtures {
      * A trained ResNet20 that is integer end to end: the checkpoint at {@link #RESNET20_E2E} when it exists, else the
      * trained int8-mPACT ResNet20 ({@link #RESNET20_INT8}, FP32 stem) made end to end without retraining by
      * {@link #endToEnd}: an 8-bit mPACT quantizer on the image, the stem conv's trained weights at 8 bits, an mPACT
-     * quantizer after the stem's ReLU. The caller closes it.
+     * quantizer after the stem's ReLU; or the checkpoint named by the system property {@code qat4j.onnx.e2e} (to
+     * measure another one with these tests). The caller closes it.
      */
     static QuantModel resnet20EndToEnd(Backend b) throws IOException {
+        String other = System.getProperty("qat4j.onnx.e2e"); // another end-to-end checkpoint, for measurements
+        if (other != null && !other.isBlank()) {
+            return load(Path.of(other), b);
+        }
         if (Files.exists(RESNET20_E2E)) {
             Checkpoint c = CheckpointIO.read(RESNET20_E2E);
             QuantModel m = Models.build(c.model(), BitWidths.fromYaml(c.metaString(ModelState.BITS_KEY), c.model(),

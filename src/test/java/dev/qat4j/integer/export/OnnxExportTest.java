@@ -71,7 +71,9 @@ class OnnxExportTest {
                 "no trained checkpoint at " + ExportFixtures.RESNET20_INT8);
         backend = Backends.byName("cpu");
         model = ExportFixtures.resnet20EndToEnd(backend);
-        integer = IntegerConverter.convert(model, IntegerConverter.Options.exact());
+        // -Dqat4j.onnx.accbias=true measures the model converted with biases in accumulator units instead
+        integer = IntegerConverter.convert(model, Boolean.getBoolean("qat4j.onnx.accbias")
+                ? IntegerConverter.Options.exact().withAccumulatorBias() : IntegerConverter.Options.exact());
     }
 
     @AfterAll
@@ -273,6 +275,112 @@ class OnnxExportTest {
             assertTrue(vsInt.sameTop1 >= 0.97 * n, "ONNX Runtime vs qat4j integer model top-1 agreement "
                     + vsInt.sameTop1 + " / " + n);
         }
+    }
+
+    /** CIFAR-10 test images of the tied checkpoint's agreement test (-Dqat4j.onnx.tied.images=10000 for all). */
+    private static final int TIED_IMAGES = Integer.getInteger("qat4j.onnx.tied.images", 2000);
+
+    /** {@link BiasSnap}: the tied checkpoint's biases are off whole accumulator units, the snapped one's are not. */
+    @Test
+    void theSnappedCheckpointHasWholeAccumulatorUnitBiases() throws Exception {
+        Assumptions.assumeTrue(Files.exists(ExportFixtures.RESNET20_E2E_TIED), "no " + ExportFixtures.RESNET20_E2E_TIED);
+        try (QuantModel m = ExportFixtures.load(ExportFixtures.RESNET20_E2E_TIED, backend)) {
+            double before = BiasSnap.largestBiasFraction(m);
+            assertTrue(before > 1e-3, "the fine-tuned biases are not whole accumulator units: " + before);
+            BiasSnap.snap(m, backend, 2);
+            assertTrue(BiasSnap.largestBiasFraction(m) < 1e-5, "snapped: " + BiasSnap.largestBiasFraction(m));
+        }
+        Assumptions.assumeTrue(Files.exists(ExportFixtures.RESNET20_E2E_TIED_SNAPPED));
+        try (QuantModel m = ExportFixtures.load(ExportFixtures.RESNET20_E2E_TIED_SNAPPED, backend)) {
+            assertTrue(BiasSnap.largestBiasFraction(m) < 1e-5, "committed snapped checkpoint: "
+                    + BiasSnap.largestBiasFraction(m));
+        }
+    }
+
+    /**
+     * The end-to-end ResNet20 fine-tuned with tied residual clips ({@link ExportFixtures#RESNET20_E2E_TIED}, preset
+     * {@code int8-mpact-e2e-tied}): every residual factor is exactly 1, so the residual's 8-bit intermediate rounds
+     * nothing. Converted with biases in accumulator units ({@code --accumulator-bias}), which removes the export's
+     * bias rounding too, ONNX Runtime's top-1 agrees with qat4j's integer model on at least 99.5% of the CIFAR-10
+     * test images (the issue's target; 99.96% of all 10,000 measured, 99.95% of the first 2,000). Converted exactly
+     * (the default), the bias rounding (at most ~5e-3 of an output code per conv) is what remains, and it is
+     * amplified through the convolutions: 98.07% of the 10,000 measured, asserted with a margin. The same checkpoint
+     * with its BN β moved by that rounding ({@link BiasSnap}, {@link ExportFixtures#RESNET20_E2E_TIED_SNAPPED}) has
+     * whole accumulator-unit biases in the exact conversion too: there ONNX Runtime agrees with the exact integer
+     * model on 99.97% of the 10,000 images, and the target is asserted for both conversions.
+     */
+    @ParameterizedTest
+    @CsvSource({"bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied.qck, 0.97",
+        "bench/results/integer/e2e/resnet20-int8-mpact-e2e-tied-snapped.qck, 0.995"})
+    void tiedResidualClipsReachTheTargetAgreementOnCifar10(String checkpoint, double exactTarget, @TempDir Path dir)
+            throws Exception {
+        Path ckpt = Path.of(checkpoint);
+        Assumptions.assumeTrue(Files.exists(ckpt), "no checkpoint " + ckpt);
+        Path data = TestData.cifar10();
+        Assumptions.assumeTrue(data != null, "no CIFAR-10 archive (set QAT4J_DATA)");
+        Dataset test = Cifar10.load(data, Split.TEST).take(TIED_IMAGES);
+        int n = test.size();
+        Agreement[] got = new Agreement[2];
+        try (QuantModel tied = ExportFixtures.load(ckpt, backend)) {
+            for (int k = 0; k < 2; k++) {
+                boolean accBias = k == 1;
+                IntegerConverter.Options opts = accBias ? IntegerConverter.Options.exact().withAccumulatorBias()
+                        : IntegerConverter.Options.exact();
+                try (IntegerModel im = IntegerConverter.convert(tied, opts)) {
+                    assertEquals(List.of(), OnnxExport.inexactResidualLayers(im), "every residual factor is whole");
+                    int residuals = 0;
+                    for (IntLayer l : im.layers()) {
+                        if (l.hasResidual()) {
+                            residuals++;
+                            assertEquals(1.0, Math.scalb((double) l.residualMultiplier()[0], -l.shift()[0]), 0.0,
+                                    l.name() + ": the residual adds at the output's scale");
+                        }
+                    }
+                    assertEquals(9, residuals);
+                    long[] ints = new long[n * CLASSES];
+                    float[] fake = new float[n * CLASSES];
+                    int[] labels = new int[n];
+                    List<int[]> batches = new ArrayList<>();
+                    try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(BATCH), 0)) {
+                        int at = 0;
+                        while (loader.hasNext()) {
+                            Batch b = loader.next();
+                            try (Tensor x = backend.fromFloats(b.images(), b.size(), 3, 32, 32);
+                                 Step step = new Step(backend, false)) {
+                                int[] c = im.boundaryCodes(backend, x);
+                                batches.add(c);
+                                System.arraycopy(im.runIntegers(backend, c, b.size(), null), 0, ints, at * CLASSES,
+                                        b.size() * CLASSES);
+                                System.arraycopy(tied.forward(step, x).toFloatArray(), 0, fake, at * CLASSES,
+                                        b.size() * CLASSES);
+                            }
+                            System.arraycopy(b.labels(), 0, labels, at, b.size());
+                            at += b.size();
+                        }
+                    }
+                    Path file = dir.resolve("tied" + k + ".onnx");
+                    Files.write(file, OnnxExport.toBytes(im, backend));
+                    Agreement a = compare(runOrt(file, batches, n), ints, labels, im.logitScale());
+                    Agreement f = compare(fake, ints, labels, im.logitScale());
+                    System.out.printf("onnx export of %s%s: on %d CIFAR-10 test images ONNX "
+                            + "Runtime's top-1 agrees with qat4j's integer model on %d (%.2f%%; %d images' logits "
+                            + "differ beyond float rounding); accuracy ONNX Runtime %.2f%%, integer model %.2f%%; the "
+                            + "integer model agrees with the fake-quant model on %d (%.2f%%)%n",
+                            ckpt.getFileName(), accBias ? " (accumulator bias)" : " (exact)", n, a.sameTop1,
+                            100.0 * a.sameTop1 / n, a.moved, 100.0 * a.ortCorrect / n, 100.0 * a.intCorrect / n, f.sameTop1,
+                            100.0 * f.sameTop1 / n);
+                    assertTrue(a.intCorrect >= 0.8 * n, "the model is not degenerate: " + a.intCorrect + " / " + n);
+                    got[k] = a;
+                }
+            }
+        }
+        assertTrue(got[1].sameTop1 >= 0.995 * n, checkpoint + ": ONNX Runtime vs the accumulator-bias integer model "
+                + "top-1 agreement "
+                + got[1].sameTop1 + " / " + n + " (the issue's target is 99.5%)");
+        // unsnapped: measured 97.50% on the first 2,000 images, 98.07% on all 10,000 (asserted with the margin the
+        // untied test has); snapped: 99.97% on all 10,000
+        assertTrue(got[0].sameTop1 >= exactTarget * n, checkpoint + ": ONNX Runtime vs the exact integer model top-1 "
+                + "agreement " + got[0].sameTop1 + " / " + n);
     }
 
     /**
