@@ -38,8 +38,9 @@ import java.util.SplittableRandom;
  * input quantizer before its integer part): the ort engine refuses ResNet20 int8-mPACT's FP32 stem.
  *
  * <pre>java -cp bench/target/benchmarks.jar dev.qat4j.bench.OrtInferTimer --engine qat4j|ort [--threads N]
- *      [--steps 10] [--warmup 2] [--checkpoint FILE] [--ops true]</pre> (--ops: the time of each backend op of one
- *      integer forward, qat4j engine)
+ *      [--steps 10] [--warmup 2] [--checkpoint FILE] [--ops true] [--split-min-macs N]</pre> (--ops: where one integer
+ *      forward's time goes, qat4j engine; --split-min-macs: below how many MACs per image a batch smaller than the
+ *      thread count runs one image per thread, qat4j engine)
  *
  * The checkpoint defaults to the trained end-to-end one in bench/results/integer/e2e when it exists, else the trained
  * int8-mpact one (random weights of the int8-mpact preset when that is missing too: the same graph, so the same
@@ -68,6 +69,10 @@ public final class OrtInferTimer {
                 case "--warmup" -> warmup = Integer.parseInt(v);
                 case "--checkpoint" -> checkpoint = v;
                 case "--ops" -> ops = Boolean.parseBoolean(v);
+                // the compiled program's split threshold (qat4j_int_program_split_min_macs): 0 splits every conv of
+                // a batch smaller than the thread count over the threads
+                case "--split-min-macs" -> dev.qat4j.backend.cpu.NativeKernels.qat4j_int_program_split_min_macs(
+                        Long.parseLong(v));
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
