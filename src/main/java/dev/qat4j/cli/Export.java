@@ -102,6 +102,14 @@ final class Export implements Callable<Integer> {
                             + "rounds their conv to 8 bits before the add, so their codes differ from the integer "
                             + "model's more often than elsewhere (docs/integer-export.md, ONNX)");
                 }
+                double biasMove = OnnxExport.largestBiasRounding(im);
+                if (biasMove > 1e-6) {
+                    System.out.printf(java.util.Locale.ROOT, "  note: the int8 form rounds each conv bias to whole "
+                            + "accumulator units (here by up to %.2g of an output code), so ONNX Runtime computes the "
+                            + "integer model `qat4j convert --accumulator-bias` makes; a rounded code moves its "
+                            + "neighbours' sums, and through the layers some top-1 results differ from this model's "
+                            + "(docs/integer-export.md, ONNX)%n", biasMove);
+                }
             }
             done = true;
             return 0;

@@ -1,6 +1,7 @@
 package dev.qat4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -49,6 +50,15 @@ class IntegerCommandsTest {
         assertTrue(Files.size(dir.resolve("r.onnx")) > 100_000, "the ONNX file holds the weights");
         assertTrue(out.contains("note: 1 residual layer(s) weigh the residual by a non-integer number of output codes "
                 + "(s0.b0.out.q)"), out);
+        assertTrue(out.contains("note: the int8 form rounds each conv bias to whole accumulator units (here by up to "),
+                out);
+        // converted with biases in accumulator units: ONNX Runtime computes exactly that model's biases, no bias note
+        Path accBias = dir.resolve("e2e-accbias.qim");
+        assertEquals(0, Main.run("convert", "--checkpoint", RESNET_E2E, "--out", accBias.toString(),
+                "--accumulator-bias"));
+        out = capture(exit, "export", "--model", accBias.toString(), "--onnx", dir.resolve("r2.onnx").toString());
+        assertEquals(0, exit[0], out);
+        assertFalse(out.contains("rounds each conv bias"), out);
         assertTrue(Files.exists(dir.resolve("blobs/manifest.json")) && Files.exists(dir.resolve("c/qat4j_model.c")));
         // exporting again into the same folders is refused: nothing the user saved is replaced silently
         assertEquals(2, Main.run("export", "--model", qim.toString(), "--blobs", dir.resolve("blobs").toString()));

@@ -152,6 +152,30 @@ public final class OnnxExport {
         return names;
     }
 
+    /**
+     * How far the int8 form moves the model's conv biases: QLinearConv takes a bias only in whole accumulator units
+     * ({@code round(B_c / |M_c|)}, half to even), so each channel's bias moves by up to half a unit. The largest move,
+     * in output codes ({@code |B_c - units * |M_c|| / 2^shift_c}); 0 for a model converted with biases in accumulator
+     * units (or a checkpoint whose BN biases already sit on that grid), whose integer model ONNX Runtime then computes.
+     */
+    public static double largestBiasRounding(IntegerModel model) {
+        double worst = 0;
+        for (IntLayer l : model.layers()) {
+            if (l.type() != IntLayer.Type.REQUANT) {
+                continue;
+            }
+            for (int c = 0; c < l.multiplier().length; c++) {
+                long m = Math.abs((long) l.multiplier()[c]);
+                if (m == 0) {
+                    continue;
+                }
+                long units = roundHalfEven(l.bias()[c], m);
+                worst = Math.max(worst, Math.scalb(Math.abs((double) (l.bias()[c] - units * m)), -l.shift()[c]));
+            }
+        }
+        return worst;
+    }
+
     /** Output codes a residual factor may miss a whole number by, over the residual's range, and count as exact. */
     static final double RESIDUAL_TOLERANCE = 0.01;
     static final int INTERMEDIATE_AUTO = -2;
