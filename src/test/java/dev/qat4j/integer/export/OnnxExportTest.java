@@ -191,27 +191,11 @@ class OnnxExportTest {
         Assumptions.assumeTrue(data != null, "no CIFAR-10 archive (set QAT4J_DATA)");
         Dataset test = Cifar10.load(data, Split.TEST).take(IMAGES);
         int n = test.size();
-        long[] ints = new long[n * CLASSES];
-        float[] fake = new float[n * CLASSES];
-        int[] labels = new int[n];
-        List<int[]> batches = new ArrayList<>();
-        try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(BATCH), 0)) {
-            int at = 0;
-            while (loader.hasNext()) {
-                Batch b = loader.next();
-                try (Tensor x = backend.fromFloats(b.images(), b.size(), 3, 32, 32);
-                     Step step = new Step(backend, false)) {
-                    int[] c = integer.boundaryCodes(backend, x);
-                    batches.add(c);
-                    System.arraycopy(integer.runIntegers(backend, c, b.size(), null), 0, ints, at * CLASSES,
-                            b.size() * CLASSES);
-                    System.arraycopy(model.forward(step, x).toFloatArray(), 0, fake, at * CLASSES,
-                            b.size() * CLASSES);
-                }
-                System.arraycopy(b.labels(), 0, labels, at, b.size());
-                at += b.size();
-            }
-        }
+        Outputs run = outputs(test, model, integer);
+        long[] ints = run.ints();
+        float[] fake = run.fake();
+        int[] labels = run.labels();
+        List<int[]> batches = run.batches();
         double scale = integer.logitScale();
         Agreement fakeVsInt = compare(fake, ints, labels, scale);
         System.out.printf("onnx export: for reference, qat4j's fake-quant model's top-1 agrees with its integer model "
@@ -337,27 +321,11 @@ class OnnxExportTest {
                         }
                     }
                     assertEquals(9, residuals);
-                    long[] ints = new long[n * CLASSES];
-                    float[] fake = new float[n * CLASSES];
-                    int[] labels = new int[n];
-                    List<int[]> batches = new ArrayList<>();
-                    try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(BATCH), 0)) {
-                        int at = 0;
-                        while (loader.hasNext()) {
-                            Batch b = loader.next();
-                            try (Tensor x = backend.fromFloats(b.images(), b.size(), 3, 32, 32);
-                                 Step step = new Step(backend, false)) {
-                                int[] c = im.boundaryCodes(backend, x);
-                                batches.add(c);
-                                System.arraycopy(im.runIntegers(backend, c, b.size(), null), 0, ints, at * CLASSES,
-                                        b.size() * CLASSES);
-                                System.arraycopy(tied.forward(step, x).toFloatArray(), 0, fake, at * CLASSES,
-                                        b.size() * CLASSES);
-                            }
-                            System.arraycopy(b.labels(), 0, labels, at, b.size());
-                            at += b.size();
-                        }
-                    }
+                    Outputs run = outputs(test, tied, im);
+                    long[] ints = run.ints();
+                    float[] fake = run.fake();
+                    int[] labels = run.labels();
+                    List<int[]> batches = run.batches();
                     Path file = dir.resolve("tied" + k + ".onnx");
                     Files.write(file, OnnxExport.toBytes(im, backend));
                     Agreement a = compare(runOrt(file, batches, n), ints, labels, im.logitScale());
@@ -555,6 +523,36 @@ class OnnxExportTest {
     // ------------------------------------------------------------------ helpers
 
     private record Agreement(int sameTop1, int moved, double maxDiff, int ortCorrect, int intCorrect) {
+    }
+
+    /** Per test image: the integer model's logits, the fake-quant model's, the label; and each batch's input codes. */
+    private record Outputs(long[] ints, float[] fake, int[] labels, List<int[]> batches) {
+    }
+
+    private Outputs outputs(Dataset test, QuantModel model, IntegerModel integer) {
+        int n = test.size();
+        long[] ints = new long[n * CLASSES];
+        float[] fake = new float[n * CLASSES];
+        int[] labels = new int[n];
+        List<int[]> batches = new ArrayList<>();
+        try (BatchLoader loader = new BatchLoader(test, BatchLoader.Options.eval(BATCH), 0)) {
+            int at = 0;
+            while (loader.hasNext()) {
+                Batch b = loader.next();
+                try (Tensor x = backend.fromFloats(b.images(), b.size(), 3, 32, 32);
+                     Step step = new Step(backend, false)) {
+                    int[] c = integer.boundaryCodes(backend, x);
+                    batches.add(c);
+                    System.arraycopy(integer.runIntegers(backend, c, b.size(), null), 0, ints, at * CLASSES,
+                            b.size() * CLASSES);
+                    System.arraycopy(model.forward(step, x).toFloatArray(), 0, fake, at * CLASSES,
+                            b.size() * CLASSES);
+                }
+                System.arraycopy(b.labels(), 0, labels, at, b.size());
+                at += b.size();
+            }
+        }
+        return new Outputs(ints, fake, labels, batches);
     }
 
     /** {@code ort} [n * classes] against integer logits {@code ints}, n = labels.length. */
