@@ -61,6 +61,7 @@ struct Program {
     int64_t arena_bytes = 0;
     int64_t scratch_ints = 0;  // per thread: 4 accumulator planes of the widest conv, or a conv-less step's input
     int64_t out_numel = 0;
+    int64_t input_bytes = 0;     // one image's input codes
     int64_t macs_per_image = 0;  // of the convs
 
     ~Program();
@@ -82,7 +83,7 @@ int64_t read_value(const void* p, int kind, int64_t i) {
 }
 
 // What one thread holds during a run: the per-step packed-image buffers (padding written once), the accumulator
-// scratch, and (per-image mode) its own arena of values. Plain qat4j_alloc64 blocks, no std::vector: it is built
+// scratch, and its arena of values (in the split schedule only the master's is used). Plain qat4j_alloc64 blocks, no std::vector: it is built
 // inside OpenMP regions, which an exception may not leave.
 struct Worker {
     int64_t steps = 0;
@@ -91,14 +92,13 @@ struct Worker {
     int64_t* packed = nullptr;  // per step: the (image * groups + group) its buffer holds, -1 none
     int32_t* scratch = nullptr;
     uint8_t* arena = nullptr;
-    bool ok = false;
 
     // A run's images are numbered from 0 again: no packed buffer holds one of them yet.
     void begin_run() {
         for (int64_t i = 0; i < steps; i++) packed[i] = -1;
     }
 
-    bool init(const Program& p, bool own_arena) {
+    bool init(const Program& p) {
         steps = (int64_t)p.steps.size();
         buf = (uint8_t**)qat4j_alloc64_n(steps, sizeof(uint8_t*));
         rowtmp = (uint32_t**)qat4j_alloc64_n(steps, sizeof(uint32_t*));
@@ -110,8 +110,8 @@ struct Worker {
             packed[i] = -1;
         }
         scratch = (int32_t*)qat4j_alloc64_n(p.scratch_ints + 16, 4);
-        arena = own_arena ? (uint8_t*)qat4j_alloc64_n(p.arena_bytes + 64, 1) : nullptr;
-        ok = scratch && (!own_arena || arena);
+        arena = (uint8_t*)qat4j_alloc64_n(p.arena_bytes + 64, 1);
+        bool ok = scratch && arena;
         for (int64_t i = 0; ok && i < steps; i++) {
             const Step& s = p.steps[i];
             if (!s.has_conv) continue;
@@ -153,7 +153,7 @@ Worker* acquire(const Program& p) {
         }
     }
     Worker* w = new (std::nothrow) Worker();
-    if (w && !w->init(p, true)) {
+    if (w && !w->init(p)) {
         delete w;
         w = nullptr;
     }
@@ -312,9 +312,8 @@ void run_image(const Program& p, int64_t image, const uint8_t* input, int64_t* o
 int profile(const Program& p, const uint8_t* codes, int64_t n, int64_t* out, int64_t* step_ns) {
     Worker* wk = acquire(p);
     if (!wk) return QAT4J_ERR_NO_MEMORY;
-    const int64_t in_bytes = p.value_numel[0] * elem_bytes(p.value_kind[0]);
     for (size_t si = 0; si < p.steps.size(); si++) step_ns[si] = 0;
-    for (int64_t b = 0; b < n; b++) run_image(p, b, codes + b * in_bytes, out + b * p.out_numel, *wk, step_ns);
+    for (int64_t b = 0; b < n; b++) run_image(p, b, codes + b * p.input_bytes, out + b * p.out_numel, *wk, step_ns);
     release(p, wk);
     return QAT4J_OK;
 }
@@ -328,7 +327,6 @@ std::atomic<int64_t> split_min_macs{kSplitMinMacs};  // qat4j_int_program_split_
 
 int run(const Program& p, const uint8_t* codes, int64_t n, int64_t* out) {
     int nth = omp_get_max_threads();
-    const int64_t in_bytes = p.value_numel[0] * elem_bytes(p.value_kind[0]);
     int failed = 0;
     if (n < nth && p.macs_per_image < split_min_macs.load()) nth = (int)n;
     if (n >= nth || nth == 1) {
@@ -339,7 +337,7 @@ int run(const Program& p, const uint8_t* codes, int64_t n, int64_t* out) {
             // a thread without buffers still reaches the loop (every thread must) but runs nothing: the call fails
 #pragma omp for schedule(dynamic)
             for (int64_t b = 0; b < n; b++) {
-                if (wk) run_image(p, b, codes + b * in_bytes, out + b * p.out_numel, *wk);
+                if (wk) run_image(p, b, codes + b * p.input_bytes, out + b * p.out_numel, *wk);
             }
             release(p, wk);
         }
@@ -361,7 +359,7 @@ int run(const Program& p, const uint8_t* codes, int64_t n, int64_t* out) {
 #pragma omp atomic read
         skip = lost;
         for (int64_t b = 0; b < n && !skip; b++) {
-            const uint8_t* input = codes + b * in_bytes;
+            const uint8_t* input = codes + b * p.input_bytes;
             for (size_t si = 0; si < p.steps.size(); si++) {
                 const Step& s = p.steps[si];
                 if (!s.has_conv) {
@@ -405,6 +403,7 @@ int create(int nsteps, const int64_t* desc, int nvalues, const int64_t* value_de
         if (v > 0) p->arena_bytes += (p->value_numel[v] * elem_bytes(p->value_kind[v]) + 63) & ~(int64_t)63;
     }
     p->out_numel = p->value_numel[nvalues - 1];
+    p->input_bytes = p->value_numel[0] * elem_bytes(p->value_kind[0]);
     p->steps.resize(nsteps);
     for (int i = 0; i < nsteps; i++) {
         const int64_t* d = desc + (int64_t)i * QAT4J_PROGRAM_STEP_FIELDS;

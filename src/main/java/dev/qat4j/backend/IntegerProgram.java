@@ -1,5 +1,6 @@
 package dev.qat4j.backend;
 
+import dev.qat4j.backend.ref.RefKernels;
 import dev.qat4j.quant.Rounding;
 import dev.qat4j.tensor.DType;
 import java.util.Arrays;
@@ -135,7 +136,9 @@ public record IntegerProgram(List<Value> values, List<Step> steps) {
                 continue;
             }
             Epilogue e = s instanceof Conv c ? c.epilogue() : ((Requant) s).epilogue();
-            long[] acc = s instanceof Conv c ? conv(x, n, in, c, out) : widen(x);
+            // the reference int8 conv (int32 sums are exact: the constructor bounded K * 255 * 128)
+            int[] acc = s instanceof Conv c ? RefKernels.conv2dInt(x, new int[] {n, in[0], in[1], in[2]},
+                    widenBytes(c.weights()), c.weightShape(), ConvParams.of(c.stride(), c.pad(), c.groups())) : x;
             vals[i + 1] = dev.qat4j.quant.Requantizer.requantizeResidual(acc, out[0], out[1] * out[2],
                     e.multiplier(), e.shift(), e.bias(), e.residual() >= 0 ? vals[e.residual()] : null,
                     e.residualMultiplier(), e.rounding(), e.qmin(), e.qmax());
@@ -152,36 +155,12 @@ public record IntegerProgram(List<Value> values, List<Step> steps) {
         return out;
     }
 
-    private static long[] conv(int[] x, int n, int[] in, Conv c, int[] out) {
-        int ch = in[0], h = in[1], w = in[2];
-        int[] ws = c.weightShape();
-        int co = ws[0], cg = ws[1], kh = ws[2], kw = ws[3], og = co / c.groups();
-        int oh = out[1], ow = out[2];
-        long[] acc = new long[n * co * oh * ow];
-        for (int b = 0; b < n; b++) {
-            for (int o = 0; o < co; o++) {
-                int g = o / og;
-                for (int y = 0; y < oh; y++) {
-                    for (int xo = 0; xo < ow; xo++) {
-                        long sum = 0;
-                        for (int ci = 0; ci < cg; ci++) {
-                            for (int i = 0; i < kh; i++) {
-                                int iy = y * c.stride() - c.pad() + i;
-                                for (int j = 0; j < kw; j++) {
-                                    int ix = xo * c.stride() - c.pad() + j;
-                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                                        sum += (long) x[((b * ch + g * cg + ci) * h + iy) * w + ix]
-                                                * c.weights()[((o * cg + ci) * kh + i) * kw + j];
-                                    }
-                                }
-                            }
-                        }
-                        acc[((b * co + o) * oh + y) * ow + xo] = sum;
-                    }
-                }
-            }
+    private static int[] widenBytes(byte[] v) {
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i];
         }
-        return acc;
+        return out;
     }
 
     private static int[] sumPool(int[] x, int n, int[] in, int k) {

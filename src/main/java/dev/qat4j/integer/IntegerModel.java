@@ -309,18 +309,13 @@ public final class IntegerModel implements AutoCloseable {
         }
         int[] table = inputCodeTable();
         int plane = spec.height() * spec.width();
-        if (values.get(0).fitsByte()) { // the usual 8-bit input quantizer: byte codes straight to the program
-            byte[] codes = new byte[pixels.length];
-            for (int i = 0; i < pixels.length; i++) {
-                codes[i] = (byte) table[(i / plane) % spec.channels() * 256 + (pixels[i] & 0xff)];
-            }
-            return logitsOfCodes(backend, codes, n);
-        }
         int[] codes = new int[pixels.length];
         for (int i = 0; i < pixels.length; i++) {
             codes[i] = table[(i / plane) % spec.channels() * 256 + (pixels[i] & 0xff)];
         }
-        return runIntegers(backend, codes, n, null);
+        // the usual 8-bit input quantizer: byte codes straight to the program (the table's codes are in range)
+        return values.get(0).fitsByte() ? logitsOfCodes(backend, bytesOf(codes), n)
+                : runIntegers(backend, codes, n, null);
     }
 
     /** Whether the float prefix ends with the seed's integer stem accumulator (value 0 holds no quantizer codes). */
@@ -347,13 +342,12 @@ public final class IntegerModel implements AutoCloseable {
      * int32, an epilogue without int64 headroom for int32 accumulators): such models run layer by layer.
      */
     public IntegerProgram program() {
-        List<IntegerProgram.Value> vals = new java.util.ArrayList<>();
-        for (IntValue v : values) {
-            DType dt = Slot.dtypeFor(v);
-            vals.add(new IntegerProgram.Value(dt, v.shape(), v.lo(), v.hi()));
-        }
         if (!values.get(0).fitsByte()) {
             return null;
+        }
+        List<IntegerProgram.Value> vals = new java.util.ArrayList<>();
+        for (IntValue v : values) {
+            vals.add(new IntegerProgram.Value(Slot.dtypeFor(v), v.shape(), v.lo(), v.hi()));
         }
         List<IntegerProgram.Step> steps = new java.util.ArrayList<>();
         for (int li = 0; li < layers.size(); li++) {
@@ -449,11 +443,7 @@ public final class IntegerModel implements AutoCloseable {
         if (trace == null) {
             IntegerProgram.Compiled c = compiledFor(backend);
             if (c != null) {
-                byte[] b = new byte[codes.length];
-                for (int i = 0; i < b.length; i++) {
-                    b[i] = (byte) codes[i];
-                }
-                return c.run(b, n);
+                return c.run(bytesOf(codes), n);
             }
         }
         Slot[] vals = new Slot[values.size()];
@@ -581,11 +571,7 @@ public final class IntegerModel implements AutoCloseable {
                 if (dt == DType.INT32) {
                     tensor = b.fromInts(array, shape);
                 } else {
-                    byte[] x = new byte[array.length];
-                    for (int i = 0; i < x.length; i++) {
-                        x[i] = (byte) array[i];
-                    }
-                    tensor = b.fromBytes(x, dt, shape);
+                    tensor = b.fromBytes(bytesOf(array), dt, shape);
                 }
             }
             return tensor;
@@ -640,6 +626,15 @@ public final class IntegerModel implements AutoCloseable {
             return backend.conv2dInt(x.tensor(backend, values.get(l.input()), n), wt,
                     ConvParams.of(l.stride(), l.pad(), l.groups()));
         }
+    }
+
+    /** Codes that fit a byte (INT8, or UINT8 as its low 8 bits) as bytes. */
+    private static byte[] bytesOf(int[] codes) {
+        byte[] b = new byte[codes.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) codes[i];
+        }
+        return b;
     }
 
     private static int[] intsOf(Tensor t) {

@@ -131,11 +131,7 @@ public final class OrtInferTimer {
                         "(outside ops: Java kernels, GC)", () -> im.logits(b, images), () -> { });
                 return;
             }
-            int[] ci = im.boundaryCodes(b, images);
-            byte[] codes = new byte[ci.length];
-            for (int i = 0; i < ci.length; i++) {
-                codes[i] = (byte) ci[i];
-            }
+            byte[] codes = inputCodes(b, im, x, batch);
             c.stepNanos(codes, batch); // warm-up
             long[] ns = c.stepNanos(codes, batch);
             long total = Arrays.stream(ns).sum();
@@ -170,20 +166,25 @@ public final class OrtInferTimer {
         }
     }
 
+    /** The images' input codes (the integer model's value 0) as bytes: what both engines are timed on. */
+    private static byte[] inputCodes(Backend b, IntegerModel im, float[] x, int batch) {
+        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
+            int[] c = im.boundaryCodes(b, images);
+            byte[] codes = new byte[c.length];
+            for (int i = 0; i < c.length; i++) {
+                codes[i] = (byte) c[i];
+            }
+            return codes;
+        }
+    }
+
     /**
      * The integer forward from the images' int8 codes, as ONNX Runtime is timed ({@link IntegerModel#logitsOfCodes}:
      * one native call on the cpu backend); the codes are made once, outside the timing, for both engines.
      */
     private static double[] timeQat4j(Backend b, IntegerModel im, float[] x, int batch, int steps, int warmup) {
         double[] ms = new double[steps];
-        byte[] codes;
-        try (Tensor images = b.fromFloats(x, batch, 3, 32, 32)) {
-            int[] c = im.boundaryCodes(b, images);
-            codes = new byte[c.length];
-            for (int i = 0; i < c.length; i++) {
-                codes[i] = (byte) c[i];
-            }
-        }
+        byte[] codes = inputCodes(b, im, x, batch);
         for (int i = -warmup; i < steps; i++) {
             long t0 = System.nanoTime();
             im.logitsOfCodes(b, codes, batch);
@@ -206,14 +207,9 @@ public final class OrtInferTimer {
                 opts.setInterOpNumThreads(1);
                 opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
                 opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                int[] codes;
-                try (Tensor t = b.fromFloats(x, batch, 3, 32, 32)) {
-                    codes = im.boundaryCodes(b, t);
-                }
+                byte[] codes = inputCodes(b, im, x, batch);
                 ByteBuffer buf = ByteBuffer.allocateDirect(codes.length);
-                for (int c : codes) {
-                    buf.put((byte) c);
-                }
+                buf.put(codes);
                 buf.rewind();
                 OnnxJavaType type = im.values().get(0).lo() < 0 ? OnnxJavaType.INT8 : OnnxJavaType.UINT8;
                 try (OrtSession session = env.createSession(file.toString(), opts);
