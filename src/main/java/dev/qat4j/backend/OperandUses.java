@@ -25,7 +25,13 @@ final class OperandUses implements AutoCloseable {
             return null;
         }
         t.checkOpen(op);
-        Storage memory = TensorInternals.storage(t);
+        Storage memory;
+        try {
+            memory = TensorInternals.storage(t);
+        } catch (IllegalStateException closedMeanwhile) { // closed by another thread since the check above
+            throw new IllegalStateException(op + ": tensor " + t.dtype() + Shape.str(t.shape())
+                    + " was closed before the op could start", closedMeanwhile);
+        }
         if (!memory.beginUse()) {
             throw new IllegalStateException(op + ": tensor " + t.dtype() + Shape.str(t.shape())
                     + " was closed before the op could start");
