@@ -51,6 +51,11 @@ public abstract class Storage {
         return freed;
     }
 
+    /** Whether the memory has been given back ({@link #free()} ran and no op uses it any more). */
+    public final synchronized boolean isReleased() {
+        return released;
+    }
+
     /** Starts one op's use of the memory; false (and nothing held) if it has been freed. Pair with {@link #endUse}. */
     public final synchronized boolean beginUse() {
         if (freed) {

@@ -89,9 +89,15 @@ public final class Tensor implements AutoCloseable {
         return numel;
     }
 
-    /** The backend's storage (backends call {@link TensorInternals#storage} after checking {@link #backend()}). */
+    /**
+     * The backend's storage (backends call {@link TensorInternals#storage} after checking {@link #backend()} and
+     * holding it for their op). Refused only once the memory is given back: a tensor closed by another thread while
+     * an op holds its memory ({@link Storage#beginUse}) still lends that op its storage, as the hold promises.
+     */
     Storage storage() {
-        checkOpen("storage");
+        if (storage.isReleased()) {
+            throw new IllegalStateException("storage: tensor " + dtype + Shape.str(shape) + " is closed");
+        }
         return storage;
     }
 
