@@ -787,6 +787,40 @@ static void requantize_residual(int max_isa) {
     }
 }
 
+// Batch assembly: every output value against the crop/flip/lookup written out per pixel, random sizes and plans.
+static void augment_batch() {
+    const int c = rint_in(1, 4), h = rint_in(1, 9), w = rint_in(1, 9), padding = rint_in(0, 4);
+    const int images = rint_in(1, 6), count = rint_in(1, 9);
+    std::vector<uint8_t> x((size_t)images * c * h * w);
+    for (auto& v : x) v = (uint8_t)(rng() & 0xFF);
+    std::vector<int32_t> labels(images), index(count), top(count), left(count), out_labels(count);
+    std::vector<uint8_t> flip(count);
+    for (auto& l : labels) l = rint_in(0, 9);
+    for (int i = 0; i < count; i++) {
+        index[i] = rint_in(0, images - 1);
+        top[i] = rint_in(0, 2 * padding);
+        left[i] = rint_in(0, 2 * padding);
+        flip[i] = (uint8_t)(rng() & 1);
+    }
+    auto table = floats((size_t)c * 256);
+    std::vector<float> out((size_t)count * c * h * w);
+    OK(qat4j_augment_batch_u8(x.data(), labels.data(), c, h, w, index.data(), top.data(), left.data(), flip.data(),
+                              count, padding, table.data(), out.data(), out_labels.data()));
+    bool same = true;
+    for (int i = 0; i < count; i++) {
+        same &= out_labels[i] == labels[index[i]];
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < h; y++)
+                for (int xx = 0; xx < w; xx++) {
+                    const int py = y + top[i], px = (flip[i] ? w - 1 - xx : xx) + left[i];  // in the padded image
+                    const bool inside = py >= padding && py < h + padding && px >= padding && px < w + padding;
+                    const int v = inside ? x[(((size_t)index[i] * c + ch) * h + py - padding) * w + px - padding] : 0;
+                    same &= out[(((size_t)i * c + ch) * h + y) * w + xx] == table[(size_t)ch * 256 + v];
+                }
+    }
+    CHECK(same, "augment_batch c %d h %d w %d padding %d", c, h, w, padding);
+}
+
 // One op's checks, with one case per op of qat4j_ops.inc and no default (-Werror=switch).
 static void drive(qat4j_op op, int max_isa, bool special) {
     current_op = op;
@@ -831,6 +865,7 @@ static void drive(qat4j_op op, int max_isa, bool special) {
         case QAT4J_OP_GEMM_INT: gemm_s8(max_isa); return;
         case QAT4J_OP_REQUANTIZE: requantize(); return;
         case QAT4J_OP_REQUANTIZE_RESIDUAL: requantize_residual(max_isa); return;
+        case QAT4J_OP_AUGMENT_BATCH: augment_batch(); return;
         case QAT4J_OP_COUNT: return;  // not an op: the enum's size
     }
 }

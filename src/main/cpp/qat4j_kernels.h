@@ -122,6 +122,14 @@ int qat4j_linear_f32(const float* x, const float* wt, const float* bias, float* 
 int qat4j_linear_bwd_data_f32(const float* dy, const float* wt, float* dx, int n, int in, int out);
 int qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int n, int in, int out);
 
+// ---------------------------------------------------------------- data (data_ops.cpp)
+// Backend.augmentBatch: image index[i] of images [N,c,h,w] (uint8), cropped at (top[i], left[i]) of its copy padded
+// with `padding` zeros a side, mirrored when flip[i] != 0, each value v of channel ch mapped to table[ch*256 + v];
+// out [count,c,h,w], out_labels[i] = labels[index[i]]. Indices and corners are checked by the caller.
+int qat4j_augment_batch_u8(const uint8_t* images, const int32_t* labels, int c, int h, int w, const int32_t* index,
+                           const int32_t* top, const int32_t* left, const uint8_t* flip, int count, int padding,
+                           const float* table, float* out, int32_t* out_labels);
+
 // ---------------------------------------------------------------- other float ops (ops_f32.cpp)
 int qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);
 int qat4j_bn_train_f32(const float* x, const float* gamma, const float* beta, float* running_mean, float* running_var,

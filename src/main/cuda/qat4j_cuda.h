@@ -105,6 +105,15 @@ int qc_act_quant_bwd_f32(int64_t dy, int64_t x, int64_t dx, int64_t dalpha, int6
 int qc_weight_quant_f32(int64_t w, int64_t wq, int64_t len, int bits);
 int qc_weight_quant_bwd_f32(int64_t g, int64_t w, int64_t dw, int64_t len, int bits);
 
+// ---------------------------------------------------------------- data (data.cu)
+// Backend.augmentBatch: images uint8 [N,c,h,w], labels int32 [N], table float [c,256] on the device; the plan
+// (index, top, left, flip: `count` entries each, checked by the caller) is read from host memory during the call.
+// out [count,c,h,w] = table[ch][pixel of image index[i] cropped at (top, left) of its zero-padded copy, mirrored
+// when flip[i]]; out_labels[i] = labels[index[i]].
+int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h, int w, const int32_t* index, const int32_t* top,
+                        const int32_t* left, const uint8_t* flip, int count, int padding, int64_t table, int64_t out,
+                        int64_t out_labels);
+
 // ---------------------------------------------------------------- integer inference
 // acc[n,co,oh,ow] (int32) = conv of byte codes (uint8, or int8 when x_signed) with int8 weights, exact.
 int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, int c, int h, int w, int co, int kh,

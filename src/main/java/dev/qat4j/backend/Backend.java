@@ -3,6 +3,7 @@ package dev.qat4j.backend;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
+import dev.qat4j.backend.Results.ImageBatch;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.quant.ActQuantizer;
 import dev.qat4j.quant.Rounding;
@@ -625,6 +626,61 @@ public abstract class Backend {
         return -1;
     }
 
+    // ---------------------------------------------------------------- data
+
+    /** The largest {@code padding} {@link #augmentBatch} takes (the crop corners travel as 15-bit fields). */
+    public static final int MAX_AUGMENT_PADDING = (1 << 14) - 1;
+
+    /**
+     * Assembles a batch from a data set kept on this backend, as {@code dev.qat4j.data.BatchLoader} does on the host
+     * (so a training epoch needs no image from the host): image {@code i} of the batch is image {@code index[i]} of
+     * {@code images} (UINT8 [N,c,h,w]), padded with {@code padding} zero pixels a side, cut at {@code (top[i],
+     * left[i])} of the padded image to its original size and mirrored left-right when {@code flip[i]}
+     * ({@code Augmentation.apply}); each pixel value v of channel ch then becomes {@code table[ch, v]} (FLOAT32
+     * [c,256]: a {@code Normalization}'s per-value table, so the result is the host path's bit for bit, padding
+     * included: a padded pixel is {@code table[ch, 0]}). The label of image i is {@code labels[index[i]]} (INT32 [N]).
+     * Evaluation is padding 0, corners 0, no flip. The plan arrays are the caller's host arrays, checked here.
+     *
+     * @return FLOAT32 images [n,c,h,w] and INT32 labels [n], n = index.length
+     */
+    public final ImageBatch augmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
+                                         boolean[] flip, int padding, Tensor table) {
+        String op = "augmentBatch";
+        own(op, "images", images);
+        own(op, "labels", labels);
+        own(op, "table", table);
+        if (images.dtype() != DType.UINT8 || images.rank() != 4) {
+            throw bad(op, "images must be UINT8 [N,C,H,W], got " + desc(images));
+        }
+        int n = images.dim(0);
+        requireDType(op, "labels", labels, DType.INT32);
+        requireShape(op, "labels", labels, new int[] {n});
+        requireDType(op, "table", table, DType.FLOAT32);
+        requireShape(op, "table", table, new int[] {images.dim(1), 256});
+        if (index == null || top == null || left == null || flip == null) {
+            throw bad(op, "index, top, left and flip must not be null");
+        }
+        int count = index.length;
+        if (count < 1 || top.length != count || left.length != count || flip.length != count) {
+            throw bad(op, "index, top, left and flip need one entry per image of the batch (at least one), got "
+                    + index.length + ", " + top.length + ", " + left.length + " and " + flip.length);
+        }
+        if (padding < 0 || padding > MAX_AUGMENT_PADDING) {
+            throw bad(op, "padding must be in 0.." + MAX_AUGMENT_PADDING + ", got " + padding);
+        }
+        for (int i = 0; i < count; i++) {
+            if (index[i] < 0 || index[i] >= n) {
+                throw bad(op, "index " + index[i] + " at batch position " + i + " is outside 0.." + (n - 1));
+            }
+            if (top[i] < 0 || top[i] > 2 * padding || left[i] < 0 || left[i] > 2 * padding) {
+                throw bad(op, "crop corner (" + top[i] + ", " + left[i] + ") at batch position " + i
+                        + " is outside [0, " + 2 * padding + "] for padding " + padding);
+            }
+        }
+        return route(Op.AUGMENT_BATCH, (impl, t) -> impl.doAugmentBatch(t.of(images), t.of(labels), index.clone(),
+                top.clone(), left.clone(), flip.clone(), padding, t.of(table)));
+    }
+
     /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */
     private static void checkRequantOutput(String op, Rounding rounding, int qmin, int qmax, DType out) {
         if (rounding == null) {
@@ -715,6 +771,9 @@ public abstract class Backend {
 
     protected abstract Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                            int qmin, int qmax, DType out);
+
+    protected abstract ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
+                                                 boolean[] flip, int padding, Tensor table);
 
     // ---------------------------------------------------------------- checks
 

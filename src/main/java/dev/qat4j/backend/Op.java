@@ -41,7 +41,8 @@ public enum Op {
     CONV2D_INT("conv2dInt"),
     GEMM_INT("gemmInt"),
     REQUANTIZE("requantize"),
-    REQUANTIZE_RESIDUAL("requantizeResidual");
+    REQUANTIZE_RESIDUAL("requantizeResidual"),
+    AUGMENT_BATCH("augmentBatch");
 
     private final String methodName;
 

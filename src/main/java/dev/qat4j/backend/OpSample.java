@@ -173,6 +173,19 @@ public final class OpSample implements AutoCloseable {
                 case REQUANTIZE -> o.sample(op, t -> backend.requantize(t[0], t[1], t[2], t[3], Rounding.HALF_EVEN, 0,
                                 255, DType.UINT8), o.ints(-200_000, 200_000, n, co, oh, oh),
                         o.ints(1 << 20, 1 << 30, co), o.ints(28, 40, co), o.ints(-1 << 20, 1 << 20, co));
+                case AUGMENT_BATCH -> {
+                    // A training batch of n * 4 images drawn from 3x as many, crop padding 4 as CIFAR-10's.
+                    int count = n * 4, images = count * 3, padding = 4;
+                    int[] index = r.ints(count, 0, images).toArray();
+                    int[] top = r.ints(count, 0, 2 * padding + 1).toArray();
+                    int[] left = r.ints(count, 0, 2 * padding + 1).toArray();
+                    boolean[] flip = new boolean[count];
+                    for (int i = 0; i < count; i++) {
+                        flip[i] = r.nextBoolean();
+                    }
+                    yield o.sample(op, t -> backend.augmentBatch(t[0], t[1], index, top, left, flip, padding, t[2]),
+                            o.bytes(DType.UINT8, images, 3, hw, hw), o.labels(10, images), o.gaussian(1, 3, 256));
+                }
                 case REQUANTIZE_RESIDUAL -> {
                     int[] mult = r.ints(co, 1 << 20, 1 << 30).toArray();
                     int[] shift = r.ints(co, 28, 40).toArray();

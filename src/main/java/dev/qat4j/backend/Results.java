@@ -46,4 +46,14 @@ public final class Results {
         }
     }
 
+    /**
+     * A batch {@link Backend#augmentBatch} assembled on a backend: FLOAT32 images [n,c,h,w] and their INT32 labels [n].
+     */
+    public record ImageBatch(Tensor images, Tensor labels) implements AutoCloseable {
+        @Override
+        public void close() {
+            images.close();
+            labels.close();
+        }
+    }
 }

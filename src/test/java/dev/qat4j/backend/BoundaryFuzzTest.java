@@ -209,6 +209,27 @@ class BoundaryFuzzTest {
                 new int[] {r.nextInt(5), -128, 127, 0}, (b, t, p) -> b.requantize(t[0], t[1], t[2], t[3],
                     Rounding.values()[Math.floorMod(p[0], Rounding.values().length)], p[1], p[2],
                     new DType[] {DType.INT8, DType.UINT8, DType.INT32, DType.FLOAT32}[Math.floorMod(p[3], 4)]));
+            case AUGMENT_BATCH -> {
+                int images = n + 2;
+                int padding = r.nextInt(4);
+                int count = 1 + r.nextInt(images);
+                yield new Call(op.methodName(), List.of(new Arg("images", DType.UINT8, new int[] {images, c, h, w}, false,
+                    0, 255), new Arg("labels", DType.INT32, new int[] {images}, false, 0, 9), f("table", c, 256)),
+                    new int[] {padding, count, r.nextInt(images - count + 1), r.nextInt(2 * padding + 1),
+                        r.nextInt(2 * padding + 1), r.nextInt(1 << count)},
+                    (b, t, p) -> {
+                        int m = Math.max(0, Math.min(p[1], 64)); // a perturbed count must not allocate gigabytes
+                        int[] index = new int[m], top = new int[m], left = new int[m];
+                        boolean[] flip = new boolean[m];
+                        for (int i = 0; i < m; i++) {
+                            index[i] = p[2] + i;
+                            top[i] = p[3];
+                            left[i] = p[4];
+                            flip[i] = ((p[5] >> (i & 31)) & 1) == 1;
+                        }
+                        return b.augmentBatch(t[0], t[1], index, top, left, flip, p[0], t[2]);
+                    });
+            }
             case REQUANTIZE_RESIDUAL -> {
                 int channels = c;
                 yield new Call(op.methodName(), List.of(new Arg("acc", DType.INT32, new int[] {n, c, h, w}, false,

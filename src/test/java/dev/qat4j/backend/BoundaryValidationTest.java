@@ -639,6 +639,46 @@ class BoundaryValidationTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
+    void augmentBatch(Backend b) {
+        String op = "augmentBatch";
+        Tensor images = bytes(b, DType.UINT8, 3, 2, 4, 4), labels = ints(b, new int[] {7, 8, 9}, 3), table = f(b, 2, 256);
+        int[] index = {2, 0}, corner = {1, 2};
+        boolean[] flip = {true, false};
+        tensorArgs(b, op, t -> b.augmentBatch(t[0], t[1], index, corner, corner, flip, 1, t[2]), req("images", images),
+                req("labels", labels), req("table", table));
+        try (var batch = b.augmentBatch(images, labels, index, corner, corner, flip, 1, table)) {
+            assertArrayEquals(new int[] {2, 2, 4, 4}, batch.images().shape());
+            assertArrayEquals(new int[] {9, 7}, batch.labels().toIntArray());
+        }
+
+        iae(op, () -> b.augmentBatch(images, labels, new int[] {0, 3}, corner, corner, flip, 1, table),
+                "index 3 at batch position 1 is outside 0..2");
+        iae(op, () -> b.augmentBatch(images, labels, new int[] {-1, 0}, corner, corner, flip, 1, table),
+                "index -1 at batch position 0 is outside 0..2");
+        iae(op, () -> b.augmentBatch(images, labels, index, new int[] {3, 0}, corner, flip, 1, table),
+                "crop corner (3, 1) at batch position 0 is outside [0, 2] for padding 1");
+        iae(op, () -> b.augmentBatch(images, labels, index, corner, new int[] {0, -1}, flip, 1, table),
+                "crop corner (2, -1) at batch position 1 is outside [0, 2] for padding 1");
+        iae(op, () -> b.augmentBatch(images, labels, index, corner, corner, flip, -1, table),
+                "padding must be in 0..16383, got -1");
+        iae(op, () -> b.augmentBatch(images, labels, index, corner, corner, flip, 1 << 14, table),
+                "padding must be in 0..16383, got 16384");
+        iae(op, () -> b.augmentBatch(images, labels, index, corner, corner, new boolean[1], 1, table),
+                "one entry per image of the batch (at least one), got 2, 2, 2 and 1");
+        iae(op, () -> b.augmentBatch(images, labels, new int[0], new int[0], new int[0], new boolean[0], 1, table),
+                "one entry per image of the batch (at least one), got 0, 0, 0 and 0");
+        iae(op, () -> b.augmentBatch(images, labels, null, corner, corner, flip, 1, table),
+                "index, top, left and flip must not be null");
+        iae(op, () -> b.augmentBatch(bytes(b, DType.UINT8, 3, 2, 4), labels, index, corner, corner, flip, 1, table),
+                "images must be UINT8 [N,C,H,W], got UINT8[3, 2, 4]");
+        iae(op, () -> b.augmentBatch(images, ints(b, new int[] {1, 2}, 2), index, corner, corner, flip, 1, table),
+                "labels INT32[2] must have shape [3]");
+        iae(op, () -> b.augmentBatch(images, labels, index, corner, corner, flip, 1, f(b, 3, 256)),
+                "table FLOAT32[3, 256] must have shape [2, 256]");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
     void softmaxCrossEntropy(Backend b) {
         String op = "softmaxCrossEntropy";
         Tensor logits = f(b, 2, 3), labels = ints(b, new int[] {0, 2}, 2);

@@ -7,6 +7,7 @@ import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
+import dev.qat4j.backend.Results.ImageBatch;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
@@ -687,5 +688,26 @@ public final class CpuBackend extends Backend {
                 multiplier.numel() == 1 ? 1 : 0, nativeRounding(rounding), qmin, qmax, ptr(y), nativeOut(out),
                 acc.numel(), Math.max(channels, 1), Math.max(inner(s), 1)), Op.REQUANTIZE, y);
         return y;
+    }
+
+    @Override
+    protected ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
+                                        boolean[] flip, int padding, Tensor table) {
+        int[] s = images.shape();
+        int n = index.length;
+        Tensor out = allocate(DType.FLOAT32, new int[] {n, s[1], s[2], s[3]});
+        Tensor outLabels = allocate(DType.INT32, new int[] {n});
+        check(NativeKernels.qat4j_augment_batch_u8(bp(images), ip(labels), s[1], s[2], s[3], index, top, left,
+                flipBytes(flip), n, padding, fp(table), fp(out), ip(outLabels)), Op.AUGMENT_BATCH, out, outLabels);
+        return new ImageBatch(out, outLabels);
+    }
+
+    /** One byte (0 or 1) per flag, as the native batch assembly reads them. */
+    static byte[] flipBytes(boolean[] flip) {
+        byte[] b = new byte[flip.length];
+        for (int i = 0; i < flip.length; i++) {
+            b[i] = (byte) (flip[i] ? 1 : 0);
+        }
+        return b;
     }
 }

@@ -24,7 +24,7 @@ import org.bytedeco.openblas.presets.openblas;
         value = "linux-x86_64",
         include = {"qat4j_kernels.h", "cpu_features.cpp", "act_quant.cpp", "weight_quant.cpp", "sgemm_f32.cpp",
             "conv_f32.cpp", "ops_f32.cpp", "gemm_s8.cpp", "conv_s8.cpp", "int_ops.cpp", "int_program.cpp",
-            "grid_conv.cpp", "op_list.cpp"}))
+            "grid_conv.cpp", "op_list.cpp", "data_ops.cpp"}))
 public final class NativeKernels {
     static {
         Loader.load();
@@ -141,6 +141,15 @@ public final class NativeKernels {
 
     public static native int qat4j_clamp_bwd_f32(@Const FloatPointer dy, @Const FloatPointer x, FloatPointer dx,
                                                   long len, float lo, float hi, int isa);
+
+    public static native int qat4j_augment_batch_u8(@Cast("const uint8_t*") BytePointer images,
+                                                     @Cast("const int32_t*") IntPointer labels, int c, int h, int w,
+                                                     @Cast("const int32_t*") int[] index,
+                                                     @Cast("const int32_t*") int[] top,
+                                                     @Cast("const int32_t*") int[] left,
+                                                     @Cast("const uint8_t*") byte[] flip, int count, int padding,
+                                                     @Const FloatPointer table, FloatPointer out,
+                                                     @Cast("int32_t*") IntPointer outLabels);
 
     public static native int qat4j_add_f32(@Const FloatPointer a, @Const FloatPointer b, FloatPointer y, long len);
 

@@ -6,6 +6,7 @@ import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
+import dev.qat4j.backend.Results.ImageBatch;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
@@ -508,5 +509,27 @@ public final class CudaBackend extends Backend {
                 abiRounding(rounding), qmin, qmax, a(y), out.byteSize(), acc.numel(), Math.max(channels, 1),
                 Math.max(inner(s), 1)), Op.REQUANTIZE);
         return y;
+    }
+
+    @Override
+    protected ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
+                                        boolean[] flip, int padding, Tensor table) {
+        int[] s = images.shape();
+        int n = index.length;
+        Tensor out = allocate(DType.FLOAT32, new int[] {n, s[1], s[2], s[3]});
+        Tensor outLabels = allocate(DType.INT32, new int[] {n});
+        byte[] flips = new byte[n];
+        for (int i = 0; i < n; i++) {
+            flips[i] = (byte) (flip[i] ? 1 : 0);
+        }
+        try {
+            check(CudaKernels.qc_augment_batch_u8(a(images), a(labels), s[1], s[2], s[3], index, top, left, flips, n,
+                    padding, a(table), a(out), a(outLabels)), Op.AUGMENT_BATCH);
+        } catch (RuntimeException e) {
+            out.close();
+            outLabels.close();
+            throw e;
+        }
+        return new ImageBatch(out, outLabels);
     }
 }

@@ -124,6 +124,13 @@ final class CudaKernels {
 
     public static native int qc_weight_quant_bwd_f32(long g, long w, long dw, long len, int bits);
 
+    public static native int qc_augment_batch_u8(long images, long labels, int c, int h, int w,
+                                                 @Cast("const int32_t*") int[] index,
+                                                 @Cast("const int32_t*") int[] top,
+                                                 @Cast("const int32_t*") int[] left,
+                                                 @Cast("const uint8_t*") byte[] flip, int count, int padding,
+                                                 long table, long out, long outLabels);
+
     public static native int qc_conv2d_s8_s32(long x, int xSigned, long wt, long acc, int n, int c, int h, int w,
                                               int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
 

@@ -6,6 +6,7 @@ import dev.qat4j.backend.Op;
 import dev.qat4j.backend.Results.ActQuantGrads;
 import dev.qat4j.backend.Results.BatchNormForward;
 import dev.qat4j.backend.Results.BatchNormGrads;
+import dev.qat4j.backend.Results.ImageBatch;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.backend.SgdParams;
 import dev.qat4j.quant.ActQuantizer;
@@ -304,5 +305,17 @@ public final class RefBackend extends Backend {
             b[i] = (byte) y[i];
         }
         return TensorInternals.wrap(this, out, shape, new HeapStorage(b));
+    }
+
+    @Override
+    protected ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
+                                        boolean[] flip, int padding, Tensor table) {
+        int[] s = images.shape();
+        int n = index.length;
+        float[] out = new float[n * s[1] * s[2] * s[3]];
+        int[] outLabels = new int[n];
+        RefKernels.augmentBatch(i8(images), i32(labels), s[1], s[2], s[3], index, top, left, flip, padding, f(table),
+                out, outLabels);
+        return new ImageBatch(wrap(out, n, s[1], s[2], s[3]), wrapInts(outLabels, n));
     }
 }

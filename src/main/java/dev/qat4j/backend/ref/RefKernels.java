@@ -645,4 +645,30 @@ public final class RefKernels {
         }
         return f;
     }
+
+    /**
+     * {@code Backend.augmentBatch} on plain arrays: images UINT8 [N,c,h,w] as bytes, table [c,256]; writes
+     * {@code index.length} normalised images [c,h,w] to {@code out} and their labels to {@code outLabels}.
+     */
+    public static void augmentBatch(byte[] images, int[] labels, int c, int h, int w, int[] index, int[] top,
+                                    int[] left, boolean[] flip, int padding, float[] table, float[] out,
+                                    int[] outLabels) {
+        int image = c * h * w;
+        for (int i = 0; i < index.length; i++) {
+            int src = index[i] * image;
+            int dst = i * image;
+            outLabels[i] = labels[index[i]];
+            for (int ch = 0; ch < c; ch++) {
+                for (int y = 0; y < h; y++) {
+                    int sy = y + top[i] - padding;
+                    for (int x = 0; x < w; x++) {
+                        int sx = (flip[i] ? w - 1 - x : x) + left[i] - padding;
+                        boolean inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+                        int v = inside ? images[src + (ch * h + sy) * w + sx] & 0xFF : 0;
+                        out[dst + (ch * h + y) * w + x] = table[ch * 256 + v];
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,65 @@
+// Batch assembly on the GPU from a data set kept in device memory: Backend.augmentBatch (RefKernels.augmentBatch is
+// its reference, src/main/cpp/data_ops.cpp the cpu's). Gathers and table lookups only, so the result is the host
+// pipeline's floats bit for bit.
+//
+// The batch's plan (image index, crop corner, flip) travels inside the kernel's parameters, in chunks of kPlanRows
+// images: no host buffer has to outlive the call and no copy or synchronisation is queued, so a training epoch
+// issues no host-side wait for its data.
+#include "qat4j_cuda.h"
+#include "cuda_common.cuh"
+
+namespace {
+
+// 480 rows of 8 bytes plus the other arguments stay under the 4 KiB of kernel parameters every architecture takes.
+constexpr int kPlanRows = 480;
+
+struct PlanChunk {
+    int32_t index[kPlanRows];
+    int32_t corner[kPlanRows];  // top | left << 15 | flip << 30 (Backend.MAX_AUGMENT_PADDING keeps corners in 15 bits)
+};
+
+__global__ void augment_batch_kernel(const uint8_t* images, const int32_t* labels, int c, int h, int w, int padding,
+                                     const float* table, float* out, int32_t* out_labels, int first, PlanChunk plan) {
+    const int row = blockIdx.x;
+    const int image = c * h * w;
+    const int32_t idx = plan.index[row];
+    const int32_t corner = plan.corner[row];
+    const int dy = (corner & 0x7FFF) - padding;
+    const int dx = ((corner >> 15) & 0x7FFF) - padding;
+    const bool flip = (corner >> 30) & 1;
+    const uint8_t* src = images + (int64_t)idx * image;
+    float* dst = out + (int64_t)(first + row) * image;
+    if (threadIdx.x == 0) out_labels[first + row] = labels[idx];
+    for (int p = threadIdx.x; p < image; p += blockDim.x) {
+        const int x = p % w;
+        const int y = (p / w) % h;
+        const int ch = p / (w * h);
+        const int sy = y + dy;
+        const int sx = (flip ? w - 1 - x : x) + dx;
+        const int v = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? src[((int64_t)ch * h + sy) * w + sx] : 0;
+        dst[p] = table[ch * 256 + v];
+    }
+}
+}  // namespace
+
+using qc::ptr;
+
+extern "C" int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h, int w, const int32_t* index,
+                                   const int32_t* top, const int32_t* left, const uint8_t* flip, int count,
+                                   int padding, int64_t table, int64_t out, int64_t out_labels) {
+    QC_PROFILE(QAT4J_OP_AUGMENT_BATCH);
+    for (int first = 0; first < count; first += kPlanRows) {
+        const int rows = count - first < kPlanRows ? count - first : kPlanRows;
+        PlanChunk plan;
+        for (int r = 0; r < rows; r++) {
+            plan.index[r] = index[first + r];
+            plan.corner[r] = top[first + r] | (left[first + r] << 15) | ((flip[first + r] ? 1 : 0) << 30);
+        }
+        augment_batch_kernel<<<rows, qc::kThreads, 0, qc::stream()>>>(
+            ptr<const uint8_t>(images), ptr<const int32_t>(labels), c, h, w, padding, ptr<const float>(table),
+            ptr<float>(out), ptr<int32_t>(out_labels), first, plan);
+        const int e = qc::launched();
+        if (e != 0) return e;
+    }
+    return 0;
+}
