@@ -63,3 +63,49 @@ extern "C" int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h,
     }
     return 0;
 }
+
+// ---------------------------------------------------------------- allFinite
+
+namespace {
+constexpr int kFiniteTensors = 200;  // 16 bytes each: a chunk's table stays under 4 KiB of kernel parameters
+
+struct TensorChunk {
+    const float* data[kFiniteTensors];
+    int64_t len[kFiniteTensors];
+};
+
+// blockIdx.y picks the tensor; any non-finite element sets *flag (never cleared here).
+__global__ void any_nonfinite_kernel(TensorChunk chunk, int* flag) {
+    const float* x = chunk.data[blockIdx.y];
+    const int64_t len = chunk.len[blockIdx.y];
+    bool bad = false;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
+        bad |= !isfinite(x[i]);
+    if (__syncthreads_or(bad) && threadIdx.x == 0) atomicOr(flag, 1);
+}
+}  // namespace
+
+extern "C" int qc_all_finite(const int64_t* tensors, const int64_t* lengths, int count, int32_t* all_finite) {
+    int* flag = qc::scratch<int>(1);
+    if (!flag) return qc::set_error(cudaErrorMemoryAllocation);
+    cudaError_t e = cudaMemsetAsync(flag, 0, sizeof(int), qc::stream());
+    for (int first = 0; e == cudaSuccess && first < count; first += kFiniteTensors) {
+        const int n = count - first < kFiniteTensors ? count - first : kFiniteTensors;
+        TensorChunk chunk;
+        int64_t longest = 1;
+        for (int i = 0; i < n; i++) {
+            chunk.data[i] = ptr<const float>(tensors[first + i]);
+            chunk.len[i] = lengths[first + i];
+            longest = lengths[first + i] > longest ? lengths[first + i] : longest;
+        }
+        dim3 grid(qc::blocks_for(longest, qc::kThreads, 64), n);
+        any_nonfinite_kernel<<<grid, qc::kThreads, 0, qc::stream()>>>(chunk, flag);
+        e = cudaGetLastError();
+    }
+    int host = 1;
+    if (e == cudaSuccess) e = cudaMemcpyAsync(&host, flag, sizeof(int), cudaMemcpyDeviceToHost, qc::stream());
+    if (e == cudaSuccess) e = cudaStreamSynchronize(qc::stream());
+    qc::release(flag);
+    *all_finite = host == 0 ? 1 : 0;
+    return qc::set_error(e);
+}

@@ -114,6 +114,10 @@ int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h, int w, con
                         const int32_t* left, const uint8_t* flip, int count, int padding, int64_t table, int64_t out,
                         int64_t out_labels);
 
+// Backend.allFinite: *all_finite = 1 when every element of the `count` float tensors (device addresses and element
+// counts in host arrays) is finite, else 0; one flag read back, so one wait for the stream.
+int qc_all_finite(const int64_t* tensors, const int64_t* lengths, int count, int32_t* all_finite);
+
 // ---------------------------------------------------------------- integer inference
 // acc[n,co,oh,ow] (int32) = conv of byte codes (uint8, or int8 when x_signed) with int8 weights, exact.
 int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, int c, int h, int w, int co, int kh,

@@ -626,6 +626,39 @@ public abstract class Backend {
         return -1;
     }
 
+    /**
+     * Whether every element of every tensor (FLOAT32, of this backend) is finite: what a trainer checks after each
+     * update. Reads nothing back but one flag where the backend can (cuda: one kernel over all tensors), where reading
+     * each tensor would wait for the device once per tensor.
+     */
+    public final boolean allFinite(java.util.List<Tensor> tensors) {
+        String op = "allFinite";
+        if (tensors == null) {
+            throw bad(op, "tensors is null");
+        }
+        for (int i = 0; i < tensors.size(); i++) {
+            Tensor t = tensors.get(i);
+            own(op, "tensor " + i, t);
+            requireDType(op, "tensor " + i, t, DType.FLOAT32);
+        }
+        try (OperandUses uses = new OperandUses(op)) {
+            tensors.forEach(t -> uses.hold(t));
+            return doAllFinite(java.util.List.copyOf(tensors));
+        }
+    }
+
+    /** {@link #allFinite}: reads each tensor; backends with a cheaper way override it. */
+    protected boolean doAllFinite(java.util.List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            for (float v : doReadFloats(t)) {
+                if (!Float.isFinite(v)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
     // ---------------------------------------------------------------- data
 
     /** The largest {@code padding} {@link #augmentBatch} takes (the crop corners travel as 15-bit fields). */

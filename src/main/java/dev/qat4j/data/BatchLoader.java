@@ -292,11 +292,56 @@ public final class BatchLoader implements AutoCloseable, Iterator<Batch> {
         }
     }
 
-    /** Batch {@code b} of this epoch, made in the calling thread: a pure function of data, options, epoch, b. */
-    Batch makeBatch(int b) {
+    /**
+     * What batch {@code b} of this epoch is made of: the data-set index of each image and its crop corner and flip
+     * ({@link Augmentation#draw}; 0, 0, false without augmentation). {@link #next()} builds exactly these images on the
+     * host; {@code Backend.augmentBatch} builds them from a data set kept on a backend ({@link ResidentDataset}).
+     * A pure function of data size, options, epoch and b.
+     *
+     * @param index   data-set index of each image of the batch
+     * @param top     crop corner row in the padded image
+     * @param left    crop corner column in the padded image
+     * @param flip    whether the image is mirrored left-right
+     * @param padding the zero padding the corners refer to ({@link Augmentation#padding()}, 0 without cropping)
+     */
+    public record BatchPlan(int[] index, int[] top, int[] left, boolean[] flip, int padding) {
+        /** Images in the batch. */
+        public int size() {
+            return index.length;
+        }
+    }
+
+    /** The plan of batch {@code b} (0-based) of this epoch; see {@link BatchPlan}. */
+    public BatchPlan plan(int b) {
+        if (b < 0 || b >= batchCount) {
+            throw new IndexOutOfBoundsException("batch " + b + " of an epoch of " + batchCount + " batches");
+        }
         int bs = options.batchSize();
         int from = b * bs;
         int size = Math.min(bs, data.size() - from);
+        int[] index = new int[size], top = new int[size], left = new int[size];
+        boolean[] flip = new boolean[size];
+        Augmentation a = options.augmentation();
+        for (int k = 0; k < size; k++) {
+            int pos = from + k;
+            index[k] = order[pos];
+            if (a.enabled()) {
+                Augmentation.Params p = a.draw(new SplittableRandom(combine(epochSeed, pos)));
+                top[k] = p.top();
+                left[k] = p.left();
+                flip[k] = p.flip();
+            } else {
+                top[k] = a.padding(); // no draw: the uncropped window (padding 0 when augmentation is off)
+                left[k] = a.padding();
+            }
+        }
+        return new BatchPlan(index, top, left, flip, a.padding());
+    }
+
+    /** Batch {@code b} of this epoch, made in the calling thread: a pure function of data, options, epoch, b. */
+    Batch makeBatch(int b) {
+        BatchPlan plan = plan(b);
+        int size = plan.size();
         int c = data.channels();
         int h = data.height();
         int w = data.width();
@@ -309,27 +354,28 @@ public final class BatchLoader implements AutoCloseable, Iterator<Batch> {
         byte[] aug = floats ? null : new byte[is];
         float[] rawF = floats ? new float[is] : null;
         float[] augF = floats ? new float[is] : null;
-        Augmentation a = options.augmentation();
+        boolean augment = options.augmentation().enabled();
+        int padding = plan.padding();
         Normalization norm = options.normalization();
         for (int k = 0; k < size; k++) {
-            int pos = from + k;
-            int idx = order[pos];
+            int idx = plan.index()[k];
             indices[k] = idx;
             labels[k] = data.label(idx);
-            Augmentation.Params p = a.enabled() ? a.draw(new SplittableRandom(combine(epochSeed, pos))) : null;
+            int top = plan.top()[k], left = plan.left()[k];
+            boolean flip = plan.flip()[k];
             if (floats) {
                 data.copyImage(idx, rawF, 0);
                 float[] src = rawF;
-                if (p != null) {
-                    Augmentation.apply(rawF, 0, c, h, w, a.padding(), p.top(), p.left(), p.flip(), augF, 0);
+                if (augment) {
+                    Augmentation.apply(rawF, 0, c, h, w, padding, top, left, flip, augF, 0);
                     src = augF;
                 }
                 norm.apply(src, 0, h * w, images, k * is);
             } else {
                 data.copyImage(idx, raw, 0);
                 byte[] src = raw;
-                if (p != null) {
-                    Augmentation.apply(raw, 0, c, h, w, a.padding(), p.top(), p.left(), p.flip(), aug, 0);
+                if (augment) {
+                    Augmentation.apply(raw, 0, c, h, w, padding, top, left, flip, aug, 0);
                     src = aug;
                 }
                 norm.apply(src, 0, h * w, images, k * is);

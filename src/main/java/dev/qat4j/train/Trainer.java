@@ -1,14 +1,21 @@
 package dev.qat4j.train;
 
 import dev.qat4j.backend.Backend;
+import dev.qat4j.backend.Op;
+import dev.qat4j.backend.Results.ImageBatch;
 import dev.qat4j.backend.Results.Loss;
 import dev.qat4j.data.Batch;
 import dev.qat4j.data.BatchLoader;
 import dev.qat4j.data.Dataset;
+import dev.qat4j.data.ResidentDataset;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Parameter;
 import dev.qat4j.nn.Step;
 import dev.qat4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The training loop of one model on one backend: epochs of shuffled, augmented batches (prepared in the background)
@@ -36,11 +43,27 @@ public final class Trainer implements AutoCloseable {
     private final Backend backend;
     private final TrainConfig config;
     private final Optimizer optimizer;
+    private final boolean dataOnBackend;
+    private final Map<Dataset, ResidentDataset> resident = new IdentityHashMap<>();
 
+    /**
+     * A trainer that keeps uint8 data sets on the backend ({@link ResidentDataset}) where the backend assembles batches
+     * itself, so each step's images never cross from the host; the batches are the host loader's bit for bit.
+     */
     public Trainer(QuantModel model, Backend backend, TrainConfig config) {
+        this(model, backend, config, true);
+    }
+
+    /**
+     * As {@link #Trainer(QuantModel, Backend, TrainConfig)}; {@code dataOnBackend} false makes every batch on the host
+     * ({@link BatchLoader}, normalised there and copied to the backend per step), e.g. to save the backend the
+     * data set's memory.
+     */
+    public Trainer(QuantModel model, Backend backend, TrainConfig config, boolean dataOnBackend) {
         this.model = model;
         this.backend = backend;
         this.config = config;
+        this.dataOnBackend = dataOnBackend;
         for (Parameter p : model.parameters()) {
             if (p.value().backend() != backend) {
                 throw new IllegalArgumentException("trainer: parameter " + p.name() + " lives on backend '"
@@ -59,23 +82,58 @@ public final class Trainer implements AutoCloseable {
         return config;
     }
 
+    /**
+     * The copy of {@code data} on the backend that batches are assembled from, made on first use; null when batches
+     * are made on the host (turned off, float pixels, or a backend without its own {@link Backend#augmentBatch}).
+     */
+    private ResidentDataset residentFor(Dataset data) {
+        if (!dataOnBackend || !ResidentDataset.supports(data) || !backend.supportsNatively(Op.AUGMENT_BATCH)) {
+            return null;
+        }
+        return resident.computeIfAbsent(data,
+                d -> ResidentDataset.upload(backend, d, model.inputSpec().normalization()));
+    }
+
+    /** Whether {@code data}'s batches are assembled on the backend (see the constructors). */
+    public boolean keepsOnBackend(Dataset data) {
+        return dataOnBackend && ResidentDataset.supports(data) && backend.supportsNatively(Op.AUGMENT_BATCH);
+    }
+
+    /** One batch, as the step sees it: made on the host, or planned here and assembled on the backend. */
+    private record StepInput(Batch hostBatch, BatchLoader.BatchPlan plan, int[] labels) {
+        int size() {
+            return labels.length;
+        }
+    }
+
     /** Trains one epoch (0-based {@code epoch}, which selects the learning rate and the shuffle). */
     public EpochStats trainEpoch(Dataset train, int epoch, Listener listener) {
         checkData(model, train);
         float lr = config.schedule().at(epoch);
         BatchLoader.Options opts = BatchLoader.Options.train(config.batchSize(), config.seed(), config.augmentation(),
                 model.inputSpec().normalization());
+        ResidentDataset onBackend = residentFor(train);
+        if (onBackend != null) {
+            opts = opts.withPrefetch(0); // only plans are taken: no worker making host batches
+        }
         long start = System.nanoTime();
         double lossSum = 0;
         long images = 0, correct = 0;
         int index = 0;
         try (BatchLoader loader = new BatchLoader(train, opts, epoch)) {
             int batches = loader.batchCount();
-            while (loader.hasNext()) {
-                Batch b = loader.next();
-                StepResult r = trainStep(b, train.shape(), lr, epoch, index);
-                lossSum += (double) r.loss() * b.size();
-                images += b.size();
+            for (int batch = 0; batch < batches; batch++) {
+                StepInput in;
+                if (onBackend != null) {
+                    BatchLoader.BatchPlan plan = loader.plan(batch);
+                    in = new StepInput(null, plan, labelsOf(train, plan));
+                } else {
+                    Batch b = loader.next();
+                    in = new StepInput(b, null, b.labels());
+                }
+                StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index);
+                lossSum += (double) r.loss() * in.size();
+                images += in.size();
                 correct += r.correct();
                 index++;
                 if (listener != null) {
@@ -98,13 +156,29 @@ public final class Trainer implements AutoCloseable {
         return step.keep(backend.fromFloats(b.images(), b.size(), chw[0], chw[1], chw[2]));
     }
 
-    private StepResult trainStep(Batch b, int[] chw, float lr, int epoch, int index) {
-        int n = b.size();
+    private static int[] labelsOf(Dataset data, BatchLoader.BatchPlan plan) {
+        int[] labels = new int[plan.size()];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = data.label(plan.index()[i]);
+        }
+        return labels;
+    }
+
+    private StepResult trainStep(StepInput in, ResidentDataset onBackend, int[] chw, float lr, int epoch, int index) {
+        int n = in.size();
+        int[] labels = in.labels();
         try (Step step = new Step(backend, true)) {
-            Tensor logits = model.forward(step, images(step, backend, b, chw));
-            int[] labels = b.labels();
-            try (Loss loss = backend.softmaxCrossEntropy(logits, step.keep(backend.fromInts(labels, n)),
-                    config.labelSmoothing())) {
+            Tensor x, y;
+            if (in.plan() != null) {
+                ImageBatch b = onBackend.batch(in.plan());
+                x = step.keep(b.images());
+                y = step.keep(b.labels());
+            } else {
+                x = images(step, backend, in.hostBatch(), chw);
+                y = step.keep(backend.fromInts(labels, n));
+            }
+            Tensor logits = model.forward(step, x);
+            try (Loss loss = backend.softmaxCrossEntropy(logits, y, config.labelSmoothing())) {
                 float value = loss.loss().toFloatArray()[0] + optimizer.alphaPenaltyLoss();
                 if (!Float.isFinite(value)) {
                     throw new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
@@ -122,6 +196,13 @@ public final class Trainer implements AutoCloseable {
 
     /** A weight that became NaN or infinite stops training: nothing after this step may be saved from it. */
     private void checkFinite(int epoch, int index, float lr) {
+        List<Tensor> values = new ArrayList<>();
+        for (Parameter p : model.parameters()) {
+            values.add(p.value());
+        }
+        if (backend.allFinite(values)) {
+            return; // one flag read back; only a failure reads the parameters to name the one that broke
+        }
         for (Parameter p : model.parameters()) {
             for (float v : p.value().toFloatArray()) {
                 if (!Float.isFinite(v)) {
@@ -133,9 +214,12 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** Evaluates {@code data} without augmentation; accuracy is averaged per image. */
+    /**
+     * Evaluates {@code data} without augmentation; accuracy is averaged per image. Batches are assembled on the
+     * backend as in training (see the constructors).
+     */
     public ConfusionMatrix evaluate(Dataset data) {
-        return evaluate(model, backend, data, config.batchSize());
+        return evaluate(model, backend, data, config.batchSize(), null, null, residentFor(data));
     }
 
     /** Evaluation usable without a trainer (a loaded model, say). */
@@ -164,25 +248,49 @@ public final class Trainer implements AutoCloseable {
      */
     public static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
                                            java.util.function.IntConsumer imagesDone, ImageLogits perImage) {
+        return evaluate(model, backend, data, batchSize, imagesDone, perImage, null);
+    }
+
+    /** The evaluation loop; {@code onBackend} (may be null) is {@code data} kept on the backend. */
+    private static ConfusionMatrix evaluate(QuantModel model, Backend backend, Dataset data, int batchSize,
+                                            java.util.function.IntConsumer imagesDone, ImageLogits perImage,
+                                            ResidentDataset onBackend) {
         checkData(model, data);
         ConfusionMatrix cm = new ConfusionMatrix(data.classes());
         int done = 0;
         BatchLoader.Options opts = BatchLoader.Options.eval(batchSize, model.inputSpec().normalization());
+        if (onBackend != null) {
+            opts = opts.withPrefetch(0);
+        }
         try (BatchLoader loader = new BatchLoader(data, opts, 0)) {
-            while (loader.hasNext()) {
-                Batch b = loader.next();
+            for (int batch = 0; batch < loader.batchCount(); batch++) {
+                int[] labels;
+                float[] logits;
                 try (Step step = new Step(backend, false)) {
-                    float[] logits = model.forward(step, images(step, backend, b, data.shape())).toFloatArray();
-                    cm.add(logits, b.labels(), b.size());
-                    if (perImage != null) {
-                        int k = logits.length / b.size();
-                        for (int i = 0; i < b.size(); i++) {
-                            perImage.image(done + i, b.labels()[i], ConfusionMatrix.argmax(logits, i * k, k), logits,
-                                    i * k, k);
-                        }
+                    Tensor x;
+                    if (onBackend != null) {
+                        BatchLoader.BatchPlan plan = loader.plan(batch);
+                        labels = labelsOf(data, plan);
+                        ImageBatch b = onBackend.batch(plan);
+                        x = step.keep(b.images());
+                        step.keep(b.labels());
+                    } else {
+                        Batch b = loader.next();
+                        labels = b.labels();
+                        x = images(step, backend, b, data.shape());
+                    }
+                    logits = model.forward(step, x).toFloatArray();
+                }
+                int size = labels.length;
+                cm.add(logits, labels, size);
+                if (perImage != null) {
+                    int k = logits.length / size;
+                    for (int i = 0; i < size; i++) {
+                        perImage.image(done + i, labels[i], ConfusionMatrix.argmax(logits, i * k, k), logits, i * k,
+                                k);
                     }
                 }
-                done += b.size();
+                done += size;
                 if (imagesDone != null) {
                     imagesDone.accept(done);
                 }
@@ -211,5 +319,7 @@ public final class Trainer implements AutoCloseable {
     @Override
     public void close() {
         optimizer.close();
+        resident.values().forEach(ResidentDataset::close);
+        resident.clear();
     }
 }

@@ -532,4 +532,19 @@ public final class CudaBackend extends Backend {
         }
         return new ImageBatch(out, outLabels);
     }
+
+    @Override
+    protected boolean doAllFinite(java.util.List<Tensor> tensors) {
+        if (tensors.isEmpty()) {
+            return true;
+        }
+        long[] addresses = new long[tensors.size()], lengths = new long[tensors.size()];
+        for (int i = 0; i < addresses.length; i++) {
+            addresses[i] = a(tensors.get(i));
+            lengths[i] = tensors.get(i).numel();
+        }
+        int[] allFinite = new int[1];
+        check(CudaKernels.qc_all_finite(addresses, lengths, addresses.length, allFinite), "allFinite");
+        return allFinite[0] == 1;
+    }
 }
