@@ -109,3 +109,53 @@ extern "C" int qc_all_finite(const int64_t* tensors, const int64_t* lengths, int
     *all_finite = host == 0 ? 1 : 0;
     return qc::set_error(e);
 }
+
+// ---------------------------------------------------------------- readAllFloats
+
+namespace {
+constexpr int kGatherTensors = 160;  // 24 bytes each: a chunk stays under 4 KiB of kernel parameters
+
+struct GatherChunk {
+    const float* data[kGatherTensors];
+    int64_t len[kGatherTensors];
+    int64_t offset[kGatherTensors];  // where each tensor's values start in the gathered buffer
+};
+
+__global__ void gather_kernel(GatherChunk chunk, float* out) {
+    const float* x = chunk.data[blockIdx.y];
+    float* y = out + chunk.offset[blockIdx.y];
+    const int64_t len = chunk.len[blockIdx.y];
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < len; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = x[i];
+}
+}  // namespace
+
+extern "C" int qc_gather_f32(const int64_t* tensors, const int64_t* lengths, int count, float* host_out) {
+    int64_t total = 0;
+    for (int i = 0; i < count; i++) total += lengths[i];
+    if (total == 0) return 0;
+    float* buf = qc::scratch<float>(total);
+    if (!buf) return qc::set_error(cudaErrorMemoryAllocation);
+    cudaError_t e = cudaSuccess;
+    int64_t offset = 0;
+    for (int first = 0; e == cudaSuccess && first < count; first += kGatherTensors) {
+        const int n = count - first < kGatherTensors ? count - first : kGatherTensors;
+        GatherChunk chunk;
+        int64_t longest = 1;
+        for (int i = 0; i < n; i++) {
+            chunk.data[i] = ptr<const float>(tensors[first + i]);
+            chunk.len[i] = lengths[first + i];
+            chunk.offset[i] = offset;
+            offset += lengths[first + i];
+            longest = lengths[first + i] > longest ? lengths[first + i] : longest;
+        }
+        dim3 grid(qc::blocks_for(longest, qc::kThreads, 64), n);
+        gather_kernel<<<grid, qc::kThreads, 0, qc::stream()>>>(chunk, buf);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(host_out, buf, (size_t)total * sizeof(float), cudaMemcpyDeviceToHost, qc::stream());
+    if (e == cudaSuccess) e = cudaStreamSynchronize(qc::stream());
+    qc::release(buf);
+    return qc::set_error(e);
+}

@@ -118,6 +118,10 @@ int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h, int w, con
 // counts in host arrays) is finite, else 0; one flag read back, so one wait for the stream.
 int qc_all_finite(const int64_t* tensors, const int64_t* lengths, int count, int32_t* all_finite);
 
+// Backend.readAllFloats: the `count` float tensors' values, one after another, into host_out (sum of lengths);
+// one gather kernel and one copy back, so one wait for the stream.
+int qc_gather_f32(const int64_t* tensors, const int64_t* lengths, int count, float* host_out);
+
 // ---------------------------------------------------------------- integer inference
 // acc[n,co,oh,ow] (int32) = conv of byte codes (uint8, or int8 when x_signed) with int8 weights, exact.
 int qc_conv2d_s8_s32(int64_t x, int x_signed, int64_t wt, int64_t acc, int n, int c, int h, int w, int co, int kh,

@@ -12,6 +12,7 @@ import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Shape;
 import dev.qat4j.tensor.Storage;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.ValueRange;
 import dev.qat4j.tensor.internal.TensorInternals;
 
 /**
@@ -124,7 +125,12 @@ public abstract class Backend {
 
     public final Tensor fromInts(int[] data, int... shape) {
         checkData("fromInts", data == null ? -1 : data.length, shape);
-        return doFromInts(data, shape.clone());
+        ValueRange range = ValueRange.of(data); // seen here on the host: later checks need not read it back
+        Tensor t = doFromInts(data, shape.clone());
+        if (range != null) {
+            TensorInternals.markValueRange(t, range);
+        }
+        return t;
     }
 
     /** A copy of {@code src} (from any backend) in this backend's memory. */
@@ -147,6 +153,34 @@ public abstract class Backend {
         try (OperandUses uses = new OperandUses("readFloats")) {
             return doReadFloats(uses.hold(t));
         }
+    }
+
+    /**
+     * The values of several FLOAT32 tensors of this backend, read in one round trip where the backend can (cuda: one
+     * gather kernel and one copy back, where reading each tensor waits for the device once per tensor).
+     */
+    public final float[][] readAllFloats(java.util.List<Tensor> tensors) {
+        String op = "readAllFloats";
+        if (tensors == null) {
+            throw bad(op, "tensors is null");
+        }
+        for (int i = 0; i < tensors.size(); i++) {
+            own(op, "tensor " + i, tensors.get(i));
+            requireDType(op, "tensor " + i, tensors.get(i), DType.FLOAT32);
+        }
+        try (OperandUses uses = new OperandUses(op)) {
+            tensors.forEach(t -> uses.hold(t));
+            return doReadAllFloats(java.util.List.copyOf(tensors));
+        }
+    }
+
+    /** {@link #readAllFloats}: one read per tensor; backends with a cheaper way override it. */
+    protected float[][] doReadAllFloats(java.util.List<Tensor> tensors) {
+        float[][] out = new float[tensors.size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = doReadFloats(tensors.get(i));
+        }
+        return out;
     }
 
     public final byte[] readBytes(Tensor t) {
@@ -398,10 +432,13 @@ public abstract class Backend {
             throw bad(op, "label smoothing must be in [0, 1], got " + labelSmoothing);
         }
         int classes = logits.dim(1);
-        int[] lab = labels.toIntArray();
-        for (int i = 0; i < lab.length; i++) {
-            if (lab[i] < 0 || lab[i] >= classes) {
-                throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (classes - 1));
+        ValueRange known = labels.valueRange();
+        if (known == null || !known.within(0, classes - 1)) { // read back only labels not known to be in range
+            int[] lab = labels.toIntArray();
+            for (int i = 0; i < lab.length; i++) {
+                if (lab[i] < 0 || lab[i] >= classes) {
+                    throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (classes - 1));
+                }
             }
         }
         return route(Op.SOFTMAX_CROSS_ENTROPY, (impl, t) ->
@@ -710,8 +747,13 @@ public abstract class Backend {
                         + " is outside [0, " + 2 * padding + "] for padding " + padding);
             }
         }
-        return route(Op.AUGMENT_BATCH, (impl, t) -> impl.doAugmentBatch(t.of(images), t.of(labels), index.clone(),
-                top.clone(), left.clone(), flip.clone(), padding, t.of(table)));
+        ValueRange labelRange = labels.valueRange();
+        ImageBatch batch = route(Op.AUGMENT_BATCH, (impl, t) -> impl.doAugmentBatch(t.of(images), t.of(labels),
+                index.clone(), top.clone(), left.clone(), flip.clone(), padding, t.of(table)));
+        if (labelRange != null) { // a gather of the labels stays within their bounds
+            TensorInternals.markValueRange(batch.labels(), labelRange);
+        }
+        return batch;
     }
 
     /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */

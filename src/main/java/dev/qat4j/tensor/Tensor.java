@@ -22,6 +22,8 @@ public final class Tensor implements AutoCloseable {
     private volatile boolean closed;
     private volatile QuantGrid quantGrid; // set once by the op that made the values, never for views
     private long quantGridWrites;          // the storage's write count when the mark was made
+    private volatile ValueRange valueRange; // likewise, for integer values whose bounds are known
+    private long valueRangeWrites;
 
     static {
         // the backend-only operations, reachable from the backend packages through TensorInternals only
@@ -39,6 +41,11 @@ public final class Tensor implements AutoCloseable {
             @Override
             public void markQuantGrid(Tensor t, QuantGrid grid) {
                 t.markQuantGrid(grid);
+            }
+
+            @Override
+            public void markValueRange(Tensor t, ValueRange range) {
+                t.markValueRange(range);
             }
         });
     }
@@ -177,6 +184,24 @@ public final class Tensor implements AutoCloseable {
         quantGridWrites = storage.writeCount();
         quantGrid = grid; // volatile write last: a reader that sees the grid sees its write count
 
+    }
+
+    /**
+     * Bounds of this integer tensor's values, when the backend that made them knows them (host data it copied in, or
+     * a gather of such values); else null. Null as well once an in-place op has written the memory since.
+     */
+    public ValueRange valueRange() {
+        ValueRange r = valueRange;
+        return r != null && storage.writeCount() == valueRangeWrites ? r : null;
+    }
+
+    /** Records the bounds of the values just made; at most once, by the backend, before the tensor is handed out. */
+    void markValueRange(ValueRange range) {
+        if (valueRange != null) {
+            throw new IllegalStateException("markValueRange: " + this + " already has " + valueRange);
+        }
+        valueRangeWrites = storage.writeCount();
+        valueRange = range; // volatile write last, as markQuantGrid
     }
 
     /**

@@ -44,14 +44,31 @@ public final class Optimizer implements AutoCloseable {
         return new Optimizer(params, 0.9f, 5e-4f, false, true, 2e-4f);
     }
 
-    /** λ Σ α² for the loss that is reported (the gradient is added in {@link #step}). */
+    /** λ Σ α² for the loss that is reported (the gradient is added in {@link #step}); reads every α in one call. */
     public float alphaPenaltyLoss() {
-        double s = 0;
+        List<Tensor> alphas = alphaValues();
+        if (alphas.isEmpty()) {
+            return 0f;
+        }
+        return alphaPenaltyLoss(alphas.get(0).backend().readAllFloats(alphas));
+    }
+
+    /** The clips α of the model ([1] tensors), in parameter order: what {@link #alphaPenaltyLoss(float[][])} reads. */
+    public List<Tensor> alphaValues() {
+        List<Tensor> alphas = new java.util.ArrayList<>();
         for (Parameter p : params) {
             if (p.kind() == Parameter.Kind.ALPHA) {
-                float a = p.value().toFloatArray()[0];
-                s += (double) a * a;
+                alphas.add(p.value());
             }
+        }
+        return alphas;
+    }
+
+    /** λ Σ α² from the values of {@link #alphaValues()}, read by the caller (with other values, in one round trip). */
+    public float alphaPenaltyLoss(float[][] alphaValues) {
+        double s = 0;
+        for (float[] a : alphaValues) {
+            s += (double) a[0] * a[0];
         }
         return (float) (alphaPenalty * s);
     }
@@ -64,14 +81,15 @@ public final class Optimizer implements AutoCloseable {
                 continue;
             }
             Backend b = p.value().backend();
-            if (p.kind() == Parameter.Kind.ALPHA && alphaPenalty > 0f) {
-                float a = p.value().toFloatArray()[0], g = grad.toFloatArray()[0];
-                p.setGrad(b.fromFloats(new float[] {g + 2f * alphaPenalty * a}, 1));
-                grad = p.grad();
-            }
             boolean decays = decayNormAndAlpha || p.kind() == Parameter.Kind.WEIGHT || p.kind() == Parameter.Kind.BIAS;
+            float decay = decays ? weightDecay : 0f;
+            if (p.kind() == Parameter.Kind.ALPHA) {
+                // The penalty's gradient 2λα is a decay term: g + 2λα + wd α = g + (wd + 2λ) α, applied by the
+                // update itself, so no α is read back to the host.
+                decay += 2f * alphaPenalty;
+            }
             Tensor buf = buffers.computeIfAbsent(p, k -> b.zeros(DType.FLOAT32, k.value().shape()));
-            b.sgdStep(p.value(), grad, buf, new SgdParams(lr, momentum, decays ? weightDecay : 0f, nesterov));
+            b.sgdStep(p.value(), grad, buf, new SgdParams(lr, momentum, decay, nesterov));
         }
     }
 

@@ -179,14 +179,20 @@ public final class Trainer implements AutoCloseable {
             }
             Tensor logits = model.forward(step, x);
             try (Loss loss = backend.softmaxCrossEntropy(logits, y, config.labelSmoothing())) {
-                float value = loss.loss().toFloatArray()[0] + optimizer.alphaPenaltyLoss();
+                // The backward is queued before anything is read back, so an asynchronous backend (cuda) computes it
+                // while the host waits; the update comes only after the loss was seen to be finite.
+                model.backward(step, loss.dlogits());
+                List<Tensor> reads = new ArrayList<>(List.of(loss.loss(), logits));
+                reads.addAll(optimizer.alphaValues());
+                float[][] values = backend.readAllFloats(reads); // one round trip: loss, logits and every α
+                float value = values[0][0]
+                        + optimizer.alphaPenaltyLoss(java.util.Arrays.copyOfRange(values, 2, values.length));
                 if (!Float.isFinite(value)) {
                     throw new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
                             + ": loss is " + value + " (learning rate " + lr + "); the update was not applied");
                 }
                 ConfusionMatrix cm = new ConfusionMatrix(logits.dim(1));
-                cm.add(logits.toFloatArray(), labels, n);
-                model.backward(step, loss.dlogits());
+                cm.add(values[1], labels, n);
                 optimizer.step(lr);
                 checkFinite(epoch, index, lr);
                 return new StepResult(value, cm.correct());

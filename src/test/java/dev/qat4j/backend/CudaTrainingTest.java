@@ -149,7 +149,7 @@ class CudaTrainingTest {
         }
     }
 
-    /** One flag over many tensors (more than one kernel chunk of 200), finite and not. */
+    /** One flag over many tensors (more than one kernel chunk of 200), finite and not; and one read of them all. */
     @Test
     void allFiniteOnTheGpu() {
         Backend cuda = CudaBackend.get();
@@ -164,6 +164,12 @@ class CudaTrainingTest {
             many.add(cuda.fromFloats(big, big.length));
             assertFalse(cuda.allFinite(many));
             assertTrue(cuda.allFinite(many.subList(0, 450)));
+            float[][] all = cuda.readAllFloats(many); // 451 tensors: three gather launches of at most 160
+            assertEquals(451, all.length);
+            for (int i = 0; i < 450; i++) {
+                assertArrayEquals(new float[1 + i * 37], all[i], 0f, "tensor " + i);
+            }
+            assertTrue(Float.isNaN(all[450][99_999]));
         } finally {
             many.forEach(Tensor::close);
         }

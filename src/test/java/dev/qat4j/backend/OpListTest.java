@@ -16,11 +16,11 @@ class OpListTest {
 
     @Test
     void everyPublicComputeMethodOfBackendIsAnOpAndEveryOpAMethod() {
-        // tensor plumbing (allFinite: a read of many tensors at once), and compileIntegerProgram: not one op but a whole forward of conv2dInt and
+        // tensor plumbing (allFinite, readAllFloats: reads of many tensors at once), and compileIntegerProgram: not one op but a whole forward of conv2dInt and
         // requantizeResidual steps compiled into one call (IntegerProgramTest checks it against its reference)
         Set<String> tensorPlumbing = Set.of("zeros", "fromFloats", "fromBytes", "fromInts", "copyFrom", "readFloats",
                 "readBytes", "readInts", "setOpTimer", "name", "description", "supportsNatively",
-                "convOutShape", "requantizeResidualOverflowChannel", "compileIntegerProgram", "allFinite");
+                "convOutShape", "requantizeResidualOverflowChannel", "compileIntegerProgram", "allFinite", "readAllFloats");
         Set<String> methods = Arrays.stream(Backend.class.getDeclaredMethods())
                 .filter(m -> Modifier.isPublic(m.getModifiers()) && !Modifier.isStatic(m.getModifiers()))
                 .map(Method::getName)

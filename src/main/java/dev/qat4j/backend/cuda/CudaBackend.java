@@ -547,4 +547,27 @@ public final class CudaBackend extends Backend {
         check(CudaKernels.qc_all_finite(addresses, lengths, addresses.length, allFinite), "allFinite");
         return allFinite[0] == 1;
     }
+
+    @Override
+    protected float[][] doReadAllFloats(java.util.List<Tensor> tensors) {
+        long[] addresses = new long[tensors.size()], lengths = new long[tensors.size()];
+        long total = 0;
+        for (int i = 0; i < addresses.length; i++) {
+            addresses[i] = a(tensors.get(i));
+            lengths[i] = tensors.get(i).numel();
+            total += lengths[i];
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("readAllFloats: " + total + " values do not fit one Java array");
+        }
+        float[] all = new float[(int) total];
+        check(CudaKernels.qc_gather_f32(addresses, lengths, addresses.length, all), "readAllFloats");
+        float[][] out = new float[addresses.length][];
+        int at = 0;
+        for (int i = 0; i < out.length; i++) {
+            out[i] = java.util.Arrays.copyOfRange(all, at, at + (int) lengths[i]);
+            at += (int) lengths[i];
+        }
+        return out;
+    }
 }

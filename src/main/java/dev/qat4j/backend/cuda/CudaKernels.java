@@ -135,6 +135,9 @@ final class CudaKernels {
                                            @Cast("const int64_t*") long[] lengths, int count,
                                            @Cast("int32_t*") int[] allFinite);
 
+    public static native int qc_gather_f32(@Cast("const int64_t*") long[] tensors,
+                                           @Cast("const int64_t*") long[] lengths, int count, float[] hostOut);
+
     public static native int qc_conv2d_s8_s32(long x, int xSigned, long wt, long acc, int n, int c, int h, int w,
                                               int co, int kh, int kw, int sh, int sw, int ph, int pw, int groups);
 

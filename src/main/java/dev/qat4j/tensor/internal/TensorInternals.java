@@ -5,6 +5,7 @@ import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.QuantGrid;
 import dev.qat4j.tensor.Storage;
 import dev.qat4j.tensor.Tensor;
+import dev.qat4j.tensor.ValueRange;
 
 /**
  * Not API: the parts of {@link Tensor} that only backends use, kept off Tensor's public surface (its constructor,
@@ -19,6 +20,8 @@ public final class TensorInternals {
         Storage storage(Tensor t);
 
         void markQuantGrid(Tensor t, QuantGrid grid);
+
+        void markValueRange(Tensor t, ValueRange range);
     }
 
     private static volatile Access access;
@@ -63,5 +66,10 @@ public final class TensorInternals {
      */
     public static void markQuantGrid(Tensor t, QuantGrid grid) {
         access().markQuantGrid(t, grid);
+    }
+
+    /** Records the bounds of the integer values a backend just made in {@code t} (see {@link Tensor#valueRange()}). */
+    public static void markValueRange(Tensor t, ValueRange range) {
+        access().markValueRange(t, range);
     }
 }
