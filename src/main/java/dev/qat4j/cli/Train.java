@@ -106,6 +106,10 @@ final class Train implements Callable<Integer> {
     Path out;
     @Option(names = "--resume", description = "continue the run in --out from its last.qck (default off)")
     boolean resume;
+    @Option(names = "--time-limit", paramLabel = "MINUTES", description = "stop after the epoch after which another "
+            + "would pass this many minutes (at the last epoch's pace), checkpoints written; continue with --resume "
+            + "(default: none)")
+    Float timeLimit;
     @Option(names = "--overwrite", description = "start again in a run folder that holds a run, replacing its "
             + "checkpoints, metrics, curves and run.json (default off: refused)")
     boolean overwrite;
@@ -280,7 +284,8 @@ final class Train implements Callable<Integer> {
             ProgressLine progress = new ProgressLine(cfg.epochs());
             TrainingRun.Result result;
             try {
-                result = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line);
+                result = TrainingRun.run(m, b, cfg, train, test, dir, resume, progress, progress::line,
+                        timeLimit == null ? null : java.time.Duration.ofMillis(Math.round(timeLimit * 60_000)));
             } catch (DivergenceException e) {
                 keep = Files.exists(dir.resolve(TrainingRun.LAST));
                 System.err.println("\nqat4j train: " + e.getMessage() + (keep ? "" : "; no epoch finished, so "
@@ -318,6 +323,7 @@ final class Train implements Callable<Integer> {
         Checks.inRange("--alpha-penalty", alphaPenalty, 0, Double.POSITIVE_INFINITY, "must be a number of 0 or more");
         Checks.inRange("--label-smoothing", labelSmoothing, 0, 1, "must be in [0, 1)");
         Checks.inRange("--act-clip", actClip, Double.MIN_VALUE, Double.POSITIVE_INFINITY, "must be a number above 0");
+        Checks.inRange("--time-limit", timeLimit, Double.MIN_VALUE, 1e9, "must be a number of minutes above 0");
     }
 
     /** --out is a folder this run may use: new or empty, or an earlier run with --resume or --overwrite. */
@@ -383,6 +389,10 @@ final class Train implements Callable<Integer> {
                 png = null;
             }
         }
+        if (r.stoppedByTimeLimit()) {
+            System.err.printf(Locale.ROOT, "%nstopped by --time-limit after epoch %d of %d: continue with the same command "
+                    + "and --resume%n", r.epochsDone(), cfg.epochs());
+        }
         System.err.printf(Locale.ROOT, "%nbest test accuracy %.2f%% (epoch %d)%s%n  checkpoints %s, %s%n  metrics %s"
                 + "%n  curves %s%n", 100 * r.bestAccuracy(), r.bestEpoch(),
                 plan.experiment() != null && plan.experiment().seedAccuracy() != null
@@ -398,7 +408,8 @@ final class Train implements Callable<Integer> {
                     .put("best_checkpoint", r.bestCheckpoint().toString())
                     .put("last_checkpoint", r.lastCheckpoint().toString())
                     .put("metrics", r.metrics().toString()).put("curves", png == null ? null : png.toString())
-                    .put("run_record", dir.resolve(RunRecord.FILE).toString());
+                    .put("run_record", dir.resolve(RunRecord.FILE).toString())
+                    .put("epochs_done", r.epochsDone()).put("stopped_by_time_limit", r.stoppedByTimeLimit());
             if (!r.epochs().isEmpty()) {
                 TrainingRun.EpochRecord last = r.epochs().get(r.epochs().size() - 1);
                 o.put("final_accuracy", last.testAccuracy()).put("images_per_second", last.imagesPerSecond());

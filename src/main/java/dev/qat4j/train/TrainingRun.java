@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,8 +41,13 @@ public final class TrainingRun {
         }
     }
 
+    /**
+     * What a run did: the epochs of this call, the best test accuracy so far (resumed runs included) and where the
+     * files are. {@code epochsDone} counts every finished epoch of the run, {@code stoppedByTimeLimit} says the call
+     * ended before the last epoch because the next would have passed its time limit (continue with resume).
+     */
     public record Result(List<EpochRecord> epochs, double bestAccuracy, int bestEpoch, Path lastCheckpoint,
-                         Path bestCheckpoint, Path metrics) {
+                         Path bestCheckpoint, Path metrics, int epochsDone, boolean stoppedByTimeLimit) {
     }
 
     private TrainingRun() {
@@ -49,6 +55,19 @@ public final class TrainingRun {
 
     public static Result run(QuantModel model, Backend backend, TrainConfig cfg, Dataset train, Dataset test, Path out,
                              boolean resume, Trainer.Listener progress, Consumer<String> log) throws IOException {
+        return run(model, backend, cfg, train, test, out, resume, progress, log, null);
+    }
+
+    /**
+     * As {@link #run(QuantModel, Backend, TrainConfig, Dataset, Dataset, Path, boolean, Trainer.Listener, Consumer)},
+     * ending early, after a whole epoch and its checkpoints, when the next epoch would pass {@code timeLimit} (null:
+     * none) at the pace of the last one (training and evaluation): for machines lent in short windows, where a run
+     * continues with {@code resume} in the next. The first epoch of a call always runs.
+     */
+    public static Result run(QuantModel model, Backend backend, TrainConfig cfg, Dataset train, Dataset test, Path out,
+                             boolean resume, Trainer.Listener progress, Consumer<String> log, Duration timeLimit)
+            throws IOException {
+        long started = System.nanoTime();
         Files.createDirectories(out);
         Path last = out.resolve(LAST), best = out.resolve(BEST), metrics = out.resolve(METRICS);
         try (Trainer trainer = new Trainer(model, backend, cfg)) {
@@ -79,7 +98,18 @@ public final class TrainingRun {
             } else {
                 Files.deleteIfExists(metrics);
             }
-            for (int e = start; e < cfg.epochs(); e++) {
+            long lastEpochNanos = 0;
+            boolean stopped = false;
+            int e = start;
+            for (; e < cfg.epochs(); e++) {
+                long now = System.nanoTime();
+                if (timeLimit != null && e > start && now - started + lastEpochNanos > timeLimit.toNanos()) {
+                    stopped = true;
+                    log.accept(String.format(Locale.ROOT, "stopped after epoch %d of %d: another epoch (%.1f s) would "
+                            + "pass the time limit of %.1f min; continue with --resume", e, cfg.epochs(),
+                            lastEpochNanos / 1e9, timeLimit.toMillis() / 60000.0));
+                    break;
+                }
                 Trainer.EpochStats s = trainer.trainEpoch(train, e, progress);
                 double acc = trainer.evaluate(test).accuracy();
                 EpochRecord r = new EpochRecord(e + 1, s.lr(), s.loss(), s.trainAccuracy(), acc, s.imagesPerSecond(),
@@ -100,8 +130,9 @@ public final class TrainingRun {
                 log.accept(String.format(Locale.ROOT, "epoch %d/%d  lr %.4g  loss %.4f  train %.2f%%  test %.2f%%%s  "
                         + "%.0f img/s  %.1f s", e + 1, cfg.epochs(), s.lr(), s.loss(), 100 * s.trainAccuracy(),
                         100 * acc, isBest ? " (best)" : "", s.imagesPerSecond(), s.seconds()));
+                lastEpochNanos = System.nanoTime() - now;
             }
-            return new Result(records, bestAcc, bestEpoch, last, best, metrics);
+            return new Result(records, bestAcc, bestEpoch, last, best, metrics, e, stopped);
         }
     }
 

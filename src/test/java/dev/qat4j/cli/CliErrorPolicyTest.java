@@ -100,6 +100,7 @@ class CliErrorPolicyTest {
         run("train", "--limit-test", "0", "--out", out.toString()).refused("--limit-test 0", "at least 1");
         run("train", "--momentum", "5", "--out", out.toString()).refused("--momentum 5.0", "[0, 1)");
         run("train", "--lr", "-1", "--out", out.toString()).refused("--lr -1.0");
+        run("train", "--time-limit", "0", "--out", out.toString()).refused("--time-limit 0.0", "minutes above 0");
         run("train", "--resume", "--out", out.toString()).refused("--resume", out.toString(), "no last.qck");
         run("eval", "--checkpoint", RESNET, "--batch-size", "0").refused("--batch-size 0", "at least 1");
         run("eval", "--checkpoint", RESNET, "--limit-test", "0").refused("--limit-test 0", "at least 1");

@@ -1,6 +1,7 @@
 package dev.qat4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -84,6 +85,33 @@ class TrainingRunTest {
             }
         }
         assertTrue(log.stream().anyMatch(l -> l.startsWith("resumed from")), log.toString());
+
+        // A time limit ends the run after a whole epoch (the first always runs); resuming finishes it as one run.
+        Path limited = dir.resolve("limited");
+        try (QuantModel m = TrainerTest.smallNet(cpu, 4)) {
+            TrainingRun.Result part = TrainingRun.run(m, cpu, three, train, test, limited, false, null, log::add,
+                    java.time.Duration.ofMillis(1));
+            assertTrue(part.stoppedByTimeLimit());
+            assertEquals(1, part.epochsDone());
+            assertEquals(1, part.epochs().size());
+            assertEquals("1", CheckpointIO.read(part.lastCheckpoint()).metaString("epochs_done"));
+            assertTrue(log.stream().anyMatch(l -> l.startsWith("stopped after epoch 1 of 3: another epoch (")),
+                    log.toString());
+        }
+        try (QuantModel m = TrainerTest.smallNet(cpu, 77)) {
+            TrainingRun.Result rest = TrainingRun.run(m, cpu, three, train, test, limited, true, null, log::add,
+                    java.time.Duration.ofHours(1));
+            assertFalse(rest.stoppedByTimeLimit());
+            assertEquals(3, rest.epochsDone());
+            assertEquals(3, Files.readAllLines(rest.metrics()).size(), "one metrics line per epoch over both calls");
+            List<float[]> after = weights(m);
+            for (int i = 0; i < after.size(); i++) {
+                float[] a = straight.get(i), b = after.get(i);
+                for (int j = 0; j < a.length; j++) {
+                    assertEquals(a[j], b[j], 1e-4f * (1 + Math.abs(a[j])), "parameter " + i + "[" + j + "]");
+                }
+            }
+        }
 
         // best.qck evaluates to the accuracy recorded for its epoch, in a fresh model.
         try (QuantModel m = TrainerTest.smallNet(cpu, 5)) {
