@@ -356,8 +356,8 @@ class Runner:
     def _fwd_loss(self, x, y):
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
-        if self.alphas:
-            loss = loss + 2e-4 * sum((a * a).sum() for a in self.alphas)
+        if self.alphas:  # one cat + square-sum, not one kernel per clip
+            loss = loss + 2e-4 * torch.cat(self.alphas).square().sum()
         return loss, (logits.argmax(1) == y).sum()
 
     def _infer(self, x):
@@ -372,7 +372,9 @@ class Runner:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return loss.detach().clone(), correct.clone()
+        if self.compiled and not eager:  # CUDA graph outputs are overwritten by the next replay
+            return loss.detach().clone(), correct.clone()
+        return loss.detach(), correct
 
     def infer(self, x, eager=False):
         self.model.eval()
@@ -461,6 +463,10 @@ def run_epochs(r, data, epochs, batch, compiled, mode):
     std = torch.tensor(STD, device=dev).view(1, 3, 1, 1)
     mk, norm = make_batch, normalise
     if compiled:  # the data path compiled too (a small graph)
+        mark_static = getattr(torch._dynamo, "mark_static_address", None)
+        if mark_static is not None and dev.type == "cuda":  # no copy of the data set into a CUDA graph input per call
+            for t in (xtr, xte):
+                mark_static(t)
         mk = torch.compile(make_batch, mode=mode)
         norm = torch.compile(normalise, mode=mode)
     n, nt = xtr.shape[0], xte.shape[0]
@@ -523,6 +529,15 @@ def run_epochs(r, data, epochs, batch, compiled, mode):
 
 # ------------------------------------------------------------------------------------------------ child: one variant
 
+def inductor_counters():
+    """Inductor's counters (cudagraph_skips among them) where this torch has them; {} otherwise."""
+    try:
+        from torch._dynamo.utils import counters
+        return {k: int(v) for k, v in counters["inductor"].items()}
+    except Exception:  # noqa: BLE001 - informative only
+        return {}
+
+
 def write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -577,6 +592,10 @@ def child(a):
         entry["status"] = "ok"
         tag = f"{m}:{PRESETS[m]} {a.device}-{a.variant}"
         if compiled:
+            entry["inductor_counters"] = inductor_counters()
+            skips = entry["inductor_counters"].get("cudagraph_skips", 0)
+            if skips:
+                print(f"WARNING {tag}: {skips} graph(s) ran without CUDA graphs (cudagraph_skips)", flush=True)
             extra = f" infer {t['first_infer_s']:.1f} s" if "first_infer_s" in t else ""
             print(f"COMPILE {tag} mode {a.compile_mode}: first train step {t['first_train_step_s']:.1f} s{extra}",
                   flush=True)
