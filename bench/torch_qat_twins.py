@@ -463,7 +463,10 @@ def run_epochs(r, data, epochs, batch, compiled, mode):
     std = torch.tensor(STD, device=dev).view(1, 3, 1, 1)
     mk, norm = make_batch, normalise
     if compiled:  # the data path compiled too (a small graph)
-        mark_static = getattr(torch._dynamo, "mark_static_address", None)
+        try:
+            from torch._dynamo import mark_static_address as mark_static
+        except ImportError:
+            mark_static = None
         if mark_static is not None and dev.type == "cuda":  # no copy of the data set into a CUDA graph input per call
             for t in (xtr, xte):
                 mark_static(t)
@@ -631,10 +634,22 @@ def child(a):
 
 # ------------------------------------------------------------------------------------------------ driver
 
+_current_child = None
+
+
+def _on_term(signum, frame):
+    """The driver stopped from outside (an outer timeout): its child, in its own session, goes with it."""
+    if _current_child is not None and _current_child.poll() is None:
+        os.killpg(_current_child.pid, signal.SIGKILL)
+    sys.exit(128 + signum)
+
+
 def run_child(argv, timeout):
     """Runs a child in its own process group; kills the group at the timeout. Returns (rc, seconds)."""
+    global _current_child
     t0 = time.time()
     p = subprocess.Popen(argv, start_new_session=True)
+    _current_child = p
     try:
         rc = p.wait(timeout=max(1, timeout))
     except subprocess.TimeoutExpired:
@@ -646,6 +661,8 @@ def run_child(argv, timeout):
 
 def driver(a):
     deadline = time.time() + a.budget
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, _on_term)
     outdir = os.path.dirname(os.path.abspath(a.json))
     stem = os.path.splitext(os.path.basename(a.json))[0]
     common = ["--device", a.device, "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", str(a.warmup),
