@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu-check.sh needs on a GPU machine that may have no JDK and no Maven: a jlink'ed Java runtime,
-# the few jars the CUDA tests and the step timer load, and the compiled timer, into target/gpu-kit (~57 MB with
+# the few jars the CUDA tests and the timers load, and the compiled timers (StepTimer, ConvTimer, EpochTimer), into target/gpu-kit (~57 MB with
 # target/classes and target/test-classes, which travel beside it). Run after `mvn -B package -DskipTests` (or
 # `mvn -B -Pcuda test-compile` + `package`) on a machine with nvcc, so target/classes holds the CUDA library.
 set -euo pipefail
@@ -20,6 +20,8 @@ tr ':' '\n' < "$kit/runtime-classpath.txt" | grep -v -e '/openblas/' -e '/junit/
 console="$m2/org/junit/platform/junit-platform-console-standalone/1.14.4/junit-platform-console-standalone-1.14.4.jar"
 [ -f "$console" ] || mvn -B -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 >/dev/null
 cp "$console" "$kit/lib/"
+# OpTimes: StepTimer's --ops helper, which it references (javac finds no source for it without it here).
 javac -d "$kit/classes" -cp target/classes bench/src/main/java/dev/qat4j/bench/StepTimer.java \
-  bench/src/main/java/dev/qat4j/bench/ConvTimer.java
+  bench/src/main/java/dev/qat4j/bench/OpTimes.java bench/src/main/java/dev/qat4j/bench/ConvTimer.java \
+  bench/src/main/java/dev/qat4j/bench/EpochTimer.java
 du -sh "$kit" target/classes target/test-classes
