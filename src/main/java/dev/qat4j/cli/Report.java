@@ -5,12 +5,6 @@ import dev.qat4j.experiments.ExperimentReport;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.jfree.chart.ChartFactory;
-import org.jfree.chart.ChartUtils;
-import org.jfree.chart.JFreeChart;
-import org.jfree.chart.axis.CategoryLabelPositions;
-import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.data.category.DefaultCategoryDataset;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -50,36 +44,13 @@ final class Report implements Callable<Integer> {
             System.out.print(report.toText());
         }
         if (png != null) {
-            chart(report, png);
-            System.err.println("chart " + png);
+            try {
+                ReportChart.write(report, png);
+                System.err.println("chart " + png);
+            } catch (LinkageError e) { // a runtime without java.desktop (AWT), e.g. bench/gpu-kit.sh's
+                System.err.println("chart not written (" + e + "): this Java runtime has no java.desktop");
+            }
         }
         return 0;
-    }
-
-    private static void chart(ExperimentReport report, Path png) throws java.io.IOException {
-        DefaultCategoryDataset d = new DefaultCategoryDataset();
-        for (ExperimentReport.Row r : report.rows()) {
-            String label = r.experiment().id() + " (" + r.epochsRun() + "/" + r.experiment().recipe().epochs() + ")";
-            if (r.experiment().seedAccuracy() != null) {
-                d.addValue(r.experiment().seedAccuracy(), "seed (its recipe, full budget)", label);
-            }
-            d.addValue(r.bestAccuracy(), "qat4j (best test accuracy)", label);
-        }
-        JFreeChart chart = ChartFactory.createBarChart("qat4j vs the seed's tables (CIFAR-10 top-1)", "experiment (epochs run / recipe)",
-                "top-1 %", d, PlotOrientation.VERTICAL, true, false, false);
-        chart.getCategoryPlot().getDomainAxis().setCategoryLabelPositions(CategoryLabelPositions.UP_45);
-        chart.getCategoryPlot().setBackgroundPaint(java.awt.Color.WHITE);
-        chart.getCategoryPlot().setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
-        int width = Math.max(800, 90 * report.rows().size() + 300);
-        // drawn next to its place and moved in, so an existing chart is replaced whole or not at all
-        Path dir = png.toAbsolutePath().getParent();
-        Path tmp = java.nio.file.Files.createTempFile(dir, ".report-", ".png.tmp");
-        try {
-            ChartUtils.saveChartAsPNG(tmp.toFile(), chart, width, 600);
-            dev.qat4j.experiments.RunRecord.readableLikeOtherOutputs(tmp);
-            java.nio.file.Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            java.nio.file.Files.deleteIfExists(tmp);
-        }
     }
 }
