@@ -821,6 +821,26 @@ static void augment_batch() {
     CHECK(same, "augment_batch c %d h %d w %d padding %d", c, h, w, padding);
 }
 
+// Confusion counts: every row lands once, on its label's row, at its first largest logit (NaN never wins).
+static void accumulate_confusion(bool special) {
+    const int n = rint_in(1, 20), k = rint_in(1, 7);
+    auto logits = floats((size_t)n * k, -3, 3);
+    if (special) specials(logits);
+    std::vector<int32_t> labels(n);
+    for (auto& l : labels) l = rint_in(0, k - 1);
+    std::vector<float> counts((size_t)k * k, 0.0f), want((size_t)k * k, 0.0f);
+    OK(qat4j_accumulate_confusion(logits.data(), labels.data(), n, k, counts.data()));
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int j = 1; j < k; j++) {
+            const float v = logits[(size_t)i * k + j], b = logits[(size_t)i * k + best];
+            if (v > b || (std::isnan(b) && !std::isnan(v))) best = j;
+        }
+        want[(size_t)labels[i] * k + best] += 1.0f;
+    }
+    CHECK(counts == want, "accumulate_confusion n %d k %d", n, k);
+}
+
 // One op's checks, with one case per op of qat4j_ops.inc and no default (-Werror=switch).
 static void drive(qat4j_op op, int max_isa, bool special) {
     current_op = op;
@@ -866,6 +886,7 @@ static void drive(qat4j_op op, int max_isa, bool special) {
         case QAT4J_OP_REQUANTIZE: requantize(); return;
         case QAT4J_OP_REQUANTIZE_RESIDUAL: requantize_residual(max_isa); return;
         case QAT4J_OP_AUGMENT_BATCH: augment_batch(); return;
+        case QAT4J_OP_ACCUMULATE_CONFUSION: accumulate_confusion(special); return;
         case QAT4J_OP_COUNT: return;  // not an op: the enum's size
     }
 }

@@ -1,4 +1,4 @@
-// Batch assembly from a data set kept in native memory: Backend.augmentBatch (the cpu backend's copy of
+// Data ops: batch assembly from a data set kept in native memory, Backend.augmentBatch (the cpu backend's copy of
 // RefKernels.augmentBatch; src/main/cuda/data.cu is the GPU's). Pure gathers and table lookups, so every backend
 // gives the host pipeline's floats bit for bit.
 #include "qat4j_kernels.h"
@@ -30,6 +30,19 @@ extern "C" int qat4j_augment_batch_u8(const uint8_t* images, const int32_t* labe
                 }
             }
         }
+    }
+    return QAT4J_OK;
+}
+
+// Backend.accumulateConfusion (RefKernels.accumulateConfusion): counts[label * k + argmax] += 1 per row, the first
+// largest logit winning and a NaN never. Rows are few (a batch): one thread.
+extern "C" int qat4j_accumulate_confusion(const float* logits, const int32_t* labels, int n, int k, float* counts) {
+    for (int i = 0; i < n; i++) {
+        const float* row = logits + (int64_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (row[j] > row[best] || (row[best] != row[best] && row[j] == row[j])) best = j;
+        counts[(int64_t)labels[i] * k + best] += 1.0f;
     }
     return QAT4J_OK;
 }

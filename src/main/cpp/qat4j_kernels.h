@@ -129,6 +129,9 @@ int qat4j_linear_bwd_weight_f32(const float* dy, const float* x, float* dw, int 
 int qat4j_augment_batch_u8(const uint8_t* images, const int32_t* labels, int c, int h, int w, const int32_t* index,
                            const int32_t* top, const int32_t* left, const uint8_t* flip, int count, int padding,
                            const float* table, float* out, int32_t* out_labels);
+// Backend.accumulateConfusion: counts[labels[i] * k + p] += 1 for each row i of logits [n,k], p its first largest
+// logit (a NaN never wins). Labels are checked by the caller.
+int qat4j_accumulate_confusion(const float* logits, const int32_t* labels, int n, int k, float* counts);
 
 // ---------------------------------------------------------------- other float ops (ops_f32.cpp)
 int qat4j_bias_bwd_f32(const float* dy, float* db, int n, int c, int64_t inner);

@@ -159,3 +159,27 @@ extern "C" int qc_gather_f32(const int64_t* tensors, const int64_t* lengths, int
     qc::release(buf);
     return qc::set_error(e);
 }
+
+// ---------------------------------------------------------------- accumulateConfusion
+
+namespace {
+// One thread a row: its first largest logit (a NaN never wins), then one float atomic add of 1 (exact below 2^24).
+__global__ void confusion_kernel(const float* logits, const int32_t* labels, int n, int k, float* counts) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float* row = logits + (int64_t)i * k;
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (row[j] > row[best] || (isnan(row[best]) && !isnan(row[j]))) best = j;
+    atomicAdd(counts + (int64_t)labels[i] * k + best, 1.0f);
+}
+}  // namespace
+
+extern "C" int qc_accumulate_confusion(int64_t logits, int64_t labels, int n, int k, int64_t counts) {
+    QC_PROFILE(QAT4J_OP_ACCUMULATE_CONFUSION);
+    if (n <= 0) return 0;
+    confusion_kernel<<<qc::ceil_div(n, 128), 128, 0, qc::stream()>>>(ptr<const float>(logits),
+                                                                      ptr<const int32_t>(labels), n, k,
+                                                                      ptr<float>(counts));
+    return qc::launched();
+}

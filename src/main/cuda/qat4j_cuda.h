@@ -114,6 +114,8 @@ int qc_augment_batch_u8(int64_t images, int64_t labels, int c, int h, int w, con
                         const int32_t* left, const uint8_t* flip, int count, int padding, int64_t table, int64_t out,
                         int64_t out_labels);
 
+// Backend.accumulateConfusion: counts [k,k] (float) += 1 at (labels[i], first largest logit of row i), in place.
+int qc_accumulate_confusion(int64_t logits, int64_t labels, int n, int k, int64_t counts);
 // Backend.allFinite: *all_finite = 1 when every element of the `count` float tensors (device addresses and element
 // counts in host arrays) is finite, else 0; one flag read back, so one wait for the stream.
 int qc_all_finite(const int64_t* tensors, const int64_t* lengths, int count, int32_t* all_finite);

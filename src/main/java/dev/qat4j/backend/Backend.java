@@ -756,6 +756,46 @@ public abstract class Backend {
         return batch;
     }
 
+    /**
+     * In place: for every row i of {@code logits} (FLOAT32 [n,k]), {@code counts[labels[i], p] += 1} where p is the
+     * row's first largest logit (a NaN never wins: {@code dev.qat4j.train.ConfusionMatrix}'s rule). {@code counts} is
+     * FLOAT32 [k,k] so it reads back with the step's other values; its counts are exact while each stays below 2^24
+     * (16.7 million: the caller reads and resets it per epoch). Training and evaluation count on the backend with it,
+     * so no logits are read back.
+     */
+    public final void accumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
+        String op = "accumulateConfusion";
+        floats(op, "logits", logits, 2);
+        own(op, "labels", labels);
+        own(op, "counts", counts);
+        requireDType(op, "labels", labels, DType.INT32);
+        requireDType(op, "counts", counts, DType.FLOAT32);
+        int n = logits.dim(0), k = logits.dim(1);
+        if (k < 1) {
+            throw bad(op, "logits " + desc(logits) + " must have at least one class");
+        }
+        requireShape(op, "labels", labels, new int[] {n});
+        requireShape(op, "counts", counts, new int[] {k, k});
+        Storage countsMemory = TensorInternals.storage(counts);
+        if (countsMemory == TensorInternals.storage(logits)) {
+            throw bad(op, "counts must not share memory with logits");
+        }
+        ValueRange known = labels.valueRange();
+        if (known == null || !known.within(0, k - 1)) {
+            int[] lab = labels.toIntArray();
+            for (int i = 0; i < lab.length; i++) {
+                if (lab[i] < 0 || lab[i] >= k) {
+                    throw bad(op, "label " + lab[i] + " at index " + i + " is outside 0.." + (k - 1));
+                }
+            }
+        }
+        countsMemory.noteWrite();
+        route(Op.ACCUMULATE_CONFUSION, (impl, t) -> {
+            impl.doAccumulateConfusion(t.of(logits), t.of(labels), t.of(counts));
+            return null;
+        });
+    }
+
     /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */
     private static void checkRequantOutput(String op, Rounding rounding, int qmin, int qmax, DType out) {
         if (rounding == null) {
@@ -846,6 +886,8 @@ public abstract class Backend {
 
     protected abstract Tensor doRequantize(Tensor acc, Tensor multiplier, Tensor shift, Tensor bias, Rounding rounding,
                                            int qmin, int qmax, DType out);
+
+    protected abstract void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts);
 
     protected abstract ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
                                                  boolean[] flip, int padding, Tensor table);

@@ -42,7 +42,8 @@ public enum Op {
     GEMM_INT("gemmInt"),
     REQUANTIZE("requantize"),
     REQUANTIZE_RESIDUAL("requantizeResidual"),
-    AUGMENT_BATCH("augmentBatch");
+    AUGMENT_BATCH("augmentBatch"),
+    ACCUMULATE_CONFUSION("accumulateConfusion");
 
     private final String methodName;
 
@@ -60,7 +61,7 @@ public enum Op {
      * (the write would land in the copy), so every backend must run them itself.
      */
     public boolean updatesOperandsInPlace() {
-        return this == SGD_STEP || this == BATCH_NORM2D_TRAIN;
+        return this == SGD_STEP || this == BATCH_NORM2D_TRAIN || this == ACCUMULATE_CONFUSION;
     }
 
     /** Whether the op's results are integers, which every backend must reproduce exactly. */

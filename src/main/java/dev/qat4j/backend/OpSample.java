@@ -173,6 +173,10 @@ public final class OpSample implements AutoCloseable {
                 case REQUANTIZE -> o.sample(op, t -> backend.requantize(t[0], t[1], t[2], t[3], Rounding.HALF_EVEN, 0,
                                 255, DType.UINT8), o.ints(-200_000, 200_000, n, co, oh, oh),
                         o.ints(1 << 20, 1 << 30, co), o.ints(28, 40, co), o.ints(-1 << 20, 1 << 20, co));
+                case ACCUMULATE_CONFUSION -> o.sample(op, t -> {
+                    backend.accumulateConfusion(t[0], t[1], t[2]);
+                    return null;
+                }, o.gaussian(2, n * 16, 10), o.labels(10, n * 16), o.uniform(0, 3, 10, 10));
                 case AUGMENT_BATCH -> {
                     // A training batch of n * 4 images drawn from 3x as many, crop padding 4 as CIFAR-10's.
                     int count = n * 4, images = count * 3, padding = 4;

@@ -34,6 +34,29 @@ public final class ConfusionMatrix {
         }
     }
 
+    /**
+     * Adds counts made elsewhere ({@code Backend.accumulateConfusion}): {@code counts[label * k + prediction]}, whole
+     * numbers.
+     *
+     * @throws IllegalArgumentException for a length other than k*k, or a count that is negative or not whole
+     */
+    public void addCounts(float[] counts) {
+        int k = this.counts.length;
+        if (counts.length != k * k) {
+            throw new IllegalArgumentException("confusion matrix: " + counts.length + " counts for " + k
+                    + " classes (need " + k * k + ")");
+        }
+        for (int i = 0; i < counts.length; i++) {
+            float c = counts[i];
+            if (!(c >= 0) || c != Math.rint(c)) {
+                throw new IllegalArgumentException("confusion matrix: count " + c + " at " + i + " is not a whole number");
+            }
+        }
+        for (int i = 0; i < counts.length; i++) {
+            this.counts[i / k][i % k] += (long) counts[i];
+        }
+    }
+
     static int argmax(float[] v, int from, int len) {
         int best = 0;
         for (int j = 1; j < len; j++) {

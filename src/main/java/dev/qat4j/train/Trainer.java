@@ -11,6 +11,7 @@ import dev.qat4j.data.ResidentDataset;
 import dev.qat4j.models.QuantModel;
 import dev.qat4j.nn.Parameter;
 import dev.qat4j.nn.Step;
+import dev.qat4j.tensor.DType;
 import dev.qat4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -120,7 +121,9 @@ public final class Trainer implements AutoCloseable {
         double lossSum = 0;
         long images = 0, correct = 0;
         int index = 0;
-        try (BatchLoader loader = new BatchLoader(train, opts, epoch)) {
+        int classes = model.inputSpec().classes();
+        try (BatchLoader loader = new BatchLoader(train, opts, epoch);
+             Tensor counts = backend.zeros(DType.FLOAT32, classes, classes)) { // this epoch's, counted on the backend
             int batches = loader.batchCount();
             for (int batch = 0; batch < batches; batch++) {
                 StepInput in;
@@ -131,10 +134,10 @@ public final class Trainer implements AutoCloseable {
                     Batch b = loader.next();
                     in = new StepInput(b, null, b.labels());
                 }
-                StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index);
+                StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index, counts);
                 lossSum += (double) r.loss() * in.size();
                 images += in.size();
-                correct += r.correct();
+                correct = r.correctSoFar();
                 index++;
                 if (listener != null) {
                     double secs = (System.nanoTime() - start) / 1e9;
@@ -148,7 +151,8 @@ public final class Trainer implements AutoCloseable {
                 images, secs);
     }
 
-    private record StepResult(float loss, long correct) {
+    /** A step's loss (with the α penalty) and the epoch's correct predictions up to and including it. */
+    private record StepResult(float loss, long correctSoFar) {
     }
 
     /** The images of a batch as a tensor [n, c, h, w] (the loader fills exactly n images). */
@@ -164,9 +168,9 @@ public final class Trainer implements AutoCloseable {
         return labels;
     }
 
-    private StepResult trainStep(StepInput in, ResidentDataset onBackend, int[] chw, float lr, int epoch, int index) {
+    private StepResult trainStep(StepInput in, ResidentDataset onBackend, int[] chw, float lr, int epoch, int index,
+                                 Tensor counts) {
         int n = in.size();
-        int[] labels = in.labels();
         try (Step step = new Step(backend, true)) {
             Tensor x, y;
             if (in.plan() != null) {
@@ -175,16 +179,17 @@ public final class Trainer implements AutoCloseable {
                 y = step.keep(b.labels());
             } else {
                 x = images(step, backend, in.hostBatch(), chw);
-                y = step.keep(backend.fromInts(labels, n));
+                y = step.keep(backend.fromInts(in.labels(), n));
             }
             Tensor logits = model.forward(step, x);
             try (Loss loss = backend.softmaxCrossEntropy(logits, y, config.labelSmoothing())) {
                 // The backward is queued before anything is read back, so an asynchronous backend (cuda) computes it
                 // while the host waits; the update comes only after the loss was seen to be finite.
+                backend.accumulateConfusion(logits, y, counts); // the accuracy is counted there: no logits read
                 model.backward(step, loss.dlogits());
-                List<Tensor> reads = new ArrayList<>(List.of(loss.loss(), logits));
+                List<Tensor> reads = new ArrayList<>(List.of(loss.loss(), counts));
                 reads.addAll(optimizer.alphaValues());
-                float[][] values = backend.readAllFloats(reads); // one round trip: loss, logits and every α
+                float[][] values = backend.readAllFloats(reads); // one round trip: loss, counts and every α
                 float value = values[0][0]
                         + optimizer.alphaPenaltyLoss(java.util.Arrays.copyOfRange(values, 2, values.length));
                 if (!Float.isFinite(value)) {
@@ -192,7 +197,7 @@ public final class Trainer implements AutoCloseable {
                             + ": loss is " + value + " (learning rate " + lr + "); the update was not applied");
                 }
                 ConfusionMatrix cm = new ConfusionMatrix(logits.dim(1));
-                cm.add(values[1], labels, n);
+                cm.addCounts(values[1]);
                 optimizer.step(lr);
                 checkFinite(epoch, index, lr);
                 return new StepResult(value, cm.correct());
@@ -268,28 +273,37 @@ public final class Trainer implements AutoCloseable {
         if (onBackend != null) {
             opts = opts.withPrefetch(0);
         }
-        try (BatchLoader loader = new BatchLoader(data, opts, 0)) {
+        // Without a per-image listener the predictions are counted on the backend and read once, at the end.
+        boolean countThere = perImage == null;
+        try (BatchLoader loader = new BatchLoader(data, opts, 0);
+             Tensor counts = countThere ? backend.zeros(DType.FLOAT32, data.classes(), data.classes()) : null) {
             for (int batch = 0; batch < loader.batchCount(); batch++) {
                 int[] labels;
-                float[] logits;
+                float[] logits = null;
                 try (Step step = new Step(backend, false)) {
-                    Tensor x;
+                    Tensor x, y;
                     if (onBackend != null) {
                         BatchLoader.BatchPlan plan = loader.plan(batch);
                         labels = labelsOf(data, plan);
                         ImageBatch b = onBackend.batch(plan);
                         x = step.keep(b.images());
-                        step.keep(b.labels());
+                        y = step.keep(b.labels());
                     } else {
                         Batch b = loader.next();
                         labels = b.labels();
                         x = images(step, backend, b, data.shape());
+                        y = countThere ? step.keep(backend.fromInts(labels, labels.length)) : null;
                     }
-                    logits = model.forward(step, x).toFloatArray();
+                    Tensor out = model.forward(step, x);
+                    if (countThere) {
+                        backend.accumulateConfusion(out, y, counts);
+                    } else {
+                        logits = out.toFloatArray();
+                    }
                 }
                 int size = labels.length;
-                cm.add(logits, labels, size);
-                if (perImage != null) {
+                if (logits != null) {
+                    cm.add(logits, labels, size);
                     int k = logits.length / size;
                     for (int i = 0; i < size; i++) {
                         perImage.image(done + i, labels[i], ConfusionMatrix.argmax(logits, i * k, k), logits, i * k,
@@ -300,6 +314,9 @@ public final class Trainer implements AutoCloseable {
                 if (imagesDone != null) {
                     imagesDone.accept(done);
                 }
+            }
+            if (countThere) {
+                cm.addCounts(counts.toFloatArray());
             }
         }
         return cm;

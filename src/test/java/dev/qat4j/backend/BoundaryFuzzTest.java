@@ -209,6 +209,12 @@ class BoundaryFuzzTest {
                 new int[] {r.nextInt(5), -128, 127, 0}, (b, t, p) -> b.requantize(t[0], t[1], t[2], t[3],
                     Rounding.values()[Math.floorMod(p[0], Rounding.values().length)], p[1], p[2],
                     new DType[] {DType.INT8, DType.UINT8, DType.INT32, DType.FLOAT32}[Math.floorMod(p[3], 4)]));
+            case ACCUMULATE_CONFUSION -> new Call(op.methodName(), List.of(f("logits", n, c + 1),
+                new Arg("labels", DType.INT32, new int[] {n}, false, 0, c), f("counts", c + 1, c + 1)), new int[0],
+                (b, t, p) -> {
+                    b.accumulateConfusion(t[0], t[1], t[2]);
+                    return null;
+                });
             case AUGMENT_BATCH -> {
                 int images = n + 2;
                 int padding = r.nextInt(4);

@@ -639,6 +639,29 @@ class BoundaryValidationTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
+    void accumulateConfusion(Backend b) {
+        String op = "accumulateConfusion";
+        Tensor logits = fv(b, new float[] {1, 5, 2, 9, 0, Float.NaN}, 2, 3), labels = ints(b, new int[] {2, 0}, 2);
+        Tensor counts = z(b, DType.FLOAT32, 3, 3);
+        b.accumulateConfusion(logits, labels, counts);
+        assertArrayEquals(new float[] {1, 0, 0, 0, 0, 0, 0, 1, 0}, counts.toFloatArray(), "row 0 predicts 1, row 1 0");
+        tensorArgs(b, op, t -> {
+            b.accumulateConfusion(t[0], t[1], t[2]);
+            return null;
+        }, req("logits", logits), req("labels", labels), req("counts", z(b, DType.FLOAT32, 3, 3)));
+
+        iae(op, () -> b.accumulateConfusion(logits, ints(b, new int[] {0, 3}, 2), counts),
+                "label 3 at index 1 is outside 0..2");
+        iae(op, () -> b.accumulateConfusion(logits, ints(b, new int[] {0}, 1), counts), "labels INT32[1] must have shape [2]");
+        iae(op, () -> b.accumulateConfusion(logits, labels, z(b, DType.FLOAT32, 3, 2)),
+                "counts FLOAT32[3, 2] must have shape [3, 3]");
+        Tensor square = fv(b, new float[9], 3, 3);
+        iae(op, () -> b.accumulateConfusion(square, ints(b, new int[] {0, 1, 2}, 3), square.reshape(3, 3)),
+                "counts must not share memory with logits");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
     void augmentBatch(Backend b) {
         String op = "augmentBatch";
         Tensor images = bytes(b, DType.UINT8, 3, 2, 4, 4), labels = ints(b, new int[] {7, 8, 9}, 3), table = f(b, 2, 256);

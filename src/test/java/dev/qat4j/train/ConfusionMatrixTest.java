@@ -40,4 +40,18 @@ class ConfusionMatrixTest {
         assertTrue(e.getMessage().contains("label 3"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ConfusionMatrix(0));
     }
+
+    @org.junit.jupiter.api.Test
+    void addsCountsMadeOnABackendAndRefusesAnythingButWholeCounts() {
+        ConfusionMatrix cm = new ConfusionMatrix(2);
+        cm.addCounts(new float[] {3, 1, 0, 2});
+        cm.addCounts(new float[] {1, 0, 0, 0});
+        org.junit.jupiter.api.Assertions.assertEquals(4, cm.counts()[0][0]);
+        org.junit.jupiter.api.Assertions.assertEquals(6, cm.correct());
+        org.junit.jupiter.api.Assertions.assertEquals(7, cm.total());
+        for (float[] bad : new float[][] {{1, 2, 3}, {0.5f, 0, 0, 0}, {-1, 0, 0, 0}, {Float.NaN, 0, 0, 0}}) {
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> cm.addCounts(bad));
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(7, cm.total(), "a refused call adds nothing");
+    }
 }

@@ -78,6 +78,23 @@ class DataOnBackendTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
+    void countingOnTheBackendGivesTheConfusionMatrixOfTheLogits(Backend b) {
+        Dataset test = data(45, 8);
+        try (QuantModel m = TrainerTest.smallNet(b, 6)) {
+            ConfusionMatrix counted = Trainer.evaluate(m, b, test, 16); // accumulateConfusion, read once
+            int[] images = new int[1];
+            ConfusionMatrix fromLogits = Trainer.evaluate(m, b, test, 16, null, // logits read per batch
+                    (index, label, prediction, logits, offset, classes) -> images[0]++);
+            assertEquals(45, images[0]);
+            assertEquals(45, counted.total());
+            for (int i = 0; i < 10; i++) {
+                assertArrayEquals(fromLogits.counts()[i], counted.counts()[i], "row " + i);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
     void allFiniteFindsANonFiniteWeightAndTrainingStopsOnIt(Backend b) {
         try (Tensor ok = b.fromFloats(new float[] {1, 2, 3}, 3);
              Tensor nan = b.fromFloats(new float[] {0, Float.NaN}, 2);

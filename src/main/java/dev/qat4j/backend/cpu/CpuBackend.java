@@ -710,4 +710,10 @@ public final class CpuBackend extends Backend {
         }
         return b;
     }
+
+    @Override
+    protected void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
+        check(NativeKernels.qat4j_accumulate_confusion(fp(logits), ip(labels), logits.dim(0), logits.dim(1),
+                fp(counts)), Op.ACCUMULATE_CONFUSION);
+    }
 }

@@ -151,6 +151,10 @@ public final class NativeKernels {
                                                      @Const FloatPointer table, FloatPointer out,
                                                      @Cast("int32_t*") IntPointer outLabels);
 
+    public static native int qat4j_accumulate_confusion(@Const FloatPointer logits,
+                                                         @Cast("const int32_t*") IntPointer labels, int n, int k,
+                                                         FloatPointer counts);
+
     public static native int qat4j_add_f32(@Const FloatPointer a, @Const FloatPointer b, FloatPointer y, long len);
 
     public static native int qat4j_avg_pool_f32(@Const FloatPointer x, FloatPointer y, int nc, int h, int w, int k,

@@ -570,4 +570,10 @@ public final class CudaBackend extends Backend {
         }
         return out;
     }
+
+    @Override
+    protected void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
+        check(CudaKernels.qc_accumulate_confusion(a(logits), a(labels), logits.dim(0), logits.dim(1), a(counts)),
+                Op.ACCUMULATE_CONFUSION);
+    }
 }

@@ -131,6 +131,8 @@ final class CudaKernels {
                                                  @Cast("const uint8_t*") byte[] flip, int count, int padding,
                                                  long table, long out, long outLabels);
 
+    public static native int qc_accumulate_confusion(long logits, long labels, int n, int k, long counts);
+
     public static native int qc_all_finite(@Cast("const int64_t*") long[] tensors,
                                            @Cast("const int64_t*") long[] lengths, int count,
                                            @Cast("int32_t*") int[] allFinite);

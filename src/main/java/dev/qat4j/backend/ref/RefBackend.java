@@ -318,4 +318,9 @@ public final class RefBackend extends Backend {
                 out, outLabels);
         return new ImageBatch(wrap(out, n, s[1], s[2], s[3]), wrapInts(outLabels, n));
     }
+
+    @Override
+    protected void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
+        RefKernels.accumulateConfusion(f(logits), logits.dim(0), logits.dim(1), i32(labels), f(counts));
+    }
 }

@@ -671,4 +671,21 @@ public final class RefKernels {
             }
         }
     }
+
+    /**
+     * {@code Backend.accumulateConfusion} on plain arrays: counts[labels[i] * k + argmax(row i)] += 1, the first
+     * largest logit winning and a NaN never.
+     */
+    public static void accumulateConfusion(float[] logits, int n, int k, int[] labels, float[] counts) {
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int j = 1; j < k; j++) {
+                float v = logits[i * k + j], b = logits[i * k + best];
+                if (v > b || Float.isNaN(b) && !Float.isNaN(v)) {
+                    best = j;
+                }
+            }
+            counts[labels[i] * k + best] += 1f;
+        }
+    }
 }
