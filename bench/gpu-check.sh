@@ -28,10 +28,10 @@ timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 
 source bench/gpu-env.sh
 timeout 10 "$java_bin" -version 2>&1 | head -1
 
-echo "== conformance: CUDA vs ref (CudaConformanceTest, CudaTrainingTest)"
+echo "== conformance: CUDA vs ref (CudaConformanceTest, CudaTrainingTest, CudaDataOpsTest)"
 timeout 110 "$java_bin" -Dqat4j.conformance.seeds="${SEEDS:-12}" -jar "$kit"/lib/junit-platform-console-standalone-*.jar \
   execute --class-path "$cp:target/test-classes" --select-class dev.qat4j.backend.CudaConformanceTest \
-  --select-class dev.qat4j.backend.CudaTrainingTest --details=tree --disable-banner --reports-dir "$out/junit"
+  --select-class dev.qat4j.backend.CudaTrainingTest --select-class dev.qat4j.backend.CudaDataOpsTest --details=tree --disable-banner --reports-dir "$out/junit"
 tests_rc=$?
 echo "conformance exit code: $tests_rc"
 

@@ -72,10 +72,14 @@ class OpConformanceTest {
     @ParameterizedTest(name = "{0} on ISA level {1}, seed {2}")
     @MethodSource("opsTimesIsaLevels")
     void everyOpOnEveryIsaLevelMatchesTheReference(Op op, int level, long seed) {
-        Backend cpu = CpuBackend.forIsa(level);
-        String where = op + " on " + CpuBackend.isaName(level) + ", seed " + seed;
+        matchesTheReference(op, CpuBackend.forIsa(level), op + " on " + CpuBackend.isaName(level) + ", seed " + seed,
+                seed);
+    }
+
+    /** {@code op}'s sample on {@code backend} against the reference's, results and in-place updates, within its tolerance. */
+    static void matchesTheReference(Op op, Backend backend, String where, long seed) {
         try (OpSample want = OpSample.of(op, REF, OpSample.Size.SMALL, seed);
-             OpSample got = OpSample.of(op, cpu, OpSample.Size.SMALL, seed)) {
+             OpSample got = OpSample.of(op, backend, OpSample.Size.SMALL, seed)) {
             List<Tensor> w = want.run(), g = got.run();
             try {
                 assertEquals(w.size(), g.size(), where + ": number of results");
