@@ -20,5 +20,5 @@ for id in "$@"; do
   tail -4 "$out.log"
 done
 results="$here/results/experiments"
-java -jar "$jar" report "$runs"/*/ --png "$results/report.png" | tee "$results/report.txt"
+java -jar "$jar" report "$runs"/*/ --png "$results/report.png" --overwrite | tee "$results/report.txt"
 java -jar "$jar" report "$runs"/*/ --json > "$results/report.json"
