@@ -31,6 +31,16 @@ import dev.qat4j.tensor.internal.TensorInternals;
  */
 public abstract class Backend {
     private volatile OpTimer opTimer;
+    private final java.util.concurrent.atomic.LongAdder readBacks = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * How many times values were read back to the host so far (readFloats, readBytes, readInts, readAllFloats,
+     * allFinite; {@link Tensor#toFloatArray()} and the like go through them): on cuda each is one wait for the GPU, so
+     * this counts a training loop's synchronisations. Process-wide for this backend instance, from every thread.
+     */
+    public final long readBacks() {
+        return readBacks.sum();
+    }
 
     /**
      * Receives the host wall time of every compute op of this backend, for the per-op split of a training step
@@ -151,6 +161,7 @@ public abstract class Backend {
         own("readFloats", "t", t);
         requireDType("readFloats", "t", t, DType.FLOAT32);
         try (OperandUses uses = new OperandUses("readFloats")) {
+            readBacks.increment();
             return doReadFloats(uses.hold(t));
         }
     }
@@ -170,6 +181,7 @@ public abstract class Backend {
         }
         try (OperandUses uses = new OperandUses(op)) {
             tensors.forEach(t -> uses.hold(t));
+            readBacks.increment();
             return doReadAllFloats(java.util.List.copyOf(tensors));
         }
     }
@@ -189,6 +201,7 @@ public abstract class Backend {
             throw new IllegalArgumentException("readBytes: t must be INT8 or UINT8, got " + desc(t));
         }
         try (OperandUses uses = new OperandUses("readBytes")) {
+            readBacks.increment();
             return doReadBytes(uses.hold(t));
         }
     }
@@ -197,6 +210,7 @@ public abstract class Backend {
         own("readInts", "t", t);
         requireDType("readInts", "t", t, DType.INT32);
         try (OperandUses uses = new OperandUses("readInts")) {
+            readBacks.increment();
             return doReadInts(uses.hold(t));
         }
     }
@@ -680,6 +694,7 @@ public abstract class Backend {
         }
         try (OperandUses uses = new OperandUses(op)) {
             tensors.forEach(t -> uses.hold(t));
+            readBacks.increment();
             return doAllFinite(java.util.List.copyOf(tensors));
         }
     }

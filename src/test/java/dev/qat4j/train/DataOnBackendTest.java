@@ -76,6 +76,28 @@ class DataOnBackendTest {
         assertEquals(host.testAccuracy(), device.testAccuracy(), 0.0);
     }
 
+    /**
+     * What makes the GPU path fast, counted: a training step reads back twice (the loss, confusion counts and α
+     * together; the weights' finiteness flag), an evaluation once (its confusion counts), whatever the batch count; on
+     * cuda each read back is one wait for the GPU. The data sets are uploaded before counting (by a first epoch).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void aStepReadsBackTwiceAndAnEvaluationOnce(Backend b) {
+        Dataset train = data(70, 1), test = data(40, 2);
+        TrainConfig cfg = TrainConfig.builder().epochs(2).batchSize(16).lr(0.05f).seed(3).build();
+        try (QuantModel m = TrainerTest.smallNet(b, 4); Trainer t = new Trainer(m, b, cfg)) {
+            t.trainEpoch(train, 0, null);
+            t.evaluate(test);
+            long before = b.readBacks();
+            t.trainEpoch(train, 1, null); // 5 steps
+            long afterTraining = b.readBacks();
+            t.evaluate(test); // 3 batches
+            assertEquals(10, afterTraining - before, "read backs in an epoch of 5 steps");
+            assertEquals(1, b.readBacks() - afterTraining, "read backs in an evaluation of 3 batches");
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void countingOnTheBackendGivesTheConfusionMatrixOfTheLogits(Backend b) {

@@ -40,6 +40,7 @@ public final class EpochTimer {
     public static void main(String[] args) throws IOException {
         String backendName = "cuda", model = "resnet20", bits = "int8", json = null, data = null;
         int batch = 128, epochs = 2, limitTrain = 0, limitTest = 0;
+        boolean hostBatches = false;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -52,6 +53,7 @@ public final class EpochTimer {
                 case "--limit-train" -> limitTrain = Integer.parseInt(v);
                 case "--limit-test" -> limitTest = Integer.parseInt(v);
                 case "--json" -> json = v;
+                case "--host-batches" -> hostBatches = Boolean.parseBoolean(v); // true: BatchLoader, copied per step
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
             i++;
@@ -86,7 +88,7 @@ public final class EpochTimer {
         double acc = 0;
         boolean resident;
         try (QuantModel m = Models.build(model, BitWidths.preset(model, bits), b, 1);
-             Trainer t = new Trainer(m, b, config)) {
+             Trainer t = new Trainer(m, b, config, !hostBatches)) {
             resident = t.keepsOnBackend(train);
             System.out.println("data sets kept on the backend: " + resident);
             for (int e = 0; e < epochs; e++) {

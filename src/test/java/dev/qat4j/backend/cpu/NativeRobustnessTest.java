@@ -366,6 +366,16 @@ class NativeRobustnessTest {
                 assertNull(var.quantGrid(), "batchNorm2dTrain wrote the running variance on " + b.name());
                 covered.add(Op.BATCH_NORM2D_TRAIN);
             }
+            // accumulateConfusion: the counts (a grid mark there would be odd, but it must not survive the write)
+            try (Tensor logits = b.fromFloats(random(r, 20, 1), 2, 10);
+                 Tensor labels = b.fromInts(new int[] {3, 7}, 2);
+                 Tensor c0 = b.fromFloats(random(r, 100, 1), 10, 10);
+                 Tensor counts = b.weightQuant(c0, 8)) {
+                assertNotNull(counts.quantGrid(), "weightQuant marks its result on " + b.name());
+                b.accumulateConfusion(logits, labels, counts);
+                assertNull(counts.quantGrid(), "accumulateConfusion wrote the counts on " + b.name());
+                covered.add(Op.ACCUMULATE_CONFUSION);
+            }
         }
         for (Op op : Op.values()) {
             if (op.updatesOperandsInPlace()) {
