@@ -3,7 +3,7 @@
 
 Models (the same layers, order and fake-quant placement as dev.qat4j.models.Models; parameter counts excluding the
 clips alpha are checked against algorithms.md A5 and a mismatch is an error):
-  resnet20    int8 preset: DoReFa weights and activations (exactly bench/torch_resnet20_qat.py's network)  272,474
+  resnet20    int8 preset: DoReFa weights and activations (the network the earlier torch_resnet20_qat.py timed)  272,474
   toynet      cfg1-star: mPACT activations (learnable alpha), DoReFa-tanh weights at 8 bits, FC input 16 bits  203,626
   mobilenetv2 cfg1-star: mPACT at 8 bits in the 17 blocks, stem weights float, head and FC weights 16 bits   2,383,050
 Quantizers (algorithms.md A1, A2; dev.qat4j.quant): weights t = tanh(w), w_n = t / max|t| (whole tensor, not
@@ -166,7 +166,7 @@ def _layers():
 def build(name):
     QConv, QLinear, MPact = _layers()
 
-    # ---- ResNet20, int8 preset (DoReFa): bench/torch_resnet20_qat.py's network
+    # ---- ResNet20, int8 preset (DoReFa): the network of the earlier bench/torch_resnet20_qat.py
     class Block(nn.Module):
         def __init__(self, cin, cout, stride, bits):
             super().__init__()

@@ -811,6 +811,15 @@ public abstract class Backend {
         });
     }
 
+    /** {@link #augmentBatch}'s flips as native code reads them: one byte, 0 or 1, per image. */
+    protected static byte[] flipBytes(boolean[] flip) {
+        byte[] b = new byte[flip.length];
+        for (int i = 0; i < flip.length; i++) {
+            b[i] = (byte) (flip[i] ? 1 : 0);
+        }
+        return b;
+    }
+
     /** A rounding, an integer output dtype and a clamp inside it: what both requantize ops need. */
     private static void checkRequantOutput(String op, Rounding rounding, int qmin, int qmax, DType out) {
         if (rounding == null) {

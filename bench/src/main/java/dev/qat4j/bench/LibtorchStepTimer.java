@@ -39,7 +39,7 @@ import org.bytedeco.pytorch.TensorVector;
  * 5e-4); infer = eval forward without autograd. Batch 128 of random images, on the CPU through
  * {@code org.bytedeco:pytorch} (a bench-only dependency). BatchNorm runs in training mode during the step.
  * <ul>
- * <li>{@code --model resnet20 --bits int8} (default), as {@code bench/torch_resnet20_qat.py}: DoReFa weights
+ * <li>{@code --model resnet20 --bits int8} (default), as the {@code resnet20} twin of {@code bench/torch_qat_twins.py}: DoReFa weights
  *     {@code tanh(w)/max|tanh(w)|} fake-quantized to 8 bits, activations {@code clamp(0.1x, 0, 1)} to 8 bits with
  *     {@code fake_quantize_per_tensor_affine}, FC weights at 16 bits, stem float.</li>
  * <li>{@code --model toynet --bits cfg1-star}: input unquantized (abit[0] = 32), stem conv3x3 3-&gt;16 + BN + mPACT(8,

@@ -702,15 +702,6 @@ public final class CpuBackend extends Backend {
         return new ImageBatch(out, outLabels);
     }
 
-    /** One byte (0 or 1) per flag, as the native batch assembly reads them. */
-    static byte[] flipBytes(boolean[] flip) {
-        byte[] b = new byte[flip.length];
-        for (int i = 0; i < flip.length; i++) {
-            b[i] = (byte) (flip[i] ? 1 : 0);
-        }
-        return b;
-    }
-
     @Override
     protected void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
         check(NativeKernels.qat4j_accumulate_confusion(fp(logits), ip(labels), logits.dim(0), logits.dim(1),

@@ -518,13 +518,9 @@ public final class CudaBackend extends Backend {
         int n = index.length;
         Tensor out = allocate(DType.FLOAT32, new int[] {n, s[1], s[2], s[3]});
         Tensor outLabels = allocate(DType.INT32, new int[] {n});
-        byte[] flips = new byte[n];
-        for (int i = 0; i < n; i++) {
-            flips[i] = (byte) (flip[i] ? 1 : 0);
-        }
         try {
-            check(CudaKernels.qc_augment_batch_u8(a(images), a(labels), s[1], s[2], s[3], index, top, left, flips, n,
-                    padding, a(table), a(out), a(outLabels)), Op.AUGMENT_BATCH);
+            check(CudaKernels.qc_augment_batch_u8(a(images), a(labels), s[1], s[2], s[3], index, top, left,
+                    flipBytes(flip), n, padding, a(table), a(out), a(outLabels)), Op.AUGMENT_BATCH);
         } catch (RuntimeException e) {
             out.close();
             outLabels.close();
