@@ -103,6 +103,15 @@ public abstract class Backend {
     protected void prepareCallingThread() {
     }
 
+    /**
+     * Whether tensors live in memory the host reaches only by copying (cuda: the GPU's), so that keeping a data set
+     * there ({@code dev.qat4j.data.ResidentDataset}) saves a copy and a wait per step; the trainer does so by default
+     * where this is true. False for ref and cpu, whose tensors are host memory.
+     */
+    public boolean hasDeviceMemory() {
+        return false;
+    }
+
     /** Short name used by {@code QAT4J_BACKEND}: ref, cpu, cuda. */
     public abstract String name();
 

@@ -48,17 +48,19 @@ public final class Trainer implements AutoCloseable {
     private final Map<Dataset, ResidentDataset> resident = new IdentityHashMap<>();
 
     /**
-     * A trainer that keeps uint8 data sets on the backend ({@link ResidentDataset}) where the backend assembles batches
-     * itself, so each step's images never cross from the host; the batches are the host loader's bit for bit.
+     * A trainer that keeps uint8 data sets in the backend's memory ({@link ResidentDataset}) when that memory is a
+     * device's ({@link Backend#hasDeviceMemory()}: cuda), so each step's images never cross from the host; elsewhere
+     * (cpu, ref) a background thread makes the batches on the host, which measured as fast or faster there. The
+     * batches are the same bit for bit either way.
      */
     public Trainer(QuantModel model, Backend backend, TrainConfig config) {
-        this(model, backend, config, true);
+        this(model, backend, config, backend.hasDeviceMemory());
     }
 
     /**
-     * As {@link #Trainer(QuantModel, Backend, TrainConfig)}; {@code dataOnBackend} false makes every batch on the host
-     * ({@link BatchLoader}, normalised there and copied to the backend per step), e.g. to save the backend the
-     * data set's memory.
+     * As {@link #Trainer(QuantModel, Backend, TrainConfig)}, choosing where batches are made: {@code dataOnBackend}
+     * true keeps the data sets on the backend and assembles batches there ({@link Backend#augmentBatch}); false makes
+     * every batch on the host ({@link BatchLoader}, normalised there and copied to the backend per step).
      */
     public Trainer(QuantModel model, Backend backend, TrainConfig config, boolean dataOnBackend) {
         this.model = model;

@@ -192,6 +192,10 @@ class CudaTrainingTest {
         }
         Dataset data = Dataset.ofBytes("synthetic", 3, 32, 32, 10, pixels, labels);
         TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(128).lr(0.01f).seed(1).build();
+        try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), cuda, 1);
+             Trainer t = new Trainer(m, cuda, cfg)) {
+            assertTrue(t.keepsOnBackend(data), "cuda keeps the data set in GPU memory by default");
+        }
         double[] loss = new double[2];
         for (int k = 0; k < 2; k++) {
             try (QuantModel m = Models.build("toynet", BitWidths.preset("toynet", "cfg1-star"), cuda, 1);

@@ -20,7 +20,7 @@ class OpListTest {
         // requantizeResidual steps compiled into one call (IntegerProgramTest checks it against its reference)
         Set<String> tensorPlumbing = Set.of("zeros", "fromFloats", "fromBytes", "fromInts", "copyFrom", "readFloats",
                 "readBytes", "readInts", "setOpTimer", "name", "description", "supportsNatively",
-                "convOutShape", "requantizeResidualOverflowChannel", "compileIntegerProgram", "allFinite", "readAllFloats", "readBacks");
+                "convOutShape", "requantizeResidualOverflowChannel", "compileIntegerProgram", "allFinite", "readAllFloats", "readBacks", "hasDeviceMemory");
         Set<String> methods = Arrays.stream(Backend.class.getDeclaredMethods())
                 .filter(m -> Modifier.isPublic(m.getModifiers()) && !Modifier.isStatic(m.getModifiers()))
                 .map(Method::getName)

@@ -63,6 +63,10 @@ class DataOnBackendTest {
         Outcome device = train(b, true, train, test);
         assertFalse(host.onBackend());
         assertTrue(device.onBackend());
+        try (QuantModel m = TrainerTest.smallNet(b, 4);
+             Trainer t = new Trainer(m, b, TrainConfig.seedDefaults(1, 0.1f, 1))) {
+            assertFalse(t.keepsOnBackend(train), "ref and cpu make batches on the host unless asked otherwise");
+        }
         for (int e = 0; e < 2; e++) {
             Trainer.EpochStats h = host.epochs().get(e), d = device.epochs().get(e);
             assertEquals(h.loss(), d.loss(), 0.0, "epoch " + e + " loss");
@@ -86,15 +90,18 @@ class DataOnBackendTest {
     void aStepReadsBackTwiceAndAnEvaluationOnce(Backend b) {
         Dataset train = data(70, 1), test = data(40, 2);
         TrainConfig cfg = TrainConfig.builder().epochs(2).batchSize(16).lr(0.05f).seed(3).build();
-        try (QuantModel m = TrainerTest.smallNet(b, 4); Trainer t = new Trainer(m, b, cfg)) {
-            t.trainEpoch(train, 0, null);
-            t.evaluate(test);
-            long before = b.readBacks();
-            t.trainEpoch(train, 1, null); // 5 steps
-            long afterTraining = b.readBacks();
-            t.evaluate(test); // 3 batches
-            assertEquals(10, afterTraining - before, "read backs in an epoch of 5 steps");
-            assertEquals(1, b.readBacks() - afterTraining, "read backs in an evaluation of 3 batches");
+        for (boolean onBackend : new boolean[] {true, false}) { // host batches: labels copied in keep their range
+            try (QuantModel m = TrainerTest.smallNet(b, 4); Trainer t = new Trainer(m, b, cfg, onBackend)) {
+                t.trainEpoch(train, 0, null);
+                t.evaluate(test);
+                long before = b.readBacks();
+                t.trainEpoch(train, 1, null); // 5 steps
+                long afterTraining = b.readBacks();
+                t.evaluate(test); // 3 batches
+                String where = ", data on the backend: " + onBackend;
+                assertEquals(10, afterTraining - before, "read backs in an epoch of 5 steps" + where);
+                assertEquals(1, b.readBacks() - afterTraining, "read backs in an evaluation" + where);
+            }
         }
     }
 

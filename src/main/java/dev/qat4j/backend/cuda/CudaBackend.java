@@ -572,4 +572,9 @@ public final class CudaBackend extends Backend {
         check(CudaKernels.qc_accumulate_confusion(a(logits), a(labels), logits.dim(0), logits.dim(1), a(counts)),
                 Op.ACCUMULATE_CONFUSION);
     }
+
+    @Override
+    public boolean hasDeviceMemory() {
+        return true;
+    }
 }
