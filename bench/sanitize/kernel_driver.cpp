@@ -841,6 +841,21 @@ static void accumulate_confusion(bool special) {
     CHECK(counts == want, "accumulate_confusion n %d k %d", n, k);
 }
 
+// sgdSteps' per-tensor kernel: qat4j_sgd_f32's values bit for bit, and the flag set exactly when a value is not finite.
+static void sgd_checked(const Planes& P, bool special) {
+    std::vector<float> p1 = P.x, b1((size_t)P.len, 0.25f), p2 = P.x, b2((size_t)P.len, 0.25f);
+    const float lr = special ? 3e38f : 0.1f;  // special: updates that overflow
+    float flag = 0.0f;
+    OK(qat4j_sgd_f32(p1.data(), P.dy.data(), b1.data(), P.len, lr, 0.9f, 5e-4f, 0));
+    OK(qat4j_sgd_checked_f32(p2.data(), P.dy.data(), b2.data(), P.len, lr, 0.9f, 5e-4f, 0, &flag));
+    bool same = memcmp(p1.data(), p2.data(), p1.size() * sizeof(float)) == 0 &&
+                memcmp(b1.data(), b2.data(), b1.size() * sizeof(float)) == 0;
+    bool any_bad = false;
+    for (float v : p2) any_bad |= !std::isfinite(v);
+    CHECK(same, "sgd_checked values");
+    CHECK((flag == 1.0f) == any_bad, "sgd_checked flag %g, non-finite values: %d", flag, (int)any_bad);
+}
+
 // One op's checks, with one case per op of qat4j_ops.inc and no default (-Werror=switch).
 static void drive(qat4j_op op, int max_isa, bool special) {
     current_op = op;
@@ -887,6 +902,7 @@ static void drive(qat4j_op op, int max_isa, bool special) {
         case QAT4J_OP_REQUANTIZE_RESIDUAL: requantize_residual(max_isa); return;
         case QAT4J_OP_AUGMENT_BATCH: augment_batch(); return;
         case QAT4J_OP_ACCUMULATE_CONFUSION: accumulate_confusion(special); return;
+        case QAT4J_OP_SGD_STEPS: sgd_checked(planes(special), special); return;
         case QAT4J_OP_COUNT: return;  // not an op: the enum's size
     }
 }

@@ -6,6 +6,7 @@
 // double partial sums (vector lanes) instead of one sequential sum, since a single chain of dependent double adds
 // is what made these ops 10x slower than a pass over memory.
 #include "qat4j_internal.h"
+#include <cmath>
 #include <math.h>
 #include <string.h>
 
@@ -423,13 +424,21 @@ extern "C" int qat4j_softmax_ce_f32(const float* logits, const int32_t* labels, 
 
 extern "C" int qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
                               float weight_decay, int nesterov) {
+    return qat4j_sgd_checked_f32(param, grad, buf, len, lr, momentum, weight_decay, nesterov, nullptr);
+}
+
+extern "C" int qat4j_sgd_checked_f32(float* param, const float* grad, float* buf, int64_t len, float lr,
+                                      float momentum, float weight_decay, int nesterov, float* non_finite) {
     // Same float operations, in the same order, as RefKernels.sgdStep: bit-identical.
-#pragma omp parallel for schedule(static) if (len > kParMin)
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (len > kParMin)
     for (int64_t i = 0; i < len; i++) {
         const float g = grad[i] + weight_decay * param[i];
         buf[i] = momentum * buf[i] + g;
         const float step = nesterov ? g + momentum * buf[i] : buf[i];
         param[i] -= lr * step;
+        bad |= std::isfinite(param[i]) ? 0 : 1;
     }
+    if (bad && non_finite) *non_finite = 1.0f;
     return QAT4J_OK;
 }

@@ -155,6 +155,10 @@ int qat4j_softmax_ce_f32(const float* logits, const int32_t* labels, float smoot
                          float* loss);
 int qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
                   float weight_decay, int nesterov);
+// Backend.sgdSteps, one tensor: qat4j_sgd_f32, then *non_finite = 1 when an updated value is NaN or infinite
+// (non_finite may be null; never reset here).
+int qat4j_sgd_checked_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
+                          float weight_decay, int nesterov, float* non_finite);
 
 // ---------------------------------------------------------------- integer ops (gemm_s8.cpp, conv_s8.cpp, int_ops.cpp)
 // C[M,N] (int32) = A[M,K] (int8) x B[K,N] (uint8, or int8 when b_signed), exact (K*255*128 < 2^31).

@@ -96,6 +96,11 @@ int qc_adaptive_avg_pool_bwd_f32(int64_t dy, int64_t dx, int nc, int h, int w, i
 int qc_softmax_ce_f32(int64_t logits, int64_t labels, float smoothing, int64_t dlogits, int64_t loss, int n, int k);
 int qc_sgd_f32(int64_t param, int64_t grad, int64_t buf, int64_t len, float lr, float momentum, float weight_decay,
                int nesterov);
+// Backend.sgdSteps: qc_sgd_f32 on `count` tensors (device addresses, lengths and hyper-parameters in host arrays) in
+// one launch per 80, and non_finite[0] (device float[1]) = 1 when an updated value is NaN or infinite.
+int qc_sgd_steps_f32(const int64_t* params, const int64_t* grads, const int64_t* bufs, const int64_t* lengths,
+                     const float* lr, const float* momentum, const float* weight_decay, const int32_t* nesterov,
+                     int count, int64_t non_finite);
 
 // ---------------------------------------------------------------- quantizers (alpha: device float[1], or 0)
 int qc_act_quant_f32(int64_t x, int64_t y, int64_t len, int kind, int bits, int64_t alpha, float fixed_clip);

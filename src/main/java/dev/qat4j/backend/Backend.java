@@ -488,6 +488,56 @@ public abstract class Backend {
         });
     }
 
+    /**
+     * In place: {@link #sgdStep} on every {@code params[i]} with {@code grads[i]}, {@code buffers[i]} and
+     * {@code hyper[i]}, bit for bit, as one call (cuda: one kernel for up to 80 tensors, where sgdStep launches one each),
+     * and {@code nonFinite[0] = 1} when any updated value is NaN or infinite (never reset here: the caller's flag to
+     * read when it reads anyway, so the finiteness check of the weights costs no read of its own).
+     */
+    public final void sgdSteps(java.util.List<Tensor> params, java.util.List<Tensor> grads,
+                               java.util.List<Tensor> buffers, java.util.List<SgdParams> hyper, Tensor nonFinite) {
+        String op = "sgdSteps";
+        if (params == null || grads == null || buffers == null || hyper == null) {
+            throw bad(op, "params, grads, buffers and hyper must not be null");
+        }
+        int n = params.size();
+        if (grads.size() != n || buffers.size() != n || hyper.size() != n) {
+            throw bad(op, "need one grad, buffer and SgdParams per param: got " + n + " params, " + grads.size()
+                    + " grads, " + buffers.size() + " buffers, " + hyper.size() + " SgdParams");
+        }
+        own(op, "nonFinite", nonFinite);
+        requireDType(op, "nonFinite", nonFinite, DType.FLOAT32);
+        requireShape(op, "nonFinite", nonFinite, new int[] {1});
+        java.util.Set<Storage> written = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Storage flagMemory = TensorInternals.storage(nonFinite);
+        written.add(flagMemory);
+        for (int i = 0; i < n; i++) {
+            String which = op + " (tensor " + i + ")";
+            if (hyper.get(i) == null) {
+                throw bad(op, "SgdParams " + i + " is null");
+            }
+            sameFloats(which, params.get(i), grads.get(i));
+            sameFloats(which, params.get(i), buffers.get(i));
+            Storage p = TensorInternals.storage(params.get(i)), b = TensorInternals.storage(buffers.get(i));
+            if (!written.add(p) || !written.add(b)) {
+                throw bad(op, "param and buffer " + i + " must not share memory with each other, another param or "
+                        + "buffer, or nonFinite");
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            if (written.contains(TensorInternals.storage(grads.get(i)))) {
+                throw bad(op, "grad " + i + " must not share memory with a param, a buffer or nonFinite");
+            }
+        }
+        written.forEach(Storage::noteWrite); // before the writes: grid marks on them are stale from here on
+        java.util.List<SgdParams> h = java.util.List.copyOf(hyper);
+        route(Op.SGD_STEPS, (impl, t) -> {
+            impl.doSgdSteps(params.stream().map(t::of).toList(), grads.stream().map(t::of).toList(),
+                    buffers.stream().map(t::of).toList(), h, t.of(nonFinite));
+            return null;
+        });
+    }
+
     // ---------------------------------------------------------------- quantizers
 
     /** Fake-quantizes activations; {@code alpha} is a [1] tensor for PACT/mPACT and must be null otherwise. */
@@ -921,6 +971,10 @@ public abstract class Backend {
                                            int qmin, int qmax, DType out);
 
     protected abstract void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts);
+
+    protected abstract void doSgdSteps(java.util.List<Tensor> params, java.util.List<Tensor> grads,
+                                       java.util.List<Tensor> buffers, java.util.List<SgdParams> hyper,
+                                       Tensor nonFinite);
 
     protected abstract ImageBatch doAugmentBatch(Tensor images, Tensor labels, int[] index, int[] top, int[] left,
                                                  boolean[] flip, int padding, Tensor table);

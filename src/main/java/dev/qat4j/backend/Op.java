@@ -43,7 +43,8 @@ public enum Op {
     REQUANTIZE("requantize"),
     REQUANTIZE_RESIDUAL("requantizeResidual"),
     AUGMENT_BATCH("augmentBatch"),
-    ACCUMULATE_CONFUSION("accumulateConfusion");
+    ACCUMULATE_CONFUSION("accumulateConfusion"),
+    SGD_STEPS("sgdSteps");
 
     private final String methodName;
 
@@ -61,7 +62,7 @@ public enum Op {
      * (the write would land in the copy), so every backend must run them itself.
      */
     public boolean updatesOperandsInPlace() {
-        return this == SGD_STEP || this == BATCH_NORM2D_TRAIN || this == ACCUMULATE_CONFUSION;
+        return this == SGD_STEP || this == BATCH_NORM2D_TRAIN || this == ACCUMULATE_CONFUSION || this == SGD_STEPS;
     }
 
     /** Whether the op's results are integers, which every backend must reproduce exactly. */

@@ -177,6 +177,15 @@ public final class OpSample implements AutoCloseable {
                     backend.accumulateConfusion(t[0], t[1], t[2]);
                     return null;
                 }, o.gaussian(2, n * 16, 10), o.labels(10, n * 16), o.uniform(0, 3, 10, 10));
+                case SGD_STEPS -> o.sample(op, t -> {
+                    // three tensors of their own shapes and hyper-parameters (Nesterov, no decay, an α-like [1])
+                    backend.sgdSteps(List.of(t[0], t[3], t[6]), List.of(t[1], t[4], t[7]), List.of(t[2], t[5], t[8]),
+                            List.of(new SgdParams(0.1f, 0.9f, 5e-4f, false), new SgdParams(0.05f, 0.9f, 0f, true),
+                                    new SgdParams(0.1f, 0.5f, 4.5e-4f, false)), t[9]);
+                    return null;
+                }, o.gaussian(0.3, co, c, 3, 3), o.gaussian(0.01, co, c, 3, 3), o.gaussian(0.01, co, c, 3, 3),
+                        o.gaussian(1, co), o.gaussian(0.1, co), o.gaussian(0.1, co),
+                        o.constant(2.5f, 1), o.gaussian(0.1, 1), o.gaussian(0.1, 1), o.constant(0f, 1));
                 case AUGMENT_BATCH -> {
                     // A training batch of n * 4 images drawn from 3x as many, crop padding 4 as CIFAR-10's.
                     int count = n * 4, images = count * 3, padding = 4;

@@ -75,12 +75,31 @@ public final class Optimizer implements AutoCloseable {
 
     /** One update with learning rate {@code lr}; parameters without a gradient (unused this step) are skipped. */
     public void step(float lr) {
+        if (params.isEmpty()) {
+            return;
+        }
+        try (Tensor flag = params.get(0).value().backend().zeros(DType.FLOAT32, 1)) {
+            step(lr, flag);
+        }
+    }
+
+    /**
+     * As {@link #step(float)}, all parameters in one {@code Backend.sgdSteps} call, which sets {@code nonFinite[0]}
+     * (FLOAT32 [1] on the parameters' backend) to 1 when an updated value is NaN or infinite: a flag the caller reads
+     * with its other values instead of reading the weights.
+     */
+    public void step(float lr, Tensor nonFinite) {
+        List<Tensor> values = new java.util.ArrayList<>(), grads = new java.util.ArrayList<>();
+        List<Tensor> bufs = new java.util.ArrayList<>();
+        List<SgdParams> hyper = new java.util.ArrayList<>();
+        Backend backend = null;
         for (Parameter p : params) {
             Tensor grad = p.grad();
             if (grad == null) {
                 continue;
             }
             Backend b = p.value().backend();
+            backend = b;
             boolean decays = decayNormAndAlpha || p.kind() == Parameter.Kind.WEIGHT || p.kind() == Parameter.Kind.BIAS;
             float decay = decays ? weightDecay : 0f;
             if (p.kind() == Parameter.Kind.ALPHA) {
@@ -88,8 +107,13 @@ public final class Optimizer implements AutoCloseable {
                 // update itself, so no α is read back to the host.
                 decay += 2f * alphaPenalty;
             }
-            Tensor buf = buffers.computeIfAbsent(p, k -> b.zeros(DType.FLOAT32, k.value().shape()));
-            b.sgdStep(p.value(), grad, buf, new SgdParams(lr, momentum, decay, nesterov));
+            values.add(p.value());
+            grads.add(grad);
+            bufs.add(buffers.computeIfAbsent(p, k -> b.zeros(DType.FLOAT32, k.value().shape())));
+            hyper.add(new SgdParams(lr, momentum, decay, nesterov));
+        }
+        if (backend != null) {
+            backend.sgdSteps(values, grads, bufs, hyper, nonFinite);
         }
     }
 

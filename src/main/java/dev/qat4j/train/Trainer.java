@@ -125,7 +125,8 @@ public final class Trainer implements AutoCloseable {
         int index = 0;
         int classes = model.inputSpec().classes();
         try (BatchLoader loader = new BatchLoader(train, opts, epoch);
-             Tensor counts = backend.zeros(DType.FLOAT32, classes, classes)) { // this epoch's, counted on the backend
+             Tensor counts = backend.zeros(DType.FLOAT32, classes, classes); // this epoch's, counted on the backend
+             Tensor nonFinite = backend.zeros(DType.FLOAT32, 1)) { // set by an update that made a weight NaN or inf
             int batches = loader.batchCount();
             for (int batch = 0; batch < batches; batch++) {
                 StepInput in;
@@ -136,7 +137,7 @@ public final class Trainer implements AutoCloseable {
                     Batch b = loader.next();
                     in = new StepInput(b, null, b.labels());
                 }
-                StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index, counts);
+                StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index, counts, nonFinite);
                 lossSum += (double) r.loss() * in.size();
                 images += in.size();
                 correct = r.correctSoFar();
@@ -146,6 +147,9 @@ public final class Trainer implements AutoCloseable {
                     listener.batch(epoch, index, batches, r.loss(), (double) correct / images,
                             images / Math.max(secs, 1e-9));
                 }
+            }
+            if (index > 0 && nonFinite.toFloatArray()[0] != 0f) { // the last update's flag, read by no later step
+                throw nonFiniteWeight(epoch, index - 1, lr);
             }
         }
         double secs = (System.nanoTime() - start) / 1e9;
@@ -171,7 +175,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     private StepResult trainStep(StepInput in, ResidentDataset onBackend, int[] chw, float lr, int epoch, int index,
-                                 Tensor counts) {
+                                 Tensor counts, Tensor nonFinite) {
         int n = in.size();
         try (Step step = new Step(backend, true)) {
             Tensor x, y;
@@ -189,42 +193,44 @@ public final class Trainer implements AutoCloseable {
                 // while the host waits; the update comes only after the loss was seen to be finite.
                 backend.accumulateConfusion(logits, y, counts); // the accuracy is counted there: no logits read
                 model.backward(step, loss.dlogits());
-                List<Tensor> reads = new ArrayList<>(List.of(loss.loss(), counts));
+                List<Tensor> reads = new ArrayList<>(List.of(loss.loss(), counts, nonFinite));
                 reads.addAll(optimizer.alphaValues());
-                float[][] values = backend.readAllFloats(reads); // one round trip: loss, counts and every α
+                // One round trip: the loss, the counts, the previous update's finiteness flag and every α.
+                float[][] values = backend.readAllFloats(reads);
+                if (values[2][0] != 0f) { // the previous step's update made a weight NaN or infinite
+                    throw nonFiniteWeight(epoch, index - 1, lr);
+                }
                 float value = values[0][0]
-                        + optimizer.alphaPenaltyLoss(java.util.Arrays.copyOfRange(values, 2, values.length));
+                        + optimizer.alphaPenaltyLoss(java.util.Arrays.copyOfRange(values, 3, values.length));
                 if (!Float.isFinite(value)) {
                     throw new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
                             + ": loss is " + value + " (learning rate " + lr + "); the update was not applied");
                 }
                 ConfusionMatrix cm = new ConfusionMatrix(logits.dim(1));
                 cm.addCounts(values[1]);
-                optimizer.step(lr);
-                checkFinite(epoch, index, lr);
+                optimizer.step(lr, nonFinite); // sets the flag the next read (or the epoch's end) looks at
                 return new StepResult(value, cm.correct());
             }
         }
     }
 
-    /** A weight that became NaN or infinite stops training: nothing after this step may be saved from it. */
-    private void checkFinite(int epoch, int index, float lr) {
-        List<Tensor> values = new ArrayList<>();
-        for (Parameter p : model.parameters()) {
-            values.add(p.value());
-        }
-        if (backend.allFinite(values)) {
-            return; // one flag read back; only a failure reads the parameters to name the one that broke
-        }
+    /**
+     * The error for a weight that an update made NaN or infinite (seen by the sgdSteps flag): names the step and the
+     * first such parameter, reading the weights only now. Nothing after that step is saved: checkpoints are written
+     * between epochs, and this stops the epoch.
+     */
+    private DivergenceException nonFiniteWeight(int epoch, int index, float lr) {
         for (Parameter p : model.parameters()) {
             for (float v : p.value().toFloatArray()) {
                 if (!Float.isFinite(v)) {
-                    throw new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
+                    return new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
                             + ": parameter " + p.name() + " became " + v + " (learning rate " + lr
                             + "); stop and resume from the last checkpoint with a lower learning rate");
                 }
             }
         }
+        return new DivergenceException("training diverged at epoch " + (epoch + 1) + ", batch " + (index + 1)
+                + ": an update made a weight NaN or infinite (learning rate " + lr + ")");
     }
 
     /**

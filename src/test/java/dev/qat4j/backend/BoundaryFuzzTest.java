@@ -215,6 +215,14 @@ class BoundaryFuzzTest {
                     b.accumulateConfusion(t[0], t[1], t[2]);
                     return null;
                 });
+            case SGD_STEPS -> new Call(op.methodName(), List.of(f("param 0", c, h), f("grad 0", c, h), f("buffer 0", c, h),
+                f("param 1", n), f("grad 1", n), f("buffer 1", n), f("nonFinite", 1)), new int[0],
+                (b, t, p) -> {
+                    SgdParams hp = new SgdParams(0.1f, 0.9f, 5e-4f, false);
+                    b.sgdSteps(Arrays.asList(t[0], t[3]), Arrays.asList(t[1], t[4]), Arrays.asList(t[2], t[5]),
+                        List.of(hp, hp), t[6]);
+                    return null;
+                });
             case AUGMENT_BATCH -> {
                 int images = n + 2;
                 int padding = r.nextInt(4);

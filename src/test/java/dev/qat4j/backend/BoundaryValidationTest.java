@@ -639,6 +639,39 @@ class BoundaryValidationTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
+    void sgdSteps(Backend b) {
+        String op = "sgdSteps";
+        Tensor p1 = fv(b, new float[] {1, 2}, 2), g1 = fv(b, new float[] {0.5f, -1}, 2), m1 = z(b, DType.FLOAT32, 2);
+        Tensor p2 = fv(b, new float[] {3}, 1), g2 = fv(b, new float[] {2}, 1), m2 = z(b, DType.FLOAT32, 1);
+        Tensor flag = z(b, DType.FLOAT32, 1);
+        SgdParams sp = new SgdParams(0.1f, 0.9f, 0f, false);
+        b.sgdSteps(List.of(p1, p2), List.of(g1, g2), List.of(m1, m2), List.of(sp, sp), flag);
+        assertArrayEquals(new float[] {0.95f, 2.1f}, p1.toFloatArray(), 1e-6f);
+        assertArrayEquals(new float[] {2.8f}, p2.toFloatArray(), 1e-6f);
+        assertArrayEquals(new float[] {0f}, flag.toFloatArray(), "every value finite: the flag stays 0");
+        b.sgdSteps(List.of(p2), List.of(g2), List.of(m2), List.of(new SgdParams(3e38f, 0f, 0f, false)), flag);
+        assertArrayEquals(new float[] {1f}, flag.toFloatArray(), "an update that overflows sets the flag");
+
+        iae(op, () -> b.sgdSteps(null, List.of(), List.of(), List.of(), flag),
+                "params, grads, buffers and hyper must not be null");
+        iae(op, () -> b.sgdSteps(List.of(p1), List.of(g1), List.of(), List.of(sp), flag),
+                "need one grad, buffer and SgdParams per param: got 1 params, 1 grads, 0 buffers, 1 SgdParams");
+        iae(op, () -> b.sgdSteps(List.of(p1), List.of(g1), List.of(m1), List.of(sp), z(b, DType.FLOAT32, 2)),
+                "nonFinite FLOAT32[2] must have shape [1]");
+        iae("sgdSteps (tensor 1)", () -> b.sgdSteps(List.of(p1, p2), List.of(g1, g1), List.of(m1, m2), List.of(sp, sp),
+                flag), "shapes differ");
+        iae(op, () -> b.sgdSteps(List.of(p1, p1), List.of(g1, g1), List.of(m1, z(b, DType.FLOAT32, 2)),
+                List.of(sp, sp), flag), "param and buffer 1 must not share memory");
+        iae(op, () -> b.sgdSteps(List.of(p1), List.of(m1), List.of(m1), List.of(sp), flag),
+                "grad 0 must not share memory with a param, a buffer or nonFinite");
+        iae(op, () -> b.sgdSteps(List.of(p2), List.of(g2), List.of(flag), List.of(sp), flag),
+                "param and buffer 0 must not share memory");
+        iae(op, () -> b.sgdSteps(List.of(p1), List.of(g1), List.of(m1), java.util.Arrays.asList((SgdParams) null), flag),
+                "SgdParams 0 is null");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
     void accumulateConfusion(Backend b) {
         String op = "accumulateConfusion";
         Tensor logits = fv(b, new float[] {1, 5, 2, 9, 0, Float.NaN}, 2, 3), labels = ints(b, new int[] {2, 0}, 2);

@@ -57,7 +57,7 @@ class OpConformanceTest {
             // dalpha is a sum over every element (dx itself is exact; the bound is far below any dx step).
             case ACT_QUANT_BACKWARD -> 1e-4f;
             // The update may contract a multiply and an add into one rounding: one ulp of the parameter.
-            case SGD_STEP -> 1e-6f;
+            case SGD_STEP, SGD_STEPS -> 1e-6f;
             // The same float operations in the same order (the quantizers share quant_common.h's arithmetic), or
             // integer results.
             case RELU, RELU6, RELU_BACKWARD, RELU6_BACKWARD, ADD, ACT_QUANT, WEIGHT_QUANT, WEIGHT_QUANT_BACKWARD,

@@ -707,4 +707,15 @@ public final class CpuBackend extends Backend {
         check(NativeKernels.qat4j_accumulate_confusion(fp(logits), ip(labels), logits.dim(0), logits.dim(1),
                 fp(counts)), Op.ACCUMULATE_CONFUSION);
     }
+
+    @Override
+    protected void doSgdSteps(java.util.List<Tensor> params, java.util.List<Tensor> grads,
+                              java.util.List<Tensor> buffers, java.util.List<SgdParams> hyper, Tensor nonFinite) {
+        for (int i = 0; i < params.size(); i++) {
+            SgdParams p = hyper.get(i);
+            Tensor param = params.get(i);
+            check(NativeKernels.qat4j_sgd_checked_f32(fp(param), fp(grads.get(i)), fp(buffers.get(i)), param.numel(),
+                    p.lr(), p.momentum(), p.weightDecay(), p.nesterov() ? 1 : 0, fp(nonFinite)), Op.SGD_STEPS);
+        }
+    }
 }

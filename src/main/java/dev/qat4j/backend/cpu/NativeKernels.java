@@ -155,6 +155,10 @@ public final class NativeKernels {
                                                          @Cast("const int32_t*") IntPointer labels, int n, int k,
                                                          FloatPointer counts);
 
+    public static native int qat4j_sgd_checked_f32(FloatPointer param, @Const FloatPointer grad, FloatPointer buf,
+                                                    long len, float lr, float momentum, float weightDecay,
+                                                    int nesterov, FloatPointer nonFinite);
+
     public static native int qat4j_add_f32(@Const FloatPointer a, @Const FloatPointer b, FloatPointer y, long len);
 
     public static native int qat4j_avg_pool_f32(@Const FloatPointer x, FloatPointer y, int nc, int h, int w, int k,

@@ -577,4 +577,28 @@ public final class CudaBackend extends Backend {
     public boolean hasDeviceMemory() {
         return true;
     }
+
+    @Override
+    protected void doSgdSteps(java.util.List<Tensor> params, java.util.List<Tensor> grads,
+                              java.util.List<Tensor> buffers, java.util.List<SgdParams> hyper, Tensor nonFinite) {
+        int n = params.size();
+        if (n == 0) {
+            return;
+        }
+        long[] p = new long[n], g = new long[n], b = new long[n], len = new long[n];
+        float[] lr = new float[n], momentum = new float[n], decay = new float[n];
+        int[] nesterov = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = a(params.get(i));
+            g[i] = a(grads.get(i));
+            b[i] = a(buffers.get(i));
+            len[i] = params.get(i).numel();
+            SgdParams h = hyper.get(i);
+            lr[i] = h.lr();
+            momentum[i] = h.momentum();
+            decay[i] = h.weightDecay();
+            nesterov[i] = h.nesterov() ? 1 : 0;
+        }
+        check(CudaKernels.qc_sgd_steps_f32(p, g, b, len, lr, momentum, decay, nesterov, n, a(nonFinite)), Op.SGD_STEPS);
+    }
 }

@@ -133,6 +133,13 @@ final class CudaKernels {
 
     public static native int qc_accumulate_confusion(long logits, long labels, int n, int k, long counts);
 
+    public static native int qc_sgd_steps_f32(@Cast("const int64_t*") long[] params,
+                                              @Cast("const int64_t*") long[] grads,
+                                              @Cast("const int64_t*") long[] bufs,
+                                              @Cast("const int64_t*") long[] lengths, float[] lr, float[] momentum,
+                                              float[] weightDecay, @Cast("const int32_t*") int[] nesterov, int count,
+                                              long nonFinite);
+
     public static native int qc_all_finite(@Cast("const int64_t*") long[] tensors,
                                            @Cast("const int64_t*") long[] lengths, int count,
                                            @Cast("int32_t*") int[] allFinite);

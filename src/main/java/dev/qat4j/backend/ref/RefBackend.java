@@ -323,4 +323,19 @@ public final class RefBackend extends Backend {
     protected void doAccumulateConfusion(Tensor logits, Tensor labels, Tensor counts) {
         RefKernels.accumulateConfusion(f(logits), logits.dim(0), logits.dim(1), i32(labels), f(counts));
     }
+
+    @Override
+    protected void doSgdSteps(java.util.List<Tensor> params, java.util.List<Tensor> grads,
+                              java.util.List<Tensor> buffers, java.util.List<SgdParams> hyper, Tensor nonFinite) {
+        for (int i = 0; i < params.size(); i++) {
+            float[] p = f(params.get(i));
+            RefKernels.sgdStep(p, f(grads.get(i)), f(buffers.get(i)), hyper.get(i));
+            for (float v : p) {
+                if (!Float.isFinite(v)) {
+                    f(nonFinite)[0] = 1f;
+                    break;
+                }
+            }
+        }
+    }
 }

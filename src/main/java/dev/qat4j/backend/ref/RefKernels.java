@@ -463,8 +463,15 @@ public final class RefKernels {
         return y;
     }
 
-    /** Writes dx and returns dα (0 for kinds without α). */
+    /**
+     * Writes dx and returns dα (0 for kinds without α). An identity quantizer (32 bits) passes dy through and its α
+     * gets no gradient at all: 0 even where dy is NaN or infinite (not 0 x dy), as the native backends give it.
+     */
     public static float actQuantBackward(float[] dy, float[] x, ActQuantizer q, float alpha, float[] dx) {
+        if (q.isIdentity()) {
+            System.arraycopy(dy, 0, dx, 0, x.length);
+            return 0f;
+        }
         double dAlpha = 0;
         for (int i = 0; i < x.length; i++) {
             dx[i] = dy[i] * q.gradX(x[i], alpha);

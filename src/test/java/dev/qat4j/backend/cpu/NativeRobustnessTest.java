@@ -376,6 +376,23 @@ class NativeRobustnessTest {
                 assertNull(counts.quantGrid(), "accumulateConfusion wrote the counts on " + b.name());
                 covered.add(Op.ACCUMULATE_CONFUSION);
             }
+            // sgdSteps: every param, every buffer and the flag
+            try (Tensor p0 = b.fromFloats(random(r, 16, 1), 16);
+                 Tensor param = b.weightQuant(p0, 8);
+                 Tensor g0 = b.fromFloats(random(r, 16, 1), 16);
+                 Tensor grad = b.weightQuant(g0, 8);
+                 Tensor m0 = b.fromFloats(random(r, 16, 1), 16);
+                 Tensor momentum = b.weightQuant(m0, 8);
+                 Tensor f0 = b.fromFloats(new float[] {0.5f}, 1);
+                 Tensor flag = b.weightQuant(f0, 8)) {
+                b.sgdSteps(List.of(param), List.of(grad), List.of(momentum),
+                        List.of(new SgdParams(0.01f, 0.9f, 0f, false)), flag);
+                assertNull(param.quantGrid(), "sgdSteps wrote param on " + b.name());
+                assertNull(momentum.quantGrid(), "sgdSteps wrote the momentum buffer on " + b.name());
+                assertNull(flag.quantGrid(), "sgdSteps may write its flag on " + b.name());
+                assertNotNull(grad.quantGrid(), "sgdSteps only reads grad");
+                covered.add(Op.SGD_STEPS);
+            }
         }
         for (Op op : Op.values()) {
             if (op.updatesOperandsInPlace()) {
