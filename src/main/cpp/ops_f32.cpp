@@ -422,14 +422,12 @@ extern "C" int qat4j_softmax_ce_f32(const float* logits, const int32_t* labels, 
     return QAT4J_OK;
 }
 
-extern "C" int qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
-                              float weight_decay, int nesterov) {
-    return qat4j_sgd_checked_f32(param, grad, buf, len, lr, momentum, weight_decay, nesterov, nullptr);
-}
-
-extern "C" int qat4j_sgd_checked_f32(float* param, const float* grad, float* buf, int64_t len, float lr,
-                                      float momentum, float weight_decay, int nesterov, float* non_finite) {
-    // Same float operations, in the same order, as RefKernels.sgdStep: bit-identical.
+namespace {
+// Same float operations, in the same order, as RefKernels.sgdStep: bit-identical. CHECK adds the finiteness test of
+// sgdSteps; plain sgdStep keeps the loop without it.
+template <bool CHECK>
+bool sgd_update(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum, float weight_decay,
+                int nesterov) {
     int bad = 0;
 #pragma omp parallel for schedule(static) reduction(| : bad) if (len > kParMin)
     for (int64_t i = 0; i < len; i++) {
@@ -437,8 +435,21 @@ extern "C" int qat4j_sgd_checked_f32(float* param, const float* grad, float* buf
         buf[i] = momentum * buf[i] + g;
         const float step = nesterov ? g + momentum * buf[i] : buf[i];
         param[i] -= lr * step;
-        bad |= std::isfinite(param[i]) ? 0 : 1;
+        if (CHECK) bad |= std::isfinite(param[i]) ? 0 : 1;
     }
-    if (bad && non_finite) *non_finite = 1.0f;
+    return bad != 0;
+}
+}  // namespace
+
+extern "C" int qat4j_sgd_f32(float* param, const float* grad, float* buf, int64_t len, float lr, float momentum,
+                              float weight_decay, int nesterov) {
+    sgd_update<false>(param, grad, buf, len, lr, momentum, weight_decay, nesterov);
+    return QAT4J_OK;
+}
+
+extern "C" int qat4j_sgd_checked_f32(float* param, const float* grad, float* buf, int64_t len, float lr,
+                                      float momentum, float weight_decay, int nesterov, float* non_finite) {
+    if (!non_finite) return qat4j_sgd_f32(param, grad, buf, len, lr, momentum, weight_decay, nesterov);
+    if (sgd_update<true>(param, grad, buf, len, lr, momentum, weight_decay, nesterov)) *non_finite = 1.0f;
     return QAT4J_OK;
 }

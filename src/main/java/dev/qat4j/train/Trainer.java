@@ -90,7 +90,7 @@ public final class Trainer implements AutoCloseable {
      * are made on the host (turned off, float pixels, or a backend without its own {@link Backend#augmentBatch}).
      */
     private ResidentDataset residentFor(Dataset data) {
-        if (!dataOnBackend || !ResidentDataset.supports(data) || !backend.supportsNatively(Op.AUGMENT_BATCH)) {
+        if (!keepsOnBackend(data)) {
             return null;
         }
         return resident.computeIfAbsent(data,
@@ -103,9 +103,9 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** One batch, as the step sees it: made on the host, or planned here and assembled on the backend. */
-    private record StepInput(Batch hostBatch, BatchLoader.BatchPlan plan, int[] labels) {
+    private record StepInput(Batch hostBatch, BatchLoader.BatchPlan plan) {
         int size() {
-            return labels.length;
+            return plan != null ? plan.size() : hostBatch.size();
         }
     }
 
@@ -129,14 +129,8 @@ public final class Trainer implements AutoCloseable {
              Tensor nonFinite = backend.zeros(DType.FLOAT32, 1)) { // set by an update that made a weight NaN or inf
             int batches = loader.batchCount();
             for (int batch = 0; batch < batches; batch++) {
-                StepInput in;
-                if (onBackend != null) {
-                    BatchLoader.BatchPlan plan = loader.plan(batch);
-                    in = new StepInput(null, plan, labelsOf(train, plan));
-                } else {
-                    Batch b = loader.next();
-                    in = new StepInput(b, null, b.labels());
-                }
+                StepInput in = onBackend != null ? new StepInput(null, loader.plan(batch))
+                        : new StepInput(loader.next(), null);
                 StepResult r = trainStep(in, onBackend, train.shape(), lr, epoch, index, counts, nonFinite);
                 lossSum += (double) r.loss() * in.size();
                 images += in.size();
@@ -185,7 +179,7 @@ public final class Trainer implements AutoCloseable {
                 y = step.keep(b.labels());
             } else {
                 x = images(step, backend, in.hostBatch(), chw);
-                y = step.keep(backend.fromInts(in.labels(), n));
+                y = step.keep(backend.fromInts(in.hostBatch().labels(), n));
             }
             Tensor logits = model.forward(step, x);
             try (Loss loss = backend.softmaxCrossEntropy(logits, y, config.labelSmoothing())) {
@@ -286,19 +280,22 @@ public final class Trainer implements AutoCloseable {
         try (BatchLoader loader = new BatchLoader(data, opts, 0);
              Tensor counts = countThere ? backend.zeros(DType.FLOAT32, data.classes(), data.classes()) : null) {
             for (int batch = 0; batch < loader.batchCount(); batch++) {
-                int[] labels;
+                int[] labels = null; // on the host only where the per-image listener needs them
+                int size;
                 float[] logits = null;
                 try (Step step = new Step(backend, false)) {
                     Tensor x, y;
                     if (onBackend != null) {
                         BatchLoader.BatchPlan plan = loader.plan(batch);
-                        labels = labelsOf(data, plan);
+                        size = plan.size();
+                        labels = countThere ? null : labelsOf(data, plan);
                         ImageBatch b = onBackend.batch(plan);
                         x = step.keep(b.images());
                         y = step.keep(b.labels());
                     } else {
                         Batch b = loader.next();
                         labels = b.labels();
+                        size = b.size();
                         x = images(step, backend, b, data.shape());
                         y = countThere ? step.keep(backend.fromInts(labels, labels.length)) : null;
                     }
@@ -309,7 +306,6 @@ public final class Trainer implements AutoCloseable {
                         logits = out.toFloatArray();
                     }
                 }
-                int size = labels.length;
                 if (logits != null) {
                     cm.add(logits, labels, size);
                     int k = logits.length / size;
